@@ -1,0 +1,170 @@
+# liqolet: top-level build.
+#
+#   make                      build build/host/liqolet
+#   make BOARD=rpi4-aarch64   cross-build for a board in boards/ (also armv7-gateway)
+#   make deps                 the one step that needs root: toolchains, qemu, clang, deb-src
+#   make test                 everything that exists: host unit tests (ASan+UBSan), fuzz smoke
+#                             run, both ARM boards' unit tests under qemu-user, end-to-end suite
+#   make unit [BOARD=..]      unit tests of one board (ARM boards run under qemu-user)
+#   make fuzz                 long libFuzzer runs (FUZZ_SECONDS per target, default 300)
+#   make e2e                  end-to-end tests on two real local clusters (mk/testbed.mk)
+#   make size-report          text/data/bss per module and the static budget, per board
+#   make clean
+#
+# Dependencies (mbedTLS, libcoap, cJSON, libyaml, cmocka) are built from Debian source
+# packages into build/<board>/sysroot by mk/deps.mk, once per board.
+
+BOARD ?= host
+ifeq ($(wildcard boards/$(BOARD)/board.mk),)
+$(error unknown BOARD '$(BOARD)'; boards: $(notdir $(wildcard boards/*)))
+endif
+include boards/$(BOARD)/board.mk
+
+TOP     := $(CURDIR)
+# V=1 shows full commands.
+Q := $(if $(V),,@)
+BUILD   := build/$(BOARD)
+VERSION := $(shell cat VERSION)
+
+CC      := $(BOARD_CROSS)gcc
+AR      := $(BOARD_CROSS)ar
+SIZE    := $(BOARD_CROSS)size
+STRIP   := $(BOARD_CROSS)strip
+HOSTCC  ?= gcc
+CLANG   ?= clang
+
+WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wundef -Wformat=2 -Wpointer-arith -Wvla -Wcast-align -Wconversion -Wno-sign-conversion
+BASE_CFLAGS := $(WARN) -g -ffunction-sections -fdata-sections -Iinclude \
+        -include boards/$(BOARD)/lq_board.h -DLQ_VERSION='"$(VERSION)"' \
+        -DLQ_BOARD_TRIPLET='"$(if $(BOARD_TRIPLET),$(BOARD_TRIPLET),native)"'
+
+-include mk/deps.mk
+-include mk/testbed.mk
+CMOCKA_LIBS ?= -lcmocka
+
+CFLAGS  := $(BASE_CFLAGS) $(BOARD_CFLAGS) $(DEPS_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := -Wl,--gc-sections $(EXTRA_LDFLAGS)
+
+# Pure modules: no OS header; they also build into the fuzzers.
+PURE_SRCS  := src/err.c $(wildcard src/http.c src/frame.c src/scan.c)
+AGENT_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
+POSIX_SRCS := $(wildcard port/posix/*.c)
+FAKE_SRCS  := $(wildcard port/fake/*.c)
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
+FUZZERS    := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
+
+.SECONDARY:
+.PHONY: all unit unit-run test fuzz fuzz-smoke size-report clean help bench guard
+all: $(BUILD)/liqolet
+
+help:
+	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
+
+# --- the agent ------------------------------------------------------------------------
+
+$(BUILD)/obj/%.o: %.c $(SYSROOT_STAMP) | $(BUILD)/.dir
+	@mkdir -p $(dir $@)
+	@echo "  CC      $(BOARD) $<"
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/liqolet: $(call objs,$(BUILD),src/main.c $(AGENT_SRCS) $(POSIX_SRCS))
+	@echo "  LD      $(BOARD) $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+	$(Q)$(STRIP) -o $@.stripped $@
+	@echo "built $@ ($$(stat -c %s $@.stripped) bytes stripped)"
+
+$(BUILD)/.dir:
+	@mkdir -p $(BUILD) && touch $@
+
+# --- unit tests -----------------------------------------------------------------------
+# Host: ASan + UBSan. ARM boards: UBSan only (ASan's shadow memory does not work under
+# qemu-user), run through $(BOARD_QEMU). Every test binary is linked with the allocation
+# guard's --wrap so tests can seal the pool and prove that nothing allocates afterwards.
+
+ifeq ($(BOARD),host)
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+SAN := -fsanitize=undefined -fno-sanitize-recover=all
+endif
+TBUILD     := $(BUILD)/test
+TCFLAGS    := $(CFLAGS) $(SAN) -DLQ_ALLOC_GUARD -Iport/fake -Wno-missing-prototypes -O1
+GUARD_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
+
+$(TBUILD)/obj/%.o: %.c $(SYSROOT_STAMP)
+	@mkdir -p $(dir $@)
+	@echo "  CC-TEST $(BOARD) $<"
+	$(Q)$(CC) $(TCFLAGS) -MMD -MP -c $< -o $@
+
+$(TBUILD)/libliqolet-test.a: $(call objs,$(TBUILD),$(AGENT_SRCS) $(FAKE_SRCS))
+	@rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
+$(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.o $(TBUILD)/libliqolet-test.a
+	@echo "  LD-TEST $(BOARD) $@"
+	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $< $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(DEPS_LIBS)
+
+unit: $(addprefix $(TBUILD)/,$(UNIT_TESTS))
+	@set -e; fail=0; for t in $(UNIT_TESTS); do \
+	  echo "== $(BOARD): $$t"; \
+	  $(BOARD_QEMU) $(TBUILD)/$$t || fail=1; \
+	done; \
+	if [ $$fail -ne 0 ]; then echo "unit tests FAILED on $(BOARD)"; exit 1; fi; \
+	echo "unit tests passed on $(BOARD) ($(words $(UNIT_TESTS)) suites)"
+
+# --- fuzzing (host, clang + libFuzzer) -------------------------------------------------
+
+FBUILD  := build/fuzz
+FUZZ_CFLAGS := -std=c11 -g -O1 -Iinclude -include boards/host/lq_board.h \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SMOKE_RUNS ?= 20000
+FUZZ_SECONDS ?= 300
+
+$(FBUILD)/%: tests/fuzz/%.c $(PURE_SRCS) $(wildcard include/liqolet/*.h)
+	@mkdir -p $(FBUILD)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS)
+
+fuzz-smoke: $(addprefix $(FBUILD)/,$(FUZZERS))
+	@set -e; for f in $(FUZZERS); do \
+	  c=tests/fuzz/corpus/$${f#fuzz_}; mkdir -p $(FBUILD)/corpus-$$f; \
+	  echo "== fuzz smoke: $$f ($(FUZZ_SMOKE_RUNS) runs)"; \
+	  $(FBUILD)/$$f -runs=$(FUZZ_SMOKE_RUNS) -seed=1 -max_len=4096 \
+	     $(FBUILD)/corpus-$$f $$( [ -d $$c ] && echo $$c ) 2>$(FBUILD)/$$f.log \
+	     || { tail -40 $(FBUILD)/$$f.log; exit 1; }; \
+	  grep -E '^#[0-9]+.*(DONE|pulse)' $(FBUILD)/$$f.log | tail -1; \
+	done; echo "fuzz smoke passed ($(words $(FUZZERS)) targets)"
+
+fuzz: $(addprefix $(FBUILD)/,$(FUZZERS))
+	@set -e; for f in $(FUZZERS); do \
+	  c=tests/fuzz/corpus/$${f#fuzz_}; mkdir -p $(FBUILD)/corpus-$$f; \
+	  echo "== fuzz: $$f for $(FUZZ_SECONDS) s"; \
+	  $(FBUILD)/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	     $(FBUILD)/corpus-$$f $$( [ -d $$c ] && echo $$c ); \
+	done
+
+# --- the whole suite --------------------------------------------------------------------
+# `make test` installs what is missing (make deps is idempotent and quick when satisfied),
+# then runs every suite that exists. ARM boards run their unit tests under qemu-user.
+
+ARM_BOARDS := rpi4-aarch64 armv7-gateway
+
+test:
+	$(MAKE) deps
+	$(MAKE) BOARD=host all unit
+	$(MAKE) fuzz-smoke
+	@for b in $(ARM_BOARDS); do $(MAKE) BOARD=$$b all unit || exit 1; done
+	$(MAKE) size-report
+	@if $(MAKE) -n e2e >/dev/null 2>&1; then $(MAKE) e2e; else echo "e2e: no suite yet"; fi
+
+size-report:
+	@for b in host $(ARM_BOARDS); do \
+	  $(MAKE) --no-print-directory BOARD=$$b all >/dev/null || exit 1; done
+	tools/size-report host $(ARM_BOARDS)
+
+clean:
+	rm -rf build/host build/rpi4-aarch64 build/armv7-gateway build/fuzz
+
+-include $(shell find build -name '*.d' 2>/dev/null)

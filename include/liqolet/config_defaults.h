@@ -1,0 +1,102 @@
+/* liqolet: compile-time capacities.
+ *
+ * Every buffer, table and pool in the agent is sized here, at compile time. A board
+ * overrides any of these in boards/<board>/lq_board.h, which is included first (the
+ * Makefile passes -include for it); everything below is #ifndef-guarded. Relations
+ * between sizes are checked with _Static_assert at the bottom. */
+#ifndef LIQOLET_CONFIG_DEFAULTS_H
+#define LIQOLET_CONFIG_DEFAULTS_H
+
+#ifndef LQ_BOARD_NAME
+#define LQ_BOARD_NAME "unknown"
+#endif
+
+/* --- event loop ------------------------------------------------------------- */
+/* File descriptors the loop can watch at once (API connections + CoAP + signals). */
+#ifndef LQ_MAX_FDS
+#define LQ_MAX_FDS 32
+#endif
+/* Prepare hooks (TLS pending-plaintext drain, libcoap timeouts, ...). */
+#ifndef LQ_MAX_LOOP_HOOKS
+#define LQ_MAX_LOOP_HOOKS 8
+#endif
+
+/* --- HTTP ------------------------------------------------------------------- */
+/* Response headers kept per response; more is LQ_ETOOBIG. */
+#ifndef LQ_HTTP_MAX_HEADERS
+#define LQ_HTTP_MAX_HEADERS 32
+#endif
+/* The whole response head (status line + headers) must fit in this many bytes. */
+#ifndef LQ_HTTP_MAX_HEAD
+#define LQ_HTTP_MAX_HEAD 8192
+#endif
+/* Longest chunk-size line accepted (hex digits + extensions). */
+#ifndef LQ_HTTP_MAX_CHUNK_LINE
+#define LQ_HTTP_MAX_CHUNK_LINE 128
+#endif
+
+/* --- objects and streams ---------------------------------------------------- */
+/* Largest single Kubernetes object (one watch event or one LIST item) the agent
+ * handles. Larger ones are skipped to their end and reported, never truncated. */
+#ifndef LQ_MAX_OBJECT
+#define LQ_MAX_OBJECT (256u * 1024u)
+#endif
+/* Bytes of an oversized event kept to report its type/name/uid. */
+#ifndef LQ_OVERSIZE_PREFIX
+#define LQ_OVERSIZE_PREFIX 1024u
+#endif
+/* Receive buffer per API connection (decrypted bytes waiting to be parsed). */
+#ifndef LQ_CONN_RX_BUF
+#define LQ_CONN_RX_BUF (16u * 1024u)
+#endif
+/* Transmit buffer per API connection (one request head + body). */
+#ifndef LQ_CONN_TX_BUF
+#define LQ_CONN_TX_BUF (64u * 1024u)
+#endif
+/* API connections: a small request pool plus one per watch. */
+#ifndef LQ_MAX_REQ_CONNS
+#define LQ_MAX_REQ_CONNS 4
+#endif
+#ifndef LQ_MAX_WATCHES
+#define LQ_MAX_WATCHES 16
+#endif
+
+/* --- reflection state ------------------------------------------------------- */
+#ifndef LQ_MAX_PODS
+#define LQ_MAX_PODS 1024
+#endif
+#ifndef LQ_MAX_OBJECTS
+#define LQ_MAX_OBJECTS 2048
+#endif
+#ifndef LQ_MAX_NAMESPACES
+#define LQ_MAX_NAMESPACES 64
+#endif
+
+/* --- third-party heaps ------------------------------------------------------ */
+/* Static arena for every mbedTLS allocation (record buffers, handshake, certs). */
+#ifndef LQ_MBEDTLS_ARENA
+#define LQ_MBEDTLS_ARENA (160u * 1024u)
+#endif
+/* Cap on libcoap's heap (it mallocs on POSIX; bounded sessions and PDUs). */
+#ifndef LQ_COAP_HEAP_CAP
+#define LQ_COAP_HEAP_CAP (32u * 1024u)
+#endif
+/* Per-event cJSON arena. */
+#ifndef LQ_JSON_ARENA
+#define LQ_JSON_ARENA (LQ_MAX_OBJECT * 3u)
+#endif
+/* Start-up pool from which the agent's own tables are carved before sealing. */
+#ifndef LQ_STARTUP_POOL
+#define LQ_STARTUP_POOL (64u * 1024u)
+#endif
+
+/* --- logging ---------------------------------------------------------------- */
+#ifndef LQ_LOG_LINE_MAX
+#define LQ_LOG_LINE_MAX 512
+#endif
+
+_Static_assert(LQ_OVERSIZE_PREFIX < LQ_MAX_OBJECT, "oversize prefix must be smaller than an object");
+_Static_assert(LQ_HTTP_MAX_HEAD <= LQ_CONN_RX_BUF, "a response head must fit in the receive buffer");
+_Static_assert(LQ_HTTP_MAX_HEADERS >= 8, "too few HTTP headers for the API server");
+
+#endif

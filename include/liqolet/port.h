@@ -1,0 +1,106 @@
+/* liqolet: the platform port.
+ *
+ * Everything OS-specific sits behind these functions. port/posix/ implements them for
+ * Linux (also BSD/macOS); port/fake/ implements them with scripted sockets and a virtual
+ * clock for unit tests. Nothing outside port/ includes an OS header for these concerns.
+ *
+ * Transport convention (c-models T2): send/recv return the number of bytes moved (> 0)
+ * or one of the negative LQ_IO_* sentinels. Zero is never returned for a non-empty
+ * request, so it can never be mistaken for "closed" or "retry". */
+#ifndef LIQOLET_PORT_H
+#define LIQOLET_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "liqolet/err.h"
+
+/* --- clocks ------------------------------------------------------------------ */
+
+/* Milliseconds on a monotonic clock (never jumps; origin unspecified). */
+int64_t lq_port_mono_ms(void);
+/* Milliseconds since the Unix epoch (wall clock; for timestamps written to the API). */
+int64_t lq_port_wall_ms(void);
+
+/* --- entropy ----------------------------------------------------------------- */
+
+/* Fills buf with len bytes from the OS's cryptographic RNG.
+ * Returns LQ_OK, or LQ_EIO when the source fails. */
+lq_err_t lq_port_entropy(void *buf, size_t len);
+
+/* --- sockets ----------------------------------------------------------------- */
+
+#define LQ_IO_WAIT   (-1L) /* nothing now; wait for readiness and retry */
+#define LQ_IO_CLOSED (-2L) /* orderly close by the peer */
+#define LQ_IO_ERR    (-3L) /* connection failed; see lq_port_sock_error */
+
+/* Readiness bits for lq_port_wait. */
+#define LQ_PORT_IN  0x1u
+#define LQ_PORT_OUT 0x2u
+#define LQ_PORT_ERR 0x4u /* error or hang-up; reported even when not asked for */
+
+typedef int lq_port_fd_t; /* a pollable descriptor; -1 = none */
+
+/* Starts a non-blocking TCP connection to host:port. host is a DNS name or an IPv4 or
+ * IPv6 literal (without brackets). Name resolution (getaddrinfo) is the one bounded
+ * blocking call (DESIGN.md Decision 11). Every resolved address is tried in order until
+ * one connects; the caller sees one descriptor.
+ * On LQ_OK *fd is connected; on LQ_AGAIN *fd is connecting: wait for LQ_PORT_OUT and call
+ * lq_port_tcp_finish. Errors: LQ_ERESOLVE, LQ_ECONNREFUSED, LQ_EIO, LQ_EINVAL. */
+lq_err_t lq_port_tcp_connect(const char *host, uint16_t port, lq_port_fd_t *fd);
+/* Completes a connection started with LQ_AGAIN once the descriptor is writable.
+ * Returns LQ_OK, LQ_AGAIN (still connecting), LQ_ECONNREFUSED, LQ_ETIMEDOUT or LQ_EIO. */
+lq_err_t lq_port_tcp_finish(lq_port_fd_t fd);
+/* Moves bytes; see the transport convention above. len must be > 0. */
+long lq_port_send(lq_port_fd_t fd, const void *buf, size_t len);
+long lq_port_recv(lq_port_fd_t fd, void *buf, size_t len);
+/* The OS error number behind the last LQ_IO_ERR / failed connect on this descriptor
+ * (errno style), for log messages. */
+int lq_port_sock_error(lq_port_fd_t fd);
+/* Closes the descriptor. Idempotent for fd == -1. */
+void lq_port_close(lq_port_fd_t fd);
+/* Writes the local address of a connected socket as text (for the node IP,
+ * DESIGN.md Decision 10). Returns LQ_OK, LQ_ETOOBIG (buffer) or LQ_EIO. */
+lq_err_t lq_port_local_addr(lq_port_fd_t fd, char *buf, size_t cap);
+
+/* --- waiting ----------------------------------------------------------------- */
+
+typedef struct lq_port_pollfd {
+    lq_port_fd_t fd;   /* -1 entries are ignored */
+    unsigned want;     /* LQ_PORT_IN | LQ_PORT_OUT */
+    unsigned got;      /* filled by lq_port_wait */
+} lq_port_pollfd_t;
+
+/* The one place the agent waits. Blocks until a descriptor is ready, the timeout
+ * (milliseconds; -1 = forever, 0 = poll) expires, or a signal arrives.
+ * Sets *nready to the number of entries with got != 0 (0 on timeout or signal).
+ * Returns LQ_OK or LQ_EIO. */
+lq_err_t lq_port_wait(lq_port_pollfd_t *fds, size_t n, int timeout_ms, size_t *nready);
+
+/* --- signals ----------------------------------------------------------------- */
+
+/* Installs handlers for SIGTERM and SIGINT (stop requests) and ignores SIGPIPE.
+ * Returns LQ_OK or LQ_EIO. */
+lq_err_t lq_port_signals_install(void);
+/* Returns and clears the pending stop request: 0 none, else the signal number. */
+int lq_port_signal_take(void);
+
+/* --- files ------------------------------------------------------------------- */
+
+/* Reads a whole file into buf (not NUL-terminated unless room remains; *len excludes any
+ * NUL added). Returns LQ_OK, LQ_ENOTFOUND, LQ_EFORBIDDEN, LQ_ETOOBIG (file larger than
+ * cap - 1; nothing is truncated silently) or LQ_EIO. */
+lq_err_t lq_port_file_read(const char *path, char *buf, size_t cap, size_t *len);
+/* Modification time (ms since epoch) and size, so rotating credentials can be re-read
+ * only when they change. Returns LQ_OK, LQ_ENOTFOUND or LQ_EIO. */
+lq_err_t lq_port_file_stat(const char *path, int64_t *mtime_ms, uint64_t *size);
+/* Value of an environment variable, or NULL. */
+const char *lq_port_getenv(const char *name);
+
+/* --- logging sink ------------------------------------------------------------ */
+
+/* Writes one finished log line (with its newline) to the log destination. Never fails
+ * loudly: a log sink must not take the agent down. */
+void lq_port_log_write(const char *line, size_t len);
+
+#endif

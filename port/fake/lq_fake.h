@@ -1,0 +1,66 @@
+/* liqolet: the fake platform port, for unit tests.
+ *
+ * Implements include/liqolet/port.h with a virtual clock, scripted sockets, an in-memory
+ * file table, a fake environment and a captured log. Everything is static and bounded;
+ * lq_fake_reset() returns it all to the initial state between tests. */
+#ifndef LIQOLET_FAKE_H
+#define LIQOLET_FAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "liqolet/port.h"
+
+#define LQ_FAKE_MAX_SOCKS 16
+#define LQ_FAKE_SOCK_BUF  (64u * 1024u)
+#define LQ_FAKE_MAX_FILES 16
+#define LQ_FAKE_FILE_BUF  (16u * 1024u)
+#define LQ_FAKE_LOG_BUF   (64u * 1024u)
+
+/* Back to time 0 (mono) / 1.7e12 (wall), no sockets, no files, empty log and env. */
+void lq_fake_reset(void);
+
+/* --- virtual clock --- */
+void lq_fake_clock_advance(int64_t ms);
+/* Total virtual time lq_port_wait has slept (for asserting that the loop waited). */
+int64_t lq_fake_slept_ms(void);
+
+/* --- sockets --- */
+/* Scripts the next lq_port_tcp_connect: it returns `result` (LQ_OK, LQ_AGAIN for an
+ * in-progress connect that completes on the first writable wait, or an error). Returns
+ * the descriptor number the agent will get, or -1 when the table is full. */
+lq_port_fd_t lq_fake_expect_connect(lq_err_t result);
+/* Host and port the agent asked for in its last connect. */
+const char *lq_fake_last_connect_host(void);
+uint16_t lq_fake_last_connect_port(void);
+/* Makes bytes available to lq_port_recv on fd. Returns 0, or -1 if they do not fit. */
+int lq_fake_sock_feed(lq_port_fd_t fd, const void *data, size_t len);
+/* The peer closes: after the fed bytes are read, recv returns LQ_IO_CLOSED. */
+void lq_fake_sock_close_peer(lq_port_fd_t fd);
+/* The connection breaks: recv and send return LQ_IO_ERR with the given errno. */
+void lq_fake_sock_fail(lq_port_fd_t fd, int err);
+/* At most n bytes per recv call (1 = byte-at-a-time). 0 = unlimited (default). */
+void lq_fake_sock_recv_chunk(lq_port_fd_t fd, size_t n);
+/* At most n bytes per send call; 0 = the socket is "full" (send returns LQ_IO_WAIT and
+ * the descriptor is not writable). SIZE_MAX = unlimited (default). */
+void lq_fake_sock_send_limit(lq_port_fd_t fd, size_t n);
+/* Everything the agent has sent on fd so far; *len receives its length. */
+const char *lq_fake_sock_sent(lq_port_fd_t fd, size_t *len);
+/* Whether the agent closed fd. */
+int lq_fake_sock_closed(lq_port_fd_t fd);
+
+/* --- files and environment --- */
+/* Creates or replaces an in-memory file; bumps its mtime to the current virtual time.
+ * Returns 0, or -1 when it does not fit. */
+int lq_fake_file_set(const char *path, const void *data, size_t len);
+void lq_fake_file_remove(const char *path);
+int lq_fake_env_set(const char *name, const char *value);
+
+/* --- signals --- */
+void lq_fake_signal_raise(int sig);
+
+/* --- log capture --- */
+/* Everything written through lq_port_log_write since the last reset, NUL-terminated. */
+const char *lq_fake_log_text(void);
+
+#endif

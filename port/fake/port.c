@@ -1,0 +1,443 @@
+/* liqolet: fake platform port for unit tests (see lq_fake.h). Deterministic, static. */
+#include <stdint.h>
+#include <string.h>
+
+#include "lq_fake.h"
+
+#define FD_BASE 100 /* fake descriptors start here, far from stdin/stdout/stderr */
+
+typedef struct fake_sock {
+    int used;
+    int agent_closed;
+    int peer_closed;
+    int fail_errno;
+    lq_err_t connect_result;
+    int connecting;
+    size_t recv_chunk;
+    size_t send_limit;
+    char in[LQ_FAKE_SOCK_BUF];
+    size_t in_len, in_off;
+    char out[LQ_FAKE_SOCK_BUF];
+    size_t out_len;
+} fake_sock_t;
+
+typedef struct fake_file {
+    int used;
+    char path[256];
+    char data[LQ_FAKE_FILE_BUF];
+    size_t len;
+    int64_t mtime_ms;
+} fake_file_t;
+
+static struct {
+    int64_t mono_ms;
+    int64_t slept_ms;
+    fake_sock_t socks[LQ_FAKE_MAX_SOCKS];
+    int next_connect; /* index of the scripted socket the next connect returns; -1 none */
+    char last_host[256];
+    uint16_t last_port;
+    fake_file_t files[LQ_FAKE_MAX_FILES];
+    char env_names[8][64];
+    char env_values[8][256];
+    int pending_signal;
+    char log[LQ_FAKE_LOG_BUF];
+    size_t log_len;
+    uint64_t rng;
+} fk;
+
+#define WALL_EPOCH_MS INT64_C(1700000000000)
+
+void lq_fake_reset(void)
+{
+    memset(&fk, 0, sizeof fk);
+    fk.next_connect = -1;
+    fk.rng = UINT64_C(0x9e3779b97f4a7c15);
+}
+
+static fake_sock_t *sock_of(lq_port_fd_t fd)
+{
+    int i = fd - FD_BASE;
+    if (i < 0 || i >= LQ_FAKE_MAX_SOCKS || !fk.socks[i].used)
+        return NULL;
+    return &fk.socks[i];
+}
+
+/* --- clock --- */
+
+void lq_fake_clock_advance(int64_t ms)
+{
+    fk.mono_ms += ms;
+}
+
+int64_t lq_fake_slept_ms(void)
+{
+    return fk.slept_ms;
+}
+
+int64_t lq_port_mono_ms(void)
+{
+    return fk.mono_ms;
+}
+
+int64_t lq_port_wall_ms(void)
+{
+    return WALL_EPOCH_MS + fk.mono_ms;
+}
+
+lq_err_t lq_port_entropy(void *buf, size_t len)
+{
+    unsigned char *p = buf;
+    for (size_t i = 0; i < len; i++) {
+        fk.rng ^= fk.rng << 13;
+        fk.rng ^= fk.rng >> 7;
+        fk.rng ^= fk.rng << 17;
+        p[i] = (unsigned char)(fk.rng >> 24);
+    }
+    return LQ_OK;
+}
+
+/* --- sockets --- */
+
+lq_port_fd_t lq_fake_expect_connect(lq_err_t result)
+{
+    for (int i = 0; i < LQ_FAKE_MAX_SOCKS; i++) {
+        if (!fk.socks[i].used) {
+            fake_sock_t *s = &fk.socks[i];
+            memset(s, 0, sizeof *s);
+            s->used = 1;
+            s->connect_result = result;
+            s->send_limit = SIZE_MAX;
+            fk.next_connect = i;
+            return FD_BASE + i;
+        }
+    }
+    return -1;
+}
+
+const char *lq_fake_last_connect_host(void)
+{
+    return fk.last_host;
+}
+
+uint16_t lq_fake_last_connect_port(void)
+{
+    return fk.last_port;
+}
+
+int lq_fake_sock_feed(lq_port_fd_t fd, const void *data, size_t len)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (s == NULL)
+        return -1;
+    /* Compact consumed bytes first. */
+    if (s->in_off > 0) {
+        memmove(s->in, s->in + s->in_off, s->in_len - s->in_off);
+        s->in_len -= s->in_off;
+        s->in_off = 0;
+    }
+    if (len > sizeof s->in - s->in_len)
+        return -1;
+    memcpy(s->in + s->in_len, data, len);
+    s->in_len += len;
+    return 0;
+}
+
+void lq_fake_sock_close_peer(lq_port_fd_t fd)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (s)
+        s->peer_closed = 1;
+}
+
+void lq_fake_sock_fail(lq_port_fd_t fd, int err)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (s)
+        s->fail_errno = err ? err : 1;
+}
+
+void lq_fake_sock_recv_chunk(lq_port_fd_t fd, size_t n)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (s)
+        s->recv_chunk = n;
+}
+
+void lq_fake_sock_send_limit(lq_port_fd_t fd, size_t n)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (s)
+        s->send_limit = n;
+}
+
+const char *lq_fake_sock_sent(lq_port_fd_t fd, size_t *len)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (s == NULL) {
+        *len = 0;
+        return "";
+    }
+    *len = s->out_len;
+    return s->out;
+}
+
+int lq_fake_sock_closed(lq_port_fd_t fd)
+{
+    fake_sock_t *s = sock_of(fd);
+    return s == NULL || s->agent_closed;
+}
+
+lq_err_t lq_port_tcp_connect(const char *host, uint16_t port, lq_port_fd_t *fd)
+{
+    if (host == NULL || fd == NULL || host[0] == '\0' || port == 0)
+        return LQ_EINVAL;
+    size_t n = strlen(host);
+    if (n >= sizeof fk.last_host)
+        n = sizeof fk.last_host - 1;
+    memcpy(fk.last_host, host, n);
+    fk.last_host[n] = '\0';
+    fk.last_port = port;
+    *fd = -1;
+    if (fk.next_connect < 0)
+        return LQ_ECONNREFUSED; /* nothing scripted: nobody listens */
+    fake_sock_t *s = &fk.socks[fk.next_connect];
+    int idx = fk.next_connect;
+    fk.next_connect = -1;
+    if (s->connect_result != LQ_OK && s->connect_result != LQ_AGAIN) {
+        lq_err_t r = s->connect_result;
+        s->used = 0;
+        return r;
+    }
+    s->connecting = (s->connect_result == LQ_AGAIN);
+    *fd = FD_BASE + idx;
+    return s->connect_result;
+}
+
+lq_err_t lq_port_tcp_finish(lq_port_fd_t fd)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (s == NULL)
+        return LQ_EINVAL;
+    if (s->fail_errno)
+        return LQ_ECONNREFUSED;
+    s->connecting = 0;
+    return LQ_OK;
+}
+
+long lq_port_send(lq_port_fd_t fd, const void *buf, size_t len)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (s == NULL || s->agent_closed)
+        return LQ_IO_ERR;
+    if (s->fail_errno)
+        return LQ_IO_ERR;
+    if (s->peer_closed)
+        return LQ_IO_CLOSED;
+    size_t n = len;
+    if (n > s->send_limit)
+        n = s->send_limit;
+    if (n > sizeof s->out - s->out_len)
+        n = sizeof s->out - s->out_len;
+    if (n == 0)
+        return LQ_IO_WAIT;
+    memcpy(s->out + s->out_len, buf, n);
+    s->out_len += n;
+    return (long)n;
+}
+
+long lq_port_recv(lq_port_fd_t fd, void *buf, size_t len)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (s == NULL || s->agent_closed)
+        return LQ_IO_ERR;
+    if (s->fail_errno)
+        return LQ_IO_ERR;
+    size_t avail = s->in_len - s->in_off;
+    if (avail == 0)
+        return s->peer_closed ? LQ_IO_CLOSED : LQ_IO_WAIT;
+    size_t n = len < avail ? len : avail;
+    if (s->recv_chunk && n > s->recv_chunk)
+        n = s->recv_chunk;
+    memcpy(buf, s->in + s->in_off, n);
+    s->in_off += n;
+    return (long)n;
+}
+
+int lq_port_sock_error(lq_port_fd_t fd)
+{
+    fake_sock_t *s = sock_of(fd);
+    return s ? s->fail_errno : 0;
+}
+
+void lq_port_close(lq_port_fd_t fd)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (s)
+        s->agent_closed = 1;
+}
+
+lq_err_t lq_port_local_addr(lq_port_fd_t fd, char *buf, size_t cap)
+{
+    static const char addr[] = "192.0.2.10";
+    if (sock_of(fd) == NULL)
+        return LQ_EIO;
+    if (cap < sizeof addr)
+        return LQ_ETOOBIG;
+    memcpy(buf, addr, sizeof addr);
+    return LQ_OK;
+}
+
+/* --- waiting --- */
+
+static unsigned readiness(lq_port_fd_t fd, unsigned want)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (s == NULL)
+        return 0;
+    unsigned got = 0;
+    if (s->fail_errno)
+        return LQ_PORT_ERR | (want & (LQ_PORT_IN | LQ_PORT_OUT));
+    if ((want & LQ_PORT_IN) && (s->in_len > s->in_off || s->peer_closed))
+        got |= LQ_PORT_IN;
+    if ((want & LQ_PORT_OUT) && s->send_limit > 0 && !s->agent_closed)
+        got |= LQ_PORT_OUT;
+    return got;
+}
+
+lq_err_t lq_port_wait(lq_port_pollfd_t *fds, size_t n, int timeout_ms, size_t *nready)
+{
+    *nready = 0;
+    if (fk.pending_signal)
+        return LQ_OK;
+    for (size_t i = 0; i < n; i++) {
+        fds[i].got = fds[i].fd >= 0 ? readiness(fds[i].fd, fds[i].want) : 0;
+        if (fds[i].got)
+            (*nready)++;
+    }
+    if (*nready == 0) {
+        if (timeout_ms < 0)
+            return LQ_EIO; /* would sleep forever in a test: a bug in the test or the code */
+        fk.mono_ms += timeout_ms;
+        fk.slept_ms += timeout_ms;
+    }
+    return LQ_OK;
+}
+
+/* --- signals --- */
+
+lq_err_t lq_port_signals_install(void)
+{
+    return LQ_OK;
+}
+
+void lq_fake_signal_raise(int sig)
+{
+    fk.pending_signal = sig;
+}
+
+int lq_port_signal_take(void)
+{
+    int s = fk.pending_signal;
+    fk.pending_signal = 0;
+    return s;
+}
+
+/* --- files and environment --- */
+
+static fake_file_t *file_of(const char *path)
+{
+    for (int i = 0; i < LQ_FAKE_MAX_FILES; i++)
+        if (fk.files[i].used && strcmp(fk.files[i].path, path) == 0)
+            return &fk.files[i];
+    return NULL;
+}
+
+int lq_fake_file_set(const char *path, const void *data, size_t len)
+{
+    fake_file_t *f = file_of(path);
+    for (int i = 0; f == NULL && i < LQ_FAKE_MAX_FILES; i++)
+        if (!fk.files[i].used)
+            f = &fk.files[i];
+    if (f == NULL || strlen(path) >= sizeof f->path || len > sizeof f->data)
+        return -1;
+    f->used = 1;
+    memcpy(f->path, path, strlen(path) + 1);
+    memcpy(f->data, data, len);
+    f->len = len;
+    f->mtime_ms = lq_port_wall_ms();
+    return 0;
+}
+
+void lq_fake_file_remove(const char *path)
+{
+    fake_file_t *f = file_of(path);
+    if (f)
+        f->used = 0;
+}
+
+lq_err_t lq_port_file_read(const char *path, char *buf, size_t cap, size_t *len)
+{
+    if (path == NULL || buf == NULL || cap == 0 || len == NULL)
+        return LQ_EINVAL;
+    *len = 0;
+    fake_file_t *f = file_of(path);
+    if (f == NULL)
+        return LQ_ENOTFOUND;
+    if (f->len > cap - 1)
+        return LQ_ETOOBIG;
+    memcpy(buf, f->data, f->len);
+    buf[f->len] = '\0';
+    *len = f->len;
+    return LQ_OK;
+}
+
+lq_err_t lq_port_file_stat(const char *path, int64_t *mtime_ms, uint64_t *size)
+{
+    fake_file_t *f = file_of(path);
+    if (f == NULL)
+        return LQ_ENOTFOUND;
+    if (mtime_ms)
+        *mtime_ms = f->mtime_ms;
+    if (size)
+        *size = f->len;
+    return LQ_OK;
+}
+
+int lq_fake_env_set(const char *name, const char *value)
+{
+    for (int i = 0; i < 8; i++) {
+        if (fk.env_names[i][0] == '\0' || strcmp(fk.env_names[i], name) == 0) {
+            if (strlen(name) >= sizeof fk.env_names[i] || strlen(value) >= sizeof fk.env_values[i])
+                return -1;
+            memcpy(fk.env_names[i], name, strlen(name) + 1);
+            memcpy(fk.env_values[i], value, strlen(value) + 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *lq_port_getenv(const char *name)
+{
+    for (int i = 0; i < 8; i++)
+        if (fk.env_names[i][0] != '\0' && strcmp(fk.env_names[i], name) == 0)
+            return fk.env_values[i];
+    return NULL;
+}
+
+/* --- log --- */
+
+void lq_port_log_write(const char *line, size_t len)
+{
+    size_t room = sizeof fk.log - 1 - fk.log_len;
+    if (len > room)
+        len = room; /* test capture only; the real sink never truncates */
+    memcpy(fk.log + fk.log_len, line, len);
+    fk.log_len += len;
+    fk.log[fk.log_len] = '\0';
+}
+
+const char *lq_fake_log_text(void)
+{
+    return fk.log;
+}

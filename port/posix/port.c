@@ -1,0 +1,397 @@
+/* liqolet: POSIX implementation of the platform port (Linux; also BSD and macOS). */
+#define _GNU_SOURCE 1
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
+
+#include "liqolet/config_defaults.h"
+#include "liqolet/port.h"
+
+/* --- clocks ------------------------------------------------------------------ */
+
+static int64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+    if (clock_gettime(id, &ts) != 0)
+        return 0;
+    return (int64_t)ts.tv_sec * 1000 + (int64_t)(ts.tv_nsec / 1000000);
+}
+
+int64_t lq_port_mono_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
+}
+
+int64_t lq_port_wall_ms(void)
+{
+    return clock_ms(CLOCK_REALTIME);
+}
+
+/* --- entropy ----------------------------------------------------------------- */
+
+lq_err_t lq_port_entropy(void *buf, size_t len)
+{
+    unsigned char *p = buf;
+    while (len > 0) {
+#if defined(__linux__)
+        ssize_t n = getrandom(p, len, 0);
+#else
+        ssize_t n = (getentropy(p, len > 256 ? 256 : len) == 0) ? (ssize_t)(len > 256 ? 256 : len) : -1;
+#endif
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return LQ_EIO;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return LQ_OK;
+}
+
+/* --- sockets ----------------------------------------------------------------- */
+
+/* Per-descriptor last error, for lq_port_sock_error. Indexed by fd; descriptors beyond
+ * the table report errno at the time of the call. */
+#define SOCK_ERR_SLOTS 1024
+static int sock_err[SOCK_ERR_SLOTS];
+
+static void remember_error(int fd, int err)
+{
+    if (fd >= 0 && fd < SOCK_ERR_SLOTS)
+        sock_err[fd] = err;
+}
+
+static lq_err_t map_connect_errno(int err)
+{
+    switch (err) {
+    case ECONNREFUSED:
+        return LQ_ECONNREFUSED;
+    case ETIMEDOUT:
+        return LQ_ETIMEDOUT;
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case EADDRNOTAVAIL:
+        return LQ_ECONNREFUSED;
+    default:
+        return LQ_EIO;
+    }
+}
+
+static int open_nonblocking(int family)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    return fd;
+}
+
+lq_err_t lq_port_tcp_connect(const char *host, uint16_t port, lq_port_fd_t *fd)
+{
+    if (host == NULL || fd == NULL || host[0] == '\0' || port == 0)
+        return LQ_EINVAL;
+    *fd = -1;
+
+    char service[8];
+    (void)snprintf(service, sizeof service, "%u", (unsigned)port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV;
+
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, service, &hints, &res);
+    if (rc != 0 || res == NULL)
+        return LQ_ERESOLVE;
+
+    /* getaddrinfo allocates inside libc; the result is freed before returning, so the
+     * agent's own state never holds heap memory. */
+    lq_err_t result = LQ_ECONNREFUSED;
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        int s = open_nonblocking(ai->ai_family);
+        if (s < 0) {
+            result = LQ_EIO;
+            continue;
+        }
+        if (connect(s, ai->ai_addr, ai->ai_addrlen) == 0) {
+            *fd = s;
+            result = LQ_OK;
+            break;
+        }
+        if (errno == EINPROGRESS) {
+            *fd = s;
+            result = LQ_AGAIN;
+            break;
+        }
+        result = map_connect_errno(errno);
+        (void)close(s);
+    }
+    freeaddrinfo(res);
+    return result;
+}
+
+lq_err_t lq_port_tcp_finish(lq_port_fd_t fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err == 0) {
+        /* Writable with no error can still mean "not yet" on some systems. */
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0)
+            return LQ_OK;
+        if (errno == ENOTCONN)
+            return LQ_AGAIN;
+        err = errno;
+    }
+    if (err == EINPROGRESS || err == EALREADY)
+        return LQ_AGAIN;
+    remember_error(fd, err);
+    return map_connect_errno(err);
+}
+
+long lq_port_send(lq_port_fd_t fd, const void *buf, size_t len)
+{
+    for (;;) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n > 0)
+            return (long)n;
+        if (n == 0)
+            return LQ_IO_WAIT;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return LQ_IO_WAIT;
+        remember_error(fd, errno);
+        return (errno == EPIPE || errno == ECONNRESET) ? LQ_IO_CLOSED : LQ_IO_ERR;
+    }
+}
+
+long lq_port_recv(lq_port_fd_t fd, void *buf, size_t len)
+{
+    for (;;) {
+        ssize_t n = recv(fd, buf, len, 0);
+        if (n > 0)
+            return (long)n;
+        if (n == 0)
+            return LQ_IO_CLOSED;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return LQ_IO_WAIT;
+        remember_error(fd, errno);
+        return errno == ECONNRESET ? LQ_IO_CLOSED : LQ_IO_ERR;
+    }
+}
+
+int lq_port_sock_error(lq_port_fd_t fd)
+{
+    if (fd >= 0 && fd < SOCK_ERR_SLOTS)
+        return sock_err[fd];
+    return errno;
+}
+
+void lq_port_close(lq_port_fd_t fd)
+{
+    if (fd < 0)
+        return;
+    remember_error(fd, 0);
+    (void)close(fd);
+}
+
+lq_err_t lq_port_local_addr(lq_port_fd_t fd, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return LQ_EIO;
+    const void *addr;
+    if (ss.ss_family == AF_INET)
+        addr = &((struct sockaddr_in *)&ss)->sin_addr;
+    else if (ss.ss_family == AF_INET6)
+        addr = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    else
+        return LQ_EIO;
+    char tmp[INET6_ADDRSTRLEN];
+    if (inet_ntop(ss.ss_family, addr, tmp, sizeof tmp) == NULL)
+        return LQ_EIO;
+    size_t n = strlen(tmp);
+    if (n + 1 > cap)
+        return LQ_ETOOBIG;
+    memcpy(buf, tmp, n + 1);
+    return LQ_OK;
+}
+
+/* --- waiting ----------------------------------------------------------------- */
+
+lq_err_t lq_port_wait(lq_port_pollfd_t *fds, size_t n, int timeout_ms, size_t *nready)
+{
+    struct pollfd pfd[LQ_MAX_FDS];
+    if (n > LQ_MAX_FDS)
+        return LQ_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        pfd[i].fd = fds[i].fd;
+        pfd[i].events = (short)(((fds[i].want & LQ_PORT_IN) ? POLLIN : 0) |
+                                ((fds[i].want & LQ_PORT_OUT) ? POLLOUT : 0));
+        pfd[i].revents = 0;
+        fds[i].got = 0;
+    }
+    *nready = 0;
+    int rc = poll(pfd, (nfds_t)n, timeout_ms);
+    if (rc < 0)
+        return errno == EINTR ? LQ_OK : LQ_EIO;
+    for (size_t i = 0; i < n; i++) {
+        unsigned got = 0;
+        if (pfd[i].revents & POLLIN)
+            got |= LQ_PORT_IN;
+        if (pfd[i].revents & POLLOUT)
+            got |= LQ_PORT_OUT;
+        if (pfd[i].revents & (POLLERR | POLLHUP | POLLNVAL))
+            got |= LQ_PORT_ERR;
+        fds[i].got = got;
+        if (got)
+            (*nready)++;
+    }
+    return LQ_OK;
+}
+
+/* --- signals ----------------------------------------------------------------- */
+
+static volatile sig_atomic_t pending_signal;
+
+static void on_signal(int sig)
+{
+    pending_signal = sig;
+}
+
+lq_err_t lq_port_signals_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: poll() must return so the loop sees the request at once. */
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+        return LQ_EIO;
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &ign, NULL) != 0)
+        return LQ_EIO;
+    return LQ_OK;
+}
+
+int lq_port_signal_take(void)
+{
+    int sig = pending_signal;
+    pending_signal = 0;
+    return sig;
+}
+
+/* --- files ------------------------------------------------------------------- */
+
+lq_err_t lq_port_file_read(const char *path, char *buf, size_t cap, size_t *len)
+{
+    if (path == NULL || buf == NULL || cap == 0 || len == NULL)
+        return LQ_EINVAL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return LQ_ENOTFOUND;
+        if (errno == EACCES || errno == EPERM)
+            return LQ_EFORBIDDEN;
+        return LQ_EIO;
+    }
+    size_t used = 0;
+    lq_err_t result = LQ_OK;
+    for (;;) {
+        if (used == cap - 1) {
+            /* Full: is there more? Probe one byte into a scratch byte. */
+            char probe;
+            ssize_t m = read(fd, &probe, 1);
+            if (m > 0)
+                result = LQ_ETOOBIG;
+            else if (m < 0 && errno != EINTR)
+                result = LQ_EIO;
+            break;
+        }
+        ssize_t n = read(fd, buf + used, cap - 1 - used);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            result = LQ_EIO;
+            break;
+        }
+        used += (size_t)n;
+    }
+    (void)close(fd);
+    if (result != LQ_OK)
+        return result;
+    buf[used] = '\0';
+    *len = used;
+    return LQ_OK;
+}
+
+lq_err_t lq_port_file_stat(const char *path, int64_t *mtime_ms, uint64_t *size)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return (errno == ENOENT || errno == ENOTDIR) ? LQ_ENOTFOUND : LQ_EIO;
+#if defined(__APPLE__)
+    int64_t ms = (int64_t)st.st_mtimespec.tv_sec * 1000 + st.st_mtimespec.tv_nsec / 1000000;
+#else
+    int64_t ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+#endif
+    if (mtime_ms)
+        *mtime_ms = ms;
+    if (size)
+        *size = (uint64_t)st.st_size;
+    return LQ_OK;
+}
+
+const char *lq_port_getenv(const char *name)
+{
+    return getenv(name);
+}
+
+/* --- logging sink ------------------------------------------------------------ */
+
+void lq_port_log_write(const char *line, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(STDERR_FILENO, line, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        line += n;
+        len -= (size_t)n;
+    }
+}

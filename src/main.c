@@ -1,0 +1,145 @@
+/* liqolet: command line and start-up order.
+ *
+ * Commands: run (the agent), check (preflight), version. Start-up order (DESIGN.md):
+ * flags/config -> credentials -> pools (then sealed) -> TLS connections -> identities ->
+ * virtual node + lease -> watches -> loop. In this build only `version` and `help` are
+ * complete; `run` and `check` report that plainly (see the README's feature table). */
+#include <stdio.h>
+#include <string.h>
+
+#include "liqolet/config_defaults.h"
+#include "liqolet/err.h"
+#include "liqolet/log.h"
+#include "liqolet/pool.h"
+
+#if defined(__has_include)
+#if __has_include("liqolet_deps.h")
+#include "liqolet_deps.h"
+#endif
+#endif
+#ifndef LQ_DEP_MBEDTLS_VERSION
+#define LQ_DEP_MBEDTLS_VERSION "unknown"
+#define LQ_DEP_LIBCOAP_VERSION "unknown"
+#define LQ_DEP_CJSON_VERSION "unknown"
+#define LQ_DEP_LIBYAML_VERSION "unknown"
+#endif
+
+#ifndef LQ_VERSION
+#define LQ_VERSION "0.0.0-unknown"
+#endif
+#ifndef LQ_BOARD_TRIPLET
+#define LQ_BOARD_TRIPLET "native"
+#endif
+
+static const char usage_text[] =
+    "liqolet " LQ_VERSION " - peer a Kubernetes cluster with a foreign one, as Liqo does\n"
+    "\n"
+    "liqolet makes a foreign (provider) cluster appear as a virtual node in a home\n"
+    "(consumer) cluster. Pods scheduled on that node run in the foreign cluster, with their\n"
+    "status reflected back; the Services, EndpointSlices, ConfigMaps, Secrets and Ingresses\n"
+    "of offloaded namespaces are reflected too. Default networking is Liqo's External\n"
+    "Network mode (networking.internal=false): no tunnel, pod IPs reflected as they are.\n"
+    "\n"
+    "Usage:\n"
+    "  liqolet run     [options]   run the agent (virtual node, offloading, reflection)\n"
+    "  liqolet check   [options]   preflight: connect to both clusters and check permissions\n"
+    "  liqolet version             print version, board, dependency versions and capacities\n"
+    "  liqolet help                print this help\n"
+    "\n"
+    "Global options:\n"
+    "  -h, --help                  print help (also after a command: liqolet run --help)\n"
+    "  --log-level LEVEL           error|warn|info|debug|trace (default info)\n"
+    "  --log-format FORMAT         plain|json (default plain)\n"
+    "\n"
+    "Status of this build: `version` and `help` are complete; `run` and `check` are not\n"
+    "implemented yet and exit with status 2 (see the feature table in README.md).\n"
+    "\n"
+    "Exit status: 0 success, 1 runtime failure, 2 usage error or unavailable command.\n";
+
+static int cmd_version(void)
+{
+    printf("liqolet %s\n", LQ_VERSION);
+    printf("board:        %s (%s)\n", LQ_BOARD_NAME, LQ_BOARD_TRIPLET);
+    printf("dependencies: mbedTLS %s, libcoap %s, cJSON %s, libyaml %s\n", LQ_DEP_MBEDTLS_VERSION,
+           LQ_DEP_LIBCOAP_VERSION, LQ_DEP_CJSON_VERSION, LQ_DEP_LIBYAML_VERSION);
+    printf("capacities:   max object %u B, pods %u, objects %u, namespaces %u, watches %u,\n",
+           (unsigned)LQ_MAX_OBJECT, (unsigned)LQ_MAX_PODS, (unsigned)LQ_MAX_OBJECTS,
+           (unsigned)LQ_MAX_NAMESPACES, (unsigned)LQ_MAX_WATCHES);
+    printf("              request connections %u, fds %u, HTTP headers %u, head %u B\n",
+           (unsigned)LQ_MAX_REQ_CONNS, (unsigned)LQ_MAX_FDS, (unsigned)LQ_HTTP_MAX_HEADERS,
+           (unsigned)LQ_HTTP_MAX_HEAD);
+    printf("heaps:        mbedTLS arena %u B, libcoap cap %u B, JSON arena %u B, start-up pool %u B\n",
+           (unsigned)LQ_MBEDTLS_ARENA, (unsigned)LQ_COAP_HEAP_CAP, (unsigned)LQ_JSON_ARENA,
+           (unsigned)LQ_STARTUP_POOL);
+    return 0;
+}
+
+static int is_help(const char *a)
+{
+    return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 || strcmp(a, "help") == 0;
+}
+
+static int apply_global(int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "--log-level") == 0 || strcmp(a, "--log-format") == 0) {
+        if (*i + 1 >= argc) {
+            fprintf(stderr, "liqolet: %s needs a value\n", a);
+            return 2;
+        }
+        const char *v = argv[++*i];
+        if (strcmp(a, "--log-level") == 0) {
+            lq_log_level_t lvl;
+            if (lq_log_level_parse(v, &lvl) != LQ_OK) {
+                fprintf(stderr, "liqolet: --log-level: '%s' is not one of error|warn|info|debug|trace\n", v);
+                return 2;
+            }
+            lq_log_set_level(lvl);
+        } else {
+            lq_log_format_t fmt;
+            if (lq_log_format_parse(v, &fmt) != LQ_OK) {
+                fprintf(stderr, "liqolet: --log-format: '%s' is not one of plain|json\n", v);
+                return 2;
+            }
+            lq_log_set_format(fmt);
+        }
+        return 0;
+    }
+    fprintf(stderr, "liqolet: unknown option '%s' (see liqolet --help)\n", a);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    lq_log_init();
+    lq_pool_init();
+
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (is_help(cmd)) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
+        return cmd_version();
+    if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0) {
+        fprintf(stderr, "liqolet: unknown command '%s' (commands: run, check, version, help)\n", cmd);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        int rc = apply_global(argc, argv, &i);
+        if (rc != 0)
+            return rc;
+    }
+    lq_pool_seal();
+    LQ_ERROR("main", "'%s' is not implemented in liqolet %s yet; see the feature table in README.md",
+             cmd, LQ_VERSION);
+    return 2;
+}

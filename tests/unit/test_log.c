@@ -1,0 +1,121 @@
+/* Unit tests for logging: levels, formats, and that secrets never reach the sink. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "liqolet/config_defaults.h"
+#include "liqolet/log.h"
+#include "lq_fake.h"
+
+static int setup(void **state)
+{
+    (void)state;
+    lq_fake_reset();
+    lq_log_init();
+    return 0;
+}
+
+static void test_levels_filter(void **state)
+{
+    (void)state;
+    LQ_DEBUG("t", "hidden %d", 1);
+    assert_string_equal(lq_fake_log_text(), "");
+    LQ_INFO("t", "shown %d", 2);
+    assert_non_null(strstr(lq_fake_log_text(), "info  t: shown 2\n"));
+    lq_log_set_level(LQ_LOG_TRACE);
+    LQ_TRACE("t", "deep");
+    assert_non_null(strstr(lq_fake_log_text(), "trace t: deep\n"));
+    lq_log_level_t l;
+    assert_int_equal(lq_log_level_parse("warn", &l), LQ_OK);
+    assert_int_equal(l, LQ_LOG_WARN);
+    assert_int_equal(lq_log_level_parse("verbose", &l), LQ_EINVAL);
+    lq_log_format_t f;
+    assert_int_equal(lq_log_format_parse("json", &f), LQ_OK);
+    assert_int_equal(f, LQ_LOG_JSON);
+    assert_int_equal(lq_log_format_parse("xml", &f), LQ_EINVAL);
+}
+
+static void test_plain_line_has_utc_timestamp_and_one_line(void **state)
+{
+    (void)state;
+    LQ_WARN("kapi", "multi\nline");
+    /* The fake wall clock starts at 1700000000000 ms = 2023-11-14T22:13:20.000Z. */
+    assert_string_equal(lq_fake_log_text(), "2023-11-14T22:13:20.000Z warn  kapi: multi line\n");
+}
+
+static void test_json_format_escapes(void **state)
+{
+    (void)state;
+    lq_log_set_format(LQ_LOG_JSON);
+    lq_fake_clock_advance(1234);
+    LQ_ERROR("watch", "bad \"quote\" \\ and\ttab %s", "x");
+    assert_string_equal(lq_fake_log_text(),
+                        "{\"ts\":\"2023-11-14T22:13:21.234Z\",\"level\":\"error\",\"module\":\"watch\","
+                        "\"msg\":\"bad \\\"quote\\\" \\\\ and\\ttab x\"}\n");
+}
+
+static void test_registered_secret_is_redacted(void **state)
+{
+    (void)state;
+    static char token[] = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.sig";
+    assert_int_equal(lq_log_secret_add(token, strlen(token)), LQ_OK);
+    LQ_INFO("kapi", "oops: %s and again %s", token, token);
+    const char *t = lq_fake_log_text();
+    assert_null(strstr(t, "c2VjcmV0LXBheWxvYWQ"));
+    assert_non_null(strstr(t, "oops: [redacted] and again [redacted]"));
+    /* JSON format too. */
+    lq_log_set_format(LQ_LOG_JSON);
+    LQ_INFO("kapi", "%s", token);
+    assert_null(strstr(lq_fake_log_text(), "c2VjcmV0LXBheWxvYWQ"));
+}
+
+static void test_bearer_and_authorization_values_are_redacted(void **state)
+{
+    (void)state;
+    LQ_INFO("http", "sent Authorization: Bearer abc.def-ghi_123 to server");
+    const char *t = lq_fake_log_text();
+    assert_null(strstr(t, "abc.def-ghi_123"));
+    assert_non_null(strstr(t, "Bearer [redacted] to server"));
+    LQ_INFO("http", "header authorization: Basic dXNlcjpwYXNz");
+    assert_null(strstr(lq_fake_log_text(), "dXNlcjpwYXNz"));
+}
+
+static void test_secret_table_bounded(void **state)
+{
+    (void)state;
+    static const char s[LQ_LOG_MAX_SECRETS + 1][8] = { "secret0", "secret1", "secret2", "secret3",
+                                                      "secret4", "secret5", "secret6", "secret7",
+                                                      "secret8" };
+    for (int i = 0; i < LQ_LOG_MAX_SECRETS; i++)
+        assert_int_equal(lq_log_secret_add(s[i], 7), LQ_OK);
+    assert_int_equal(lq_log_secret_add(s[LQ_LOG_MAX_SECRETS], 7), LQ_ENOSPC);
+    assert_int_equal(lq_log_secret_add(s[0], 7), LQ_OK); /* re-registering is not a new slot */
+}
+
+static void test_overlong_message_is_marked_truncated(void **state)
+{
+    (void)state;
+    char big[LQ_LOG_LINE_MAX * 2];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    LQ_INFO("t", "%s", big);
+    const char *t = lq_fake_log_text();
+    assert_non_null(strstr(t, "...[truncated]\n"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_levels_filter, setup),
+        cmocka_unit_test_setup(test_plain_line_has_utc_timestamp_and_one_line, setup),
+        cmocka_unit_test_setup(test_json_format_escapes, setup),
+        cmocka_unit_test_setup(test_registered_secret_is_redacted, setup),
+        cmocka_unit_test_setup(test_bearer_and_authorization_values_are_redacted, setup),
+        cmocka_unit_test_setup(test_secret_table_bounded, setup),
+        cmocka_unit_test_setup(test_overlong_message_is_marked_truncated, setup),
+    };
+    return cmocka_run_group_tests_name("log", tests, NULL, NULL);
+}
