@@ -65,7 +65,7 @@ help:
 
 # --- the agent ------------------------------------------------------------------------
 
-$(BUILD)/obj/%.o: %.c $(SYSROOT_STAMP) | $(BUILD)/.dir
+$(BUILD)/obj/%.o: %.c | $(SYSROOT_STAMP) $(BUILD)/.dir
 	@mkdir -p $(dir $@)
 	@echo "  CC      $(BOARD) $<"
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
@@ -93,7 +93,7 @@ TBUILD     := $(BUILD)/test
 TCFLAGS    := $(CFLAGS) $(SAN) -DLQ_ALLOC_GUARD -Iport/fake -Wno-missing-prototypes -O1
 GUARD_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
-$(TBUILD)/obj/%.o: %.c $(SYSROOT_STAMP)
+$(TBUILD)/obj/%.o: %.c | $(SYSROOT_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC-TEST $(BOARD) $<"
 	$(Q)$(CC) $(TCFLAGS) -MMD -MP -c $< -o $@
@@ -105,6 +105,11 @@ $(TBUILD)/libliqolet-test.a: $(call objs,$(TBUILD),$(AGENT_SRCS) $(FAKE_SRCS))
 $(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.o $(TBUILD)/libliqolet-test.a
 	@echo "  LD-TEST $(BOARD) $@"
 	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $< $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(DEPS_LIBS)
+
+# The POSIX port's own test runs against the real OS instead of the fake port.
+$(TBUILD)/test_port_posix: $(TBUILD)/obj/tests/unit/test_port_posix.o $(call objs,$(TBUILD),$(POSIX_SRCS)) $(TBUILD)/libliqolet-test.a
+	@echo "  LD-TEST $(BOARD) $@"
+	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $(filter %.o,$^) $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(DEPS_LIBS)
 
 unit: $(addprefix $(TBUILD)/,$(UNIT_TESTS))
 	@set -e; fail=0; for t in $(UNIT_TESTS); do \

@@ -1,0 +1,195 @@
+/* Tests of the POSIX port against the real OS: loopback sockets (IPv4 and IPv6),
+ * non-blocking connect, poll, clocks, entropy and files. Only loopback is dialled. */
+#define _GNU_SOURCE 1
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "liqolet/port.h"
+
+/* A listening socket on an ephemeral loopback port; returns the fd and the port. */
+static int listen_on(int family, uint16_t *port)
+{
+    int s = socket(family, SOCK_STREAM, 0);
+    if (s < 0)
+        return -1;
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof ss);
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof *a;
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_addr = in6addr_loopback;
+        len = sizeof *a;
+    }
+    if (bind(s, (struct sockaddr *)&ss, len) != 0 || listen(s, 4) != 0) {
+        close(s);
+        return -1;
+    }
+    getsockname(s, (struct sockaddr *)&ss, &len);
+    *port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    return s;
+}
+
+static lq_err_t wait_one(lq_port_fd_t fd, unsigned want, int ms, unsigned *got)
+{
+    lq_port_pollfd_t p = { fd, want, 0 };
+    size_t n = 0;
+    lq_err_t e = lq_port_wait(&p, 1, ms, &n);
+    *got = p.got;
+    return e;
+}
+
+static void roundtrip(int family, const char *host)
+{
+    uint16_t port = 0;
+    int ls = listen_on(family, &port);
+    if (ls < 0) {
+        skip(); /* e.g. IPv6 disabled in this environment */
+        return;
+    }
+    lq_port_fd_t fd = -1;
+    lq_err_t e = lq_port_tcp_connect(host, port, &fd);
+    assert_true(e == LQ_OK || e == LQ_AGAIN);
+    unsigned got = 0;
+    assert_int_equal(wait_one(fd, LQ_PORT_OUT, 2000, &got), LQ_OK);
+    assert_true(got & LQ_PORT_OUT);
+    assert_int_equal(lq_port_tcp_finish(fd), LQ_OK);
+    int peer = accept(ls, NULL, NULL);
+    assert_true(peer >= 0);
+
+    char local[64];
+    assert_int_equal(lq_port_local_addr(fd, local, sizeof local), LQ_OK);
+    assert_string_equal(local, host);
+    assert_int_equal(lq_port_local_addr(fd, local, 3), LQ_ETOOBIG);
+
+    char buf[16];
+    assert_int_equal(lq_port_recv(fd, buf, sizeof buf), LQ_IO_WAIT); /* non-blocking */
+    assert_int_equal(lq_port_send(fd, "ping", 4), 4);
+    assert_int_equal(read(peer, buf, sizeof buf), 4);
+    assert_memory_equal(buf, "ping", 4);
+    assert_int_equal(write(peer, "pong!", 5), 5);
+    assert_int_equal(wait_one(fd, LQ_PORT_IN, 2000, &got), LQ_OK);
+    assert_true(got & LQ_PORT_IN);
+    assert_int_equal(lq_port_recv(fd, buf, sizeof buf), 5);
+    assert_memory_equal(buf, "pong!", 5);
+    close(peer);
+    assert_int_equal(wait_one(fd, LQ_PORT_IN, 2000, &got), LQ_OK);
+    assert_int_equal(lq_port_recv(fd, buf, sizeof buf), LQ_IO_CLOSED);
+    lq_port_close(fd);
+    lq_port_close(-1); /* idempotent on "none" */
+    close(ls);
+}
+
+static void test_tcp_ipv4_roundtrip(void **state)
+{
+    (void)state;
+    roundtrip(AF_INET, "127.0.0.1");
+}
+
+static void test_tcp_ipv6_roundtrip(void **state)
+{
+    (void)state;
+    roundtrip(AF_INET6, "::1");
+}
+
+static void test_connect_refused_and_bad_names(void **state)
+{
+    (void)state;
+    uint16_t port = 0;
+    int ls = listen_on(AF_INET, &port);
+    assert_true(ls >= 0);
+    close(ls); /* nobody listens on this port now */
+    lq_port_fd_t fd = -1;
+    lq_err_t e = lq_port_tcp_connect("127.0.0.1", port, &fd);
+    if (e == LQ_AGAIN) {
+        unsigned got = 0;
+        assert_int_equal(wait_one(fd, LQ_PORT_OUT, 2000, &got), LQ_OK);
+        e = lq_port_tcp_finish(fd);
+        lq_port_close(fd);
+    }
+    assert_int_equal(e, LQ_ECONNREFUSED);
+    assert_int_equal(lq_port_tcp_connect("name.invalid", 443, &fd), LQ_ERESOLVE);
+    assert_int_equal(lq_port_tcp_connect("", 443, &fd), LQ_EINVAL);
+    assert_int_equal(lq_port_tcp_connect("127.0.0.1", 0, &fd), LQ_EINVAL);
+}
+
+static void test_wait_times_out_on_monotonic_clock(void **state)
+{
+    (void)state;
+    int64_t t0 = lq_port_mono_ms();
+    size_t n = 99;
+    assert_int_equal(lq_port_wait(NULL, 0, 30, &n), LQ_OK);
+    assert_int_equal(n, 0);
+    int64_t dt = lq_port_mono_ms() - t0;
+    assert_true(dt >= 25); /* slept; the upper bound is the scheduler's business */
+    assert_true(lq_port_wall_ms() > INT64_C(1600000000000));
+}
+
+static void test_entropy_fills_and_differs(void **state)
+{
+    (void)state;
+    unsigned char a[64], b[64];
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    assert_int_equal(lq_port_entropy(a, sizeof a), LQ_OK);
+    assert_int_equal(lq_port_entropy(b, sizeof b), LQ_OK);
+    assert_memory_not_equal(a, b, sizeof a);
+}
+
+static void test_file_read_limits(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/lq-port-test-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "0123456789", 10), 10);
+    close(fd);
+    char buf[32];
+    size_t len = 0;
+    assert_int_equal(lq_port_file_read(path, buf, sizeof buf, &len), LQ_OK);
+    assert_int_equal(len, 10);
+    assert_string_equal(buf, "0123456789");
+    assert_int_equal(lq_port_file_read(path, buf, 11, &len), LQ_OK); /* exactly fits + NUL */
+    assert_int_equal(lq_port_file_read(path, buf, 10, &len), LQ_ETOOBIG);
+    assert_int_equal(len, 0);
+    int64_t mtime = 0;
+    uint64_t size = 0;
+    assert_int_equal(lq_port_file_stat(path, &mtime, &size), LQ_OK);
+    assert_int_equal(size, 10);
+    assert_true(mtime > INT64_C(1600000000000));
+    unlink(path);
+    assert_int_equal(lq_port_file_read(path, buf, sizeof buf, &len), LQ_ENOTFOUND);
+    assert_int_equal(lq_port_file_stat(path, &mtime, &size), LQ_ENOTFOUND);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tcp_ipv4_roundtrip),
+        cmocka_unit_test(test_tcp_ipv6_roundtrip),
+        cmocka_unit_test(test_connect_refused_and_bad_names),
+        cmocka_unit_test(test_wait_times_out_on_monotonic_clock),
+        cmocka_unit_test(test_entropy_fills_and_differs),
+        cmocka_unit_test(test_file_read_limits),
+    };
+    return cmocka_run_group_tests_name("port_posix", tests, NULL, NULL);
+}
