@@ -150,6 +150,18 @@ fuzz: $(addprefix $(FBUILD)/,$(FUZZERS))
 	     $(FBUILD)/corpus-$$f $$( [ -d $$c ] && echo $$c ); \
 	done
 
+# --- benchmarks (numbers go into docs/benchmarks.md; never asserted by tests) -----------
+
+BENCHES := $(patsubst tests/bench/%.c,%,$(wildcard tests/bench/bench_*.c))
+
+$(BUILD)/bench/%: tests/bench/%.c $(PURE_SRCS) $(wildcard include/liqolet/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  BENCH   $(BOARD) $@"
+	$(Q)$(CC) $(BASE_CFLAGS) $(BOARD_CFLAGS) -Wno-missing-prototypes -o $@ $< $(PURE_SRCS)
+
+bench: $(addprefix $(BUILD)/bench/,$(BENCHES))
+	@for b in $(BENCHES); do $(BOARD_QEMU) $(BUILD)/bench/$$b || exit 1; done
+
 # --- the whole suite --------------------------------------------------------------------
 # `make test` installs what is missing (make deps is idempotent and quick when satisfied),
 # then runs every suite that exists. ARM boards run their unit tests under qemu-user.

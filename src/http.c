@@ -161,7 +161,7 @@ static bool valid_target(const char *s)
         return false;
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c <= 0x20 || c == 0x7f)
+        if (c <= 0x20 || c >= 0x7f) /* the caller percent-encodes anything else */
             return false;
     }
     return true;
@@ -203,7 +203,7 @@ static bool valid_host(const char *s, const char **start, size_t *n, bool *v6)
                 return false;
         }
     } else {
-        static const char allowed[] = "-._~!$&'()*+,;=%";
+        static const char allowed[] = "-._~!$&'()*+,;=";
         for (i = 0; i < len; i++) {
             unsigned char c = (unsigned char)s[i];
             if (!(is_digit(c) || is_alpha(c) || memchr(allowed, c, sizeof allowed - 1)))
@@ -307,7 +307,7 @@ lq_err_t lq_http_escape_query(char *buf, size_t cap, const char *src, size_t src
         bool plain = is_digit(c) || is_alpha(c) || c == '-' || c == '.' || c == '_' ||
                      c == '~';
         size_t need = plain ? 1u : 3u;
-        if (need >= cap - n || n >= cap) /* keep room for the NUL */
+        if (n >= cap || need >= cap - n) /* keep room for the NUL */
             return LQ_ETOOBIG;
         if (plain) {
             buf[n++] = (char)c;

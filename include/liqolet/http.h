@@ -25,7 +25,15 @@
  *     RFC 9112 section 6.3 item 3), and so is Transfer-Encoding in an HTTP/1.0 response.
  *   - A response without either is read until the connection closes (not reusable).
  *   - Chunk extensions and trailer fields are validated for stray control bytes, then
- *     ignored. */
+ *     ignored.
+ *
+ * Usage (one connection, rx holding what was received):
+ *     lq_http_resp_init(&resp);
+ *     while ((err = lq_http_resp_parse(&resp, rx, rx_len)) == LQ_AGAIN) receive more;
+ *     lq_http_body_init(&body, &resp, false);
+ *     err = lq_http_body_decode(&body, rx + resp.head_len, rx_len - resp.head_len,
+ *                               &used, &got);   ... and again for every later read
+ * tests/unit/test_http.c (test_chunked_watch_stream_rx) shows a whole receive loop. */
 #ifndef LIQOLET_HTTP_H
 #define LIQOLET_HTTP_H
 
@@ -106,9 +114,9 @@ typedef struct lq_http_req {
  *   out_len   set to the bytes written (0 on any error).
  * Returns LQ_OK; LQ_EINVAL for NULL arguments, a missing/empty method, target or host,
  * a method or field name that is not a token, a target that is not "/..." or holds
- * SP/CTL bytes, a bad host, CR/LF/CTL in any value (header injection), an empty bearer
- * or ua_version, or body set without has_body; LQ_ETOOBIG when the result does not fit
- * in cap (never a truncated request). */
+ * SP, CTL or non-ASCII bytes, a bad host, CR/LF/CTL in any value (header injection),
+ * an empty bearer or ua_version, or body set without has_body; LQ_ETOOBIG when the
+ * result does not fit in cap (never a truncated request). */
 lq_err_t lq_http_write_request(char *buf, size_t cap, const lq_http_req_t *req,
                                size_t *out_len);
 
