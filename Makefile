@@ -102,12 +102,14 @@ $(TBUILD)/libliqolet-test.a: $(call objs,$(TBUILD),$(AGENT_SRCS) $(FAKE_SRCS))
 	@rm -f $@
 	$(Q)$(AR) rcs $@ $^
 
-$(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.o $(TBUILD)/libliqolet-test.a
+# allocguard.o is linked explicitly: the --wrap'd calls of cmocka and the third-party
+# archives, which come after the agent's archive, must find __wrap_malloc & co.
+$(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.o $(TBUILD)/obj/src/allocguard.o $(TBUILD)/libliqolet-test.a
 	@echo "  LD-TEST $(BOARD) $@"
-	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $< $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(DEPS_LIBS)
+	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $(filter %.o,$^) $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(DEPS_LIBS)
 
 # The POSIX port's own test runs against the real OS instead of the fake port.
-$(TBUILD)/test_port_posix: $(TBUILD)/obj/tests/unit/test_port_posix.o $(call objs,$(TBUILD),$(POSIX_SRCS)) $(TBUILD)/libliqolet-test.a
+$(TBUILD)/test_port_posix: $(TBUILD)/obj/tests/unit/test_port_posix.o $(TBUILD)/obj/src/allocguard.o $(call objs,$(TBUILD),$(POSIX_SRCS)) $(TBUILD)/libliqolet-test.a
 	@echo "  LD-TEST $(BOARD) $@"
 	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $(filter %.o,$^) $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(DEPS_LIBS)
 

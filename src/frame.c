@@ -449,7 +449,10 @@ static lq_err_t list_step(lq_frame_list_t *l, char c, bool *advance)
         if (c == '"') {
             if (l->key == K_ITEMS || l->key == K_REMAIN)
                 return LQ_EPROTO;
-            l->target = l->key == K_KIND ? T_KIND : l->key == K_RV ? T_RV : l->key == K_CONT ? T_CONT : T_NONE;
+            l->target = l->key == K_KIND   ? T_KIND
+                        : l->key == K_RV   ? T_RV
+                        : l->key == K_CONT ? T_CONT
+                                           : T_NONE;
             l->target_esc = false;
             target_clear(l);
             l->state = L_STR;
@@ -481,10 +484,9 @@ static lq_err_t list_step(lq_frame_list_t *l, char c, bool *advance)
                         : typed_str          ? T_NULLSTR
                                              : T_NONE;
             if (typed_str) {
-                /* null: the field is absent; clear it. */
-                uint8_t t = l->key == K_KIND ? T_KIND : l->key == K_RV ? T_RV : T_CONT;
+                /* null (or junk, refused at its end): the field is absent. */
                 uint8_t keep = l->target;
-                l->target = t;
+                l->target = l->key == K_KIND ? T_KIND : l->key == K_RV ? T_RV : T_CONT;
                 target_clear(l);
                 l->target = keep;
             }
@@ -530,14 +532,15 @@ static lq_err_t list_step(lq_frame_list_t *l, char c, bool *advance)
         l->state = L_AFTER;
         *advance = false;
         return LQ_OK;
-    case L_AFTER:
+    case L_AFTER: {
         if (is_ws(c))
             return LQ_OK;
+        bool in_array = l->nest == 2 && l->inner == IN_ITEMS;
         if (c == ',') {
-            l->state = (l->nest == 2 && l->inner == IN_ITEMS) ? L_ITEM_NEXT : L_OBJ_NEXT;
+            l->state = in_array ? L_ITEM_NEXT : L_OBJ_NEXT;
             return LQ_OK;
         }
-        if ((c == '}' && !(l->nest == 2 && l->inner == IN_ITEMS)) || (c == ']' && l->nest == 2 && l->inner == IN_ITEMS)) {
+        if ((c == '}' && !in_array) || (c == ']' && in_array)) {
             l->nest--;
             l->inner = 0;
             l->key = K_OTHER;
@@ -545,6 +548,7 @@ static lq_err_t list_step(lq_frame_list_t *l, char c, bool *advance)
             return LQ_OK;
         }
         return LQ_EPROTO;
+    }
     case L_ITEM_FIRST:
     case L_ITEM_NEXT:
         if (is_ws(c))

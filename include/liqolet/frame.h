@@ -130,7 +130,8 @@ typedef struct lq_frame_watch {
  * w: the splitter (owned by the caller). buf/cap: the event buffer, owned by the caller,
  * borrowed until the splitter is re-initialised; cap is normally LQ_MAX_OBJECT (0 is
  * allowed: every event is then oversized with an empty prefix). fn/ctx: the callback,
- * called from inside lq_frame_watch_feed. Cannot fail. */
+ * called from inside lq_frame_watch_feed (fn may be NULL: events are framed and
+ * dropped). Cannot fail. */
 void lq_frame_watch_init(lq_frame_watch_t *w, char *buf, size_t cap, lq_frame_fn *fn, void *ctx);
 
 /* Consumes one piece of the decoded body and calls fn for every event completed in it.

@@ -50,7 +50,10 @@ typedef struct lq_scan_meta {
     const char *labels_json;
     size_t labels_len;
     bool has_object;             /* lq_scan_event: an "object" member was found */
-    bool truncated;              /* the input ended before the scanned object closed */
+    /* The scan ran into the end of the input before it was finished. An early stop
+     * (see lq_scan_event) does not read that far, so an oversized event's prefix may
+     * well give truncated == false: use lq_frame_obj_t.kind to know it was cut. */
+    bool truncated;
 } lq_scan_meta_t;
 
 /* Scans a watch event {"type":...,"object":{...}} (whole, or a prefix of it).
