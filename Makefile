@@ -186,4 +186,4 @@ size-report:
 clean:
 	rm -rf build/host build/rpi4-aarch64 build/armv7-gateway build/fuzz
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find build -path '*/obj/*' -type f -name '*.d' 2>/dev/null)

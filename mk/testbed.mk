@@ -1,0 +1,58 @@
+# mk/testbed.mk: the two local Kubernetes test clusters and the end-to-end suite.
+#
+# Included by the top-level Makefile.  Everything real lives in tools/testbed
+# (see docs/testing.md, "Test clusters"); these targets are thin wrappers.
+#
+# Targets
+#   testbed-bins    build kube-apiserver, kube-controller-manager, kube-scheduler,
+#                   etcd (tools/k8sbins) and kwok into the cache, once per version
+#                   (~7 min cold on 2 cores); LIQOLET_TESTBED_BIN=<dir> uses prebuilt ones
+#   testbed-up      start the clusters home and foreign (reuses them when already up)
+#   testbed-down    stop exactly the processes testbed-up started
+#   testbed-status  processes, RSS, readiness (exit 0 up, 1 not running, 2 degraded)
+#   testbed-env     shell exports: eval "$(make -s testbed-env)"
+#   e2e             testbed-bins, then `go test` in tests/e2e.  Clusters that are
+#                   already up are reused and left up; otherwise the suite starts
+#                   them and nothing of them is left running afterwards.
+#
+# Variables
+#   E2E_TIMEOUT     go test -timeout (default 30m)
+#   E2E_RUN         go test -run pattern (default: all tests)
+#   E2E_FLAGS       extra go test flags
+
+TESTBED_TOP := $(or $(TOP),$(CURDIR))
+TESTBED     := $(TESTBED_TOP)/tools/testbed
+# Go lives in /usr/local/go/bin on the build machines; keep a PATH that has it.
+TESTBED_ENV := PATH="$$PATH:/usr/local/go/bin" GOTOOLCHAIN=local GOWORK=off
+E2E_TIMEOUT ?= 30m
+E2E_RUN     ?=
+E2E_FLAGS   ?=
+
+.PHONY: testbed-bins testbed-up testbed-down testbed-status testbed-env e2e
+
+testbed-bins:
+	@$(TESTBED_ENV) $(TESTBED) bins >/dev/null
+
+testbed-up: testbed-bins
+	@$(TESTBED_ENV) $(TESTBED) up
+
+testbed-down:
+	@$(TESTBED_ENV) $(TESTBED) down
+
+testbed-status:
+	@$(TESTBED_ENV) $(TESTBED) status
+
+testbed-env:
+	@$(TESTBED_ENV) $(TESTBED) env
+
+# The test binary's TestMain starts and stops the clusters itself; the final
+# `down` is a safety net for a run killed by its -timeout (TestMain's clean-up
+# does not run then).  It only happens when the clusters were not up before.
+e2e: testbed-bins
+	@if $(TESTBED_ENV) $(TESTBED) status >/dev/null 2>&1; then started=0; else started=1; fi; \
+	rc=0; \
+	cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) \
+	  go test -v -count=1 -timeout $(E2E_TIMEOUT) $(if $(E2E_RUN),-run '$(E2E_RUN)') $(E2E_FLAGS) ./... \
+	  || rc=$$?; \
+	if [ $$started = 1 ]; then $(TESTBED_ENV) $(TESTBED) down >/dev/null 2>&1 || true; fi; \
+	exit $$rc

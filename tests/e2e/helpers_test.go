@@ -1,0 +1,247 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// Labels put on every namespace a test creates.
+const (
+	labelE2E     = "liqolet.io/e2e"
+	labelE2ETest = "liqolet.io/e2e-test"
+)
+
+var nonDNS = regexp.MustCompile(`[^a-z0-9-]+`)
+
+func dnsLabel(s string, max int) string {
+	s = nonDNS.ReplaceAllString(strings.ToLower(s), "-")
+	if len(s) > max {
+		s = s[:max]
+	}
+	return strings.Trim(s, "-")
+}
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Eventually polls cond every 250 ms until it returns true, an error, or
+// the timeout passes; the test fails with msg in the latter two cases.
+func Eventually(t *testing.T, timeout time.Duration, msg string, cond func(ctx context.Context) (bool, error)) {
+	t.Helper()
+	var last error
+	err := wait.PollUntilContextTimeout(context.Background(), 250*time.Millisecond, timeout, true,
+		func(ctx context.Context) (bool, error) {
+			ok, err := cond(ctx)
+			if err != nil {
+				last = err
+				return false, nil // keep trying: transient API errors happen
+			}
+			return ok, nil
+		})
+	if err != nil {
+		if last != nil {
+			t.Fatalf("%s: not reached within %v (last error: %v)", msg, timeout, last)
+		}
+		t.Fatalf("%s: not reached within %v", msg, timeout)
+	}
+}
+
+// Namespace creates a fresh namespace for the calling test in cluster c and
+// deletes it when the test ends (unless LIQOLET_E2E_KEEP is set).  It waits
+// for the namespace's default ServiceAccount, without which pods are
+// rejected by admission.
+func (c *Cluster) Namespace(t *testing.T) string {
+	t.Helper()
+	ctx := ctxFor(t, time.Minute)
+	ns, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{
+			GenerateName: "e2e-" + dnsLabel(t.Name(), 40) + "-",
+			Labels: map[string]string{
+				labelE2E:     "true",
+				labelE2ETest: dnsLabel(t.Name(), 63),
+			},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("%s: create namespace: %v", c.Name, err)
+	}
+	name := ns.Name
+	t.Cleanup(func() {
+		if os.Getenv("LIQOLET_E2E_KEEP") != "" {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := c.Client.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("%s: delete namespace %s: %v", c.Name, name, err)
+		}
+	})
+	Eventually(t, time.Minute, fmt.Sprintf("%s: ServiceAccount %s/default", c.Name, name),
+		func(ctx context.Context) (bool, error) {
+			_, err := c.Client.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return false, nil
+			}
+			return err == nil, err
+		})
+	return name
+}
+
+// ---------------------------------------------------------------- liqolet
+
+var (
+	buildOnce   sync.Once
+	buildErr    error
+	liqoletPath string
+)
+
+// BuildLiqolet builds the agent with `make -C <repo root>` (once per test
+// binary) and returns the path of build/host/liqolet.
+func BuildLiqolet(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		cmd := exec.Command("make", "-C", tb.Top)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("make -C %s: %v\n%s", tb.Top, err, out)
+			return
+		}
+		p := filepath.Join(tb.Top, "build", "host", "liqolet")
+		if st, err := os.Stat(p); err != nil || st.Mode()&0o111 == 0 {
+			buildErr = fmt.Errorf("make succeeded but %s is not an executable (%v)", p, err)
+			return
+		}
+		liqoletPath = p
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return liqoletPath
+}
+
+// Liqolet is a running agent process.
+type Liqolet struct {
+	Cmd     *exec.Cmd
+	LogPath string
+	done    chan struct{}
+	waitErr error
+}
+
+// StartLiqolet builds liqolet if needed and starts it with args; its stdout
+// and stderr go to a log file.  The test bed's exports (HOME_KUBECONFIG, ...)
+// are added to its environment.  It is stopped (SIGTERM, then SIGKILL after
+// 15 s) when the test ends; on failure the log's tail is printed.
+func StartLiqolet(t *testing.T, args ...string) *Liqolet {
+	t.Helper()
+	bin := BuildLiqolet(t)
+	dir, err := os.MkdirTemp("", "liqolet-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "liqolet.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.Env = os.Environ()
+	for k, v := range tb.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	l := &Liqolet{Cmd: cmd, LogPath: logPath, done: make(chan struct{})}
+	go func() {
+		l.waitErr = cmd.Wait()
+		logf.Close()
+		close(l.done)
+	}()
+	t.Cleanup(func() {
+		if err := l.Stop(); err != nil {
+			t.Logf("liqolet stop: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("liqolet log (%s):\n%s", logPath, tail(logPath, 80))
+		} else {
+			os.RemoveAll(dir)
+		}
+	})
+	return l
+}
+
+// Exited reports whether the process has ended, and its wait error.
+func (l *Liqolet) Exited() (bool, error) {
+	select {
+	case <-l.done:
+		return true, l.waitErr
+	default:
+		return false, nil
+	}
+}
+
+// Signal sends sig to the agent's PID.
+func (l *Liqolet) Signal(sig os.Signal) error {
+	if done, _ := l.Exited(); done {
+		return errors.New("liqolet has already exited")
+	}
+	return l.Cmd.Process.Signal(sig)
+}
+
+// Stop sends SIGTERM and waits up to 15 s, then SIGKILL.  It returns the
+// process's exit error, if any other than the signal it was sent.
+func (l *Liqolet) Stop() error {
+	if done, err := l.Exited(); done {
+		return err
+	}
+	_ = l.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-l.done:
+	case <-time.After(15 * time.Second):
+		_ = l.Cmd.Process.Kill()
+		<-l.done
+		return errors.New("liqolet ignored SIGTERM for 15 s; killed")
+	}
+	var ee *exec.ExitError
+	if errors.As(l.waitErr, &ee) && ee.ExitCode() == -1 {
+		return nil // ended by our signal
+	}
+	return l.waitErr
+}
+
+func tail(path string, lines int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
