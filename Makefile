@@ -65,7 +65,9 @@ help:
 
 # --- the agent ------------------------------------------------------------------------
 
-$(BUILD)/obj/%.o: %.c | $(SYSROOT_STAMP) $(BUILD)/.dir
+# The stamp is a normal prerequisite: -MMD does not record -isystem headers, so a
+# dependency upgrade must rebuild every object.
+$(BUILD)/obj/%.o: %.c $(SYSROOT_STAMP) | $(BUILD)/.dir
 	@mkdir -p $(dir $@)
 	@echo "  CC      $(BOARD) $<"
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
@@ -93,7 +95,7 @@ TBUILD     := $(BUILD)/test
 TCFLAGS    := $(CFLAGS) $(SAN) -DLQ_ALLOC_GUARD -Iport/fake -Wno-missing-prototypes -O1
 GUARD_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
-$(TBUILD)/obj/%.o: %.c | $(SYSROOT_STAMP)
+$(TBUILD)/obj/%.o: %.c $(SYSROOT_STAMP)
 	@mkdir -p $(dir $@)
 	@echo "  CC-TEST $(BOARD) $<"
 	$(Q)$(CC) $(TCFLAGS) -MMD -MP -c $< -o $@
