@@ -9,6 +9,8 @@
 #   make fuzz                 long libFuzzer runs (FUZZ_SECONDS per target, default 300)
 #   make e2e                  end-to-end tests on two real local clusters (mk/testbed.mk)
 #   make size-report          text/data/bss per module and the static budget, per board
+#   make demo                 build, start the two local test clusters, show them
+#   make bench                parser throughput benchmark (numbers in docs/benchmarks.md)
 #   make clean
 #
 # Dependencies (mbedTLS, libcoap, cJSON, libyaml, cmocka) are built from Debian source
@@ -57,11 +59,11 @@ FUZZERS    := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 .SECONDARY:
-.PHONY: all unit unit-run test fuzz fuzz-smoke size-report clean help bench guard
+.PHONY: all unit test fuzz fuzz-smoke size-report clean help bench demo
 all: $(BUILD)/liqolet
 
 help:
-	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,18p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- the agent ------------------------------------------------------------------------
 
@@ -179,6 +181,11 @@ test:
 	@for b in $(ARM_BOARDS); do $(MAKE) BOARD=$$b all unit || exit 1; done
 	$(MAKE) size-report
 	@if $(MAKE) -n e2e >/dev/null 2>&1; then $(MAKE) e2e; else echo "e2e: no suite yet"; fi
+
+# The README's "run" command: build, start both test clusters, show them.
+demo:
+	$(MAKE) deps
+	tools/demo
 
 size-report:
 	@for b in host $(ARM_BOARDS); do \
