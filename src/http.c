@@ -1,5 +1,6 @@
 /* Pure HTTP/1.1 client codec: request writer, response head parser, body decoder.
  * See include/liqolet/http.h for the contract and the protocol choices. */
+#include "liqolet/ascii.h"
 #include "liqolet/http.h"
 
 #include <string.h>
@@ -36,17 +37,6 @@ static bool is_value_char(unsigned char c)
 static bool is_ows(unsigned char c)
 {
     return c == ' ' || c == '\t';
-}
-
-static int hex_value(unsigned char c)
-{
-    if (is_digit(c))
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 static unsigned char lower(unsigned char c)
@@ -199,7 +189,7 @@ static bool valid_host(const char *s, const char **start, size_t *n, bool *v6)
             return false;
         for (i = 0; i < len; i++) {
             unsigned char c = (unsigned char)s[i];
-            if (!(hex_value(c) >= 0 || c == ':' || c == '.'))
+            if (!(lq_ascii_hex(c) >= 0 || c == ':' || c == '.'))
                 return false;
         }
     } else {
@@ -665,7 +655,7 @@ static lq_err_t chunk_byte(lq_http_body_t *b, unsigned char c)
     switch (b->state_) {
     case CS_SIZE_FIRST:
     case CS_SIZE:
-        h = hex_value(c);
+        h = lq_ascii_hex(c);
         if (h >= 0) {
             if (b->remaining_ > (LQ_HTTP_MAX_BODY_LEN >> 4))
                 return LQ_EPROTO;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "liqolet/ascii.h"
 #include "liqolet/scan.h"
 
 enum role { R_NONE, R_EVENT, R_OBJECT, R_META };
@@ -316,17 +317,6 @@ lq_err_t lq_scan_namespace_fast(const char *data, size_t len, bool is_event, lq_
 
 /* ---- unescaping ----------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool read_u4(const char *p, size_t len, size_t at, uint32_t *out)
 {
     uint32_t v = 0;
@@ -334,7 +324,7 @@ static bool read_u4(const char *p, size_t len, size_t at, uint32_t *out)
     if (at > len || len - at < 4u)
         return false;
     for (size_t k = 0; k < 4u; k++) {
-        int h = hexval(p[at + k]);
+        int h = lq_ascii_hex((unsigned char)p[at + k]);
         if (h < 0)
             return false;
         v = (v << 4) | (uint32_t)h;
