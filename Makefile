@@ -112,8 +112,9 @@ $(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.o $(TBUILD)/obj/src/allocguard.o $(TBUIL
 	@echo "  LD-TEST $(BOARD) $@"
 	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $(filter %.o,$^) $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(DEPS_LIBS)
 
-# The POSIX port's own test runs against the real OS instead of the fake port.
-$(TBUILD)/test_port_posix: $(TBUILD)/obj/tests/unit/test_port_posix.o $(TBUILD)/obj/src/allocguard.o $(call objs,$(TBUILD),$(POSIX_SRCS)) $(TBUILD)/libliqolet-test.a
+# These tests run against the real OS (loopback sockets, files) instead of the fake port.
+POSIX_TESTS := test_port_posix test_tls test_kapi_posix
+$(addprefix $(TBUILD)/,$(POSIX_TESTS)): $(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.o $(TBUILD)/obj/src/allocguard.o $(call objs,$(TBUILD),$(POSIX_SRCS)) $(TBUILD)/libliqolet-test.a
 	@echo "  LD-TEST $(BOARD) $@"
 	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $(filter %.o,$^) $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(DEPS_LIBS)
 

@@ -1,0 +1,94 @@
+/* liqolet: TLS client (the only module that includes mbedTLS: src/tls.c).
+ *
+ * Contexts live in fixed tables inside tls.c; callers hold small integer handles, so
+ * no mbedTLS type leaks out. All mbedTLS allocation comes from one static arena of
+ * LQ_MBEDTLS_ARENA bytes (MBEDTLS_MEMORY_BUFFER_ALLOC_C).
+ *
+ * A "profile" is what one API server needs: the CA bundle to trust, an optional client
+ * certificate and key, and whether verification is skipped. A "session" is one TLS
+ * connection on a non-blocking socket from the port layer, driven by the event loop:
+ * every call returns at once, with LQ_AGAIN / LQ_IO_WAIT and lq_tls_wants() telling
+ * which readiness to wait for. */
+#ifndef LIQOLET_TLS_H
+#define LIQOLET_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "liqolet/config_defaults.h"
+#include "liqolet/err.h"
+#include "liqolet/port.h"
+
+#ifndef LQ_TLS_MAX_PROFILES
+#define LQ_TLS_MAX_PROFILES 4
+#endif
+#ifndef LQ_TLS_MAX_SESSIONS
+#define LQ_TLS_MAX_SESSIONS (LQ_MAX_REQ_CONNS * 2 + LQ_MAX_WATCHES)
+#endif
+/* Human-readable error detail kept per session and per profile. */
+#define LQ_TLS_ERR_MAX 256
+
+typedef struct lq_tls_profile_cfg {
+    /* PEM (NUL included in the length, as mbedTLS wants) or DER. Borrowed for the call. */
+    const unsigned char *ca;
+    size_t ca_len;
+    const unsigned char *cert; /* optional client certificate chain */
+    size_t cert_len;
+    const unsigned char *key;  /* its private key (RSA or EC), required with cert */
+    size_t key_len;
+    bool insecure_skip_verify; /* honoured, with a loud warning in the log */
+} lq_tls_profile_cfg_t;
+
+typedef struct lq_tls_stats {
+    size_t arena_size;
+    size_t arena_used;      /* bytes currently allocated by mbedTLS */
+    size_t arena_peak;      /* high-water mark */
+    unsigned sessions_open;
+    unsigned sessions_peak;
+} lq_tls_stats_t;
+
+/* Seeds the DRBG from lq_port_entropy and sets up the arena. Call once at start-up.
+ * Returns LQ_OK or LQ_ETLS. */
+lq_err_t lq_tls_init(void);
+
+/* Parses the CA bundle and client credentials into a profile.
+ * On failure err (cap bytes) gets a sentence naming what is wrong ("client key does not
+ * match the certificate", "CA bundle holds no certificate", ...).
+ * Returns LQ_OK, LQ_ENOSPC (profile table full), LQ_ECONFIG (unparsable input) or
+ * LQ_EINVAL. */
+lq_err_t lq_tls_profile_open(int *profile, const lq_tls_profile_cfg_t *cfg, char *err, size_t cap);
+void lq_tls_profile_close(int profile);
+
+/* Starts a client session on a connected descriptor.
+ * server_name: the name to verify and send as SNI: a DNS name, or an IPv4/IPv6 literal
+ * (then checked against the certificate's IP-address SANs and no SNI is sent).
+ * Returns LQ_OK, LQ_ENOSPC (session table full), LQ_ETLS, LQ_EINVAL. */
+lq_err_t lq_tls_open(int *session, int profile, lq_port_fd_t fd, const char *server_name);
+/* Advances the handshake. Returns LQ_OK (done, peer verified), LQ_AGAIN (wait for
+ * lq_tls_wants()), LQ_ETLS (failed; lq_tls_error() says why, e.g. "certificate signed
+ * by an unknown authority", "certificate is not valid for 10.0.0.1", "certificate
+ * expired on 2026-01-01"), LQ_ECLOSED. */
+lq_err_t lq_tls_handshake(int session);
+/* Application data, with the port layer's transport convention: > 0 bytes, or
+ * LQ_IO_WAIT (see lq_tls_wants), LQ_IO_CLOSED (close_notify or EOF), LQ_IO_ERR. */
+long lq_tls_send(int session, const void *buf, size_t len);
+long lq_tls_recv(int session, void *buf, size_t len);
+/* LQ_PORT_IN and/or LQ_PORT_OUT: what the last call that returned LQ_AGAIN/LQ_IO_WAIT
+ * is waiting for. */
+unsigned lq_tls_wants(int session);
+/* Non-zero when decrypted bytes are buffered (invisible to poll); for the loop's
+ * pending hook. */
+int lq_tls_pending(int session);
+/* Sends close_notify if possible (never waits) and frees the session. Idempotent for -1. */
+void lq_tls_close(int session);
+/* Last error text of a session (never NULL; "" when none). */
+const char *lq_tls_error(int session);
+/* Negotiated protocol ("TLSv1.3") and cipher suite, for logs. */
+const char *lq_tls_version(int session);
+
+void lq_tls_stats(lq_tls_stats_t *out);
+/* mbedTLS version string, e.g. "3.6.6". */
+const char *lq_tls_library_version(void);
+
+#endif
