@@ -11,7 +11,7 @@ void lq_loop_init(lq_loop_t *loop)
 lq_err_t lq_loop_io_add(lq_loop_t *loop, lq_loop_io_t *io, lq_port_fd_t fd, unsigned want,
                         lq_loop_io_fn *fn, void *ctx)
 {
-    if (io == NULL || fn == NULL || fd < 0 || io->state == LQ_LOOP_IO_ACTIVE)
+    if (io == NULL || fn == NULL || fd < 0 || io->state != LQ_LOOP_IO_FREE)
         return LQ_EINVAL;
     if (loop->nios >= LQ_MAX_FDS)
         return LQ_ENOSPC;

@@ -89,7 +89,8 @@ struct lq_loop {
 void lq_loop_init(lq_loop_t *loop);
 
 /* Starts watching fd for `want`. io is caller-owned and must stay valid until its reap.
- * Returns LQ_OK, LQ_ENOSPC (LQ_MAX_FDS descriptors already watched) or LQ_EINVAL. */
+ * Returns LQ_OK, LQ_ENOSPC (LQ_MAX_FDS descriptors already watched) or LQ_EINVAL (also
+ * when io is still active or waiting for its reap: re-use it after the reap). */
 lq_err_t lq_loop_io_add(lq_loop_t *loop, lq_loop_io_t *io, lq_port_fd_t fd, unsigned want,
                         lq_loop_io_fn *fn, void *ctx);
 /* Changes the readiness the descriptor waits for (e.g. add LQ_PORT_OUT while a request
