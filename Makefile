@@ -43,13 +43,14 @@ BASE_CFLAGS := $(WARN) -g -ffunction-sections -fdata-sections -Iinclude \
 
 -include mk/deps.mk
 -include mk/testbed.mk
+-include mk/rbac.mk
 CMOCKA_LIBS ?= -lcmocka
 
 CFLAGS  := $(BASE_CFLAGS) $(BOARD_CFLAGS) $(DEPS_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -Wl,--gc-sections $(EXTRA_LDFLAGS)
 
 # Pure modules: no OS header; they also build into the fuzzers.
-PURE_SRCS  := src/err.c $(wildcard src/http.c src/frame.c src/scan.c)
+PURE_SRCS  := src/err.c $(wildcard src/http.c src/frame.c src/scan.c src/kapi.c src/perms.c)
 AGENT_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
 POSIX_SRCS := $(wildcard port/posix/*.c)
 FAKE_SRCS  := $(wildcard port/fake/*.c)
@@ -177,6 +178,7 @@ ARM_BOARDS := rpi4-aarch64 armv7-gateway
 
 test:
 	$(MAKE) deps
+	$(MAKE) rbac-check
 	$(MAKE) BOARD=host all unit
 	$(MAKE) fuzz-smoke
 	@for b in $(ARM_BOARDS); do $(MAKE) BOARD=$$b all unit || exit 1; done
