@@ -17,6 +17,7 @@
 # packages into build/<board>/sysroot by mk/deps.mk, once per board.
 
 BOARD ?= host
+.DEFAULT_GOAL := all
 ifeq ($(wildcard boards/$(BOARD)/board.mk),)
 $(error unknown BOARD '$(BOARD)'; boards: $(notdir $(wildcard boards/*)))
 endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "liqolet/check.h"
 #include "liqolet/config_defaults.h"
 #include "liqolet/err.h"
 #include "liqolet/log.h"
@@ -51,8 +52,8 @@ static const char usage_text[] =
     "  --log-level LEVEL           error|warn|info|debug|trace (default info)\n"
     "  --log-format FORMAT         plain|json (default plain)\n"
     "\n"
-    "Status of this build: `version` and `help` are complete; `run` and `check` are not\n"
-    "implemented yet and exit with status 2 (see the feature table in README.md).\n"
+    "Status of this build: `check` (liqolet check --help), `version` and `help` work; `run` is\n"
+    "not implemented yet and exits with status 2 (see the feature table in README.md).\n"
     "\n"
     "Exit status: 0 success, 1 runtime failure, 2 usage error or unavailable command.\n";
 
@@ -125,7 +126,26 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return cmd_version();
-    if (strcmp(cmd, "run") != 0 && strcmp(cmd, "check") != 0) {
+    if (strcmp(cmd, "check") == 0) {
+        /* global options may appear among check's own */
+        static char *rest[64];
+        int n = 0;
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--log-level") == 0 || strcmp(argv[i], "--log-format") == 0) {
+                int rc = apply_global(argc, argv, &i);
+                if (rc != 0)
+                    return rc;
+                continue;
+            }
+            if (n >= 64) {
+                fprintf(stderr, "liqolet check: too many arguments\n");
+                return 2;
+            }
+            rest[n++] = argv[i];
+        }
+        return lq_check_main(n, rest);
+    }
+    if (strcmp(cmd, "run") != 0) {
         fprintf(stderr, "liqolet: unknown command '%s' (commands: run, check, version, help)\n", cmd);
         return 2;
     }

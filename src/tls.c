@@ -1,0 +1,759 @@
+/* liqolet: TLS client over mbedTLS 3.6 (see tls.h). The only file of the agent that
+ * includes mbedTLS headers.
+ *
+ * Memory: every mbedTLS allocation (record buffers, handshake state, parsed
+ * certificates, PSA key slots) comes from one static arena handed to
+ * mbedtls_memory_buffer_alloc_init; the profile and session tables are static too.
+ * Randomness: a CTR_DRBG seeded (and reseeded) from lq_port_entropy for the TLS layer;
+ * PSA (TLS 1.3 key schedule) keeps its own DRBG seeded from mbedTLS's platform entropy.
+ *
+ * Server identity: a DNS name goes to mbedtls_ssl_set_hostname (SNI + SAN/CN check).
+ * An IP literal must not be sent as SNI (RFC 6066 section 3), so for it the hostname is
+ * set to NULL (no SNI, no name check by mbedTLS) and the session's verify callback
+ * compares the leaf certificate's iPAddress SANs (4 or 16 bytes) with the address.
+ *
+ * Sending: like mbedtls_ssl_write, a send that returned LQ_IO_WAIT has already taken
+ * (encrypted) up to one record of the data; the caller retries with the same bytes at
+ * the start of buf (it may append more). tls.c remembers how much the pending record
+ * holds and reports exactly that once it is flushed. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mbedtls/ctr_drbg.h"
+#include "mbedtls/error.h"
+#include "mbedtls/memory_buffer_alloc.h"
+#include "mbedtls/net_sockets.h"
+#include "mbedtls/pk.h"
+#include "mbedtls/ssl.h"
+#include "mbedtls/version.h"
+#include "mbedtls/x509_crt.h"
+#include "psa/crypto.h"
+
+#include "liqolet/log.h"
+#include "liqolet/tls.h"
+
+#if !defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C) || !defined(MBEDTLS_MEMORY_DEBUG)
+#error "boards/mbedtls_config.h must enable MBEDTLS_MEMORY_BUFFER_ALLOC_C and MBEDTLS_MEMORY_DEBUG"
+#endif
+#if MBEDTLS_MEMORY_ALIGN_MULTIPLE < 8
+#error "MBEDTLS_MEMORY_ALIGN_MULTIPLE must be at least 8 (mbedTLS structures hold 64-bit members)"
+#endif
+
+#define MOD "tls"
+#define SAN_TEXT_MAX 160
+#define NAME_MAX_ 256
+
+typedef struct profile {
+    bool used;
+    bool skip_verify;
+    bool has_cert;
+    mbedtls_x509_crt ca;
+    mbedtls_x509_crt cert;
+    mbedtls_pk_context key;
+    mbedtls_ssl_config conf;
+} profile_t;
+
+typedef struct session {
+    bool used;
+    bool done;           /* handshake finished */
+    bool io_closed;      /* transport reported EOF */
+    bool io_error;       /* transport reported an error */
+    bool is_ip;
+    unsigned char ip[16];
+    size_t ip_len;
+    unsigned wants;
+    size_t tx_pending;   /* bytes of the caller's data in a record not yet flushed */
+    lq_err_t failed;     /* LQ_OK, or how the handshake failed (sticky) */
+    int profile;
+    lq_port_fd_t fd;
+    char name[NAME_MAX_];
+    char sans[SAN_TEXT_MAX];  /* leaf certificate's SANs, for mismatch texts */
+    char not_after[32];       /* of the certificate found expired */
+    char not_before[32];      /* of the certificate found not yet valid */
+    char err[LQ_TLS_ERR_MAX];
+    char version[96];
+    mbedtls_ssl_context ssl;
+} session_t;
+
+static unsigned char arena[LQ_MBEDTLS_ARENA] __attribute__((aligned(16)));
+static bool inited;
+static mbedtls_ctr_drbg_context drbg;
+static profile_t profiles[LQ_TLS_MAX_PROFILES];
+static session_t sessions[LQ_TLS_MAX_SESSIONS];
+static unsigned sessions_open, sessions_peak;
+
+/* --- helpers ------------------------------------------------------------------------ */
+
+/* snprintf into buf; an over-long text ends with "..." (an error text, not data). */
+static void textf(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void textf(char *buf, size_t cap, const char *fmt, ...)
+{
+    if (cap == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n >= cap && cap > 4)
+        memcpy(buf + cap - 4, "...", 4);
+}
+
+static void mbed_err_text(int ret, char *buf, size_t cap)
+{
+#if defined(MBEDTLS_ERROR_C)
+    mbedtls_strerror(ret, buf, cap);
+#else
+    textf(buf, cap, "mbedTLS error -0x%04x", (unsigned)-ret);
+#endif
+}
+
+static int entropy_cb(void *ctx, unsigned char *buf, size_t len)
+{
+    (void)ctx;
+    return lq_port_entropy(buf, len) == LQ_OK ? 0 : MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+}
+
+static session_t *session_get(int s)
+{
+    if (s < 0 || s >= (int)LQ_TLS_MAX_SESSIONS || !sessions[s].used)
+        return NULL;
+    return &sessions[s];
+}
+
+static profile_t *profile_get(int p)
+{
+    if (p < 0 || p >= (int)LQ_TLS_MAX_PROFILES || !profiles[p].used)
+        return NULL;
+    return &profiles[p];
+}
+
+/* Text form of an iPAddress SAN: dotted quad, or IPv6 with the longest zero run as "::". */
+static void fmt_ip(char *buf, size_t cap, const unsigned char *p, size_t len)
+{
+    if (len == 4) {
+        textf(buf, cap, "%u.%u.%u.%u", p[0], p[1], p[2], p[3]);
+        return;
+    }
+    if (len != 16) {
+        textf(buf, cap, "<%zu-byte address>", len);
+        return;
+    }
+    unsigned g[8];
+    for (int i = 0; i < 8; i++)
+        g[i] = (unsigned)p[2 * i] << 8 | p[2 * i + 1];
+    int best = -1, bestlen = 1; /* only runs of two or more groups collapse */
+    for (int i = 0; i < 8;) {
+        if (g[i] != 0) {
+            i++;
+            continue;
+        }
+        int j = i;
+        while (j < 8 && g[j] == 0)
+            j++;
+        if (j - i > bestlen) {
+            best = i;
+            bestlen = j - i;
+        }
+        i = j;
+    }
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < 8 && off < cap; i++) {
+        int n;
+        if (i == best) {
+            n = snprintf(buf + off, cap - off, "%s", i == 0 ? "::" : ":");
+            i += bestlen - 1;
+        } else {
+            n = snprintf(buf + off, cap - off, "%x%s", g[i], (i < 7 && i + 1 != best) ? ":" : "");
+        }
+        if (n < 0)
+            return;
+        off += (size_t)n;
+    }
+}
+
+static void fmt_time(char *buf, size_t cap, const mbedtls_x509_time *t)
+{
+    textf(buf, cap, "%04d-%02d-%02d %02d:%02d:%02d UTC", t->year, t->mon, t->day, t->hour,
+          t->min, t->sec);
+}
+
+/* Lists the DNS and IP SANs of crt into s->sans ("localhost, 127.0.0.1"). */
+static void collect_sans(session_t *s, const mbedtls_x509_crt *crt)
+{
+    size_t off = 0;
+    s->sans[0] = '\0';
+    for (const mbedtls_x509_sequence *cur = &crt->subject_alt_names; cur != NULL; cur = cur->next) {
+        if (cur->buf.p == NULL || cur->buf.len == 0)
+            continue;
+        unsigned tag = (unsigned)cur->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK;
+        char item[64];
+        if (tag == MBEDTLS_X509_SAN_DNS_NAME) {
+            size_t n = cur->buf.len < sizeof item - 1 ? cur->buf.len : sizeof item - 1;
+            memcpy(item, cur->buf.p, n);
+            item[n] = '\0';
+        } else if (tag == MBEDTLS_X509_SAN_IP_ADDRESS) {
+            fmt_ip(item, sizeof item, cur->buf.p, cur->buf.len);
+        } else {
+            continue;
+        }
+        int n = snprintf(s->sans + off, sizeof s->sans - off, "%s%s", off ? ", " : "", item);
+        if (n < 0 || (size_t)n >= sizeof s->sans - off) {
+            memcpy(s->sans + sizeof s->sans - 6, ", ...", 6); /* the list was cut */
+            return;
+        }
+        off += (size_t)n;
+    }
+}
+
+/* Called by mbedTLS for each certificate of the chain, the leaf last (depth 0). */
+static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    session_t *s = ctx;
+    if ((*flags & MBEDTLS_X509_BADCERT_EXPIRED) && s->not_after[0] == '\0')
+        fmt_time(s->not_after, sizeof s->not_after, &crt->valid_to);
+    if ((*flags & MBEDTLS_X509_BADCERT_FUTURE) && s->not_before[0] == '\0')
+        fmt_time(s->not_before, sizeof s->not_before, &crt->valid_from);
+    if (depth != 0)
+        return 0;
+    collect_sans(s, crt);
+    if (s->is_ip) {
+        bool match = false;
+        for (const mbedtls_x509_sequence *cur = &crt->subject_alt_names; cur != NULL;
+             cur = cur->next) {
+            unsigned tag = (unsigned)cur->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK;
+            if (tag == MBEDTLS_X509_SAN_IP_ADDRESS && cur->buf.len == s->ip_len &&
+                memcmp(cur->buf.p, s->ip, s->ip_len) == 0) {
+                match = true;
+                break;
+            }
+        }
+        if (!match)
+            *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+    }
+    return 0;
+}
+
+/* The sentence for a failed certificate verification. */
+static void describe_verify(session_t *s, uint32_t flags)
+{
+    if (flags & MBEDTLS_X509_BADCERT_EXPIRED) {
+        textf(s->err, sizeof s->err, "certificate expired on %s",
+              s->not_after[0] ? s->not_after : "(unknown date)");
+    } else if (flags & MBEDTLS_X509_BADCERT_FUTURE) {
+        textf(s->err, sizeof s->err, "certificate is not valid before %s",
+              s->not_before[0] ? s->not_before : "(unknown date)");
+    } else if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) {
+        textf(s->err, sizeof s->err, "certificate signed by an unknown authority");
+    } else if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) {
+        if (s->sans[0] != '\0')
+            textf(s->err, sizeof s->err, "certificate is valid for %s, not %s", s->sans, s->name);
+        else
+            textf(s->err, sizeof s->err,
+                  "certificate does not match %s (it has no DNS or IP subject alternative name)",
+                  s->name);
+    } else {
+        char info[200];
+        int n = mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
+        /* one line: the info comes as newline-separated sentences */
+        for (int i = 0; i < n && info[i] != '\0'; i++)
+            if (info[i] == '\n')
+                info[i] = (info[i + 1] == '\0') ? '\0' : ';';
+        textf(s->err, sizeof s->err, "certificate rejected: %s", n > 0 ? info : "unknown reason");
+    }
+}
+
+/* --- transport ---------------------------------------------------------------------- */
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    session_t *s = ctx;
+    if (len == 0)
+        return 0;
+    long n = lq_port_send(s->fd, buf, len);
+    if (n > 0)
+        return (int)n;
+    if (n == LQ_IO_WAIT)
+        return MBEDTLS_ERR_SSL_WANT_WRITE;
+    if (n == LQ_IO_CLOSED)
+        s->io_closed = true;
+    else
+        s->io_error = true;
+    return MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    session_t *s = ctx;
+    if (len == 0)
+        return 0;
+    long n = lq_port_recv(s->fd, buf, len);
+    if (n > 0)
+        return (int)n;
+    if (n == LQ_IO_WAIT)
+        return MBEDTLS_ERR_SSL_WANT_READ;
+    if (n == LQ_IO_CLOSED) {
+        s->io_closed = true;
+        return 0; /* mbedTLS: EOF */
+    }
+    s->io_error = true;
+    return MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+/* Maps WANT_READ/WANT_WRITE to wants bits; true when ret was one of them. */
+static bool set_wants(session_t *s, int ret)
+{
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ) {
+        s->wants = LQ_PORT_IN;
+        return true;
+    }
+    if (ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        s->wants = LQ_PORT_OUT;
+        return true;
+    }
+    return false;
+}
+
+/* --- init, profiles ----------------------------------------------------------------- */
+
+lq_err_t lq_tls_init(void)
+{
+    if (inited)
+        return LQ_OK;
+    mbedtls_memory_buffer_alloc_init(arena, sizeof arena);
+    psa_status_t ps = psa_crypto_init();
+    if (ps != PSA_SUCCESS) {
+        LQ_ERROR(MOD, "PSA crypto initialisation failed (status %d)", (int)ps);
+        return LQ_ETLS;
+    }
+    mbedtls_ctr_drbg_init(&drbg);
+    static const unsigned char pers[] = "liqolet-tls";
+    int ret = mbedtls_ctr_drbg_seed(&drbg, entropy_cb, NULL, pers, sizeof pers - 1);
+    if (ret != 0) {
+        char t[96];
+        mbed_err_text(ret, t, sizeof t);
+        LQ_ERROR(MOD, "seeding the random generator failed: %s", t);
+        mbedtls_ctr_drbg_free(&drbg);
+        return LQ_ETLS;
+    }
+    memset(profiles, 0, sizeof profiles);
+    memset(sessions, 0, sizeof sessions);
+    sessions_open = sessions_peak = 0;
+    inited = true;
+    return LQ_OK;
+}
+
+static void profile_free(profile_t *p)
+{
+    mbedtls_ssl_config_free(&p->conf);
+    mbedtls_x509_crt_free(&p->ca);
+    mbedtls_x509_crt_free(&p->cert);
+    mbedtls_pk_free(&p->key);
+    memset(p, 0, sizeof *p);
+}
+
+/* A PEM input must carry its NUL in the length (mbedTLS's rule); say so plainly. */
+static bool pem_without_nul(const unsigned char *b, size_t len)
+{
+    static const char tag[] = "-----BEGIN ";
+    if (len < sizeof tag - 1 || b[len - 1] == '\0')
+        return false;
+    for (size_t i = 0; i + sizeof tag - 1 <= len; i++)
+        if (memcmp(b + i, tag, sizeof tag - 1) == 0)
+            return true;
+    return false;
+}
+
+static lq_err_t parse_fail(char *err, size_t cap, const char *what, int ret)
+{
+    char t[128];
+    mbed_err_text(ret, t, sizeof t);
+    textf(err, cap, "%s could not be parsed: %s", what, t);
+    return ret == MBEDTLS_ERR_X509_ALLOC_FAILED || ret == MBEDTLS_ERR_PK_ALLOC_FAILED ? LQ_ENOSPC
+                                                                                      : LQ_ECONFIG;
+}
+
+lq_err_t lq_tls_profile_open(int *profile, const lq_tls_profile_cfg_t *cfg, char *err, size_t cap)
+{
+    char dummy[1];
+    if (err == NULL || cap == 0) {
+        err = dummy;
+        cap = sizeof dummy;
+    }
+    err[0] = '\0';
+    if (profile == NULL || cfg == NULL) {
+        textf(err, cap, "no profile or configuration given");
+        return LQ_EINVAL;
+    }
+    *profile = -1;
+    if (!inited) {
+        textf(err, cap, "TLS layer not initialised (lq_tls_init)");
+        return LQ_EINVAL;
+    }
+    if ((cfg->cert != NULL) != (cfg->key != NULL)) {
+        textf(err, cap, cfg->cert ? "client certificate given without its private key"
+                                  : "client key given without its certificate");
+        return LQ_ECONFIG;
+    }
+    if (cfg->ca == NULL && !cfg->insecure_skip_verify) {
+        textf(err, cap, "no CA bundle to verify the server with");
+        return LQ_ECONFIG;
+    }
+    int slot = -1;
+    for (int i = 0; i < (int)LQ_TLS_MAX_PROFILES; i++)
+        if (!profiles[i].used) {
+            slot = i;
+            break;
+        }
+    if (slot < 0) {
+        textf(err, cap, "TLS profile table full (%d profiles)", (int)LQ_TLS_MAX_PROFILES);
+        return LQ_ENOSPC;
+    }
+    profile_t *p = &profiles[slot];
+    memset(p, 0, sizeof *p);
+    mbedtls_x509_crt_init(&p->ca);
+    mbedtls_x509_crt_init(&p->cert);
+    mbedtls_pk_init(&p->key);
+    mbedtls_ssl_config_init(&p->conf);
+    p->skip_verify = cfg->insecure_skip_verify;
+    lq_err_t e = LQ_OK;
+    int ret;
+
+    if (cfg->ca != NULL) {
+        if (pem_without_nul(cfg->ca, cfg->ca_len)) {
+            textf(err, cap, "CA bundle: PEM text must include its terminating NUL in the length");
+            e = LQ_EINVAL;
+            goto fail;
+        }
+        ret = mbedtls_x509_crt_parse(&p->ca, cfg->ca, cfg->ca_len);
+        if (ret < 0) {
+            e = parse_fail(err, cap, "CA bundle", ret);
+            goto fail;
+        }
+        if (p->ca.version == 0) {
+            textf(err, cap, "CA bundle holds no certificate");
+            e = LQ_ECONFIG;
+            goto fail;
+        }
+        if (ret > 0)
+            LQ_WARN(MOD, "CA bundle: %d certificate(s) could not be parsed and are ignored", ret);
+    }
+    if (cfg->cert != NULL) {
+        if (pem_without_nul(cfg->cert, cfg->cert_len) || pem_without_nul(cfg->key, cfg->key_len)) {
+            textf(err, cap, "client credentials: PEM text must include its terminating NUL "
+                            "in the length");
+            e = LQ_EINVAL;
+            goto fail;
+        }
+        ret = mbedtls_x509_crt_parse(&p->cert, cfg->cert, cfg->cert_len);
+        if (ret != 0) {
+            if (ret > 0)
+                textf(err, cap, "client certificate could not be parsed (%d bad certificate(s))",
+                      ret);
+            e = ret > 0 ? LQ_ECONFIG : parse_fail(err, cap, "client certificate", ret);
+            goto fail;
+        }
+        ret = mbedtls_pk_parse_key(&p->key, cfg->key, cfg->key_len, NULL, 0,
+                                   mbedtls_ctr_drbg_random, &drbg);
+        if (ret != 0) {
+            e = parse_fail(err, cap, "client key", ret);
+            goto fail;
+        }
+        ret = mbedtls_pk_check_pair(&p->cert.pk, &p->key, mbedtls_ctr_drbg_random, &drbg);
+        if (ret != 0) {
+            textf(err, cap, "client key does not match the certificate");
+            e = LQ_ECONFIG;
+            goto fail;
+        }
+        p->has_cert = true;
+    }
+
+    ret = mbedtls_ssl_config_defaults(&p->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                      MBEDTLS_SSL_PRESET_DEFAULT);
+    if (ret != 0) {
+        char t[96];
+        mbed_err_text(ret, t, sizeof t);
+        textf(err, cap, "TLS configuration failed: %s", t);
+        e = LQ_ETLS;
+        goto fail;
+    }
+    mbedtls_ssl_conf_min_tls_version(&p->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+    mbedtls_ssl_conf_max_tls_version(&p->conf, MBEDTLS_SSL_VERSION_TLS1_3);
+    mbedtls_ssl_conf_rng(&p->conf, mbedtls_ctr_drbg_random, &drbg);
+    mbedtls_ssl_conf_authmode(&p->conf, p->skip_verify ? MBEDTLS_SSL_VERIFY_NONE
+                                                       : MBEDTLS_SSL_VERIFY_REQUIRED);
+    if (cfg->ca != NULL)
+        mbedtls_ssl_conf_ca_chain(&p->conf, &p->ca, NULL);
+    if (p->has_cert) {
+        ret = mbedtls_ssl_conf_own_cert(&p->conf, &p->cert, &p->key);
+        if (ret != 0) {
+            char t[96];
+            mbed_err_text(ret, t, sizeof t);
+            textf(err, cap, "client certificate not usable: %s", t);
+            e = ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? LQ_ENOSPC : LQ_ECONFIG;
+            goto fail;
+        }
+    }
+    p->used = true;
+    *profile = slot;
+    return LQ_OK;
+fail:
+    profile_free(p);
+    return e;
+}
+
+void lq_tls_profile_close(int profile)
+{
+    profile_t *p = profile_get(profile);
+    if (p == NULL)
+        return;
+    for (int i = 0; i < (int)LQ_TLS_MAX_SESSIONS; i++)
+        if (sessions[i].used && sessions[i].profile == profile)
+            lq_tls_close(i); /* a session must not outlive its configuration */
+    profile_free(p);
+}
+
+/* --- sessions ----------------------------------------------------------------------- */
+
+lq_err_t lq_tls_open(int *session, int profile, lq_port_fd_t fd, const char *server_name)
+{
+    if (session == NULL)
+        return LQ_EINVAL;
+    *session = -1;
+    profile_t *p = profile_get(profile);
+    if (p == NULL || fd < 0 || server_name == NULL || server_name[0] == '\0')
+        return LQ_EINVAL;
+    size_t nlen = strlen(server_name);
+    if (nlen >= NAME_MAX_) {
+        LQ_WARN(MOD, "server name longer than %d bytes", NAME_MAX_ - 1);
+        return LQ_EINVAL;
+    }
+    int slot = -1;
+    for (int i = 0; i < (int)LQ_TLS_MAX_SESSIONS; i++)
+        if (!sessions[i].used) {
+            slot = i;
+            break;
+        }
+    if (slot < 0) {
+        LQ_WARN(MOD, "TLS session table full (%d sessions); cannot connect to %s",
+                (int)LQ_TLS_MAX_SESSIONS, server_name);
+        return LQ_ENOSPC;
+    }
+    session_t *s = &sessions[slot];
+    memset(s, 0, sizeof *s);
+    s->profile = profile;
+    s->fd = fd;
+    memcpy(s->name, server_name, nlen + 1);
+    unsigned char ipbuf[16];
+    s->ip_len = mbedtls_x509_crt_parse_cn_inet_pton(server_name, ipbuf);
+    s->is_ip = s->ip_len == 4 || s->ip_len == 16;
+    if (s->is_ip)
+        memcpy(s->ip, ipbuf, s->ip_len);
+
+    mbedtls_ssl_init(&s->ssl);
+    int ret = mbedtls_ssl_setup(&s->ssl, &p->conf);
+    if (ret == 0)
+        ret = mbedtls_ssl_set_hostname(&s->ssl, s->is_ip ? NULL : s->name);
+    if (ret != 0) {
+        char t[96];
+        mbed_err_text(ret, t, sizeof t);
+        LQ_WARN(MOD, "cannot start a TLS session with %s: %s", server_name, t);
+        mbedtls_ssl_free(&s->ssl);
+        memset(s, 0, sizeof *s);
+        return ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? LQ_ENOSPC
+               : ret == MBEDTLS_ERR_SSL_BAD_INPUT_DATA ? LQ_EINVAL
+                                                       : LQ_ETLS;
+    }
+    mbedtls_ssl_set_verify(&s->ssl, verify_cb, s);
+    mbedtls_ssl_set_bio(&s->ssl, s, bio_send, bio_recv, NULL);
+    s->used = true;
+    s->wants = LQ_PORT_OUT; /* the ClientHello goes first */
+    if (++sessions_open > sessions_peak)
+        sessions_peak = sessions_open;
+    if (p->skip_verify)
+        LQ_WARN(MOD,
+                "INSECURE: TLS certificate verification is DISABLED for %s "
+                "(insecure-skip-tls-verify); anyone on the network path can impersonate this "
+                "server and read the credentials sent to it",
+                server_name);
+    *session = slot;
+    return LQ_OK;
+}
+
+lq_err_t lq_tls_handshake(int session)
+{
+    session_t *s = session_get(session);
+    if (s == NULL)
+        return LQ_EINVAL;
+    if (s->done)
+        return LQ_OK;
+    if (s->failed != LQ_OK)
+        return s->failed; /* failed before; the session is dead */
+    int ret = mbedtls_ssl_handshake(&s->ssl);
+    if (ret == 0) {
+        s->done = true;
+        s->wants = 0;
+        textf(s->version, sizeof s->version, "%s %s", mbedtls_ssl_get_version(&s->ssl),
+              mbedtls_ssl_get_ciphersuite(&s->ssl));
+        LQ_DEBUG(MOD, "TLS session with %s: %s", s->name, s->version);
+        return LQ_OK;
+    }
+    if (set_wants(s, ret))
+        return LQ_AGAIN;
+    if (s->io_closed || ret == MBEDTLS_ERR_SSL_CONN_EOF) {
+        textf(s->err, sizeof s->err, "connection closed by the server during the TLS handshake");
+        s->failed = LQ_ECLOSED;
+        return LQ_ECLOSED;
+    }
+    uint32_t flags = mbedtls_ssl_get_verify_result(&s->ssl);
+    if (flags != 0 && flags != (uint32_t)-1) {
+        describe_verify(s, flags);
+        s->failed = LQ_ETLS;
+        return LQ_ETLS;
+    }
+    char t[128];
+    mbed_err_text(ret, t, sizeof t);
+    if (s->io_error)
+        textf(s->err, sizeof s->err, "TLS handshake failed: transport error (%s)", t);
+    else
+        textf(s->err, sizeof s->err, "TLS handshake failed: %s", t);
+    s->failed = LQ_ETLS;
+    return LQ_ETLS;
+}
+
+long lq_tls_send(int session, const void *buf, size_t len)
+{
+    session_t *s = session_get(session);
+    if (s == NULL || buf == NULL || len == 0 || !s->done)
+        return LQ_IO_ERR;
+    size_t n = len;
+    if (s->tx_pending != 0) {
+        if (len < s->tx_pending) {
+            textf(s->err, sizeof s->err,
+                  "send retried with %zu bytes after a partial record of %zu bytes", len,
+                  s->tx_pending);
+            return LQ_IO_ERR;
+        }
+        n = s->tx_pending;
+    } else {
+        int max = mbedtls_ssl_get_max_out_record_payload(&s->ssl);
+        if (max > 0 && n > (size_t)max)
+            n = (size_t)max;
+    }
+    if (n > (size_t)INT32_MAX)
+        n = (size_t)INT32_MAX;
+    int ret = mbedtls_ssl_write(&s->ssl, buf, n);
+    if (ret > 0) {
+        s->tx_pending = 0;
+        s->wants = 0;
+        return (long)ret;
+    }
+    if (set_wants(s, ret)) {
+        s->tx_pending = n;
+        return LQ_IO_WAIT;
+    }
+    if (s->io_closed)
+        return LQ_IO_CLOSED;
+    char t[128];
+    mbed_err_text(ret, t, sizeof t);
+    textf(s->err, sizeof s->err, "TLS send failed: %s", t);
+    return LQ_IO_ERR;
+}
+
+long lq_tls_recv(int session, void *buf, size_t len)
+{
+    session_t *s = session_get(session);
+    if (s == NULL || buf == NULL || len == 0 || !s->done)
+        return LQ_IO_ERR;
+    for (int tries = 0; tries < 8; tries++) {
+        int ret = mbedtls_ssl_read(&s->ssl, buf, len);
+        if (ret > 0) {
+            s->wants = 0; /* wants describes only a call that has to wait */
+            return (long)ret;
+        }
+        if (set_wants(s, ret))
+            return LQ_IO_WAIT;
+        if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || ret == MBEDTLS_ERR_SSL_CONN_EOF)
+            return LQ_IO_CLOSED;
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_PROTO_TLS1_3)
+        if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+            continue; /* TLS 1.3 ticket: not used; read on */
+#endif
+        if (s->io_closed)
+            return LQ_IO_CLOSED;
+        char t[128];
+        mbed_err_text(ret, t, sizeof t);
+        textf(s->err, sizeof s->err, "TLS receive failed: %s", t);
+        return LQ_IO_ERR;
+    }
+    s->wants = LQ_PORT_IN;
+    return LQ_IO_WAIT;
+}
+
+unsigned lq_tls_wants(int session)
+{
+    session_t *s = session_get(session);
+    return s != NULL ? s->wants : 0u;
+}
+
+int lq_tls_pending(int session)
+{
+    session_t *s = session_get(session);
+    if (s == NULL || !s->done)
+        return 0;
+    return mbedtls_ssl_get_bytes_avail(&s->ssl) > 0 || mbedtls_ssl_check_pending(&s->ssl) != 0;
+}
+
+/* The descriptor stays open: it belongs to the caller, who closes it with the port. */
+void lq_tls_close(int session)
+{
+    session_t *s = session_get(session);
+    if (s == NULL)
+        return;
+    if (s->done && !s->io_closed && !s->io_error)
+        (void)mbedtls_ssl_close_notify(&s->ssl); /* best effort, never waits */
+    mbedtls_ssl_free(&s->ssl);
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+    if (sessions_open > 0)
+        sessions_open--;
+}
+
+const char *lq_tls_error(int session)
+{
+    session_t *s = session_get(session);
+    return s != NULL ? s->err : "";
+}
+
+const char *lq_tls_version(int session)
+{
+    session_t *s = session_get(session);
+    return s != NULL ? s->version : "";
+}
+
+void lq_tls_stats(lq_tls_stats_t *out)
+{
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof *out);
+    out->arena_size = sizeof arena;
+    if (inited) {
+        /* Payload bytes plus one block header (8 words) per block: what the arena holds. */
+        size_t used = 0, blocks = 0, peak = 0, peak_blocks = 0;
+        mbedtls_memory_buffer_alloc_cur_get(&used, &blocks);
+        mbedtls_memory_buffer_alloc_max_get(&peak, &peak_blocks);
+        out->arena_used = used + blocks * 8 * sizeof(void *);
+        out->arena_peak = peak + peak_blocks * 8 * sizeof(void *);
+        if (out->arena_peak < out->arena_used)
+            out->arena_peak = out->arena_used;
+    }
+    out->sessions_open = sessions_open;
+    out->sessions_peak = sessions_peak;
+}
+
+const char *lq_tls_library_version(void)
+{
+    return MBEDTLS_VERSION_STRING;
+}
