@@ -55,6 +55,7 @@ typedef struct cluster {
     size_t n_ssar, next_ssar;
     unsigned allowed, denied;
     int watchlist; /* -1 unknown, 0 no, 1 yes */
+    bool answered;  /* the server sent at least one HTTP response (TLS worked) */
     char problems[CHECK_MAX_PROBLEMS][LQ_CONN_ERR_MAX + 160];
     size_t n_problems;
     bool fatal; /* the rest of the checks could not run */
@@ -131,6 +132,7 @@ static lq_err_t on_head(lq_conn_t *conn, const lq_http_resp_t *r, void *ctx)
     (void)conn;
     cluster_t *c = ctx;
     c->status = r->status;
+    c->answered = true;
     c->body_len = 0;
     c->body_overflow = false;
     if (c->step == ST_WATCHLIST) {
@@ -186,7 +188,8 @@ static const char *hint_for(lq_err_t e, const char *detail)
         if (strstr(detail, "unknown authority"))
             return "the kubeconfig's certificate-authority does not sign this server's certificate; "
                    "export a fresh kubeconfig from this cluster";
-        if (strstr(detail, "not valid for") || strstr(detail, "does not match"))
+        if (strstr(detail, "is valid for") || strstr(detail, "not valid for") ||
+            strstr(detail, "does not match"))
             return "the server's certificate does not name the address in the kubeconfig; use the "
                    "name the certificate was issued for, or set tls-server-name";
         if (strstr(detail, "expired"))
@@ -401,9 +404,12 @@ static void report(const cluster_t *c)
         printf("  credentials  %s%s\n",
                c->kcfg.cert_len ? "client certificate" : (c->kcfg.token_len ? "bearer token" : "none"),
                c->kcfg.token_file[0] ? " (token file, re-read when it rotates)" : "");
-        printf("  TLS          %s\n", c->kcfg.insecure_skip_tls_verify
-                                          ? "server certificate NOT verified (insecure-skip-tls-verify)"
-                                          : "server certificate verified against the kubeconfig's CA");
+        if (!c->answered)
+            printf("  TLS          no session established\n");
+        else
+            printf("  TLS          %s\n", c->kcfg.insecure_skip_tls_verify
+                                              ? "server certificate NOT verified (insecure-skip-tls-verify)"
+                                              : "server certificate verified against the kubeconfig's CA");
     }
     if (c->version[0])
         printf("  version      %s\n", c->version);
