@@ -350,8 +350,13 @@ lq_json_t *lq_json_getn(const lq_json_t *obj, const char *key, size_t len)
     if (o == NULL || key == NULL || !cJSON_IsObject(o))
         return NULL;
     for (const cJSON *m = o->child; m != NULL; m = m->next) {
-        if (m->string != NULL && memcmp(m->string, key, len) == 0 && m->string[len] == '\0' &&
-            memchr(m->string, '\0', len) == NULL)
+        const char *k = m->string;
+        if (k == NULL)
+            continue;
+        size_t i = 0;
+        while (i < len && k[i] != '\0' && k[i] == key[i])
+            i++;
+        if (i == len && k[len] == '\0')
             return J(m);
     }
     return NULL;

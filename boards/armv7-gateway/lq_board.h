@@ -6,5 +6,4 @@
 #define LQ_MAX_PODS 256
 #define LQ_MAX_OBJECTS 512
 #define LQ_MAX_WATCHES 12
-#define LQ_MBEDTLS_ARENA (128u * 1024u)
 #endif

@@ -73,9 +73,25 @@
 #endif
 
 /* --- third-party heaps ------------------------------------------------------ */
-/* Static arena for every mbedTLS allocation (record buffers, handshake, certs). */
+/* TLS: profiles (one per API server, plus spares) and sessions (every request
+ * connection of both clusters and every watch). */
+#ifndef LQ_TLS_MAX_PROFILES
+#define LQ_TLS_MAX_PROFILES 4
+#endif
+#ifndef LQ_TLS_MAX_SESSIONS
+#define LQ_TLS_MAX_SESSIONS (LQ_MAX_REQ_CONNS * 2 + LQ_MAX_WATCHES)
+#endif
+/* Arena bytes per TLS session: measured 34 KiB steady and 40 KiB peak for TLS 1.3
+ * against kube-apiserver (16 KiB in + 4 KiB out record buffers, handshake state), see
+ * docs/benchmarks.md. */
+#ifndef LQ_TLS_SESSION_BYTES
+#define LQ_TLS_SESSION_BYTES (38u * 1024u)
+#endif
+/* Static arena for every mbedTLS allocation: all sessions at their steady size, plus
+ * headroom for profiles (CA, client certificate and key: ~4 KiB each) and one handshake
+ * peak. libcoap's DTLS sessions draw from it too. */
 #ifndef LQ_MBEDTLS_ARENA
-#define LQ_MBEDTLS_ARENA (160u * 1024u)
+#define LQ_MBEDTLS_ARENA (LQ_TLS_MAX_SESSIONS * LQ_TLS_SESSION_BYTES + 64u * 1024u)
 #endif
 /* Cap on libcoap's heap (it mallocs on POSIX; bounded sessions and PDUs). */
 #ifndef LQ_COAP_HEAP_CAP

@@ -73,7 +73,8 @@ typedef enum lq_json_type {
 } lq_json_type_t;
 
 /* A document: the arena and its bookkeeping. Declared here so owners can place it
- * statically; fields are private to json.c except through the accessors below. */
+ * statically; read it through the accessors below (last_err may be read directly),
+ * never write its fields. */
 typedef struct lq_json_doc {
     unsigned char *mem; /* the caller's arena (borrowed for the document's lifetime) */
     size_t cap;
@@ -82,7 +83,8 @@ typedef struct lq_json_doc {
     size_t undo;        /* `used` before that allocation (cJSON frees temporaries) */
     size_t peak;        /* high-water mark of `used` since init */
     size_t err_off;     /* byte offset of the last parse error */
-    lq_err_t last_err;  /* why the last constructor returned NULL */
+    lq_err_t last_err;  /* why the last constructor/copy returned NULL (LQ_OK after
+                           a reset): LQ_ETOOBIG or LQ_EINVAL */
     bool exhausted;     /* an allocation failed in the current call */
 } lq_json_doc_t;
 
@@ -207,9 +209,10 @@ lq_err_t lq_json_arr_del(lq_json_doc_t *doc, lq_json_t *arr, size_t i);
 
 /* Prints item as compact JSON into buf[0..cap) with a terminating NUL; *len (optional)
  * receives the length without the NUL. Never uses the arena.
- * Returns LQ_OK; LQ_ETOOBIG when it does not fit (cJSON reserves a few bytes of slack
- * per number, so allow ~32 bytes beyond the exact size; buf is then set to "" when
- * cap > 0); LQ_EINVAL item or buf NULL, or cap 0. */
+ * cJSON keeps one byte of slack beyond the NUL, so a buffer of the printed length + 2
+ * always suffices (length + 1 does for some values).
+ * Returns LQ_OK; LQ_ETOOBIG when it does not fit (buf is then "", never a truncated
+ * document); LQ_EINVAL item or buf NULL, or cap 0. */
 lq_err_t lq_json_print(const lq_json_t *item, char *buf, size_t cap, size_t *len);
 
 #endif

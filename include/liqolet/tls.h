@@ -20,12 +20,7 @@
 #include "liqolet/err.h"
 #include "liqolet/port.h"
 
-#ifndef LQ_TLS_MAX_PROFILES
-#define LQ_TLS_MAX_PROFILES 4
-#endif
-#ifndef LQ_TLS_MAX_SESSIONS
-#define LQ_TLS_MAX_SESSIONS (LQ_MAX_REQ_CONNS * 2 + LQ_MAX_WATCHES)
-#endif
+/* LQ_TLS_MAX_PROFILES, LQ_TLS_MAX_SESSIONS and the arena size: config_defaults.h */
 /* Human-readable error detail kept per session and per profile. */
 #define LQ_TLS_ERR_MAX 256
 

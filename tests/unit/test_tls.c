@@ -323,14 +323,19 @@ static void expect_ok(const char *name, const char *srv_cert, const char *srv_ke
 static void expect_fail(const char *name, const char *srv_cert, const char *srv_key,
                         const char *ca, const char *text)
 {
-    srv_opts_t o = { srv_cert, srv_key, 0, 0 };
-    pair_t p;
-    pair_run(&p, name, &o, NULL, NULL, ca, 0);
-    assert_int_equal(p.client_result, LQ_ETLS);
-    if (strstr(lq_tls_error(p.session), text) == NULL)
-        fail_msg("error text \"%s\" lacks \"%s\"", lq_tls_error(p.session), text);
-    assert_false(p.srv.done);
-    pair_close(&p);
+    for (int tls12 = 0; tls12 <= 1; tls12++) { /* the same text with either version */
+        srv_opts_t o = { srv_cert, srv_key, 0, tls12 };
+        pair_t p;
+        pair_run(&p, name, &o, NULL, NULL, ca, 0);
+        assert_int_equal(p.client_result, LQ_ETLS);
+        if (strstr(lq_tls_error(p.session), text) == NULL)
+            fail_msg("TLS 1.%d: error text \"%s\" lacks \"%s\"", tls12 ? 2 : 3,
+                     lq_tls_error(p.session), text);
+        assert_false(p.srv.done);
+        /* the failure is sticky */
+        assert_int_equal(lq_tls_handshake(p.session), LQ_ETLS);
+        pair_close(&p);
+    }
 }
 
 static int setup(void **state)
@@ -711,6 +716,44 @@ static void test_profile_errors(void **state)
     assert_true(strncmp(lq_tls_library_version(), "3.6.", 4) == 0);
 }
 
+/* Sessions are bounded by the table and by the arena; either way LQ_ENOSPC, and closing
+ * gives every byte back. */
+static void test_session_limits(void **state)
+{
+    (void)state;
+    int prof = -1;
+    char err[LQ_TLS_ERR_MAX];
+    assert_int_equal(profile_from(&prof, "ca.crt", NULL, NULL, 0, err, sizeof err), LQ_OK);
+    lq_tls_stats_t st;
+    lq_tls_stats(&st);
+    size_t base = st.arena_used;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    int ss[LQ_TLS_MAX_SESSIONS + 1];
+    int n = 0;
+    lq_err_t e = LQ_OK;
+    while (n <= (int)LQ_TLS_MAX_SESSIONS && (e = lq_tls_open(&ss[n], prof, sv[0], "localhost")) == LQ_OK)
+        n++;
+    assert_int_equal(e, LQ_ENOSPC);
+    assert_true(n >= 1 && n <= (int)LQ_TLS_MAX_SESSIONS);
+    lq_tls_stats(&st);
+    assert_int_equal(st.sessions_open, (unsigned)n);
+    print_message("%d sessions opened before LQ_ENOSPC (table %d, arena %zu bytes: %s)\n", n,
+                  (int)LQ_TLS_MAX_SESSIONS, st.arena_size,
+                  n < (int)LQ_TLS_MAX_SESSIONS ? "the arena ran out first" : "the table filled");
+    for (int i = 0; i < n; i++)
+        lq_tls_close(ss[i]);
+    lq_tls_stats(&st);
+    assert_int_equal(st.arena_used, base);
+    assert_int_equal(st.sessions_open, 0);
+    /* a freed slot is usable again */
+    assert_int_equal(lq_tls_open(&ss[0], prof, sv[0], "localhost"), LQ_OK);
+    lq_tls_close(ss[0]);
+    lq_tls_profile_close(prof);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 /* --- live API server (optional) -------------------------------------------------------- */
 
 static void test_live_apiserver(void **state)
@@ -851,6 +894,7 @@ int main(void)
         cmocka_unit_test(test_pending),
         cmocka_unit_test(test_arena_peak),
         cmocka_unit_test(test_profile_errors),
+        cmocka_unit_test(test_session_limits),
         cmocka_unit_test(test_live_apiserver),
         cmocka_unit_test(test_no_heap_after_seal),
     };
