@@ -141,6 +141,27 @@ $(FBUILD)/%: tests/fuzz/%.c $(PURE_SRCS) $(wildcard include/liqolet/*.h)
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(PURE_SRCS)
 
+# Fuzz targets that need a third-party parser: libyaml as built for the host sysroot
+# (uninstrumented), cJSON compiled from the same Debian source with coverage.
+$(FBUILD)/fuzz_kubeconfig: tests/fuzz/fuzz_kubeconfig.c src/kubeconfig.c src/log.c src/err.c port/fake/port.c $(wildcard include/liqolet/*.h) build/host/sysroot/.stamp
+	@mkdir -p $(FBUILD)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iport/fake -isystem build/host/sysroot/include -o $@ $< src/kubeconfig.c src/log.c src/err.c port/fake/port.c build/host/sysroot/lib/libyaml.a
+
+$(FBUILD)/src/cjson/cJSON.c: tools/deps/versions tools/deps/fetch-src.sh
+	@mkdir -p $(FBUILD)/src $(FBUILD)/include/cjson
+	$(Q)sh tools/deps/fetch-src.sh CJSON $(FBUILD)/src
+	$(Q)cp $(FBUILD)/src/cjson/cJSON.h $(FBUILD)/include/cjson/
+	@touch $@
+
+$(FBUILD)/cJSON.o: $(FBUILD)/src/cjson/cJSON.c
+	$(Q)$(CLANG) -std=c89 -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+	    -fno-sanitize-recover=all -c $< -o $@
+
+$(FBUILD)/fuzz_json: tests/fuzz/fuzz_json.c src/json.c $(FBUILD)/cJSON.o $(PURE_SRCS) $(wildcard include/liqolet/*.h)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
+
 fuzz-smoke: $(addprefix $(FBUILD)/,$(FUZZERS))
 	@set -e; for f in $(FUZZERS); do \
 	  c=tests/fuzz/corpus/$${f#fuzz_}; mkdir -p $(FBUILD)/corpus-$$f; \

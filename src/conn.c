@@ -217,6 +217,17 @@ lq_err_t lq_conn_request(lq_conn_t *c, const lq_http_req_t *req, const lq_conn_h
         r.host = c->target_->host;
     if (r.port == 0)
         r.port = c->target_->port;
+    /* The head goes into tx_; a body is sent straight from the caller's buffer, which
+     * must stay valid until on_done. */
+    c->body_ptr_ = NULL;
+    c->body_len_ = 0;
+    if (r.body != NULL) {
+        if (!r.has_body)
+            return LQ_EINVAL;
+        c->body_ptr_ = r.body;
+        c->body_len_ = r.body_len;
+        r.body = NULL;
+    }
     lq_err_t e = lq_http_write_request(c->tx_, sizeof c->tx_, &r, &c->tx_len_);
     if (e != LQ_OK)
         return e;
@@ -268,8 +279,18 @@ static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
 
 static void do_send(lq_conn_t *c)
 {
-    while (c->tx_off_ < c->tx_len_) {
-        long n = xsend(c, c->tx_ + c->tx_off_, c->tx_len_ - c->tx_off_);
+    size_t total = c->tx_len_ + c->body_len_;
+    while (c->tx_off_ < total) {
+        const char *p;
+        size_t left;
+        if (c->tx_off_ < c->tx_len_) {
+            p = c->tx_ + c->tx_off_;
+            left = c->tx_len_ - c->tx_off_;
+        } else {
+            p = c->body_ptr_ + (c->tx_off_ - c->tx_len_);
+            left = total - c->tx_off_;
+        }
+        long n = xsend(c, p, left);
         if (n == LQ_IO_WAIT) {
             want_for_state(c);
             return;

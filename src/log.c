@@ -137,15 +137,23 @@ static int ci_prefix(const char *p, size_t avail, const char *word)
 /* Scrubs registered secrets and bearer credentials from buf[0, *len). */
 static void scrub(char *buf, size_t *len, size_t cap)
 {
+    /* A secret is found by its first bytes (an anchor of up to 16), then the run that
+     * keeps matching it is redacted: this also catches a secret longer than the line
+     * buffer (a 900-byte service-account JWT) and a prefix printed with "%.40s". */
     for (size_t s = 0; s < lg.nsecrets; s++) {
         const char *sec = lg.secrets[s].p;
         size_t n = lg.secrets[s].len;
+        size_t anchor = n < 16 ? n : 16;
         size_t i = 0;
-        while (n > 0 && i + n <= *len) {
-            if (memcmp(buf + i, sec, n) == 0)
-                i = splice_redacted(buf, len, cap, i, n);
-            else
+        while (anchor > 0 && i + anchor <= *len) {
+            if (memcmp(buf + i, sec, anchor) == 0) {
+                size_t run = anchor;
+                while (run < n && i + run < *len && buf[i + run] == sec[run])
+                    run++;
+                i = splice_redacted(buf, len, cap, i, run);
+            } else {
                 i++;
+            }
         }
     }
     static const char *const markers[] = { "bearer ", "authorization: " };

@@ -11,8 +11,9 @@
  * (unit tests on the fake port, and nothing else: a target without TLS is refused by
  * the configuration layer).
  *
- * Memory: a connection owns a fixed receive buffer (LQ_CONN_RX_BUF) and transmit buffer
- * (LQ_CONN_TX_BUF); the struct is caller-owned (static). */
+ * Memory: a connection owns a fixed receive buffer (LQ_CONN_RX_BUF) and a transmit
+ * buffer for request heads (LQ_CONN_TX_BUF); a request body is sent from the caller's
+ * own buffer, which must stay valid until on_done. The struct is caller-owned (static). */
 #ifndef LIQOLET_CONN_H
 #define LIQOLET_CONN_H
 
@@ -87,7 +88,9 @@ struct lq_conn {
     lq_conn_handler_t h_;
     lq_http_resp_t resp_;
     lq_http_body_t body_;
-    size_t tx_len_, tx_off_;
+    size_t tx_len_, tx_off_;  /* head bytes in tx_; bytes sent of head + body */
+    const char *body_ptr_;    /* request body, borrowed from the caller until on_done */
+    size_t body_len_;
     size_t rx_len_;
     char tx_[LQ_CONN_TX_BUF];
     char rx_[LQ_CONN_RX_BUF];
@@ -97,7 +100,7 @@ struct lq_conn {
 void lq_conn_init(lq_conn_t *c, lq_loop_t *loop, const lq_conn_target_t *target);
 
 /* Starts a request. req->host/port are taken from the target when NULL/0. The request
- * head (and body, when req->body is set) must fit LQ_CONN_TX_BUF. timeout_ms bounds the
+ * head must fit LQ_CONN_TX_BUF; req->body (with has_body) is borrowed until on_done. timeout_ms bounds the
  * time until the response head arrives (connect + handshake + send + wait); 0 = none
  * (watches: the owner manages liveness). Connects first when no connection is open.
  * Returns LQ_OK (on_done will be called), LQ_ESTATE (a request is in progress),

@@ -232,6 +232,38 @@ static void test_close_aborts_request(void **state)
     assert_int_equal(rec.dones, 1);
 }
 
+static void test_large_body_sent_from_caller_buffer(void **state)
+{
+    (void)state;
+    static char body[20000];
+    for (size_t i = 0; i < sizeof body; i++)
+        body[i] = (char)('a' + i % 26);
+    lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
+    lq_fake_sock_send_limit(fd, 777); /* partial writes across head and body */
+    lq_http_req_t post = { .method = "POST", .target = "/api/v1/namespaces/x/configmaps",
+                           .content_type = "application/json", .has_body = true,
+                           .body = body, .body_len = sizeof body };
+    assert_int_equal(lq_conn_request(&conn, &post, &handler, 5000), LQ_OK);
+    spin(40); /* 26 partial writes, then idle iterations of 100 virtual ms */
+    size_t len;
+    const char *sent = lq_fake_sock_sent(fd, &len);
+    const char *sep = strstr(sent, "\r\n\r\n");
+    assert_non_null(sep);
+    assert_non_null(strstr(sent, "Content-Length: 20000\r\n"));
+    size_t head = (size_t)(sep - sent) + 4;
+    assert_int_equal(len, head + sizeof body);
+    assert_memory_equal(sent + head, body, sizeof body);
+    static const char created[] = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
+    lq_fake_sock_feed(fd, created, sizeof created - 1);
+    spin(5);
+    assert_int_equal(rec.err, LQ_OK);
+    assert_int_equal(rec.status, 201);
+    /* A body without has_body is refused before anything is sent. */
+    lq_http_req_t bad = post;
+    bad.has_body = false;
+    assert_int_equal(lq_conn_request(&conn, &bad, &handler, 5000), LQ_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +275,7 @@ int main(void)
         cmocka_unit_test_setup(test_peer_closes_mid_body, setup),
         cmocka_unit_test_setup(test_owner_abort_and_malformed_response, setup),
         cmocka_unit_test_setup(test_close_aborts_request, setup),
+        cmocka_unit_test_setup(test_large_body_sent_from_caller_buffer, setup),
     };
     return cmocka_run_group_tests_name("conn", tests, NULL, NULL);
 }

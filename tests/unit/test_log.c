@@ -72,6 +72,27 @@ static void test_registered_secret_is_redacted(void **state)
     assert_null(strstr(lq_fake_log_text(), "c2VjcmV0LXBheWxvYWQ"));
 }
 
+static void test_long_and_partially_printed_secrets_are_redacted(void **state)
+{
+    (void)state;
+    /* A service-account JWT is ~900 bytes, longer than the message buffer. */
+    static char jwt[901];
+    for (size_t i = 0; i < sizeof jwt - 1; i++)
+        jwt[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[(i * 7 + i / 64) % 64];
+    jwt[sizeof jwt - 1] = '\0';
+    assert_int_equal(lq_log_secret_add(jwt, strlen(jwt)), LQ_OK);
+    LQ_INFO("kcfg", "token=%s", jwt);
+    LQ_INFO("kcfg", "prefix=%.40s end", jwt);
+    const char *t = lq_fake_log_text();
+    char probe[17];
+    memcpy(probe, jwt, 16);
+    probe[16] = '\0';
+    assert_null(strstr(t, probe));
+    memcpy(probe, jwt + 100, 16);
+    assert_null(strstr(t, probe));
+    assert_non_null(strstr(t, "prefix=[redacted] end"));
+}
+
 static void test_bearer_and_authorization_values_are_redacted(void **state)
 {
     (void)state;
@@ -113,6 +134,7 @@ int main(void)
         cmocka_unit_test_setup(test_plain_line_has_utc_timestamp_and_one_line, setup),
         cmocka_unit_test_setup(test_json_format_escapes, setup),
         cmocka_unit_test_setup(test_registered_secret_is_redacted, setup),
+        cmocka_unit_test_setup(test_long_and_partially_printed_secrets_are_redacted, setup),
         cmocka_unit_test_setup(test_bearer_and_authorization_values_are_redacted, setup),
         cmocka_unit_test_setup(test_secret_table_bounded, setup),
         cmocka_unit_test_setup(test_overlong_message_is_marked_truncated, setup),

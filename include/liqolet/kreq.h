@@ -1,0 +1,225 @@
+/* liqolet: Kubernetes REST requests over a small fixed pool of connections (one client
+ * per API server). Watches are not here (src/watch.c owns one connection per watch).
+ *
+ * Model. A client (lq_kreq_client_t, caller-owned, static: it embeds LQ_MAX_REQ_CONNS
+ * connections and their buffers) carries requests (lq_kreq_t, caller-owned, e.g. inside
+ * a reconciler record). A verb helper fills a request; lq_kreq_submit hands it to the
+ * client, which sends it on an idle connection or links it into a FIFO queue (no
+ * allocation, no limit besides the caller's own records). The done callback runs exactly
+ * once per submitted request, from the loop, unless the request is cancelled.
+ *
+ * What the client does by itself, following DESIGN.md Decision 5:
+ *   - Authorization: Bearer <token> from the lq_kcfg_t on every attempt (when it has a
+ *     token); kcfg->path_prefix is put in front of every path.
+ *   - 401: lq_kcfg_token_refresh(force) once per request; re-sent at once if the token
+ *     changed, else the request fails with LQ_EAUTH.
+ *   - 408, 429, 5xx and transport failures (LQ_ECONNREFUSED, LQ_ECLOSED, LQ_ETIMEDOUT,
+ *     LQ_EIO): retried after a jittered exponential backoff (per request, lq_backoff),
+ *     or after Retry-After seconds when the server sends it (capped at
+ *     retry_after_cap_ms), up to max_attempts attempts in all; then the last error.
+ *     Every verb is retried, POST included: a create that reached the server answers
+ *     the retry with 409 AlreadyExists (ADOPT), and the caller's adopt path checks
+ *     ownership anyway; a DELETE that reached the server answers 404 (treat as done)
+ *     or 409 (uid precondition) on the retry.
+ *   - Other non-2xx: never retried here. The metav1.Status body is decoded (reason,
+ *     message) and mapped with lq_kapi_classify: 409 gives LQ_ECONFLICT with action
+ *     REREAD (or ADOPT for AlreadyExists), 404 LQ_ENOTFOUND, 403 LQ_EFORBIDDEN, ...
+ *
+ * Response bodies. A 2xx body goes into the request's response buffer. A body larger
+ * than the buffer is LQ_ETOOBIG (never truncated): resp_len then tells the size needed
+ * when known, and the connection is drained (up to LQ_KREQ_DRAIN_MAX extra bytes) or
+ * closed. A non-2xx body goes into a per-connection scratch buffer, to decode Status.
+ *
+ * Logs carry method, path, status and the server's message; never the token. */
+#ifndef LIQOLET_KREQ_H
+#define LIQOLET_KREQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "liqolet/backoff.h"
+#include "liqolet/config_defaults.h"
+#include "liqolet/conn.h"
+#include "liqolet/err.h"
+#include "liqolet/kapi.h"
+#include "liqolet/kubeconfig.h"
+#include "liqolet/loop.h"
+
+/* Path plus query of one request ("/api/v1/namespaces/a/pods/b?fieldManager=x"). */
+#ifndef LQ_KREQ_PATH_MAX
+#define LQ_KREQ_PATH_MAX 1024u
+#endif
+/* metav1.Status reason ("AlreadyExists"); a longer reason is dropped (left ""). */
+#define LQ_KREQ_REASON_MAX 64u
+/* Status message or connection error sentence; a longer message is cut and ends in
+ * "..." (visibly shortened, for humans only; the code never parses it). */
+#define LQ_KREQ_MSG_MAX LQ_CONN_ERR_MAX
+/* Error bodies (metav1.Status) kept per connection for decoding. */
+#ifndef LQ_KREQ_STATUS_BUF
+#define LQ_KREQ_STATUS_BUF 2048u
+#endif
+/* Bytes read and discarded past the response buffer before the connection is closed
+ * instead (a big chunked body is not worth reading to keep the connection). */
+#ifndef LQ_KREQ_DRAIN_MAX
+#define LQ_KREQ_DRAIN_MAX (64u * 1024u)
+#endif
+/* Built-in DeleteOptions body (preconditions uid + propagationPolicy). */
+#define LQ_KREQ_OPTS_MAX 192u
+
+#define LQ_KREQ_DEFAULT_TIMEOUT_MS 30000
+#define LQ_KREQ_DEFAULT_ATTEMPTS 5u
+#define LQ_KREQ_DEFAULT_BACKOFF_BASE_MS 500u
+#define LQ_KREQ_DEFAULT_BACKOFF_MAX_MS 30000u
+#define LQ_KREQ_DEFAULT_RETRY_AFTER_CAP_MS 60000u
+
+typedef struct lq_kreq lq_kreq_t;
+typedef struct lq_kreq_client lq_kreq_client_t;
+
+/* Completion. err is r->err (LQ_OK for a 2xx whose body fit). Runs from the loop; the
+ * callback may re-fill and re-submit r, or submit others. */
+typedef void lq_kreq_done_fn(lq_kreq_t *r, lq_err_t err, void *ctx);
+
+typedef enum lq_kreq_state {
+    LQ_KREQ_IDLE = 0,  /* not submitted, or done */
+    LQ_KREQ_QUEUED,    /* waiting for a connection */
+    LQ_KREQ_SENT,      /* on a connection */
+    LQ_KREQ_BACKOFF    /* waiting to be retried */
+} lq_kreq_state_t;
+
+struct lq_kreq {
+    /* ---- set by lq_kreq_init and the verb helpers; may be adjusted before submit ---- */
+    const char *method;        /* static string */
+    char path[LQ_KREQ_PATH_MAX];
+    const char *content_type;  /* NULL when there is no body */
+    const char *body;          /* borrowed until done; NULL = no body */
+    size_t body_len;
+    char *resp;                /* borrowed response buffer, NULL = discard the body */
+    size_t resp_cap;
+    int64_t timeout_ms;        /* per attempt, until the response head; default 30 s */
+    unsigned max_attempts;     /* 0 = the client's */
+    lq_kreq_done_fn *done;
+    void *ctx;
+    /* ---- results, valid in the done callback (reset at submit) ---- */
+    lq_err_t err;
+    lq_kapi_action_t action;   /* what the caller should do (REREAD, ADOPT, ...) */
+    int status;                /* HTTP status of the last attempt; 0 = no response */
+    size_t resp_len;           /* body bytes in resp; with LQ_ETOOBIG the size needed
+                                  (Content-Length) or a lower bound */
+    char reason[LQ_KREQ_REASON_MAX];  /* Status reason, "" if none */
+    char message[LQ_KREQ_MSG_MAX];    /* Status message or the transport error, "" if none */
+    unsigned attempts;         /* attempts made (1 = no retry) */
+    lq_kreq_state_t state;
+    /* ---- private ---- */
+    lq_kreq_t *next_;
+    lq_kreq_client_t *cl_;
+    lq_loop_timer_t timer_;
+    lq_backoff_t backoff_;
+    bool reauthed_;
+    char opts_[LQ_KREQ_OPTS_MAX];
+};
+
+typedef struct lq_kreq_stats {
+    uint64_t submitted;   /* lq_kreq_submit calls accepted */
+    uint64_t sent;        /* attempts handed to a connection */
+    uint64_t retries;     /* attempts after backoff */
+    uint64_t reauths;     /* re-sends after a 401 with a rotated token */
+    uint64_t completed;   /* done callbacks with LQ_OK */
+    uint64_t failures;    /* done callbacks with an error */
+    uint32_t queued;      /* waiting now */
+    uint32_t queue_hwm;   /* high-water mark of `queued` */
+    /* per-connection reuse: conns[i].stats.reuses / .connects */
+} lq_kreq_stats_t;
+
+/* Per-connection bookkeeping (private). */
+typedef struct lq_kreq_slot_ {
+    lq_kreq_client_t *cl;
+    lq_kreq_t *req;
+    bool ok_status;       /* 2xx head */
+    bool has_ra;
+    uint32_t retry_after_s;
+    uint64_t expect_len;  /* Content-Length, or 0 */
+    bool has_len;
+    size_t status_len;
+    bool status_overflow;
+    uint64_t got;         /* body bytes seen */
+    char target[LQ_KREQ_PATH_MAX + sizeof(((lq_kcfg_t *)0)->path_prefix)];
+    char status_body[LQ_KREQ_STATUS_BUF];
+} lq_kreq_slot_t;
+
+struct lq_kreq_client {
+    /* ---- configuration: defaults from lq_kreq_client_init, adjustable before use ---- */
+    unsigned max_attempts;          /* 5 */
+    uint32_t backoff_base_ms;       /* 500 */
+    uint32_t backoff_max_ms;        /* 30000 */
+    uint32_t retry_after_cap_ms;    /* 60000 */
+    /* ---- readable ---- */
+    lq_kreq_stats_t stats;
+    lq_conn_t conns[LQ_MAX_REQ_CONNS];
+    /* ---- private ---- */
+    lq_loop_t *loop_;
+    const lq_conn_target_t *target_;
+    lq_kcfg_t *kcfg_;
+    lq_kreq_t *head_, *tail_;
+    uint64_t seq_;
+    bool pumping_, again_;
+    lq_kreq_slot_t slots_[LQ_MAX_REQ_CONNS];
+};
+
+/* ---- client ---------------------------------------------------------------------- */
+
+/* Binds a client to a loop, a target and credentials (all borrowed for the client's
+ * life; kcfg may be NULL for no bearer token, and is written by the 401 refresh).
+ * Sets the configuration defaults above. Cannot fail. */
+void lq_kreq_client_init(lq_kreq_client_t *cl, lq_loop_t *loop, const lq_conn_target_t *target,
+                         lq_kcfg_t *kcfg);
+
+/* Hands r (filled by a verb helper, its response buffer set) to the client. r and what
+ * it borrows (body, resp) must stay valid until the done callback (or lq_kreq_cancel).
+ * The request may be sent, and even completed (done called), before this returns, e.g.
+ * when the connection is refused at once and no retry is left.
+ * Returns LQ_OK (done will be called); LQ_EINVAL (NULL, no method/path or no done
+ * callback); LQ_ESTATE (r is already pending). Nothing is called on an error. */
+lq_err_t lq_kreq_submit(lq_kreq_client_t *cl, lq_kreq_t *r);
+
+/* Withdraws a pending request: unlinked from the queue, its backoff timer stopped, or
+ * its connection closed when it is in flight. Its done callback is not called.
+ * Returns LQ_OK, or LQ_ENOTFOUND when r is not pending (already done, never sent). */
+lq_err_t lq_kreq_cancel(lq_kreq_t *r);
+
+/* ---- requests --------------------------------------------------------------------- */
+
+/* Clears r and sets the response buffer (resp/cap, borrowed; NULL/0 = discard), the done
+ * callback and its ctx, the default timeout and attempts. Cannot fail. Call it once;
+ * the verb helpers keep these fields, so r can be re-filled and re-submitted. */
+void lq_kreq_init(lq_kreq_t *r, char *resp, size_t resp_cap, lq_kreq_done_fn *done, void *ctx);
+
+/* Verb helpers. path is an origin-form path (build it with lq_kapi_path), copied into
+ * r->path; body is borrowed until done. Each returns LQ_OK; LQ_EINVAL for NULL r/path,
+ * a path not starting with '/', or NULL body with body_len > 0; LQ_ESTATE when r is
+ * pending; LQ_ETOOBIG when the path (plus query) does not fit LQ_KREQ_PATH_MAX. */
+lq_err_t lq_kreq_get(lq_kreq_t *r, const char *path);
+/* POST, application/json. */
+lq_err_t lq_kreq_create(lq_kreq_t *r, const char *path, const char *body, size_t body_len);
+/* PUT, application/json (the body carries metadata.resourceVersion for optimism). */
+lq_err_t lq_kreq_update(lq_kreq_t *r, const char *path, const char *body, size_t body_len);
+/* PATCH, application/merge-patch+json. */
+lq_err_t lq_kreq_merge_patch(lq_kreq_t *r, const char *path, const char *body, size_t body_len);
+/* Server-side apply: PATCH application/apply-patch+yaml with
+ * ?fieldManager=<field_manager>&force=true (JSON is valid YAML, so body is the JSON
+ * object). field_manager must be non-empty (LQ_EINVAL), at most 128 bytes. */
+lq_err_t lq_kreq_apply(lq_kreq_t *r, const char *path, const char *field_manager,
+                       const char *body, size_t body_len);
+/* DELETE with a DeleteOptions body: preconditions.uid when uid is non-NULL/non-empty,
+ * propagationPolicy ("Foreground", "Background", "Orphan") when propagation is
+ * non-NULL/non-empty; without both, no body. The body lives in r itself.
+ * LQ_EINVAL also when uid or propagation hold '"', '\\' or control bytes. */
+lq_err_t lq_kreq_delete(lq_kreq_t *r, const char *path, const char *uid,
+                        const char *propagation);
+/* Turns the filled request's path into its status subresource: ".../NAME" becomes
+ * ".../NAME/status" (before any query). Call after a verb helper (update, merge patch,
+ * apply, get). LQ_ETOOBIG when it no longer fits (r->path unchanged); LQ_EINVAL when
+ * the path already ends in /status or is empty; LQ_ESTATE when r is pending. */
+lq_err_t lq_kreq_status(lq_kreq_t *r);
+
+#endif
