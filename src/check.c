@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "liqolet/check.h"
+#include "liqolet/cluster.h"
 #include "liqolet/conn.h"
 #include "liqolet/json.h"
 #include "liqolet/kapi.h"
@@ -36,10 +37,8 @@ typedef struct ssar {
 typedef struct cluster {
     const char *label;
     lq_perms_cluster_t which;
-    lq_kcfg_t kcfg;
+    lq_cluster_t cl;
     bool loaded;
-    int profile;
-    lq_conn_target_t target;
     lq_conn_t conn;
     enum step step;
     bool reauthed;
@@ -208,8 +207,8 @@ static void request(cluster_t *c, const char *method, const char *target, const 
     req.target = target;
     req.accept = "application/json";
     req.ua_version = LQ_VERSION;
-    if (c->kcfg.token_len > 0)
-        req.bearer = c->kcfg.token;
+    if (c->cl.kcfg.token_len > 0)
+        req.bearer = c->cl.kcfg.token;
     if (body != NULL) {
         req.content_type = "application/json";
         req.has_body = true;
@@ -285,14 +284,14 @@ static void on_done(lq_conn_t *conn, lq_err_t err, void *ctx)
         next(c);
         return;
     }
-    if (c->tls_info[0] == '\0' && c->kcfg.insecure_skip_tls_verify)
+    if (c->tls_info[0] == '\0' && c->cl.kcfg.insecure_skip_tls_verify)
         (void)snprintf(c->tls_info, sizeof c->tls_info, "NOT VERIFIED (insecure-skip-tls-verify)");
     lq_kapi_action_t action;
     lq_err_t st = lq_kapi_classify(c->status, NULL, 0, &action);
     if (st == LQ_EAUTH && !c->reauthed) {
         bool changed = false;
         c->reauthed = true;
-        if (lq_kcfg_token_refresh(&c->kcfg, true, &changed) == LQ_OK && changed) {
+        if (lq_kcfg_token_refresh(&c->cl.kcfg, true, &changed) == LQ_OK && changed) {
             next(c); /* same step again with the new token */
             return;
         }
@@ -305,7 +304,7 @@ static void on_done(lq_conn_t *conn, lq_err_t err, void *ctx)
             if (st == LQ_EAUTH)
                 problem(c, "the server rejected the credentials of %s (401: %s) -> the token "
                            "or client certificate is expired, revoked, or from another cluster",
-                        c->kcfg.origin, msg);
+                        c->cl.kcfg.origin, msg);
             else
                 problem(c, "GET /version failed: %s", msg);
             c->fatal = true;
@@ -362,36 +361,13 @@ static void on_done(lq_conn_t *conn, lq_err_t err, void *ctx)
 
 static bool load(cluster_t *c, const char *path, const char *context)
 {
-    char err[LQ_KCFG_ERR_MAX];
-    lq_err_t e;
-    if (path == NULL && c->which == LQ_PERMS_HOME)
-        e = lq_kcfg_in_cluster(&c->kcfg, err, sizeof err);
-    else
-        e = lq_kcfg_load(&c->kcfg, path, context, err, sizeof err);
-    if (e != LQ_OK) {
+    char err[LQ_KCFG_ERR_MAX + LQ_TLS_ERR_MAX];
+    if (lq_cluster_open(&c->cl, c->label, path, context, c->which == LQ_PERMS_HOME, err,
+                        sizeof err) != LQ_OK) {
         problem(c, "%s", err);
         return false;
     }
-    lq_tls_profile_cfg_t tc;
-    memset(&tc, 0, sizeof tc);
-    tc.ca = c->kcfg.ca;
-    tc.ca_len = c->kcfg.ca_len;
-    tc.cert = c->kcfg.cert_len ? c->kcfg.cert : NULL;
-    tc.cert_len = c->kcfg.cert_len;
-    tc.key = c->kcfg.key_len ? c->kcfg.key : NULL;
-    tc.key_len = c->kcfg.key_len;
-    tc.insecure_skip_verify = c->kcfg.insecure_skip_tls_verify;
-    e = lq_tls_profile_open(&c->profile, &tc, err, sizeof err);
-    if (e != LQ_OK) {
-        problem(c, "%s: %s", c->kcfg.origin, err);
-        return false;
-    }
-    c->target.host = c->kcfg.host;
-    c->target.port = c->kcfg.port;
-    c->target.verify_name = lq_kcfg_verify_name(&c->kcfg);
-    c->target.tls_profile = c->profile;
-    c->target.label = c->label;
-    lq_conn_init(&c->conn, &ck.loop, &c->target);
+    lq_conn_init(&c->conn, &ck.loop, &c->cl.target);
     c->loaded = true;
     return true;
 }
@@ -400,14 +376,14 @@ static void report(const cluster_t *c)
 {
     printf("%s cluster\n", c->label);
     if (c->loaded) {
-        printf("  server       %s  (%s)\n", c->kcfg.server, c->kcfg.origin);
+        printf("  server       %s  (%s)\n", c->cl.kcfg.server, c->cl.kcfg.origin);
         printf("  credentials  %s%s\n",
-               c->kcfg.cert_len ? "client certificate" : (c->kcfg.token_len ? "bearer token" : "none"),
-               c->kcfg.token_file[0] ? " (token file, re-read when it rotates)" : "");
+               c->cl.kcfg.cert_len ? "client certificate" : (c->cl.kcfg.token_len ? "bearer token" : "none"),
+               c->cl.kcfg.token_file[0] ? " (token file, re-read when it rotates)" : "");
         if (!c->answered)
             printf("  TLS          no session established\n");
         else
-            printf("  TLS          %s\n", c->kcfg.insecure_skip_tls_verify
+            printf("  TLS          %s\n", c->cl.kcfg.insecure_skip_tls_verify
                                               ? "server certificate NOT verified (insecure-skip-tls-verify)"
                                               : "server certificate verified against the kubeconfig's CA");
     }
@@ -491,7 +467,6 @@ int lq_check_main(int argc, char **argv)
         cluster_t *c = &ck.c[k];
         c->label = labels[k];
         c->which = k == 0 ? LQ_PERMS_HOME : LQ_PERMS_FOREIGN;
-        c->profile = -1;
         c->watchlist = -1;
         lq_err_t e = lq_perms_for_each(c->which, &ck.params, add_ssar, c);
         if (e != LQ_OK) {

@@ -9,6 +9,7 @@
 
 #include "liqolet/check.h"
 #include "liqolet/config_defaults.h"
+#include "liqolet/debug.h"
 #include "liqolet/err.h"
 #include "liqolet/log.h"
 #include "liqolet/pool.h"
@@ -44,6 +45,7 @@ static const char usage_text[] =
     "Usage:\n"
     "  liqolet run     [options]   run the agent (virtual node, offloading, reflection)\n"
     "  liqolet check   [options]   preflight: connect to both clusters and check permissions\n"
+    "  liqolet debug watch [opts]  list and watch one collection, one line per event\n"
     "  liqolet version             print version, board, dependency versions and capacities\n"
     "  liqolet help                print this help\n"
     "\n"
@@ -126,7 +128,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return cmd_version();
-    if (strcmp(cmd, "check") == 0) {
+    if (strcmp(cmd, "check") == 0 || strcmp(cmd, "debug") == 0) {
         /* global options may appear among check's own */
         static char *rest[64];
         int n = 0;
@@ -143,10 +145,10 @@ int main(int argc, char **argv)
             }
             rest[n++] = argv[i];
         }
-        return lq_check_main(n, rest);
+        return strcmp(cmd, "check") == 0 ? lq_check_main(n, rest) : lq_debug_main(n, rest);
     }
     if (strcmp(cmd, "run") != 0) {
-        fprintf(stderr, "liqolet: unknown command '%s' (commands: run, check, version, help)\n", cmd);
+        fprintf(stderr, "liqolet: unknown command '%s' (commands: run, check, debug, version, help)\n", cmd);
         return 2;
     }
     for (int i = 2; i < argc; i++) {

@@ -140,6 +140,7 @@ typedef struct lq_kreq_slot_ {
     uint32_t retry_after_s;
     uint64_t expect_len;  /* Content-Length, or 0 */
     bool has_len;
+    bool too_big;         /* 2xx body larger than the response buffer */
     size_t status_len;
     bool status_overflow;
     uint64_t got;         /* body bytes seen */

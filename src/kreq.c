@@ -1,0 +1,572 @@
+/* liqolet: Kubernetes REST requests over a fixed connection pool (see kreq.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "liqolet/http.h"
+#include "liqolet/json.h"
+#include "liqolet/kreq.h"
+#include "liqolet/log.h"
+
+#ifndef LQ_VERSION
+#define LQ_VERSION "0.0.0-unknown"
+#endif
+
+#define FIELD_MANAGER_MAX 128u
+
+_Static_assert(LQ_MAX_REQ_CONNS >= 1, "at least one request connection");
+_Static_assert(LQ_KREQ_REASON_MAX >= 32 && LQ_KREQ_MSG_MAX >= 64, "result fields too small");
+
+/* Arena for decoding metav1.Status bodies; one decode at a time (single thread), reset
+ * before each use. A Status with many causes that does not fit just is not decoded. */
+static unsigned char status_arena[LQ_KREQ_STATUS_BUF * 4u];
+static lq_json_doc_t status_doc;
+
+static void pump(lq_kreq_client_t *cl);
+
+/* ---- queue ------------------------------------------------------------------------ */
+
+static void enqueue(lq_kreq_client_t *cl, lq_kreq_t *r, bool front)
+{
+    r->state = LQ_KREQ_QUEUED;
+    r->next_ = NULL;
+    if (front) {
+        r->next_ = cl->head_;
+        cl->head_ = r;
+        if (cl->tail_ == NULL)
+            cl->tail_ = r;
+    } else {
+        if (cl->tail_)
+            cl->tail_->next_ = r;
+        else
+            cl->head_ = r;
+        cl->tail_ = r;
+    }
+    cl->stats.queued++;
+    if (cl->stats.queued > cl->stats.queue_hwm)
+        cl->stats.queue_hwm = cl->stats.queued;
+}
+
+static lq_kreq_t *dequeue(lq_kreq_client_t *cl)
+{
+    lq_kreq_t *r = cl->head_;
+    if (r == NULL)
+        return NULL;
+    cl->head_ = r->next_;
+    if (cl->head_ == NULL)
+        cl->tail_ = NULL;
+    r->next_ = NULL;
+    cl->stats.queued--;
+    return r;
+}
+
+static bool unlink_queued(lq_kreq_client_t *cl, lq_kreq_t *r)
+{
+    lq_kreq_t *prev = NULL;
+    for (lq_kreq_t *p = cl->head_; p; prev = p, p = p->next_) {
+        if (p != r)
+            continue;
+        if (prev)
+            prev->next_ = p->next_;
+        else
+            cl->head_ = p->next_;
+        if (cl->tail_ == p)
+            cl->tail_ = prev;
+        p->next_ = NULL;
+        cl->stats.queued--;
+        return true;
+    }
+    return false;
+}
+
+/* ---- completion ------------------------------------------------------------------- */
+
+static bool transport_retryable(lq_err_t e)
+{
+    return e == LQ_ECONNREFUSED || e == LQ_ECLOSED || e == LQ_ETIMEDOUT || e == LQ_EIO;
+}
+
+static unsigned max_attempts(const lq_kreq_t *r)
+{
+    unsigned m = r->max_attempts ? r->max_attempts : r->cl_->max_attempts;
+    return m ? m : 1u;
+}
+
+static void complete(lq_kreq_t *r, lq_err_t err)
+{
+    lq_kreq_client_t *cl = r->cl_;
+    r->err = err;
+    r->state = LQ_KREQ_IDLE;
+    if (err == LQ_OK) {
+        cl->stats.completed++;
+        LQ_DEBUG("kreq", "%s %s -> %d (%zu bytes)", r->method, r->path, r->status, r->resp_len);
+    } else {
+        cl->stats.failures++;
+        if (err == LQ_ENOTFOUND || err == LQ_ECONFLICT)
+            LQ_DEBUG("kreq", "%s %s -> %d %s: %s", r->method, r->path, r->status,
+                     r->reason[0] ? r->reason : lq_err_name(err), r->message);
+        else
+            LQ_WARN("kreq", "%s %s failed after %u attempt(s): %s%s%s", r->method, r->path,
+                    r->attempts, lq_err_str(err), r->message[0] ? ": " : "", r->message);
+    }
+    r->done(r, err, r->ctx);
+}
+
+static void on_retry_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
+{
+    (void)loop;
+    (void)t;
+    lq_kreq_t *r = ctx;
+    lq_kreq_client_t *cl = r->cl_;
+    cl->stats.retries++;
+    enqueue(cl, r, false);
+    pump(cl);
+}
+
+/* Retries r after a backoff (or Retry-After), or fails it when out of attempts. */
+static void retry_or_fail(lq_kreq_t *r, lq_err_t err, bool has_ra, uint32_t ra_s)
+{
+    lq_kreq_client_t *cl = r->cl_;
+    if (r->attempts >= max_attempts(r)) {
+        complete(r, err);
+        return;
+    }
+    uint32_t delay = lq_backoff_next(&r->backoff_);
+    if (has_ra) {
+        uint64_t ms = (uint64_t)ra_s * 1000u;
+        delay = ms > cl->retry_after_cap_ms ? cl->retry_after_cap_ms : (uint32_t)ms;
+    }
+    LQ_DEBUG("kreq", "%s %s: %s%s%s; retry %u/%u in %u ms", r->method, r->path,
+             lq_err_str(err), r->message[0] ? ": " : "", r->message, r->attempts,
+             max_attempts(r) - 1u, (unsigned)delay);
+    r->err = err;
+    r->state = LQ_KREQ_BACKOFF;
+    lq_loop_timer_start(cl->loop_, &r->timer_, delay);
+}
+
+/* Copies a counted string into a fixed field; too long -> cut with a visible "...". */
+static void copy_msg(char *dst, size_t cap, const char *s, size_t n)
+{
+    if (n < cap) {
+        memcpy(dst, s, n);
+        dst[n] = '\0';
+        return;
+    }
+    memcpy(dst, s, cap - 4u);
+    memcpy(dst + cap - 4u, "...", 4u);
+}
+
+/* Decodes a metav1.Status body into r->reason / r->message (when it is one). */
+static void decode_status(lq_kreq_t *r, const char *body, size_t len)
+{
+    if (len == 0)
+        return;
+    lq_json_doc_init(&status_doc, status_arena, sizeof status_arena);
+    lq_json_t *root = NULL;
+    if (lq_json_parse(&status_doc, body, len, &root) != LQ_OK)
+        return;
+    lq_json_str_t kind, s;
+    if (lq_json_str(lq_json_get(root, "kind"), &kind) != LQ_OK || kind.len != 6 ||
+        memcmp(kind.p, "Status", 6) != 0)
+        goto out;
+    if (lq_json_str_copy(lq_json_get(root, "reason"), r->reason, sizeof r->reason) != LQ_OK)
+        r->reason[0] = '\0';
+    if (lq_json_str(lq_json_get(root, "message"), &s) == LQ_OK && s.len > 0)
+        copy_msg(r->message, sizeof r->message, s.p, s.len);
+out:
+    lq_json_reset(&status_doc);
+}
+
+/* ---- connection callbacks --------------------------------------------------------- */
+
+static lq_err_t on_head(lq_conn_t *c, const lq_http_resp_t *resp, void *ctx)
+{
+    (void)c;
+    lq_kreq_slot_t *s = ctx;
+    lq_kreq_t *r = s->req;
+    if (r == NULL)
+        return LQ_ECLOSED;
+    r->status = resp->status;
+    s->ok_status = resp->status >= 200 && resp->status < 300;
+    s->has_ra = lq_http_retry_after(resp, &s->retry_after_s) == LQ_OK;
+    s->has_len = resp->has_content_length;
+    s->expect_len = resp->has_content_length ? resp->content_length : 0;
+    (void)snprintf(r->message, sizeof r->message, "HTTP %d %.*s", resp->status,
+                   (int)(resp->reason.len > 64 ? 64 : resp->reason.len),
+                   resp->reason.ptr ? resp->reason.ptr : "");
+    if (s->ok_status && r->resp != NULL && s->has_len && s->expect_len > r->resp_cap) {
+        s->too_big = true;
+        if (s->expect_len - r->resp_cap > LQ_KREQ_DRAIN_MAX)
+            return LQ_ETOOBIG; /* not worth reading: close */
+    }
+    return LQ_OK;
+}
+
+static lq_err_t on_body(lq_conn_t *c, const char *data, size_t len, void *ctx)
+{
+    (void)c;
+    lq_kreq_slot_t *s = ctx;
+    lq_kreq_t *r = s->req;
+    if (r == NULL)
+        return LQ_ECLOSED;
+    uint64_t at = s->got;
+    s->got += len;
+    if (!s->ok_status) {
+        if (!s->status_overflow && at + len <= sizeof s->status_body) {
+            memcpy(s->status_body + at, data, len);
+            s->status_len = (size_t)(at + len);
+        } else {
+            s->status_overflow = true;
+        }
+        return LQ_OK;
+    }
+    if (r->resp == NULL)
+        return LQ_OK;
+    if (!s->too_big && at + len <= r->resp_cap) {
+        memcpy(r->resp + at, data, len);
+        return LQ_OK;
+    }
+    s->too_big = true;
+    if (s->got - r->resp_cap > LQ_KREQ_DRAIN_MAX)
+        return LQ_ETOOBIG;
+    return LQ_OK;
+}
+
+static void on_done(lq_conn_t *c, lq_err_t err, void *ctx)
+{
+    lq_kreq_slot_t *s = ctx;
+    lq_kreq_client_t *cl = s->cl;
+    lq_kreq_t *r = s->req;
+    s->req = NULL;
+    if (r == NULL) { /* cancelled */
+        pump(cl);
+        return;
+    }
+    if (s->too_big) {
+        r->resp_len = (size_t)(s->expect_len > s->got ? s->expect_len : s->got);
+        (void)snprintf(r->message, sizeof r->message,
+                       "response body of %s%llu bytes exceeds the buffer of %zu bytes",
+                       s->has_len ? "" : "at least ", (unsigned long long)r->resp_len,
+                       r->resp_cap);
+        lq_backoff_reset(&r->backoff_);
+        complete(r, LQ_ETOOBIG);
+    } else if (err != LQ_OK) {
+        copy_msg(r->message, sizeof r->message, c->error, strlen(c->error));
+        r->action = LQ_KAPI_DONE;
+        if (transport_retryable(err)) {
+            r->action = LQ_KAPI_RETRY;
+            retry_or_fail(r, err, false, 0);
+        } else {
+            complete(r, err);
+        }
+    } else if (s->ok_status) {
+        r->resp_len = (size_t)s->got;
+        r->action = LQ_KAPI_DONE;
+        complete(r, LQ_OK);
+    } else {
+        if (!s->status_overflow)
+            decode_status(r, s->status_body, s->status_len);
+        lq_kapi_action_t a;
+        lq_err_t e = lq_kapi_classify(r->status, r->reason, strlen(r->reason), &a);
+        r->action = a;
+        if (a == LQ_KAPI_REAUTH) {
+            bool changed = false;
+            r->action = LQ_KAPI_DONE;
+            if (!r->reauthed_ && cl->kcfg_ != NULL) {
+                r->reauthed_ = true;
+                lq_err_t re = lq_kcfg_token_refresh(cl->kcfg_, true, &changed);
+                if (re == LQ_OK && changed) {
+                    LQ_INFO("kreq", "%s %s: 401, token re-read; sending again", r->method,
+                            r->path);
+                    cl->stats.reauths++;
+                    enqueue(cl, r, true);
+                    pump(cl);
+                    return;
+                }
+            }
+            complete(r, e);
+        } else if (a == LQ_KAPI_RETRY) {
+            retry_or_fail(r, e, s->has_ra, s->retry_after_s);
+        } else {
+            complete(r, e);
+        }
+    }
+    pump(cl);
+}
+
+/* ---- dispatch --------------------------------------------------------------------- */
+
+static void send_on(lq_kreq_client_t *cl, size_t i, lq_kreq_t *r)
+{
+    lq_kreq_slot_t *s = &cl->slots_[i];
+    const char *prefix = cl->kcfg_ ? cl->kcfg_->path_prefix : "";
+    size_t plen = strlen(prefix);
+    while (plen > 0 && prefix[plen - 1] == '/')
+        plen--;
+    size_t n = strlen(r->path);
+    r->status = 0;
+    r->resp_len = 0;
+    r->reason[0] = '\0';
+    r->message[0] = '\0';
+    r->action = LQ_KAPI_DONE;
+    if (plen + n + 1 > sizeof s->target) {
+        (void)snprintf(r->message, sizeof r->message, "path with the server's prefix is too long");
+        complete(r, LQ_ETOOBIG);
+        return;
+    }
+    memcpy(s->target, prefix, plen);
+    memcpy(s->target + plen, r->path, n + 1);
+
+    lq_http_req_t q;
+    memset(&q, 0, sizeof q);
+    q.method = r->method;
+    q.target = s->target;
+    q.accept = "application/json";
+    q.ua_version = LQ_VERSION;
+    if (cl->kcfg_ != NULL && cl->kcfg_->token_len > 0)
+        q.bearer = cl->kcfg_->token;
+    if (r->body != NULL) {
+        q.has_body = true;
+        q.body = r->body;
+        q.body_len = r->body_len;
+        q.content_type = r->content_type ? r->content_type : "application/json";
+    }
+    s->req = r;
+    s->ok_status = s->has_ra = s->has_len = s->too_big = s->status_overflow = false;
+    s->retry_after_s = 0;
+    s->expect_len = s->got = 0;
+    s->status_len = 0;
+    r->state = LQ_KREQ_SENT;
+    r->attempts++;
+    cl->stats.sent++;
+    lq_conn_handler_t h = { on_head, on_body, on_done, s };
+    lq_err_t e = lq_conn_request(&cl->conns[i], &q, &h, r->timeout_ms);
+    if (e != LQ_OK) { /* did not render: no on_done */
+        s->req = NULL;
+        (void)snprintf(r->message, sizeof r->message,
+                       "request does not fit the %u-byte transmit buffer or is malformed",
+                       (unsigned)LQ_CONN_TX_BUF);
+        complete(r, e);
+    }
+}
+
+static void pump(lq_kreq_client_t *cl)
+{
+    if (cl->pumping_) {
+        cl->again_ = true;
+        return;
+    }
+    cl->pumping_ = true;
+    do {
+        cl->again_ = false;
+        for (size_t i = 0; i < LQ_MAX_REQ_CONNS && cl->head_ != NULL; i++) {
+            if (cl->slots_[i].req != NULL || cl->conns[i].state != LQ_CONN_IDLE)
+                continue;
+            send_on(cl, i, dequeue(cl));
+        }
+    } while (cl->again_);
+    cl->pumping_ = false;
+}
+
+/* ---- public: client --------------------------------------------------------------- */
+
+void lq_kreq_client_init(lq_kreq_client_t *cl, lq_loop_t *loop, const lq_conn_target_t *target,
+                         lq_kcfg_t *kcfg)
+{
+    memset(&cl->stats, 0, sizeof cl->stats);
+    cl->max_attempts = LQ_KREQ_DEFAULT_ATTEMPTS;
+    cl->backoff_base_ms = LQ_KREQ_DEFAULT_BACKOFF_BASE_MS;
+    cl->backoff_max_ms = LQ_KREQ_DEFAULT_BACKOFF_MAX_MS;
+    cl->retry_after_cap_ms = LQ_KREQ_DEFAULT_RETRY_AFTER_CAP_MS;
+    cl->loop_ = loop;
+    cl->target_ = target;
+    cl->kcfg_ = kcfg;
+    cl->head_ = cl->tail_ = NULL;
+    cl->seq_ = 0;
+    cl->pumping_ = cl->again_ = false;
+    for (size_t i = 0; i < LQ_MAX_REQ_CONNS; i++) {
+        lq_conn_init(&cl->conns[i], loop, target);
+        memset(&cl->slots_[i], 0, offsetof(lq_kreq_slot_t, target));
+        cl->slots_[i].cl = cl;
+    }
+}
+
+lq_err_t lq_kreq_submit(lq_kreq_client_t *cl, lq_kreq_t *r)
+{
+    if (cl == NULL || r == NULL || r->method == NULL || r->path[0] != '/' || r->done == NULL)
+        return LQ_EINVAL;
+    if (r->state != LQ_KREQ_IDLE)
+        return LQ_ESTATE;
+    r->cl_ = cl;
+    r->err = LQ_OK;
+    r->action = LQ_KAPI_DONE;
+    r->status = 0;
+    r->resp_len = 0;
+    r->reason[0] = '\0';
+    r->message[0] = '\0';
+    r->attempts = 0;
+    r->reauthed_ = false;
+    /* Seed the jitter per request (path hash + sequence) so requests that failed
+     * together spread out. */
+    uint64_t h = UINT64_C(1469598103934665603) ^ ++cl->seq_;
+    for (const unsigned char *p = (const unsigned char *)r->path; *p; p++)
+        h = (h ^ *p) * UINT64_C(1099511628211);
+    lq_backoff_init(&r->backoff_, cl->backoff_base_ms, cl->backoff_max_ms, h);
+    lq_loop_timer_init(&r->timer_, on_retry_timer, r);
+    cl->stats.submitted++;
+    enqueue(cl, r, false);
+    pump(cl);
+    return LQ_OK;
+}
+
+lq_err_t lq_kreq_cancel(lq_kreq_t *r)
+{
+    if (r == NULL || r->cl_ == NULL)
+        return LQ_ENOTFOUND;
+    lq_kreq_client_t *cl = r->cl_;
+    switch (r->state) {
+    case LQ_KREQ_QUEUED:
+        (void)unlink_queued(cl, r);
+        break;
+    case LQ_KREQ_BACKOFF:
+        lq_loop_timer_stop(cl->loop_, &r->timer_);
+        break;
+    case LQ_KREQ_SENT:
+        for (size_t i = 0; i < LQ_MAX_REQ_CONNS; i++) {
+            if (cl->slots_[i].req == r) {
+                cl->slots_[i].req = NULL;
+                r->state = LQ_KREQ_IDLE;
+                lq_conn_close(&cl->conns[i]); /* on_done sees no request, pumps */
+                return LQ_OK;
+            }
+        }
+        break;
+    case LQ_KREQ_IDLE:
+    default:
+        return LQ_ENOTFOUND;
+    }
+    r->state = LQ_KREQ_IDLE;
+    return LQ_OK;
+}
+
+/* ---- public: requests ------------------------------------------------------------- */
+
+void lq_kreq_init(lq_kreq_t *r, char *resp, size_t resp_cap, lq_kreq_done_fn *done, void *ctx)
+{
+    memset(r, 0, sizeof *r);
+    r->resp = resp;
+    r->resp_cap = resp ? resp_cap : 0;
+    r->done = done;
+    r->ctx = ctx;
+    r->timeout_ms = LQ_KREQ_DEFAULT_TIMEOUT_MS;
+    r->state = LQ_KREQ_IDLE;
+}
+
+static lq_err_t fill(lq_kreq_t *r, const char *method, const char *path, const char *ctype,
+                     const char *body, size_t body_len)
+{
+    if (r == NULL || path == NULL || path[0] != '/' || (body == NULL && body_len > 0))
+        return LQ_EINVAL;
+    if (r->state != LQ_KREQ_IDLE)
+        return LQ_ESTATE;
+    size_t n = strlen(path);
+    if (n >= sizeof r->path)
+        return LQ_ETOOBIG;
+    memcpy(r->path, path, n + 1);
+    r->method = method;
+    r->content_type = body ? ctype : NULL;
+    r->body = body;
+    r->body_len = body_len;
+    return LQ_OK;
+}
+
+lq_err_t lq_kreq_get(lq_kreq_t *r, const char *path)
+{
+    return fill(r, "GET", path, NULL, NULL, 0);
+}
+
+lq_err_t lq_kreq_create(lq_kreq_t *r, const char *path, const char *body, size_t body_len)
+{
+    return fill(r, "POST", path, "application/json", body, body_len);
+}
+
+lq_err_t lq_kreq_update(lq_kreq_t *r, const char *path, const char *body, size_t body_len)
+{
+    return fill(r, "PUT", path, "application/json", body, body_len);
+}
+
+lq_err_t lq_kreq_merge_patch(lq_kreq_t *r, const char *path, const char *body, size_t body_len)
+{
+    return fill(r, "PATCH", path, "application/merge-patch+json", body, body_len);
+}
+
+lq_err_t lq_kreq_apply(lq_kreq_t *r, const char *path, const char *field_manager,
+                       const char *body, size_t body_len)
+{
+    if (field_manager == NULL || field_manager[0] == '\0' ||
+        strlen(field_manager) > FIELD_MANAGER_MAX)
+        return LQ_EINVAL;
+    lq_err_t e = fill(r, "PATCH", path, "application/apply-patch+yaml", body, body_len);
+    if (e != LQ_OK)
+        return e;
+    e = lq_kapi_query(r->path, sizeof r->path, "fieldManager", field_manager);
+    if (e == LQ_OK)
+        e = lq_kapi_query(r->path, sizeof r->path, "force", "true");
+    if (e != LQ_OK)
+        r->path[0] = '\0'; /* never submit a half-built request */
+    return e;
+}
+
+static bool plain_value(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+            return false;
+    return true;
+}
+
+lq_err_t lq_kreq_delete(lq_kreq_t *r, const char *path, const char *uid,
+                        const char *propagation)
+{
+    bool has_uid = uid != NULL && uid[0] != '\0';
+    bool has_pp = propagation != NULL && propagation[0] != '\0';
+    if ((has_uid && !plain_value(uid)) || (has_pp && !plain_value(propagation)))
+        return LQ_EINVAL;
+    lq_err_t e = fill(r, "DELETE", path, NULL, NULL, 0);
+    if (e != LQ_OK || (!has_uid && !has_pp))
+        return e;
+    int n = snprintf(r->opts_, sizeof r->opts_,
+                     "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\"%s%s%s%s%s%s}",
+                     has_uid ? ",\"preconditions\":{\"uid\":\"" : "", has_uid ? uid : "",
+                     has_uid ? "\"}" : "", has_pp ? ",\"propagationPolicy\":\"" : "",
+                     has_pp ? propagation : "", has_pp ? "\"" : "");
+    if (n < 0 || (size_t)n >= sizeof r->opts_) {
+        r->path[0] = '\0';
+        r->opts_[0] = '\0';
+        return LQ_ETOOBIG;
+    }
+    r->body = r->opts_;
+    r->body_len = (size_t)n;
+    r->content_type = "application/json";
+    return LQ_OK;
+}
+
+lq_err_t lq_kreq_status(lq_kreq_t *r)
+{
+    static const char sub[] = "/status";
+    const size_t sl = sizeof sub - 1u;
+    if (r == NULL)
+        return LQ_EINVAL;
+    if (r->state != LQ_KREQ_IDLE)
+        return LQ_ESTATE;
+    size_t n = strlen(r->path);
+    const char *q = strchr(r->path, '?');
+    size_t at = q ? (size_t)(q - r->path) : n;
+    if (at <= 1 || r->path[at - 1] == '/' ||
+        (at >= sl && memcmp(r->path + at - sl, sub, sl) == 0))
+        return LQ_EINVAL;
+    if (n + sl + 1 > sizeof r->path)
+        return LQ_ETOOBIG;
+    memmove(r->path + at + sl, r->path + at, n - at + 1);
+    memcpy(r->path + at, sub, sl);
+    return LQ_OK;
+}
