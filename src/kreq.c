@@ -226,8 +226,8 @@ static lq_err_t on_body(lq_conn_t *c, const char *data, size_t len, void *ctx)
         return LQ_OK;
     }
     s->too_big = true;
-    if (s->got - r->resp_cap > LQ_KREQ_DRAIN_MAX)
-        return LQ_ETOOBIG;
+    if (s->got > (uint64_t)r->resp_cap + LQ_KREQ_DRAIN_MAX)
+        return LQ_ETOOBIG; /* drained enough: close instead */
     return LQ_OK;
 }
 
@@ -242,7 +242,8 @@ static void on_done(lq_conn_t *c, lq_err_t err, void *ctx)
         return;
     }
     if (s->too_big) {
-        r->resp_len = (size_t)(s->expect_len > s->got ? s->expect_len : s->got);
+        uint64_t need = s->expect_len > s->got ? s->expect_len : s->got;
+        r->resp_len = need > SIZE_MAX ? SIZE_MAX : (size_t)need;
         (void)snprintf(r->message, sizeof r->message,
                        "response body of %s%llu bytes exceeds the buffer of %zu bytes",
                        s->has_len ? "" : "at least ", (unsigned long long)r->resp_len,

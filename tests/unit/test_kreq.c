@@ -177,6 +177,8 @@ static void test_body_too_big(void **state)
     assert_non_null(strstr(r->message, "301 bytes exceeds the buffer of 256"));
     assert_int_equal(r->attempts, 1);
     assert_int_equal(cl.stats.failures, 1);
+    spin(1);
+    assert_false(lq_fake_sock_closed(fd)); /* drained: the connection stays usable */
 
     /* Chunked (no Content-Length): still never truncated; the connection drained and
      * reusable. */
