@@ -499,7 +499,10 @@ int lq_check_main(int argc, char **argv)
     }
     lq_tls_stats_t ts;
     lq_tls_stats(&ts);
-    LQ_DEBUG("check", "mbedTLS arena peak %zu of %zu bytes", ts.arena_peak, ts.arena_size);
+    uint64_t hwm = 0, rss = 0;
+    (void)lq_port_mem_usage(&hwm, &rss);
+    LQ_DEBUG("check", "mbedTLS arena peak %zu of %zu bytes; peak RSS (VmHWM) %llu KiB",
+             ts.arena_peak, ts.arena_size, (unsigned long long)(hwm / 1024u));
     printf(bad ? "check FAILED\n" : "check passed: ready to peer\n");
     return bad ? 1 : 0;
 }

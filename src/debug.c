@@ -187,12 +187,15 @@ int lq_debug_main(int argc, char **argv)
     lq_tls_stats_t ts;
     lq_tls_stats(&ts);
     const lq_watch_stats_t *st = &dbg.watch.stats;
+    uint64_t hwm = 0, rss = 0;
+    (void)lq_port_mem_usage(&hwm, &rss);
     fprintf(stderr,
             "liqolet debug watch: %llu listed, %llu events, %llu bookmarks, %llu relists, "
-            "%llu 410s, %llu failures; TLS arena peak %zu of %zu bytes\n",
+            "%llu 410s, %llu failures; TLS arena peak %zu of %zu bytes; "
+            "VmHWM %llu KiB, VmRSS %llu KiB\n",
             (unsigned long long)st->listed, (unsigned long long)st->events,
             (unsigned long long)st->bookmarks, (unsigned long long)st->relists,
             (unsigned long long)st->gone, (unsigned long long)st->failures, ts.arena_peak,
-            ts.arena_size);
+            ts.arena_size, (unsigned long long)(hwm / 1024u), (unsigned long long)(rss / 1024u));
     return 0;
 }

@@ -97,6 +97,12 @@ lq_err_t lq_port_file_stat(const char *path, int64_t *mtime_ms, uint64_t *size);
 /* Value of an environment variable, or NULL. */
 const char *lq_port_getenv(const char *name);
 
+/* --- memory ------------------------------------------------------------------ */
+
+/* Peak and current resident set size of this process in bytes (Linux: VmHWM and VmRSS
+ * of /proc/self/status). Returns LQ_OK or LQ_ENOTSUP where the OS does not tell. */
+lq_err_t lq_port_mem_usage(uint64_t *peak, uint64_t *current);
+
 /* --- logging sink ------------------------------------------------------------ */
 
 /* Writes one finished log line (with its newline) to the log destination. Never fails

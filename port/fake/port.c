@@ -425,6 +425,15 @@ const char *lq_port_getenv(const char *name)
     return NULL;
 }
 
+/* --- memory --- */
+
+lq_err_t lq_port_mem_usage(uint64_t *peak, uint64_t *current)
+{
+    (void)peak;
+    (void)current;
+    return LQ_ENOTSUP;
+}
+
 /* --- log --- */
 
 void lq_port_log_write(const char *line, size_t len)

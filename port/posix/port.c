@@ -380,6 +380,38 @@ const char *lq_port_getenv(const char *name)
     return getenv(name);
 }
 
+/* --- memory ------------------------------------------------------------------ */
+
+static uint64_t status_kb(const char *text, const char *key)
+{
+    const char *p = strstr(text, key);
+    if (p == NULL)
+        return 0;
+    p += strlen(key);
+    while (*p == ' ' || *p == '\t')
+        p++;
+    uint64_t v = 0;
+    while (*p >= '0' && *p <= '9')
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    return v * 1024u;
+}
+
+lq_err_t lq_port_mem_usage(uint64_t *peak, uint64_t *current)
+{
+    char buf[2048];
+    size_t len = 0;
+    if (lq_port_file_read("/proc/self/status", buf, sizeof buf, &len) != LQ_OK)
+        return LQ_ENOTSUP;
+    uint64_t hwm = status_kb(buf, "VmHWM:"), rss = status_kb(buf, "VmRSS:");
+    if (hwm == 0)
+        return LQ_ENOTSUP;
+    if (peak)
+        *peak = hwm;
+    if (current)
+        *current = rss;
+    return LQ_OK;
+}
+
 /* --- logging sink ------------------------------------------------------------ */
 
 void lq_port_log_write(const char *line, size_t len)
