@@ -52,7 +52,7 @@ LDFLAGS := -Wl,--gc-sections $(EXTRA_LDFLAGS)
 
 # Pure modules: no OS header; they also build into the fuzzers.
 PURE_SRCS  := src/err.c $(wildcard src/http.c src/frame.c src/scan.c src/kapi.c src/perms.c)
-AGENT_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
+AGENT_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/forge/*.c))
 POSIX_SRCS := $(wildcard port/posix/*.c)
 FAKE_SRCS  := $(wildcard port/fake/*.c)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
