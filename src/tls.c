@@ -25,6 +25,7 @@
 #include "mbedtls/memory_buffer_alloc.h"
 #include "mbedtls/net_sockets.h"
 #include "mbedtls/pk.h"
+#include "mbedtls/sha256.h"
 #include "mbedtls/ssl.h"
 #include "mbedtls/version.h"
 #include "mbedtls/x509_crt.h"
@@ -756,4 +757,12 @@ void lq_tls_stats(lq_tls_stats_t *out)
 const char *lq_tls_library_version(void)
 {
     return MBEDTLS_VERSION_STRING;
+}
+
+lq_err_t lq_tls_sha256(const void *data, size_t len, unsigned char out[32])
+{
+    if ((data == NULL && len > 0) || out == NULL)
+        return LQ_EINVAL;
+    /* The one-shot SHA-256 works before lq_tls_init: it allocates nothing. */
+    return mbedtls_sha256((const unsigned char *)data, len, out, 0) == 0 ? LQ_OK : LQ_ETLS;
 }

@@ -83,6 +83,10 @@ const char *lq_tls_error(int session);
 const char *lq_tls_version(int session);
 
 void lq_tls_stats(lq_tls_stats_t *out);
+/* SHA-256 of data (for names derived from cluster ids, e.g. DefaultName's suffix). No
+ * allocation; usable before lq_tls_init. Returns LQ_OK, LQ_EINVAL or LQ_ETLS. */
+lq_err_t lq_tls_sha256(const void *data, size_t len, unsigned char out[32]);
+
 /* mbedTLS version string, e.g. "3.6.6". */
 const char *lq_tls_library_version(void);
 

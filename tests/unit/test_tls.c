@@ -876,6 +876,19 @@ static void test_no_heap_after_seal(void **state)
     assert_int_equal(after, before);
 }
 
+static void test_sha256_vector(void **state)
+{
+    (void)state;
+    /* FIPS 180-2, example B.1: SHA-256("abc") */
+    static const unsigned char want[32] = {
+        0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+        0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad };
+    unsigned char got[32];
+    assert_int_equal(lq_tls_sha256("abc", 3, got), LQ_OK);
+    assert_memory_equal(got, want, 32);
+    assert_int_equal(lq_tls_sha256(NULL, 1, got), LQ_EINVAL);
+}
+
 int main(void)
 {
     lq_log_init();
@@ -897,6 +910,7 @@ int main(void)
         cmocka_unit_test(test_session_limits),
         cmocka_unit_test(test_live_apiserver),
         cmocka_unit_test(test_no_heap_after_seal),
+        cmocka_unit_test(test_sha256_vector),
     };
     return cmocka_run_group_tests_name("tls", tests, setup, NULL);
 }
