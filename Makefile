@@ -45,6 +45,7 @@ BASE_CFLAGS := $(WARN) -g -ffunction-sections -fdata-sections -Iinclude \
 -include mk/deps.mk
 -include mk/testbed.mk
 -include mk/rbac.mk
+-include mk/configdoc.mk
 CMOCKA_LIBS ?= -lcmocka
 
 CFLAGS  := $(BASE_CFLAGS) $(BOARD_CFLAGS) $(DEPS_CFLAGS) $(EXTRA_CFLAGS)
@@ -200,7 +201,7 @@ ARM_BOARDS := rpi4-aarch64 armv7-gateway
 
 test:
 	$(MAKE) deps
-	$(MAKE) rbac-check
+	$(MAKE) rbac-check configdoc-check
 	$(MAKE) BOARD=host all unit
 	$(MAKE) fuzz-smoke
 	@for b in $(ARM_BOARDS); do $(MAKE) BOARD=$$b all unit || exit 1; done
