@@ -149,6 +149,11 @@ $(FBUILD)/fuzz_kubeconfig: tests/fuzz/fuzz_kubeconfig.c src/kubeconfig.c src/log
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iport/fake -isystem build/host/sysroot/include -o $@ $< src/kubeconfig.c src/log.c src/err.c port/fake/port.c build/host/sysroot/lib/libyaml.a
 
+$(FBUILD)/fuzz_config: tests/fuzz/fuzz_config.c src/config.c src/err.c src/log.c port/fake/port.c $(wildcard include/liqolet/*.h)
+	@mkdir -p $(FBUILD)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iport/fake -o $@ $< src/config.c src/err.c src/log.c port/fake/port.c
+
 $(FBUILD)/src/cjson/cJSON.c: tools/deps/versions tools/deps/fetch-src.sh
 	@mkdir -p $(FBUILD)/src $(FBUILD)/include/cjson
 	$(Q)sh tools/deps/fetch-src.sh CJSON $(FBUILD)/src

@@ -36,6 +36,10 @@ KINDS = {
     ("v1", "Secret"): ("/api/v1", "secrets", True),
     ("v1", "ConfigMap"): ("/api/v1", "configmaps", True),
     ("v1", "Node"): ("/api/v1", "nodes", False),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"):
+        ("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", False),
+    ("offloading.liqo.io/v1alpha1", "NamespaceOffloading"):
+        ("/apis/offloading.liqo.io/v1alpha1", "namespaceoffloadings", True),
     ("rbac.authorization.k8s.io/v1", "ClusterRole"):
         ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"):
