@@ -34,7 +34,16 @@
  *     as Liqo's does.
  *   Deviation: each quantity is rounded up to the unit (millicore for cpu, byte or whole
  *   unit otherwise) when it is read, where Liqo sums exact decimals; sub-millicore
- *   requests ("0.5m") are the only realistic difference.
+ *   requests ("0.5m") are the only realistic difference. Liqo updates its sums event by
+ *   event (so its zeroing depends on event order); these functions compute the same
+ *   rules over one complete list of nodes and pods.
+ *
+ * Not built here (the caller's or later work): the storage.liqo.io/available label (no
+ * storage fabric), status.images, Liqo's VK annotations for three-way patching, the
+ * finalizer, and the teardown sequence (whose status is what an empty offer gives).
+ *
+ * Builders (lq_forge_node, _status, _lease) leave whatever they had built in the arena
+ * when they fail; lq_json_reset() reclaims it.
  */
 #ifndef LIQOLET_FORGE_NODE_H
 #define LIQOLET_FORGE_NODE_H
@@ -68,7 +77,11 @@
  * T P E, Ki Mi Gi Ti Pi Ei, and e<int>/E<int> exponents. No whitespace is accepted.
  * Returns LQ_OK; LQ_EINVAL s or out NULL, or scale out of range; LQ_EPROTO not a quantity
  * (empty, "1.2.3", "1K", "1Kb", " 1", "1e", "e3", ...); LQ_ETOOBIG the value does not fit
- * in int64 at that scale. *out is untouched on error. */
+ * in int64 at that scale. *out is untouched on error.
+ * Deviations from k8s.io/apimachinery (checked against its ParseQuantity): a number with
+ * no digit ("+", ".", "m", "Ki", "e3"), which Kubernetes reads as 0, is refused; a value
+ * beyond int64, which Value()/MilliValue() silently wrap, is LQ_ETOOBIG. The API server
+ * never sends either (it stores canonical text). */
 lq_err_t lq_quantity_parse(const char *s, size_t len, int scale, int64_t *out);
 
 /* Formats v (in units of 10^scale; scale a multiple of 3 from -9 to 18) as Kubernetes'

@@ -116,6 +116,7 @@ lq_err_t lq_quantity_parse(const char *s, size_t len, int scale, int64_t *out)
     size_t rest = len - i;
     const char *sf = s + i;
     if (rest == 0) {
+        /* no suffix: plain units */
     } else if (rest == 2 && sf[1] == 'i') {
         static const char bins[] = "KMGTPE";
         const char *at = memchr(bins, sf[0], 6);

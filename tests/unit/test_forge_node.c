@@ -16,6 +16,7 @@
 
 #include "liqolet/forge_node.h"
 #include "liqolet/json.h"
+#include "liqolet/pool.h"
 
 #ifndef LQ_TEST_VECTORS
 #define LQ_TEST_VECTORS "tests/vectors"
@@ -769,6 +770,48 @@ static void test_errors(void **state)
     assert_int_equal(lq_forge_node(&d, &p, &offer, NOW_MS, &out), LQ_OK);
 }
 
+/* The whole chain runs without the heap once the pool is sealed (inputs are read from
+ * files before the seal, since stdio allocates). */
+static void test_no_heap_after_seal(void **state)
+{
+    (void)state;
+    lq_json_t *nodes = parse_vec("nodes.json");
+    static char pods_buf[16 * 1024];
+    size_t pn = read_vec("pods.json", pods_buf, sizeof pods_buf);
+    lq_json_t *pods = NULL;
+    assert_int_equal(lq_json_parse(&g_doc, pods_buf, pn, &pods), LQ_OK);
+    lq_forge_node_params_t p = params();
+    static lq_forge_capacity_t cap;
+    static lq_forge_offer_t offer;
+    lq_json_t *node = NULL, *st = NULL, *lease = NULL;
+    lq_err_t e[8] = {LQ_OK};
+    bool changed = false;
+    size_t len = 0;
+
+    lq_pool_init();
+    unsigned long v0 = lq_allocguard_violations();
+    lq_pool_seal();
+    lq_forge_capacity_init(&cap);
+    for (lq_json_t *n = lq_json_first(lq_json_get(nodes, "items")); n; n = lq_json_next(n))
+        e[0] = e[0] ? e[0] : lq_forge_capacity_add_node(&cap, n, NULL);
+    for (lq_json_t *x = lq_json_first(lq_json_get(pods, "items")); x; x = lq_json_next(x))
+        e[1] = e[1] ? e[1] : lq_forge_capacity_add_pod(&cap, x, "home-0001", NULL);
+    e[2] = lq_forge_capacity_offer(&cap, 90, &offer);
+    e[3] = lq_forge_node(&g_doc, &p, &offer, NOW_MS, &node);
+    e[4] = lq_forge_node_status_changed(node, &offer, &changed);
+    e[5] = lq_forge_node_status(&g_doc, &p, &offer, node, NOW_MS + 1000, &st);
+    e[6] = lq_forge_lease(&g_doc, "liqo-foreign", "uid-1", "liqo-foreign", 40, NOW_MS, &lease);
+    e[7] = lq_json_print(node, g_out, sizeof g_out, &len);
+    unsigned long v1 = lq_allocguard_violations();
+    lq_pool_init(); /* unseal before cmocka asserts (cmocka allocates on failure) */
+
+    for (size_t i = 0; i < 8; i++)
+        assert_int_equal(e[i], LQ_OK);
+    assert_false(changed);
+    assert_true(len > 0);
+    assert_int_equal(v1, v0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -784,6 +827,7 @@ int main(void)
         cmocka_unit_test_setup(test_status_transitions, setup),
         cmocka_unit_test_setup(test_lease_golden, setup),
         cmocka_unit_test_setup(test_errors, setup),
+        cmocka_unit_test_setup(test_no_heap_after_seal, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
