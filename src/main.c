@@ -14,6 +14,7 @@
 #include "liqolet/err.h"
 #include "liqolet/log.h"
 #include "liqolet/pool.h"
+#include "liqolet/run.h"
 
 #if defined(__has_include)
 #if __has_include("liqolet_deps.h")
@@ -55,9 +56,8 @@ static const char usage_text[] =
     "  --log-level LEVEL           error|warn|info|debug|trace (default info)\n"
     "  --log-format FORMAT         plain|json (default plain)\n"
     "\n"
-    "Status of this build: `check`, `debug watch`, `version` and `help` work. `run` parses and\n"
-    "validates its whole configuration (liqolet run --help, docs/configuration.md), then\n"
-    "exits with status 2: the agent itself is not built yet (see README.md).\n"
+    "Status of this build: `run` registers the virtual node (status, lease, capacity,\n"
+    "health); namespace offloading and reflection are not built yet (see README.md).\n"
     "\n"
     "Exit status: 0 success, 1 runtime failure, 2 usage error or unavailable command.\n";
 
@@ -114,8 +114,8 @@ static int apply_global(int argc, char **argv, int *i)
     return 2;
 }
 
-/* `liqolet run`: the configuration is complete (flags, file, --set; see
- * docs/configuration.md); the agent behind it is not built yet. */
+/* `liqolet run`: configuration (flags, file, --set; docs/configuration.md), then the
+ * agent (src/run.c). */
 static int cmd_run(int argc, char **argv)
 {
     static lq_config_t cfg;
@@ -141,10 +141,7 @@ static int cmd_run(int argc, char **argv)
             "libcoap cap %u B (tools/size-report has the full figure)",
             (unsigned)LQ_MBEDTLS_ARENA, (unsigned)LQ_JSON_ARENA, (unsigned)LQ_STARTUP_POOL,
             (unsigned)LQ_COAP_HEAP_CAP);
-    lq_pool_seal();
-    LQ_ERROR("main", "the agent (virtual node, offloading, reflection) is not implemented in "
-             "liqolet %s yet; see the feature table in README.md", LQ_VERSION);
-    return 2;
+    return lq_run_main(&cfg);
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,177 @@
+/* liqolet: `liqolet run`, start-up order (DESIGN.md "How data flows" step 1):
+ * configuration -> credentials -> TLS -> cluster identities -> virtual node -> loop.
+ * What runs today: the virtual node (Node, status, Lease, capacity, foreign health).
+ * Namespace offloading and reflection are not wired yet (see README). */
+#include <stdio.h>
+#include <string.h>
+
+#include "liqolet/cluster.h"
+#include "liqolet/config.h"
+#include "liqolet/json.h"
+#include "liqolet/kreq.h"
+#include "liqolet/log.h"
+#include "liqolet/pool.h"
+#include "liqolet/run.h"
+#include "liqolet/tls.h"
+#include "liqolet/vnode.h"
+
+static struct {
+    lq_loop_t loop;
+    lq_cluster_t home, foreign;
+    lq_kreq_client_t home_req, foreign_req;
+    lq_kreq_t q_home_id, q_foreign_id, q_version;
+    char r_home_id[16384], r_foreign_id[16384], r_version[4096];
+    int pending;
+    lq_err_t failed;
+    char home_id[128], foreign_id[128], foreign_name[64], node_name[256], node_ip[64];
+    char kubelet_version[64];
+    lq_vnode_t vnode;
+    unsigned char arena[64u * 1024u];
+    lq_json_doc_t doc;
+} rn;
+
+static void ident_done(lq_kreq_t *r, lq_err_t err, void *ctx)
+{
+    (void)ctx;
+    rn.pending--;
+    if (err != LQ_OK) {
+        LQ_ERROR("run", "%s: %s (%s)", r->path, lq_err_str(err), r->message);
+        rn.failed = err;
+    }
+}
+
+static lq_err_t get_string(const char *body, size_t len, const char *k1, const char *k2,
+                           char *out, size_t cap)
+{
+    lq_json_t *root = NULL;
+    lq_json_reset(&rn.doc);
+    lq_err_t e = lq_json_parse(&rn.doc, body, len, &root);
+    if (e != LQ_OK)
+        return e;
+    return lq_json_str_copy(k2 ? LQ_JSON_AT(root, k1, k2) : lq_json_get(root, k1), out, cap);
+}
+
+/* Cluster name derived from an id (DESIGN.md Decision 2): the first 8 characters, which
+ * for a UID are lowercase hex, so the name is a DNS-1123 label. */
+static void derive_name(const char *id, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *p = id; *p && n + 1 < cap && n < 8; p++) {
+        char c = *p;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+            out[n++] = c;
+    }
+    out[n] = '\0';
+}
+
+int lq_run_main(lq_config_t *cfg)
+{
+    char err[LQ_KCFG_ERR_MAX + LQ_TLS_ERR_MAX];
+    if (lq_tls_init() != LQ_OK) {
+        LQ_ERROR("run", "cannot initialise TLS (entropy source?)");
+        return 1;
+    }
+    lq_json_doc_init(&rn.doc, rn.arena, sizeof rn.arena);
+    if (lq_cluster_open(&rn.home, "home", cfg->home.kubeconfig[0] ? cfg->home.kubeconfig : NULL,
+                        cfg->home.context[0] ? cfg->home.context : NULL, true, err, sizeof err) != LQ_OK ||
+        lq_cluster_open(&rn.foreign, "foreign",
+                        cfg->foreign.kubeconfig[0] ? cfg->foreign.kubeconfig : NULL,
+                        cfg->foreign.context[0] ? cfg->foreign.context : NULL, false, err,
+                        sizeof err) != LQ_OK) {
+        LQ_ERROR("run", "%s", err);
+        return 1;
+    }
+    lq_loop_init(&rn.loop);
+    if (lq_port_signals_install() != LQ_OK)
+        return 1;
+    lq_kreq_client_init(&rn.home_req, &rn.loop, &rn.home.target, &rn.home.kcfg);
+    lq_kreq_client_init(&rn.foreign_req, &rn.loop, &rn.foreign.target, &rn.foreign.kcfg);
+
+    /* Identities: kube-system UIDs (unless given) and the home version. The request
+     * client retries with backoff, so a server that is still starting is waited for. */
+    lq_kreq_init(&rn.q_home_id, rn.r_home_id, sizeof rn.r_home_id, ident_done, NULL);
+    lq_kreq_init(&rn.q_foreign_id, rn.r_foreign_id, sizeof rn.r_foreign_id, ident_done, NULL);
+    lq_kreq_init(&rn.q_version, rn.r_version, sizeof rn.r_version, ident_done, NULL);
+    rn.pending = 3;
+    rn.home_req.max_attempts = 20;
+    rn.foreign_req.max_attempts = 20;
+    (void)lq_kreq_get(&rn.q_home_id, "/api/v1/namespaces/kube-system");
+    (void)lq_kreq_get(&rn.q_foreign_id, "/api/v1/namespaces/kube-system");
+    (void)lq_kreq_get(&rn.q_version, "/version");
+    (void)lq_kreq_submit(&rn.home_req, &rn.q_home_id);
+    (void)lq_kreq_submit(&rn.foreign_req, &rn.q_foreign_id);
+    (void)lq_kreq_submit(&rn.home_req, &rn.q_version);
+    while (rn.pending > 0) {
+        (void)lq_loop_run_once(&rn.loop, 1000);
+        int sig = lq_port_signal_take();
+        if (sig != 0)
+            return 0;
+    }
+    if (rn.failed != LQ_OK) {
+        LQ_ERROR("run", "cannot read the cluster identities; run `liqolet check` with the same "
+                 "kubeconfigs for a diagnosis");
+        return 1;
+    }
+    rn.home_req.max_attempts = 5;
+    rn.foreign_req.max_attempts = 5;
+    if (cfg->home.id[0])
+        (void)snprintf(rn.home_id, sizeof rn.home_id, "%s", cfg->home.id);
+    else if (get_string(rn.r_home_id, rn.q_home_id.resp_len, "metadata", "uid", rn.home_id,
+                        sizeof rn.home_id) != LQ_OK)
+        return 1;
+    if (cfg->foreign.id[0])
+        (void)snprintf(rn.foreign_id, sizeof rn.foreign_id, "%s", cfg->foreign.id);
+    else if (get_string(rn.r_foreign_id, rn.q_foreign_id.resp_len, "metadata", "uid",
+                        rn.foreign_id, sizeof rn.foreign_id) != LQ_OK)
+        return 1;
+    if (get_string(rn.r_version, rn.q_version.resp_len, "gitVersion", NULL, rn.kubelet_version,
+                   sizeof rn.kubelet_version) != LQ_OK)
+        rn.kubelet_version[0] = '\0';
+    if (strcmp(rn.home_id, rn.foreign_id) == 0) {
+        LQ_ERROR("run", "home and foreign are the same cluster (kube-system UID %s)", rn.home_id);
+        return 1;
+    }
+    if (cfg->foreign.name[0])
+        (void)snprintf(rn.foreign_name, sizeof rn.foreign_name, "%s", cfg->foreign.name);
+    else
+        derive_name(rn.foreign_id, rn.foreign_name, sizeof rn.foreign_name);
+    if (cfg->node_name[0])
+        (void)snprintf(rn.node_name, sizeof rn.node_name, "%s", cfg->node_name);
+    else
+        (void)snprintf(rn.node_name, sizeof rn.node_name, "liqo-%s", rn.foreign_name);
+    if (cfg->node_ip[0])
+        (void)snprintf(rn.node_ip, sizeof rn.node_ip, "%s", cfg->node_ip);
+    else
+        for (size_t i = 0; i < LQ_MAX_REQ_CONNS && !rn.node_ip[0]; i++)
+            if (lq_conn_local_addr(&rn.home_req.conns[i], rn.node_ip, sizeof rn.node_ip) != LQ_OK)
+                rn.node_ip[0] = '\0';
+
+    lq_vnode_cfg_t vc;
+    memset(&vc, 0, sizeof vc);
+    vc.node_name = rn.node_name;
+    vc.node_ip = rn.node_ip;
+    vc.home_id = rn.home_id;
+    vc.foreign_id = rn.foreign_id;
+    vc.kubelet_version = rn.kubelet_version;
+    vc.sharing_pct = (unsigned)cfg->sharing_percentage;
+    for (size_t i = 0; i < cfg->n_node_labels && vc.n_labels < LQ_VNODE_MAX_KV; i++) {
+        vc.labels[vc.n_labels].key = cfg->node_labels[i].key;
+        vc.labels[vc.n_labels++].value = cfg->node_labels[i].value;
+    }
+    for (size_t i = 0; i < cfg->n_node_annotations && vc.n_annotations < LQ_VNODE_MAX_KV; i++) {
+        vc.annotations[vc.n_annotations].key = cfg->node_annotations[i].key;
+        vc.annotations[vc.n_annotations++].value = cfg->node_annotations[i].value;
+    }
+    LQ_INFO("run", "home cluster %s, foreign cluster %s (%s); virtual node %s, node IP %s",
+            rn.home_id, rn.foreign_id, rn.foreign_name, rn.node_name,
+            rn.node_ip[0] ? rn.node_ip : "-");
+    lq_vnode_init(&rn.vnode, &rn.loop, &rn.home, &rn.foreign, &rn.home_req, &rn.foreign_req, &vc);
+    if (lq_vnode_start(&rn.vnode) != LQ_OK)
+        return 1;
+    lq_pool_seal(); /* from here on the agent's own code allocates nothing */
+    int sig = lq_loop_run(&rn.loop);
+    LQ_INFO("run", "stopping on signal %d; the virtual node and remote objects stay in place", sig);
+    return 0;
+}
