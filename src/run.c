@@ -9,6 +9,7 @@
 #include "liqolet/config.h"
 #include "liqolet/json.h"
 #include "liqolet/kreq.h"
+#include "liqolet/lock.h"
 #include "liqolet/log.h"
 #include "liqolet/pool.h"
 #include "liqolet/run.h"
@@ -26,6 +27,8 @@ static struct {
     char home_id[128], foreign_id[128], foreign_name[64], node_name[256], node_ip[64];
     char kubelet_version[64];
     lq_vnode_t vnode;
+    lq_lock_t lock;
+    int lost;
     unsigned char arena[64u * 1024u];
     lq_json_doc_t doc;
 } rn;
@@ -64,6 +67,24 @@ static void derive_name(const char *id, char *out, size_t cap)
             out[n++] = c;
     }
     out[n] = '\0';
+}
+
+static void on_locked(lq_lock_t *l, void *ctx)
+{
+    (void)l;
+    (void)ctx;
+    if (lq_vnode_start(&rn.vnode) != LQ_OK) {
+        LQ_ERROR("run", "cannot start the virtual node");
+        lq_loop_stop(&rn.loop);
+    }
+}
+
+static void on_lock_lost(lq_lock_t *l, void *ctx)
+{
+    (void)l;
+    (void)ctx;
+    rn.lost = 1;
+    lq_loop_stop(&rn.loop);
 }
 
 int lq_run_main(lq_config_t *cfg)
@@ -168,10 +189,19 @@ int lq_run_main(lq_config_t *cfg)
             rn.home_id, rn.foreign_id, rn.foreign_name, rn.node_name,
             rn.node_ip[0] ? rn.node_ip : "-");
     lq_vnode_init(&rn.vnode, &rn.loop, &rn.home, &rn.foreign, &rn.home_req, &rn.foreign_req, &vc);
-    if (lq_vnode_start(&rn.vnode) != LQ_OK)
+    /* Single instance: the virtual node starts only once the lock Lease is held. */
+    if (lq_lock_start(&rn.lock, &rn.loop, &rn.home_req, cfg->namespace, rn.node_name, on_locked,
+                      on_lock_lost, NULL) != LQ_OK) {
+        LQ_ERROR("run", "invalid node name or namespace for the lock Lease");
         return 1;
+    }
     lq_pool_seal(); /* from here on the agent's own code allocates nothing */
     int sig = lq_loop_run(&rn.loop);
+    if (rn.lost)
+        return 1;
+    if (lq_lock_release(&rn.lock))
+        for (int i = 0; i < 30 && rn.lock.state == LQ_LOCK_RELEASING; i++)
+            (void)lq_loop_run_once(&rn.loop, 100);
     LQ_INFO("run", "stopping on signal %d; the virtual node and remote objects stay in place", sig);
     return 0;
 }

@@ -333,9 +333,15 @@ static void ping_done(lq_kreq_t *r, lq_err_t err, void *ctx)
     if (ok != v->healthy)
         LQ_INFO("vnode", "foreign cluster is %s%s%s", ok ? "healthy again" : "unhealthy",
                 ok ? "" : ": ", ok ? "" : r->message);
+    bool recovered = ok && !v->healthy;
     v->healthy = ok;
-    if (ok && !v->have_offer)
+    if (recovered || (ok && !v->have_offer)) {
+        /* Post status (and the lease) at once, so the node is Ready again without
+         * waiting for the next 60 s tick. */
+        v->status_due_ = true;
         scan_start(v);
+        renew_lease(v);
+    }
 }
 
 static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
