@@ -46,14 +46,14 @@ static lq_err_t body(lq_lock_t *l, bool with_rv)
 }
 
 /* Reads holder, renewTime, duration and resourceVersion from the response. */
-static void read_lease(lq_lock_t *l, char *holder, size_t hcap, int64_t *expires_ms)
+static void read_lease(lq_lock_t *l, char *holder, size_t hcap, bool *valid)
 {
     static unsigned char arena[32768];
     lq_json_doc_t doc;
     lq_json_doc_init(&doc, arena, sizeof arena);
     lq_json_t *root = NULL;
     holder[0] = '\0';
-    *expires_ms = 0;
+    *valid = false;
     if (lq_json_parse(&doc, l->resp_, l->req_.resp_len, &root) != LQ_OK)
         return;
     (void)lq_json_str_copy(LQ_JSON_AT(root, "metadata", "resourceVersion"), l->rv_, sizeof l->rv_);
@@ -70,14 +70,14 @@ static void read_lease(lq_lock_t *l, char *holder, size_t hcap, int64_t *expires
     if (lq_forge_time_format(lq_port_wall_ms() - dur * 1000, true, cutoff, sizeof cutoff) != LQ_OK)
         return;
     size_t n = rt.len < strlen(cutoff) ? rt.len : strlen(cutoff);
-    *expires_ms = memcmp(rt.p, cutoff, n) < 0 ? 0 : 1; /* 0: expired, 1: still valid */
+    *valid = memcmp(rt.p, cutoff, n) >= 0; /* renewed after the cutoff: still held */
 }
 
 static void done(lq_kreq_t *r, lq_err_t err, void *ctx)
 {
     lq_lock_t *l = ctx;
     char holder[128];
-    int64_t valid = 0;
+    bool valid = false;
     switch (l->state) {
     case LQ_LOCK_RELEASING:
         if (err == LQ_OK)

@@ -32,9 +32,10 @@ static void apply_node(lq_vnode_t *v);
 static void apply_status(lq_vnode_t *v);
 static void renew_lease(lq_vnode_t *v);
 
-static int64_t now_wall(void)
+/* A request struct may be reused only once its previous use is over. */
+static bool busy(const lq_kreq_t *r)
 {
-    return lq_port_wall_ms();
+    return r->state != LQ_KREQ_IDLE;
 }
 
 static void params_of(const lq_vnode_t *v, lq_forge_node_params_t *p)
@@ -197,30 +198,28 @@ static void node_done(lq_kreq_t *r, lq_err_t err, void *ctx)
     renew_lease(v);
 }
 
-static bool render(lq_vnode_t *v, lq_json_t *obj, char *buf, size_t cap, size_t *len)
+static bool render(lq_json_t *obj, char *buf, size_t cap, size_t *len)
 {
     if (lq_json_print(obj, buf, cap, len) != LQ_OK) {
         LQ_ERROR("vnode", "rendered object does not fit %zu bytes", cap);
         return false;
     }
-    (void)v;
     return true;
 }
 
 static void apply_node(lq_vnode_t *v)
 {
-    if (!v->have_offer || v->req_node_.state == LQ_KREQ_QUEUED || v->req_node_.state == LQ_KREQ_SENT ||
-        v->req_node_.state == LQ_KREQ_BACKOFF)
+    if (!v->have_offer || busy(&v->req_node_))
         return;
     lq_forge_node_params_t p;
     params_of(v, &p);
     lq_json_reset(&v->out_doc_);
     lq_json_t *node = NULL;
-    if (lq_forge_node(&v->out_doc_, &p, &v->offer, now_wall(), &node) != LQ_OK)
+    if (lq_forge_node(&v->out_doc_, &p, &v->offer, lq_port_wall_ms(), &node) != LQ_OK)
         return;
     (void)lq_json_obj_del(&v->out_doc_, node, "status");
     size_t len = 0;
-    if (!render(v, node, v->body_node_, sizeof v->body_node_, &len))
+    if (!render(node, v->body_node_, sizeof v->body_node_, &len))
         return;
     char path[LQ_KREQ_PATH_MAX];
     if (lq_kapi_path(path, sizeof path, "v1", NULL, "nodes", v->cfg.node_name, NULL) != LQ_OK)
@@ -258,8 +257,7 @@ static void apply_status(lq_vnode_t *v)
 {
     if (!v->node_applied || !v->have_offer || !v->healthy)
         return;
-    if (v->req_status_.state == LQ_KREQ_QUEUED || v->req_status_.state == LQ_KREQ_SENT ||
-        v->req_status_.state == LQ_KREQ_BACKOFF)
+    if (busy(&v->req_status_))
         return;
     lq_forge_node_params_t p;
     params_of(v, &p);
@@ -268,7 +266,7 @@ static void apply_status(lq_vnode_t *v)
     if (v->last_status_len_ > 0)
         (void)lq_json_parse(&v->out_doc_, v->last_status_, v->last_status_len_, &prev);
     lq_json_t *status = NULL;
-    if (lq_forge_node_status(&v->out_doc_, &p, &v->offer, prev, now_wall(), &status) != LQ_OK)
+    if (lq_forge_node_status(&v->out_doc_, &p, &v->offer, prev, lq_port_wall_ms(), &status) != LQ_OK)
         return;
     lq_json_t *obj = lq_json_new_object(&v->out_doc_);
     lq_json_t *meta = lq_json_new_object(&v->out_doc_);
@@ -279,7 +277,7 @@ static void apply_status(lq_vnode_t *v)
         lq_json_obj_add(&v->out_doc_, obj, "status", status) != LQ_OK)
         return;
     size_t len = 0;
-    if (!render(v, obj, v->body_status_, sizeof v->body_status_, &len))
+    if (!render(obj, v->body_status_, sizeof v->body_status_, &len))
         return;
     char path[LQ_KREQ_PATH_MAX];
     if (lq_kapi_path(path, sizeof path, "v1", NULL, "nodes", v->cfg.node_name, "status") != LQ_OK)
@@ -303,16 +301,15 @@ static void renew_lease(lq_vnode_t *v)
 {
     if (!v->node_applied || !v->healthy)
         return;
-    if (v->req_lease_.state == LQ_KREQ_QUEUED || v->req_lease_.state == LQ_KREQ_SENT ||
-        v->req_lease_.state == LQ_KREQ_BACKOFF)
+    if (busy(&v->req_lease_))
         return;
     lq_json_reset(&v->out_doc_);
     lq_json_t *lease = NULL;
     if (lq_forge_lease(&v->out_doc_, v->cfg.node_name, v->node_uid[0] ? v->node_uid : NULL,
-                       v->cfg.node_name, LQ_FORGE_LEASE_DURATION, now_wall(), &lease) != LQ_OK)
+                       v->cfg.node_name, LQ_FORGE_LEASE_DURATION, lq_port_wall_ms(), &lease) != LQ_OK)
         return;
     size_t len = 0;
-    if (!render(v, lease, v->body_lease_, sizeof v->body_lease_, &len))
+    if (!render(lease, v->body_lease_, sizeof v->body_lease_, &len))
         return;
     char path[LQ_KREQ_PATH_MAX];
     if (lq_kapi_path(path, sizeof path, "coordination.k8s.io/v1", LQ_FORGE_LEASE_NAMESPACE,
@@ -348,8 +345,7 @@ static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
 {
     lq_vnode_t *v = ctx;
     if (t == &v->ping_timer_) {
-        if (v->req_ping_.state != LQ_KREQ_QUEUED && v->req_ping_.state != LQ_KREQ_SENT &&
-            v->req_ping_.state != LQ_KREQ_BACKOFF) {
+        if (!busy(&v->req_ping_)) {
             lq_kreq_init(&v->req_ping_, NULL, 0, ping_done, v);
             if (lq_kreq_get(&v->req_ping_, "/readyz") == LQ_OK) {
                 v->req_ping_.timeout_ms = PING_TIMEOUT_MS;
@@ -396,13 +392,6 @@ static lq_err_t on_home_node(lq_watch_t *w, const lq_watch_event_t *ev, void *ct
     return LQ_OK;
 }
 
-static void on_home_synced(lq_watch_t *w, void *ctx)
-{
-    (void)w;
-    lq_vnode_t *v = ctx;
-    (void)v;
-}
-
 /* --- set-up ------------------------------------------------------------------------- */
 
 void lq_vnode_init(lq_vnode_t *v, lq_loop_t *loop, lq_cluster_t *home, lq_cluster_t *foreign,
@@ -432,7 +421,7 @@ void lq_vnode_init(lq_vnode_t *v, lq_loop_t *loop, lq_cluster_t *home, lq_cluste
     lq_watch_init(&v->fwatch_, loop, &v->fwatch_conn_, v->fwatch_buf_, sizeof v->fwatch_buf_, &fw, &fh);
     lq_watch_cfg_t hw = { .path = "/api/v1/nodes", .field_selector = v->home_sel_, .watch_list = false,
                           .bearer = home->kcfg.token_len ? home->kcfg.token : NULL };
-    lq_watch_handler_t hh = { on_home_node, NULL, on_home_synced, v };
+    lq_watch_handler_t hh = { on_home_node, NULL, NULL, v };
     lq_watch_init(&v->hwatch_, loop, &v->hwatch_conn_, v->hwatch_buf_, sizeof v->hwatch_buf_, &hw, &hh);
 }
 
