@@ -15,6 +15,7 @@
 
 #define LOG_LEVELS "error|warn|info|debug|trace"
 #define LOG_FORMATS "plain|json"
+#define OFFLOAD_MAPPINGS "DefaultName|EnforceSameName"
 #define MGMT_DEFAULT "[::1]:5683,127.0.0.1:5683"
 
 /* The one table. Order = order of --help, of the docs and of the effective line. */
@@ -66,10 +67,17 @@ static const lq_config_opt_t opts[] = {
       LQ_CONFIG_C_NONE, NULL, 1, 100, false, "90",
       "Share of the foreign cluster's free resources offered as the node's capacity.",
       F(sharing_percentage), 0, 0 },
-    { "--offload", "offloading.namespaces", "NS", LQ_CONFIG_T_LIST, LQ_CONFIG_C_DNS_LABEL,
-      NULL, 0, 0, false, "none",
-      "Offload this home namespace with the default settings (repeatable); for home "
-      "clusters without the NamespaceOffloading CRD.", L(offload, n_offload) },
+    { "--offload", "offloading.namespaces", "NS[=REMOTE]", LQ_CONFIG_T_LIST,
+      LQ_CONFIG_C_OFFLOAD_NS, NULL, 0, 0, false, "none",
+      "Offload this home namespace without a NamespaceOffloading resource (repeatable; "
+      "for home clusters without the CRD). NS=REMOTE names the remote namespace "
+      "(SelectedName); a plain NS follows offloading.namespaceMappingStrategy. Pods: "
+      "LocalAndRemote, every cluster selected. A NamespaceOffloading in NS takes precedence.",
+      L(offload, n_offload) },
+    { "--offload-mapping", "offloading.namespaceMappingStrategy", "STRATEGY", LQ_CONFIG_T_ENUM,
+      LQ_CONFIG_C_NONE, OFFLOAD_MAPPINGS, 0, 0, false, "DefaultName",
+      "Remote name of the --offload namespaces: DefaultName (<ns>-<home name>-<6 hex of "
+      "sha256(home id)>) or EnforceSameName (the home name).", F(offload_mapping), 0, 0 },
     { "--namespace", "agent.namespace", "NS", LQ_CONFIG_T_STRING, LQ_CONFIG_C_DNS_LABEL,
       NULL, 0, 0, false, "liqo",
       "The agent's own namespace in the home cluster (its single-instance Lease).",
@@ -336,6 +344,15 @@ static lq_err_t check_str(const setter_t *st, const lq_config_opt_t *o, const ch
             return fail(st->m, "%s: '%s' is not a DNS-1123 label (a-z, 0-9 and '-', "
                         "alphanumeric at both ends, at most 63)", name, show(v).s);
         break;
+    case LQ_CONFIG_C_OFFLOAD_NS: {
+        const char *eq = strchr(v, '=');
+        size_t ln = eq ? (size_t)(eq - v) : n;
+        if (!dns_label(v, ln) || (eq && !dns_label(eq + 1, n - ln - 1)))
+            return fail(st->m, "%s: '%s' is not NS or NS=REMOTE with both DNS-1123 labels "
+                        "(a-z, 0-9 and '-', alphanumeric at both ends, at most 63)", name,
+                        show(v).s);
+        break;
+    }
     case LQ_CONFIG_C_DNS_SUBDOMAIN:
         if (!dns_subdomain(v, n))
             return fail(st->m, "%s: '%s' is not a DNS-1123 subdomain (dot-separated "
@@ -1216,7 +1233,9 @@ lq_err_t lq_config_render_markdown(char *buf, size_t cap, size_t *len)
             break;
         }
         case LQ_CONFIG_T_LIST:
-            putf(&o, "list of DNS-1123 labels (repeat; at most %zu)", op->max_n);
+            putf(&o, "list of %s (repeat; at most %zu)",
+                 op->check == LQ_CONFIG_C_OFFLOAD_NS ? "`NS` or `NS=REMOTE` (DNS-1123 labels)"
+                                                     : "DNS-1123 labels", op->max_n);
             break;
         case LQ_CONFIG_T_KV_LIST:
             putf(&o, "list of `key=value` (repeat; at most %zu; %s)", op->max_n,

@@ -169,7 +169,7 @@ int lq_debug_main(int argc, char **argv)
     cfg.bearer = dbg.cl.kcfg.token_len ? dbg.cl.kcfg.token : NULL;
     lq_loop_init(&dbg.loop);
     lq_conn_init(&dbg.conn, &dbg.loop, &dbg.cl.target);
-    lq_watch_handler_t h = { on_event, on_relist, on_synced, NULL };
+    lq_watch_handler_t h = { on_event, on_relist, on_synced, NULL, NULL };
     lq_watch_init(&dbg.watch, &dbg.loop, &dbg.conn, dbg.evbuf, sizeof dbg.evbuf, &cfg, &h);
     if (secs > 0) {
         lq_loop_timer_init(&dbg.deadline, on_deadline, NULL);

@@ -1,7 +1,7 @@
 /* liqolet: `liqolet run`, start-up order (DESIGN.md "How data flows" step 1):
  * configuration -> credentials -> TLS -> cluster identities -> virtual node -> loop.
- * What runs today: the virtual node (Node, status, Lease, capacity, foreign health).
- * Namespace offloading and reflection are not wired yet (see README). */
+ * What runs today: the virtual node (Node, status, Lease, capacity, foreign health) and
+ * namespace offloading (src/offload.c). Resource reflection is not wired yet (README). */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +11,7 @@
 #include "liqolet/kreq.h"
 #include "liqolet/lock.h"
 #include "liqolet/log.h"
+#include "liqolet/offload.h"
 #include "liqolet/pool.h"
 #include "liqolet/run.h"
 #include "liqolet/tls.h"
@@ -24,10 +25,13 @@ static struct {
     char r_home_id[16384], r_foreign_id[16384], r_version[4096];
     int pending;
     lq_err_t failed;
-    char home_id[128], foreign_id[128], foreign_name[64], node_name[256], node_ip[64];
+    char home_id[128], foreign_id[128], home_name[64], foreign_name[64], node_name[256],
+        node_ip[64];
     char kubelet_version[64];
     lq_vnode_t vnode;
     lq_lock_t lock;
+    lq_offload_t offload;
+    const char *offload_ns[LQ_CONFIG_MAX_OFFLOAD];
     int lost;
     unsigned char arena[64u * 1024u];
     lq_json_doc_t doc;
@@ -75,6 +79,10 @@ static void on_locked(lq_lock_t *l, void *ctx)
     (void)ctx;
     if (lq_vnode_start(&rn.vnode) != LQ_OK) {
         LQ_ERROR("run", "cannot start the virtual node");
+        lq_loop_stop(&rn.loop);
+    }
+    if (lq_offload_start(&rn.offload) != LQ_OK) {
+        LQ_ERROR("run", "cannot start namespace offloading");
         lq_loop_stop(&rn.loop);
     }
 }
@@ -158,6 +166,10 @@ int lq_run_main(lq_config_t *cfg)
         (void)snprintf(rn.foreign_name, sizeof rn.foreign_name, "%s", cfg->foreign.name);
     else
         derive_name(rn.foreign_id, rn.foreign_name, sizeof rn.foreign_name);
+    if (cfg->home.name[0])
+        (void)snprintf(rn.home_name, sizeof rn.home_name, "%s", cfg->home.name);
+    else
+        derive_name(rn.home_id, rn.home_name, sizeof rn.home_name);
     if (cfg->node_name[0])
         (void)snprintf(rn.node_name, sizeof rn.node_name, "%s", cfg->node_name);
     else
@@ -185,10 +197,28 @@ int lq_run_main(lq_config_t *cfg)
         vc.annotations[vc.n_annotations].key = cfg->node_annotations[i].key;
         vc.annotations[vc.n_annotations++].value = cfg->node_annotations[i].value;
     }
-    LQ_INFO("run", "home cluster %s, foreign cluster %s (%s); virtual node %s, node IP %s",
-            rn.home_id, rn.foreign_id, rn.foreign_name, rn.node_name,
+    LQ_INFO("run", "home cluster %s (%s), foreign cluster %s (%s); virtual node %s, node IP %s",
+            rn.home_id, rn.home_name, rn.foreign_id, rn.foreign_name, rn.node_name,
             rn.node_ip[0] ? rn.node_ip : "-");
     lq_vnode_init(&rn.vnode, &rn.loop, &rn.home, &rn.foreign, &rn.home_req, &rn.foreign_req, &vc);
+    lq_offload_cfg_t oc;
+    memset(&oc, 0, sizeof oc);
+    oc.home_id = rn.home_id;
+    oc.home_name = rn.home_name;
+    oc.foreign_id = rn.foreign_id;
+    oc.foreign_name = rn.foreign_name;
+    oc.node_name = rn.node_name;
+    for (size_t i = 0; i < cfg->n_offload; i++)
+        rn.offload_ns[i] = cfg->offload[i];
+    oc.flag_ns = rn.offload_ns;
+    oc.n_flag_ns = cfg->n_offload;
+    oc.flag_mapping = cfg->offload_mapping == 1 ? LQ_OFFLOAD_MAP_ENFORCE_SAME_NAME
+                                                : LQ_OFFLOAD_MAP_DEFAULT_NAME;
+    if (lq_offload_init(&rn.offload, &rn.loop, &rn.home, &rn.foreign, &rn.home_req,
+                        &rn.foreign_req, &oc) != LQ_OK) {
+        LQ_ERROR("run", "cannot set up namespace offloading (cluster names or ids too long?)");
+        return 1;
+    }
     /* Single instance: the virtual node starts only once the lock Lease is held. */
     if (lq_lock_start(&rn.lock, &rn.loop, &rn.home_req, cfg->namespace, rn.node_name, on_locked,
                       on_lock_lost, NULL) != LQ_OK) {

@@ -417,11 +417,11 @@ void lq_vnode_init(lq_vnode_t *v, lq_loop_t *loop, lq_cluster_t *home, lq_cluste
     (void)snprintf(v->home_sel_, sizeof v->home_sel_, "metadata.name=%s", cfg->node_name);
     lq_watch_cfg_t fw = { .path = "/api/v1/nodes", .watch_list = true,
                           .bearer = foreign->kcfg.token_len ? foreign->kcfg.token : NULL };
-    lq_watch_handler_t fh = { on_foreign_node, NULL, NULL, v };
+    lq_watch_handler_t fh = { on_foreign_node, NULL, NULL, v, NULL };
     lq_watch_init(&v->fwatch_, loop, &v->fwatch_conn_, v->fwatch_buf_, sizeof v->fwatch_buf_, &fw, &fh);
     lq_watch_cfg_t hw = { .path = "/api/v1/nodes", .field_selector = v->home_sel_, .watch_list = false,
                           .bearer = home->kcfg.token_len ? home->kcfg.token : NULL };
-    lq_watch_handler_t hh = { on_home_node, NULL, NULL, v };
+    lq_watch_handler_t hh = { on_home_node, NULL, NULL, v, NULL };
     lq_watch_init(&v->hwatch_, loop, &v->hwatch_conn_, v->hwatch_buf_, sizeof v->hwatch_buf_, &hw, &hh);
 }
 

@@ -241,9 +241,12 @@ static void fail(lq_watch_t *w, lq_err_t err, bool relist)
     if (relist)
         w->relist_ = true;
     uint32_t d = lq_backoff_next(&w->backoff_);
-    LQ_WARN("watch", "%s: %s; retrying in %u ms%s", w->cfg_.path,
-            w->last_error[0] ? w->last_error : lq_err_str(err), (unsigned)d,
-            w->relist_ ? " with a full relist" : "");
+    if (w->cfg_.quiet_not_found && w->status_ == 404)
+        LQ_DEBUG("watch", "%s: not found; retrying in %u ms", w->cfg_.path, (unsigned)d);
+    else
+        LQ_WARN("watch", "%s: %s; retrying in %u ms%s", w->cfg_.path,
+                w->last_error[0] ? w->last_error : lq_err_str(err), (unsigned)d,
+                w->relist_ ? " with a full relist" : "");
     schedule(w, d);
 }
 
@@ -272,6 +275,8 @@ static void on_done(lq_conn_t *c, lq_err_t err, void *ctx)
         lq_err_t se = lq_kapi_classify(w->status_, NULL, 0, &action);
         (void)snprintf(w->last_error, sizeof w->last_error, "HTTP %d from %s: %.300s",
                        w->status_, w->cfg_.path, w->errbody_);
+        if (w->h_.on_http_error)
+            w->h_.on_http_error(w, w->status_, w->h_.ctx);
         if (se == LQ_EGONE) {
             w->stats.gone++;
             begin_relist(w);
@@ -327,6 +332,7 @@ static void on_done(lq_conn_t *c, lq_err_t err, void *ctx)
 
 static void start_request(lq_watch_t *w)
 {
+    w->status_ = 0;
     lq_err_t e = build_path(w);
     if (e != LQ_OK) {
         (void)snprintf(w->last_error, sizeof w->last_error,

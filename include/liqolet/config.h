@@ -110,7 +110,8 @@ typedef enum lq_config_check {
     LQ_CONFIG_C_LABEL_VALUE,   /* Kubernetes label value, non-empty: <= 63, [A-Za-z0-9._-] */
     LQ_CONFIG_C_IP,            /* IPv4 or IPv6 literal, no brackets */
     LQ_CONFIG_C_LABEL_KV,      /* qualified-name=label-value */
-    LQ_CONFIG_C_ANNOTATION_KV  /* qualified-name=any text */
+    LQ_CONFIG_C_ANNOTATION_KV, /* qualified-name=any text */
+    LQ_CONFIG_C_OFFLOAD_NS     /* NS or NS=REMOTE, both DNS-1123 labels */
 } lq_config_check_t;
 
 /* One row of the option table. Strings are static. */
@@ -158,7 +159,8 @@ typedef struct lq_config {
     lq_config_kv_t node_annotations[LQ_CONFIG_MAX_NODE_ANNOTATIONS];
     size_t n_node_annotations;
     long sharing_percentage;                     /* 1..100 */
-    char offload[LQ_CONFIG_MAX_OFFLOAD][LQ_CONFIG_LABEL_MAX + 1];
+    char offload[LQ_CONFIG_MAX_OFFLOAD][2 * LQ_CONFIG_LABEL_MAX + 2]; /* NS or NS=REMOTE */
+    unsigned offload_mapping;                    /* 0 DefaultName, 1 EnforceSameName */
     size_t n_offload;
     char namespace[LQ_CONFIG_LABEL_MAX + 1];     /* the agent's own namespace */
     unsigned log_level;                          /* an lq_log_level_t (same order) */

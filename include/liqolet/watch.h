@@ -61,6 +61,9 @@ typedef struct lq_watch_handler {
     void (*on_relist)(lq_watch_t *w, void *ctx);  /* a full (re)list starts */
     void (*on_synced)(lq_watch_t *w, void *ctx);  /* the (re)list is complete */
     void *ctx;
+    /* optional: the server answered a LIST/WATCH with a non-2xx status (before the
+     * backoff), e.g. 404 when a CRD is not installed */
+    void (*on_http_error)(lq_watch_t *w, int status, void *ctx);
 } lq_watch_handler_t;
 
 typedef struct lq_watch_cfg {
@@ -69,6 +72,7 @@ typedef struct lq_watch_cfg {
     const char *field_selector;  /* optional (borrowed) */
     const char *bearer;          /* optional token (borrowed; may change in place) */
     bool watch_list;             /* try sendInitialEvents=true first */
+    bool quiet_not_found;        /* log 404 answers at debug level (an optional CRD) */
     uint32_t timeout_s;          /* server-side watch timeout (default 300) */
     uint32_t backoff_base_ms;    /* default 500 */
     uint32_t backoff_max_ms;     /* default 30000 */

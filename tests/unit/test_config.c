@@ -116,8 +116,8 @@ static void test_defaults(void **state)
         "cluster.home.name=auto cluster.foreign.kubeconfig=auto cluster.foreign.context=auto "
         "cluster.foreign.id=auto cluster.foreign.name=auto node.name=auto node.ip=auto "
         "node.labels=\"\" node.annotations=\"\" node.sharingPercentage=90 "
-        "offloading.namespaces=\"\" agent.namespace=liqo log.level=info log.format=plain "
-        "networking.internal=false networking.reflectIPs=true "
+        "offloading.namespaces=\"\" offloading.namespaceMappingStrategy=DefaultName "
+        "agent.namespace=liqo log.level=info log.format=plain networking.internal=false networking.reflectIPs=true "
         "mgmt.listen=[::1]:5683,127.0.0.1:5683 http.listen=off");
 }
 
@@ -184,8 +184,12 @@ static void test_strings(void **state)
         "0-9 and '-', at most 253)", "--node-name", "Liqo_Edge", NULL);
     bad("--home-cluster-name: 'a.b' is not a DNS-1123 label (a-z, 0-9 and '-', alphanumeric "
         "at both ends, at most 63)", "--home-cluster-name", "a.b", NULL);
-    bad("--offload: '-x' is not a DNS-1123 label (a-z, 0-9 and '-', alphanumeric at both "
-        "ends, at most 63)", "--offload", "-x", NULL);
+    bad("--offload: '-x' is not NS or NS=REMOTE with both DNS-1123 labels (a-z, 0-9 and '-', "
+        "alphanumeric at both ends, at most 63)", "--offload", "-x", NULL);
+    bad("--offload: 'a=B' is not NS or NS=REMOTE with both DNS-1123 labels (a-z, 0-9 and '-', "
+        "alphanumeric at both ends, at most 63)", "--offload", "a=B", NULL);
+    bad("--offload: 'a=' is not NS or NS=REMOTE with both DNS-1123 labels (a-z, 0-9 and '-', "
+        "alphanumeric at both ends, at most 63)", "--offload", "a=", NULL);
     bad("--foreign-cluster-id: 'a b' is not a label value (A-Z, a-z, 0-9, '-', '_', '.', "
         "alphanumeric at both ends, at most 63)", "--foreign-cluster-id", "a b", NULL);
 
@@ -309,6 +313,11 @@ static void test_enum(void **state)
     bad("--log-level: 'verbose' is not one of error|warn|info|debug|trace", "--log-level",
         "verbose", NULL);
     bad("--log-format: 'text' is not one of plain|json", "--log-format", "text", NULL);
+    assert_int_equal(cfg.offload_mapping, 0);
+    assert_int_equal(args("--offload-mapping", "EnforceSameName", NULL), LQ_OK);
+    assert_int_equal(cfg.offload_mapping, 1);
+    bad("--offload-mapping: 'SelectedName' is not one of DefaultName|EnforceSameName",
+        "--offload-mapping", "SelectedName", NULL);
     bad("log.level: 'INFO' is not one of error|warn|info|debug|trace", "--set",
         "log.level=INFO", NULL);
 }
@@ -319,7 +328,7 @@ static void test_lists(void **state)
     assert_int_equal(args("--node-label", "topology.kubernetes.io/zone=edge-1", "--node-label",
                           "empty=", "--node-annotation", "liqo.io/note=any text: here=ok",
                           "--offload", "team-a", "--set", "offloading.namespaces=team-b",
-                          NULL), LQ_OK);
+                          "--offload", "team-c=remote-c", NULL), LQ_OK);
     assert_int_equal(cfg.n_node_labels, 2);
     assert_string_equal(cfg.node_labels[0].key, "topology.kubernetes.io/zone");
     assert_string_equal(cfg.node_labels[0].value, "edge-1");
@@ -328,9 +337,10 @@ static void test_lists(void **state)
     assert_int_equal(cfg.n_node_annotations, 1);
     assert_string_equal(cfg.node_annotations[0].key, "liqo.io/note");
     assert_string_equal(cfg.node_annotations[0].value, "any text: here=ok");
-    assert_int_equal(cfg.n_offload, 2);
+    assert_int_equal(cfg.n_offload, 3);
     assert_string_equal(cfg.offload[0], "team-a");
     assert_string_equal(cfg.offload[1], "team-b");
+    assert_string_equal(cfg.offload[2], "team-c=remote-c");
 
     bad("--node-label: 'zone' is not KEY=VALUE", "--node-label", "zone", NULL);
     bad("--node-label: 'a=b c' has an invalid value (a label value: A-Z, a-z, 0-9, '-', '_', "
@@ -466,7 +476,8 @@ static const struct {
     { "node.labels", "l=v", "l:v" },
     { "node.annotations", "a=w", "a:w" },
     { "node.sharingPercentage", "42", "42" },
-    { "offloading.namespaces", "ns", "ns" },
+    { "offloading.namespaces", "ns=rns", "\"ns=rns\"" },
+    { "offloading.namespaceMappingStrategy", "EnforceSameName", "EnforceSameName" },
     { "agent.namespace", "agent", "agent" },
     { "log.level", "debug", "debug" },
     { "log.format", "json", "json" },

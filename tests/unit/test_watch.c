@@ -50,7 +50,7 @@ static void on_synced(lq_watch_t *w, void *ctx)
     rec.synced++;
 }
 
-static const lq_watch_handler_t handler = { on_event, on_relist, on_synced, NULL };
+static const lq_watch_handler_t handler = { on_event, on_relist, on_synced, NULL, NULL };
 
 static void setup_watch(bool watch_list)
 {
