@@ -168,6 +168,11 @@ $(FBUILD)/fuzz_json: tests/fuzz/fuzz_json.c src/json.c $(FBUILD)/cJSON.o $(PURE_
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
 
+# The pod forge runs over JSON documents: json.c and cJSON as above.
+$(FBUILD)/fuzz_forge_pod: tests/fuzz/fuzz_forge_pod.c src/forge/pod.c src/json.c $(FBUILD)/cJSON.o $(PURE_SRCS) $(wildcard include/liqolet/*.h)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/forge/pod.c src/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
+
 fuzz-smoke: $(addprefix $(FBUILD)/,$(FUZZERS))
 	@set -e; for f in $(FUZZERS); do \
 	  c=tests/fuzz/corpus/$${f#fuzz_}; mkdir -p $(FBUILD)/corpus-$$f; \

@@ -1,0 +1,278 @@
+/* liqolet: the pod forge (pure module; liqo-v0.8-behaviour.md §1.1, §1.3, §2.1 to §2.6, and
+ * DESIGN.md Decisions 4 and 5). No OS header, no I/O, no clock, no heap, no logging.
+ *
+ * JSON comes in as lq_json_t items (borrowed, from any document) and goes out as items
+ * built in the caller's document (valid until its reset). A builder that fails leaves what
+ * it had built in the arena; lq_json_reset() reclaims it. Nothing is ever truncated: a
+ * document that does not fit in the arena is LQ_ETOOBIG.
+ *
+ *   lq_forge_pod_remote             home Pod -> the Pod to create in the foreign cluster
+ *   lq_forge_pod_remote_meta_patch  labels/annotations drift of an existing remote Pod
+ *   lq_forge_pod_home_label_patch   liqo.io/shadowPod=true on the home Pod
+ *   lq_forge_pod_status_patch       remote Pod status -> merge patch of the home pods/status
+ *   lq_forge_pod_restarts_infer     restart offset estimated after an agent restart
+ *   lq_forge_pod_restarts_track     restart offset bookkeeping across remote re-creations
+ *   lq_forge_pod_owner              is a remote Pod ours, and for which home Pod?
+ *   lq_forge_pod_recreate_allowed   may a vanished remote Pod be created again?
+ *   lq_forge_pod_root_ca_name       the remote name of the home kube-root-ca.crt ConfigMap
+ *   lq_forge_pod_hash               64-bit hash of any JSON item (last applied intent)
+ *   lq_forge_pod_patch_noop         would a merge patch change nothing on this object?
+ *
+ * The remote object is a plain Pod (no ShadowPod; any vanilla cluster can be the provider).
+ * It carries, beside the home Pod's labels and annotations:
+ *   labels      virtualkubelet.liqo.io/origin=<home cluster id>
+ *               virtualkubelet.liqo.io/destination=<foreign cluster id>
+ *   annotation  liqolet.io/home-pod-uid=<home Pod metadata.uid>
+ * Its name is the home Pod's name, in the caller's remote namespace. After a restart the
+ * agent lists the remote Pods by the origin label; lq_forge_pod_owner() then tells, for each,
+ * whether it belongs to the current home Pod of that name (adopt), to an earlier home Pod of
+ * the same name (stale: delete it with its UID precondition, then create), or to someone else
+ * (leave it alone, FailedReflection). So no duplicate and no orphan survives a restart.
+ *
+ * Service-account tokens and the home API server (§2.2 to §2.4). liqolet has no token
+ * reflection yet, so the forge behaves as Liqo's "Disabled" API-server-support mode:
+ *   - projected serviceAccountToken sources are removed from every projected volume (the
+ *     rest of the kube-api-access-* volume, i.e. the CA ConfigMap and the namespace
+ *     downwardAPI item, stays);
+ *   - a projected configMap source named kube-root-ca.crt is renamed to
+ *     params->root_ca_name when the caller gives one (what Liqo does, so it reads the home
+ *     CA that the ConfigMap reflector writes under that name), otherwise it is kept and the
+ *     pod reads the foreign cluster's own CA;
+ *   - no KUBERNETES_* environment variables and no kubernetes.default hostAlias are added,
+ *     and env vars that read spec.serviceAccountName are left alone (§2.4 applies only when
+ *     the mode is not Disabled).
+ * Together with automountServiceAccountToken=false and no serviceAccountName, the remote pod
+ * runs under the foreign namespace's default ServiceAccount with no token mounted.
+ */
+#ifndef LIQOLET_FORGE_POD_H
+#define LIQOLET_FORGE_POD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "liqolet/err.h"
+#include "liqolet/json.h"
+
+/* Labels and annotations. */
+#define LQ_FORGE_POD_LABEL_ORIGIN       "virtualkubelet.liqo.io/origin"
+#define LQ_FORGE_POD_LABEL_DESTINATION  "virtualkubelet.liqo.io/destination"
+#define LQ_FORGE_POD_LABEL_SHADOW       "liqo.io/shadowPod"   /* on the home Pod */
+#define LQ_FORGE_POD_ANN_HOME_UID       "liqolet.io/home-pod-uid"
+#define LQ_FORGE_POD_ANN_AA_PRESET      "liqo.io/anti-affinity-preset"
+#define LQ_FORGE_POD_ANN_AA_LABELS      "liqo.io/anti-affinity-labels"
+/* The toleration key removed from the remote pod (the virtual node's taint). */
+#define LQ_FORGE_POD_VNODE_TOLERATION   "virtual-node.liqo.io/not-allowed"
+#define LQ_FORGE_POD_ROOT_CA            "kube-root-ca.crt"
+/* Characters of the home cluster id appended to the reflected kube-root-ca.crt (§1.6). */
+#define LQ_FORGE_POD_ROOT_CA_ID_CHARS   5u
+/* A buffer that holds "kube-root-ca.crt." + 5 characters + NUL. */
+#define LQ_FORGE_POD_ROOT_CA_BUF        (sizeof LQ_FORGE_POD_ROOT_CA + 1u + LQ_FORGE_POD_ROOT_CA_ID_CHARS)
+/* A buffer for a metadata.uid (a UUID is 36 characters). */
+#define LQ_FORGE_POD_UID_BUF            40u
+
+/* ---- home Pod -> remote Pod (§1.1, §1.3, §2.1, §2.3) -------------------------------- */
+
+typedef struct lq_forge_pod_remote_params {
+    const char *remote_ns;     /* namespace in the foreign cluster (required, non-empty) */
+    const char *home_id;       /* home cluster id: the origin label (required, non-empty) */
+    const char *foreign_id;    /* foreign cluster id: the destination label (required) */
+    const char *root_ca_name;  /* remote name of kube-root-ca.crt (lq_forge_pod_root_ca_name)
+                                  or NULL to keep projected sources of it unchanged */
+} lq_forge_pod_remote_params_t;
+
+/* Builds in doc the Pod to create in the foreign cluster from the home Pod `home`:
+ *
+ *   {"apiVersion":"v1","kind":"Pod",
+ *    "metadata":{"name":<home name>,"namespace":<remote_ns>,"labels":{...},"annotations":{...}},
+ *    "spec":{...}}
+ *
+ * metadata: labels = the home labels without liqo.io/shadowPod and without any origin /
+ *   destination label of its own, then origin=<home_id>, destination=<foreign_id>;
+ *   annotations = the home annotations (any liqolet.io/home-pod-uid of its own replaced),
+ *   then liqolet.io/home-pod-uid=<home metadata.uid>. Nothing else of the home metadata
+ *   (uid, resourceVersion, generateName, ownerReferences, finalizers, ...) is copied.
+ * spec, in this order, only when present in the home spec (JSON null = absent):
+ *   volumes (projected sources mutated as the file comment says), initContainers,
+ *   containers, restartPolicy, terminationGracePeriodSeconds, activeDeadlineSeconds,
+ *   dnsPolicy; then always automountServiceAccountToken=false, hostNetwork=false,
+ *   hostPID=false, hostIPC=false; then shareProcessNamespace, securityContext,
+ *   imagePullSecrets, hostname, subdomain, affinity (anti-affinity presets only, below),
+ *   tolerations (every toleration whose key is virtual-node.liqo.io/not-allowed removed;
+ *   the member is left out when none remains), hostAliases, dnsConfig, readinessGates,
+ *   enableServiceLinks, topologySpreadConstraints, setHostnameAsFQDN.
+ *   Everything else is dropped: nodeName, nodeSelector, affinity, schedulerName, priority,
+ *   priorityClassName, preemptionPolicy, serviceAccountName, serviceAccount,
+ *   runtimeClassName, overhead, ephemeralContainers, os, hostUsers, schedulingGates,
+ *   resourceClaims, and any field this list does not name.
+ * Anti-affinity presets (annotation liqo.io/anti-affinity-preset):
+ *   "propagate"  affinity = {"podAntiAffinity": <the home one>} (nothing if it has none);
+ *   "soft"       one preferredDuringSchedulingIgnoredDuringExecution term, weight 1;
+ *   "hard"       one requiredDuringSchedulingIgnoredDuringExecution term;
+ *   soft and hard use topologyKey kubernetes.io/hostname and labelSelector.matchLabels built
+ *   from the home labels without liqo.io/shadowPod: when liqo.io/anti-affinity-labels is a
+ *   non-empty string, only the comma-separated keys it lists (spaces around a key are
+ *   ignored; unknown keys are skipped), otherwise every label except
+ *   controller-revision-hash, pod-template-hash and statefulset.kubernetes.io/pod-name.
+ *   (An empty matchLabels selects every pod of the namespace, as in Liqo.) Any other value
+ *   sets no affinity.
+ * The spec is meant for creation only: Liqo never changes it afterwards (§1.3).
+ * Returns:
+ *   LQ_OK       *out set.
+ *   LQ_EPROTO   the home Pod has the wrong shape: not an object; metadata.name or
+ *               metadata.uid missing, empty or not a string; labels/annotations not an
+ *               object of strings; spec missing or not an object; containers missing, empty
+ *               or not an array of objects; a copied member of the wrong JSON type (arrays:
+ *               volumes, initContainers, imagePullSecrets, tolerations, hostAliases,
+ *               readinessGates, topologySpreadConstraints; objects: securityContext,
+ *               dnsConfig; strings: restartPolicy, dnsPolicy, hostname, subdomain;
+ *               integers: terminationGracePeriodSeconds, activeDeadlineSeconds; booleans:
+ *               shareProcessNamespace, enableServiceLinks, setHostnameAsFQDN); elements of
+ *               volumes, initContainers or tolerations that are not objects; a projected
+ *               volume whose sources is not an array of objects; with "propagate", an
+ *               affinity or podAntiAffinity that is not an object.
+ *   LQ_ETOOBIG  doc's arena is full.
+ *   LQ_EINVAL   doc, home, params, out NULL, a required parameter NULL or empty, or
+ *               root_ca_name "". */
+lq_err_t lq_forge_pod_remote(lq_json_doc_t *doc, const lq_json_t *home,
+                             const lq_forge_pod_remote_params_t *params, lq_json_t **out);
+
+/* Merge patch that brings the labels and annotations of an existing remote Pod `remote` in
+ * line with what lq_forge_pod_remote would give for `home` now (§1.3: the spec is frozen,
+ * metadata follows the home Pod):
+ *   {"metadata":{"uid":<remote uid>,"labels":{k:v,...},"annotations":{k:v,...}}}
+ * listing only the keys whose value is missing or different on the remote Pod (labels or
+ * annotations left out when none differs). The uid makes the API server refuse the patch if
+ * the Pod was replaced meanwhile. Keys the remote Pod has and the home Pod does not are
+ * NOT removed: the foreign cluster's own admission plugins, CNI and controllers write
+ * labels and annotations on pods too, and a merge patch cannot tell them from ours (Liqo
+ * removes them through server-side-apply ownership on the ShadowPod).
+ * *patch is NULL when nothing differs. Returns LQ_OK; LQ_EPROTO as lq_forge_pod_remote for
+ * home's metadata, or the remote Pod's metadata, labels or annotations have the wrong
+ * shape, or it has no uid; LQ_ETOOBIG arena full; LQ_EINVAL an argument NULL. */
+lq_err_t lq_forge_pod_remote_meta_patch(lq_json_doc_t *doc, const lq_json_t *home,
+                                        const lq_json_t *remote,
+                                        const lq_forge_pod_remote_params_t *params,
+                                        lq_json_t **patch);
+
+/* Merge patch for the home Pod (§1.3, Local marking):
+ *   {"metadata":{"uid":<home uid>,"labels":{"liqo.io/shadowPod":"true"}}}
+ * *patch is NULL when the label is already "true". Returns LQ_OK; LQ_EPROTO metadata, uid
+ * or labels of the wrong shape (uid missing included); LQ_ETOOBIG; LQ_EINVAL NULL args. */
+lq_err_t lq_forge_pod_home_label_patch(lq_json_doc_t *doc, const lq_json_t *home,
+                                       lq_json_t **patch);
+
+/* ---- remote Pod status -> home status (§2.5, §2.6) ---------------------------------- */
+
+typedef struct lq_forge_pod_status_params {
+    const char *node_ip;   /* the virtual node's IP: hostIP and hostIPs (required) */
+    bool reflect_ips;      /* networking.reflectIPs; false: podIP/podIPs blanked */
+    int32_t restarts;      /* remote re-creations to add to each containerStatuses[i]
+                              .restartCount (>= 0; see lq_forge_pod_restarts_track) */
+} lq_forge_pod_status_params_t;
+
+/* Merge patch for the home Pod's status subresource, from the remote Pod `remote`:
+ *
+ *   {"metadata":{"uid":<home uid>},"status":{phase, conditions, message, reason,
+ *    nominatedNodeName, hostIP, hostIPs, podIP, podIPs, startTime, initContainerStatuses,
+ *    containerStatuses, qosClass, ephemeralContainerStatuses}}
+ *
+ * Each member is the remote status's, copied as it is, or null (remove it) when the remote
+ * status has none, so the home status becomes the remote one field by field (Liqo replaces
+ * the whole status). Exceptions:
+ *   - phase and qosClass are never nulled (left out instead): the API server always sets
+ *     both, and qosClass must not change;
+ *   - hostIP = node_ip and hostIPs = [{"ip":node_ip}] (the API server requires
+ *     hostIPs[0] == hostIP);
+ *   - podIP: with reflect_ips and a non-empty remote podIP (networking.internal=false: no
+ *     remapping), podIP = it and podIPs = [{"ip":it}] (one item, dual-stack is lost, as in
+ *     Liqo); otherwise both null, i.e. podIP "" and podIPs [];
+ *   - containerStatuses[i].restartCount += restarts (saturating at INT32_MAX; an absent
+ *     count counts as 0); init and ephemeral container counts are not changed.
+ * Fields not named above (resize, resourceClaimStatuses, observedGeneration, ...) are left
+ * as they are on the home Pod. The metadata.uid makes the API server refuse the patch if the
+ * home Pod was replaced by another of the same name.
+ * Returns LQ_OK (*patch set); LQ_EPROTO the home Pod has no uid, or the remote Pod or its
+ * status has the wrong shape (status not an object, a named member of the wrong type,
+ * a containerStatuses element not an object or with a non-integer restartCount);
+ * LQ_ETOOBIG arena full; LQ_EINVAL NULL args, node_ip NULL/empty or restarts < 0. */
+lq_err_t lq_forge_pod_status_patch(lq_json_doc_t *doc, const lq_json_t *home,
+                                   const lq_json_t *remote,
+                                   const lq_forge_pod_status_params_t *params, lq_json_t **patch);
+
+/* ---- restart counts (§2.5) ------------------------------------------------------------ */
+
+/* The restart offset to assume when the agent does not know the remote Pod yet (after a
+ * restart of the agent), as Liqo estimates it: the home Pod's first containerStatuses
+ * entry's restartCount minus the restartCount of the remote entry with the same name, when
+ * that is positive; otherwise (no home statuses, no such remote entry, or a difference
+ * <= 0) 0. Returns LQ_OK (*offset set); LQ_EPROTO statuses of the wrong shape; LQ_EINVAL
+ * NULL args. */
+lq_err_t lq_forge_pod_restarts_infer(const lq_json_t *home, const lq_json_t *remote,
+                                     int32_t *offset);
+
+/* The per-Pod bookkeeping of the restart offset. The reconciler keeps one per home Pod
+ * (zero-initialised: remote_uid "" and offset 0), and forgets it with the Pod. */
+typedef struct lq_forge_pod_restarts {
+    char remote_uid[LQ_FORGE_POD_UID_BUF]; /* the remote Pod last seen; "" none yet */
+    int32_t offset;                        /* pass as lq_forge_pod_status_params_t.restarts */
+} lq_forge_pod_restarts_t;
+
+/* Updates *st with the remote Pod `remote` before its status is reflected:
+ *   - first remote Pod seen (remote_uid ""): offset = lq_forge_pod_restarts_infer();
+ *   - another remote uid than the last one (the remote Pod was re-created): offset + 1
+ *     (saturating);
+ *   - the same uid: nothing changes.
+ * *changed (optional) tells whether offset changed. On error *st is unchanged.
+ * Returns LQ_OK; LQ_EPROTO remote has no metadata.uid string (or statuses of the wrong
+ * shape); LQ_ETOOBIG the uid does not fit in remote_uid; LQ_EINVAL NULL args. */
+lq_err_t lq_forge_pod_restarts_track(lq_forge_pod_restarts_t *st, const lq_json_t *home,
+                                     const lq_json_t *remote, bool *changed);
+
+/* ---- ownership and lifecycle (§1.1, §1.3) ---------------------------------------------- */
+
+typedef enum lq_forge_pod_owner {
+    LQ_FORGE_POD_NOT_OURS = 0, /* labels do not match this pair: never touch it */
+    LQ_FORGE_POD_OURS,         /* ours, for this home Pod (home_uid NULL: labels only) */
+    LQ_FORGE_POD_STALE,        /* ours, but made for another home Pod of the same name */
+    LQ_FORGE_POD_UNTAGGED,     /* ours by the labels, without liqolet.io/home-pod-uid
+                                  (not made by liqolet; Liqo would adopt it) */
+} lq_forge_pod_owner_t;
+
+/* Classifies the remote Pod `remote` (borrowed) for the pair (home_id, foreign_id): both
+ * ownership labels must be equal to them, else NOT_OURS (also for NULL arguments or a
+ * malformed object). With home_uid non-NULL, the annotation liqolet.io/home-pod-uid decides
+ * between OURS (equal), STALE (different) and UNTAGGED (absent). */
+lq_forge_pod_owner_t lq_forge_pod_owner(const lq_json_t *remote, const char *home_id,
+                                        const char *foreign_id, const char *home_uid);
+
+/* Whether a remote Pod that vanished while the home Pod `home` still exists may be created
+ * again (§1.3, the provider's shadowpod controller): not when spec.restartPolicy is Never
+ * and status.phase (reflected from the remote Pod) is Succeeded or Failed, nor when it is
+ * OnFailure and the phase is Succeeded; otherwise yes (restartPolicy defaults to Always).
+ * Returns LQ_OK (*allowed set); LQ_EPROTO restartPolicy or phase not strings; LQ_EINVAL
+ * NULL args. */
+lq_err_t lq_forge_pod_recreate_allowed(const lq_json_t *home, bool *allowed);
+
+/* "kube-root-ca.crt." followed by the first 5 characters of home_id (all of it when
+ * shorter), into out[0..cap) with a NUL. Returns LQ_OK; LQ_ETOOBIG cap too small (out "");
+ * LQ_EINVAL NULL args, cap 0 or home_id empty. LQ_FORGE_POD_ROOT_CA_BUF always suffices. */
+lq_err_t lq_forge_pod_root_ca_name(const char *home_id, char *out, size_t cap);
+
+/* ---- change detection (Decision 4) ------------------------------------------------------ */
+
+/* 64-bit FNV-1a hash of a JSON item: types, member names and order, string bytes,
+ * booleans and numbers (by their printed text) all count; NULL (absent) has a hash of its
+ * own. Two items that print the same hash the same. The reconciler stores the hash of the
+ * last patch it applied and skips an identical one. Cannot fail. */
+uint64_t lq_forge_pod_hash(const lq_json_t *item);
+
+/* True when applying the JSON merge patch `patch` (RFC 7386) to `target` would leave it
+ * unchanged: every non-null member of patch equals target's (objects recursively, arrays
+ * and scalars as wholes, object member order ignored), and every null member is absent or
+ * null in target. Numbers compare by value when both are integers, else by printed text.
+ * NULL patch: true. Lets a level-based reconciler skip a write after a restart, when no
+ * hash is remembered. */
+bool lq_forge_pod_patch_noop(const lq_json_t *target, const lq_json_t *patch);
+
+#endif
