@@ -126,7 +126,9 @@ static void rec_dirty(lq_offload_t *o, lq_offload_rec_t *r)
 }
 
 /* A record with nothing left to do is freed; a lost event (table full) is recovered by
- * relisting both watches. */
+ * relisting both watches, from the timer (relist_missed): this may run inside a watch's
+ * own event callback, where stopping that watch would pull its connection from under
+ * the stream being parsed. */
 static void rec_gc(lq_offload_t *o, lq_offload_rec_t *r)
 {
     if (r->flag || r->crd || r->remote_exists || r->dirty || r->retry_at != 0 ||
@@ -135,15 +137,21 @@ static void rec_gc(lq_offload_t *o, lq_offload_rec_t *r)
     LQ_DEBUG("offload", "namespace %s: nothing left to do; record freed", r->ns);
     r->used = false;
     o->stats.records--;
-    if (o->overflow_) {
-        o->overflow_ = false;
-        LQ_INFO("offload", "a namespace record freed; relisting to pick up what the full "
-                "table missed");
-        lq_watch_stop(&o->crd_watch_);
-        lq_watch_stop(&o->ns_watch_);
-        (void)lq_watch_start(&o->crd_watch_);
-        (void)lq_watch_start(&o->ns_watch_);
-    }
+    if (o->overflow_)
+        lq_loop_timer_start(o->loop_, &o->timer_, 0);
+}
+
+static void relist_missed(lq_offload_t *o)
+{
+    if (!o->overflow_ || o->stats.records >= LQ_MAX_NAMESPACES)
+        return;
+    o->overflow_ = false;
+    LQ_INFO("offload", "a namespace record freed; relisting to pick up what the full "
+            "table missed");
+    lq_watch_stop(&o->crd_watch_);
+    lq_watch_stop(&o->ns_watch_);
+    (void)lq_watch_start(&o->crd_watch_);
+    (void)lq_watch_start(&o->ns_watch_);
 }
 
 static void retry_later(lq_offload_t *o, lq_offload_rec_t *r, uint32_t ms)
@@ -774,6 +782,7 @@ static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
 {
     (void)t;
     lq_offload_t *o = ctx;
+    relist_missed(o);
     int64_t now = lq_port_mono_ms(), next = 0;
     for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++) {
         lq_offload_rec_t *r = &o->recs[i];
