@@ -1,6 +1,6 @@
 # liqolet: top-level build.
 #
-#   make                      build build/host/liqolet
+#   make                      build build/host/liqolet and build/host/liqoletctl
 #   make BOARD=rpi4-aarch64   cross-build for a board in boards/ (also armv7-gateway)
 #   make deps                 the one step that needs root: toolchains, qemu, clang, deb-src
 #   make test                 everything that exists: host unit tests (ASan+UBSan), fuzz smoke
@@ -33,6 +33,7 @@ CC      := $(BOARD_CROSS)gcc
 AR      := $(BOARD_CROSS)ar
 SIZE    := $(BOARD_CROSS)size
 STRIP   := $(BOARD_CROSS)strip
+OBJCOPY := $(BOARD_CROSS)objcopy
 HOSTCC  ?= gcc
 CLANG   ?= clang
 
@@ -63,10 +64,18 @@ objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 .SECONDARY:
 .PHONY: all unit test fuzz fuzz-smoke size-report clean help bench demo
-all: $(BUILD)/liqolet
+all: $(BUILD)/liqolet $(BUILD)/liqoletctl
 
 help:
 	@sed -n '2,18p' Makefile | sed 's/^# \{0,1\}//'
+
+# libcoap's heap fence (src/mgmt.c, docs/management.md): the agent links a copy of
+# libcoap's archive in which its calls to malloc, calloc, realloc, free, strdup and
+# strndup are renamed to lq_mgmt_heap_*, which count every byte and cap the total at
+# LQ_COAP_HEAP_CAP. AGENT_LIBS is DEPS_LIBS with that copy instead of the original.
+COAP_HEAP_FNS := malloc calloc realloc free strdup strndup
+COAP_FENCED   := $(BUILD)/deps/libcoap-fenced.a
+AGENT_LIBS    := $(COAP_FENCED) $(filter-out %/libcoap-3-mbedtls.a,$(DEPS_LIBS))
 
 # --- the agent ------------------------------------------------------------------------
 
@@ -77,14 +86,31 @@ $(BUILD)/obj/%.o: %.c $(SYSROOT_STAMP) | $(BUILD)/.dir
 	@echo "  CC      $(BOARD) $<"
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/liqolet: $(call objs,$(BUILD),src/main.c $(AGENT_SRCS) $(POSIX_SRCS))
+$(BUILD)/liqolet: $(call objs,$(BUILD),src/main.c $(AGENT_SRCS) $(POSIX_SRCS)) $(COAP_FENCED)
 	@echo "  LD      $(BOARD) $@"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(DEPS_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(AGENT_LIBS)
 	$(Q)$(STRIP) -o $@.stripped $@
 	@echo "built $@ ($$(stat -c %s $@.stripped) bytes stripped)"
 
 $(BUILD)/.dir:
 	@mkdir -p $(BUILD) && touch $@
+
+$(COAP_FENCED): $(SYSROOT_STAMP) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  FENCE   $(BOARD) $@"
+	$(Q)$(OBJCOPY) $(foreach f,$(COAP_HEAP_FNS),--redefine-sym $(f)=lq_mgmt_heap_$(f)) \
+	    $(SYSROOT)/lib/libcoap-3-mbedtls.a $@
+
+# liqoletctl (tools/liqoletctl): the management endpoint's CLI, on libcoap's client API.
+# A tool, not the agent: it links the original libcoap (plain heap) and cJSON.
+CTL_SRCS := $(wildcard tools/liqoletctl/*.c)
+CTL_LIBS := $(SYSROOT)/lib/libcoap-3-mbedtls.a $(SYSROOT)/lib/libmbedtls.a \
+            $(SYSROOT)/lib/libmbedx509.a $(SYSROOT)/lib/libmbedcrypto.a $(SYSROOT)/lib/libcjson.a
+
+$(BUILD)/liqoletctl: $(call objs,$(BUILD),$(CTL_SRCS))
+	@echo "  LD      $(BOARD) $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CTL_LIBS)
+	$(Q)$(STRIP) -o $@.stripped $@
 
 # --- unit tests -----------------------------------------------------------------------
 # Host: ASan + UBSan. ARM boards: UBSan only (ASan's shadow memory does not work under
@@ -111,15 +137,15 @@ $(TBUILD)/libliqolet-test.a: $(call objs,$(TBUILD),$(AGENT_SRCS) $(FAKE_SRCS))
 
 # allocguard.o is linked explicitly: the --wrap'd calls of cmocka and the third-party
 # archives, which come after the agent's archive, must find __wrap_malloc & co.
-$(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.o $(TBUILD)/obj/src/allocguard.o $(TBUILD)/libliqolet-test.a
+$(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.o $(TBUILD)/obj/src/allocguard.o $(TBUILD)/libliqolet-test.a $(COAP_FENCED)
 	@echo "  LD-TEST $(BOARD) $@"
-	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $(filter %.o,$^) $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(DEPS_LIBS)
+	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $(filter %.o,$^) $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(AGENT_LIBS)
 
 # These tests run against the real OS (loopback sockets, files) instead of the fake port.
-POSIX_TESTS := test_port_posix test_tls test_kapi_posix
-$(addprefix $(TBUILD)/,$(POSIX_TESTS)): $(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.o $(TBUILD)/obj/src/allocguard.o $(call objs,$(TBUILD),$(POSIX_SRCS)) $(TBUILD)/libliqolet-test.a
+POSIX_TESTS := test_port_posix test_tls test_kapi_posix test_mgmt_coap
+$(addprefix $(TBUILD)/,$(POSIX_TESTS)): $(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.o $(TBUILD)/obj/src/allocguard.o $(call objs,$(TBUILD),$(POSIX_SRCS)) $(TBUILD)/libliqolet-test.a $(COAP_FENCED)
 	@echo "  LD-TEST $(BOARD) $@"
-	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $(filter %.o,$^) $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(DEPS_LIBS)
+	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $(filter %.o,$^) $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(AGENT_LIBS)
 
 unit: $(addprefix $(TBUILD)/,$(UNIT_TESTS))
 	@set -e; fail=0; for t in $(UNIT_TESTS); do \
@@ -172,6 +198,12 @@ $(FBUILD)/fuzz_json: tests/fuzz/fuzz_json.c src/json.c $(FBUILD)/cJSON.o $(PURE_
 $(FBUILD)/fuzz_forge_pod: tests/fuzz/fuzz_forge_pod.c src/forge/pod.c src/json.c $(FBUILD)/cJSON.o $(PURE_SRCS) $(wildcard include/liqolet/*.h)
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/forge/pod.c src/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
+
+# The management endpoint's request parsing and rendering (src/mgmt_render.c, pure).
+$(FBUILD)/fuzz_mgmt: tests/fuzz/fuzz_mgmt.c src/mgmt_render.c $(PURE_SRCS) $(wildcard include/liqolet/*.h)
+	@mkdir -p $(FBUILD)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< src/mgmt_render.c $(PURE_SRCS)
 
 fuzz-smoke: $(addprefix $(FBUILD)/,$(FUZZERS))
 	@set -e; for f in $(FUZZERS); do \

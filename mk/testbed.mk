@@ -14,6 +14,9 @@
 #   e2e             testbed-bins, then `go test` in tests/e2e.  Clusters that are
 #                   already up are reused and left up; otherwise the suite starts
 #                   them and nothing of them is left running afterwards.
+#   bench-pods      pod offloading benchmark on the clusters (tests/e2e/bench_pods_test.go):
+#                   110 pods burst and at 20/s; BENCH_LARGE=1 adds 1,000 pods.  Prints a
+#                   table for docs/benchmarks.md; asserts nothing.
 #
 # Variables
 #   E2E_TIMEOUT     go test -timeout (default 30m)
@@ -28,7 +31,7 @@ E2E_TIMEOUT ?= 30m
 E2E_RUN     ?=
 E2E_FLAGS   ?=
 
-.PHONY: testbed-bins testbed-up testbed-down testbed-status testbed-env e2e
+.PHONY: testbed-bins testbed-up testbed-down testbed-status testbed-env e2e bench-pods
 
 testbed-bins:
 	@$(TESTBED_ENV) $(TESTBED) bins >/dev/null
@@ -56,3 +59,9 @@ e2e: testbed-bins
 	  || rc=$$?; \
 	if [ $$started = 1 ]; then $(TESTBED_ENV) $(TESTBED) down >/dev/null 2>&1 || true; fi; \
 	exit $$rc
+
+bench-pods: testbed-bins
+	@$(MAKE) -s all
+	@cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) LIQOLET_BENCH=1 \
+	  $(if $(BENCH_LARGE),LIQOLET_BENCH_LARGE=1) \
+	  go test -count=1 -timeout 60m -run 'TestBenchPods' ./...

@@ -16,6 +16,8 @@
 #define LOG_LEVELS "error|warn|info|debug|trace"
 #define LOG_FORMATS "plain|json"
 #define OFFLOAD_MAPPINGS "DefaultName|EnforceSameName"
+#define LQ_STR_(x) #x
+#define LQ_STR(x) LQ_STR_(x)
 #define MGMT_DEFAULT "[::1]:5683,127.0.0.1:5683"
 
 /* The one table. Order = order of --help, of the docs and of the effective line. */
@@ -67,6 +69,11 @@ static const lq_config_opt_t opts[] = {
       LQ_CONFIG_C_NONE, NULL, 1, 100, false, "90",
       "Share of the foreign cluster's free resources offered as the node's capacity.",
       F(sharing_percentage), 0, 0 },
+    { "--max-pods", "node.maxPods", "N", LQ_CONFIG_T_INT, LQ_CONFIG_C_NONE, NULL, 1,
+      LQ_MAX_PODS, false, LQ_STR(LQ_MAX_PODS),
+      "Most pods the agent reflects at once (its pod table; the default is this build's "
+      "table size). The node's pods capacity is capped at it; pods beyond it (e.g. bound "
+      "with spec.nodeName) wait, with a log line, until others end.", F(max_pods), 0, 0 },
     { "--offload", "offloading.namespaces", "NS[=REMOTE]", LQ_CONFIG_T_LIST,
       LQ_CONFIG_C_OFFLOAD_NS, NULL, 0, 0, false, "none",
       "Offload this home namespace without a NamespaceOffloading resource (repeatable; "
@@ -98,7 +105,17 @@ static const lq_config_opt_t opts[] = {
     { "--mgmt-listen", "mgmt.listen", "ADDRS", LQ_CONFIG_T_ADDRS, LQ_CONFIG_C_NONE, NULL, 0,
       0, false, MGMT_DEFAULT,
       "CoAP management endpoint: comma-separated IP:PORT list (IPv6 in brackets; port 0 "
-      "picks a free one).", L(mgmt_listen, n_mgmt_listen) },
+      "picks a free one). An address other than loopback needs --mgmt-psk-file; see "
+      "docs/management.md.", L(mgmt_listen, n_mgmt_listen) },
+    { "--mgmt-psk-file", "mgmt.pskFile", "FILE", LQ_CONFIG_T_STRING, LQ_CONFIG_C_NONE, NULL,
+      0, 0, true, "none",
+      "File holding the management endpoint's DTLS pre-shared key (8 to 64 bytes; one "
+      "trailing newline is ignored). With it every mgmt.listen address speaks DTLS (coaps) "
+      "only; without it only loopback addresses are accepted.", F(mgmt_psk_file), 0, 0 },
+    { "--mgmt-psk-identity", "mgmt.pskIdentity", "ID", LQ_CONFIG_T_STRING,
+      LQ_CONFIG_C_LABEL_VALUE, NULL, 0, 0, true, "none",
+      "PSK identity DTLS clients must present; none = any identity with the right key.",
+      F(mgmt_psk_identity), 0, 0 },
     { "--http-listen", "http.listen", "ADDRS", LQ_CONFIG_T_ADDRS, LQ_CONFIG_C_NONE, NULL, 0,
       0, true, "off",
       "HTTP endpoint for /healthz, /readyz and /metrics only: comma-separated IP:PORT "
@@ -668,6 +685,7 @@ void lq_config_init(lq_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->sharing_percentage = 90;
+    cfg->max_pods = LQ_MAX_PODS;
     memcpy(cfg->namespace, "liqo", 5);
     cfg->log_level = 2;  /* info */
     cfg->log_format = 0; /* plain */
@@ -992,7 +1010,7 @@ lq_err_t lq_config_render_effective(const lq_config_t *cfg, char *buf, size_t ca
         case LQ_CONFIG_T_STRING:
         case LQ_CONFIG_T_FILE:
             if (*field == '\0')
-                put(&o, "auto");
+                put(&o, op->def != NULL && strcmp(op->def, "none") == 0 ? "none" : "auto");
             else
                 put_value(&o, field);
             break;

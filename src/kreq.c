@@ -528,18 +528,27 @@ static bool plain_value(const char *s)
 lq_err_t lq_kreq_delete(lq_kreq_t *r, const char *path, const char *uid,
                         const char *propagation)
 {
+    return lq_kreq_delete_grace(r, path, uid, propagation, -1);
+}
+
+lq_err_t lq_kreq_delete_grace(lq_kreq_t *r, const char *path, const char *uid,
+                              const char *propagation, int64_t grace_s)
+{
     bool has_uid = uid != NULL && uid[0] != '\0';
     bool has_pp = propagation != NULL && propagation[0] != '\0';
     if ((has_uid && !plain_value(uid)) || (has_pp && !plain_value(propagation)))
         return LQ_EINVAL;
     lq_err_t e = fill(r, "DELETE", path, NULL, NULL, 0);
-    if (e != LQ_OK || (!has_uid && !has_pp))
+    if (e != LQ_OK || (!has_uid && !has_pp && grace_s < 0))
         return e;
+    char grace[64] = "";
+    if (grace_s >= 0)
+        (void)snprintf(grace, sizeof grace, ",\"gracePeriodSeconds\":%lld", (long long)grace_s);
     int n = snprintf(r->opts_, sizeof r->opts_,
-                     "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\"%s%s%s%s%s%s}",
+                     "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\"%s%s%s%s%s%s%s}",
                      has_uid ? ",\"preconditions\":{\"uid\":\"" : "", has_uid ? uid : "",
                      has_uid ? "\"}" : "", has_pp ? ",\"propagationPolicy\":\"" : "",
-                     has_pp ? propagation : "", has_pp ? "\"" : "");
+                     has_pp ? propagation : "", has_pp ? "\"" : "", grace);
     if (n < 0 || (size_t)n >= sizeof r->opts_) {
         r->path[0] = '\0';
         r->opts_[0] = '\0';

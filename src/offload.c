@@ -163,6 +163,53 @@ static void retry_later(lq_offload_t *o, lq_offload_rec_t *r, uint32_t ms)
 
 /* --- the pass ---------------------------------------------------------------------- */
 
+static bool rec_usable(const lq_offload_rec_t *r)
+{
+    return r->used && r->state == LQ_OFFLOAD_NS_CREATED && r->remote_exists &&
+           !r->remote_terminating && r->seen[0] && strcmp(r->seen, r->remote) == 0;
+}
+
+const char *lq_offload_remote_ns(const lq_offload_t *o, const char *ns, size_t len)
+{
+    for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++) {
+        const lq_offload_rec_t *r = &o->recs[i];
+        if (rec_usable(r) && strlen(r->ns) == len && memcmp(r->ns, ns, len) == 0)
+            return r->seen;
+    }
+    return NULL;
+}
+
+const char *lq_offload_home_ns(const lq_offload_t *o, const char *remote_ns, size_t len)
+{
+    for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++) {
+        const lq_offload_rec_t *r = &o->recs[i];
+        if (rec_usable(r) && strlen(r->seen) == len && memcmp(r->seen, remote_ns, len) == 0)
+            return r->ns;
+    }
+    return NULL;
+}
+
+void lq_offload_count(lq_offload_t *o, const char *ns, bool ok)
+{
+    lq_offload_rec_t *r = rec_find(o, ns, strlen(ns));
+    if (!r)
+        return;
+    if (ok)
+        r->pod_items++;
+    else
+        r->pod_errors++;
+}
+
+bool lq_offload_settled(const lq_offload_t *o)
+{
+    if (!o->home_synced || !o->foreign_synced || o->cur_)
+        return false;
+    for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++)
+        if (o->recs[i].used && o->recs[i].dirty)
+            return false;
+    return true;
+}
+
 static void finish(lq_offload_t *o, bool failed)
 {
     lq_offload_rec_t *r = o->cur_;
@@ -187,6 +234,12 @@ static void finish(lq_offload_t *o, bool failed)
         else if (r->state == LQ_OFFLOAD_NS_NONE && r->logged_ != LQ_OFFLOAD_NS_NONE)
             LQ_INFO("offload", "namespace %s: offloading ended", r->ns);
         r->logged_ = r->state;
+    }
+    bool usable = rec_usable(r);
+    if (usable != r->usable_) {
+        r->usable_ = usable;
+        if (o->cfg.on_change)
+            o->cfg.on_change(r->ns, o->cfg.ctx);
     }
     rec_gc(o, r);
     kick(o);

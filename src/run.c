@@ -11,7 +11,10 @@
 #include "liqolet/kreq.h"
 #include "liqolet/lock.h"
 #include "liqolet/log.h"
+#include "liqolet/mgmt.h"
 #include "liqolet/offload.h"
+#include "liqolet/pods.h"
+#include "liqolet/events.h"
 #include "liqolet/pool.h"
 #include "liqolet/run.h"
 #include "liqolet/tls.h"
@@ -30,7 +33,10 @@ static struct {
     char kubelet_version[64];
     lq_vnode_t vnode;
     lq_lock_t lock;
+    lq_mgmt_t mgmt;
     lq_offload_t offload;
+    lq_pods_t pods;
+    lq_events_t events;
     const char *offload_ns[LQ_CONFIG_MAX_OFFLOAD];
     int lost;
     unsigned char arena[64u * 1024u];
@@ -73,6 +79,108 @@ static void derive_name(const char *id, char *out, size_t cap)
     out[n] = '\0';
 }
 
+/* /objects/pods: the pods that run remotely now, in table order. */
+static bool mgmt_object(void *ctx, lq_mgmt_kind_t kind, size_t index, lq_mgmt_object_t *out)
+{
+    (void)ctx;
+    if (kind != LQ_MGMT_KIND_POD)
+        return false;
+    for (size_t i = 0, k = 0; i < LQ_MAX_PODS; i++) {
+        const lq_pod_rec_t *r = &rn.pods.recs[i];
+        if (!r->used || !r->remote_exists || k++ != index)
+            continue;
+        out->ns = r->ns;
+        out->name = r->name;
+        out->remote_ns = lq_offload_remote_ns(&rn.offload, r->ns, strlen(r->ns));
+        out->state = r->home_exists ? "Reflected" : "Deleting";
+        return true;
+    }
+    return false;
+}
+
+/* Offloaded namespaces, pod counters and the work queues for the snapshot. */
+static void mgmt_snapshot_reflection(lq_mgmt_snapshot_t *s)
+{
+    for (size_t i = 0; i < LQ_MAX_NAMESPACES && s->n_ns < LQ_MAX_NAMESPACES; i++) {
+        const lq_offload_rec_t *r = &rn.offload.recs[i];
+        if (!r->used)
+            continue;
+        lq_mgmt_ns_t *n = &s->ns[s->n_ns++];
+        n->local = r->ns;
+        n->remote = r->remote_exists ? r->seen : "";
+        n->state = lq_offload_state_str(r->state);
+        n->items[LQ_MGMT_KIND_POD] = r->pod_items;
+        n->errors[LQ_MGMT_KIND_POD] = r->pod_errors;
+    }
+    uint64_t depth = 0;
+    for (size_t i = 0; i < LQ_MAX_PODS; i++) {
+        const lq_pod_rec_t *r = &rn.pods.recs[i];
+        s->objects[LQ_MGMT_KIND_POD] += r->used && r->remote_exists;
+        depth += r->used && (r->dirty || r->retry_at != 0);
+    }
+    const lq_pods_stats_t *ps = &rn.pods.stats;
+    s->objects_gen[LQ_MGMT_KIND_POD] = ps->creates + ps->remote_deletes + ps->passes;
+    s->workqueue.depth = depth;
+    s->workqueue.high_water = ps->records_hwm;
+    s->workqueue.retries = ps->failures + rn.offload.stats.failures;
+    lq_mgmt_snap_table(s, "pod records", ps->records, (uint64_t)rn.pods.cfg.max_pods,
+                       ps->records_hwm);
+    lq_mgmt_snap_table(s, "namespace records", rn.offload.stats.records, LQ_MAX_NAMESPACES,
+                       rn.offload.stats.records_hwm);
+    lq_mgmt_snap_table(s, "event queue", rn.events.stats.queued, LQ_EVENTS_QUEUE,
+                       rn.events.stats.queued_hwm);
+}
+
+/* The management endpoint pulls the agent's state through this (src/mgmt.c; the
+ * strings stay in rn). */
+static void mgmt_snapshot(void *ctx, lq_mgmt_snapshot_t *s)
+{
+    static char servers[2][300];
+    static char names[LQ_MAX_REQ_CONNS][16];
+    lq_kreq_client_t *req[2] = { &rn.home_req, &rn.foreign_req };
+    lq_cluster_t *cl[2] = { &rn.home, &rn.foreign };
+    lq_mgmt_cluster_t *sc[2] = { &s->home, &s->foreign };
+    lq_mgmt_requests_t *sr[2] = { &s->requests_home, &s->requests_foreign };
+    bool conn_errors[2] = { false, false };
+    (void)ctx;
+    for (int c = 0; c < 2; c++) {
+        (void)snprintf(servers[c], sizeof servers[c], "%s:%u",
+                       cl[c]->target.host != NULL ? cl[c]->target.host : "?",
+                       (unsigned)cl[c]->target.port);
+        sc[c]->server = servers[c];
+        for (size_t i = 0; i < LQ_MAX_REQ_CONNS; i++) {
+            (void)snprintf(names[i], sizeof names[i], "request-%u", (unsigned)i);
+            lq_mgmt_snap_conn(s, cl[c]->label, names[i], &req[c]->conns[i]);
+            conn_errors[c] = conn_errors[c] || req[c]->conns[i].error[0] != '\0';
+        }
+        const lq_kreq_stats_t *st = &req[c]->stats;
+        *sr[c] = (lq_mgmt_requests_t){ st->submitted, st->retries, st->completed, st->failures,
+                                       st->queued, st->queue_hwm };
+    }
+    s->home.id = rn.home_id;
+    s->home.name = rn.home_name;
+    s->foreign.id = rn.foreign_id;
+    s->foreign.name = rn.foreign_name;
+    s->vnode.name = rn.node_name;
+    s->vnode.lock_held = rn.lock.state == LQ_LOCK_HELD;
+    s->vnode.registered = rn.vnode.node_applied;
+    s->vnode.node_applies = rn.vnode.stats.node_applies;
+    s->vnode.status_updates = rn.vnode.stats.status_updates;
+    s->vnode.lease_renewals = rn.vnode.stats.lease_renewals;
+    /* foreign: the /readyz ping every 10 s; home: the Lease is held and no request
+     * connection reports a failure (an error is cleared by the next success). */
+    s->foreign.reachable = rn.vnode.healthy;
+    s->home.reachable = s->vnode.lock_held && !conn_errors[0];
+    const lq_loop_stats_t *ls = lq_loop_stats(&rn.loop);
+    lq_mgmt_snap_table(s, "loop descriptors", ls->ios_in_use, LQ_MAX_FDS, ls->ios_high_water);
+    lq_tls_stats_t ts;
+    lq_tls_stats(&ts);
+    lq_mgmt_snap_table(s, "TLS sessions", ts.sessions_open, LQ_TLS_MAX_SESSIONS, ts.sessions_peak);
+    lq_mgmt_snap_table(s, "mbedTLS arena bytes", ts.arena_used, ts.arena_size, ts.arena_peak);
+    lq_mgmt_snap_table(s, "start-up pool bytes", lq_pool_used(), lq_pool_capacity(), lq_pool_used());
+    mgmt_snapshot_reflection(s);
+}
+
 static void on_locked(lq_lock_t *l, void *ctx)
 {
     (void)l;
@@ -81,8 +189,13 @@ static void on_locked(lq_lock_t *l, void *ctx)
         LQ_ERROR("run", "cannot start the virtual node");
         lq_loop_stop(&rn.loop);
     }
-    if (lq_offload_start(&rn.offload) != LQ_OK) {
-        LQ_ERROR("run", "cannot start namespace offloading");
+    if (lq_offload_start(&rn.offload) != LQ_OK || lq_pods_start(&rn.pods) != LQ_OK ||
+        lq_events_start(&rn.events) != LQ_OK) {
+        LQ_ERROR("run", "cannot start namespace offloading or pod reflection");
+        lq_loop_stop(&rn.loop);
+    }
+    if (lq_mgmt_start(&rn.mgmt, &rn.loop, mgmt_snapshot, NULL, mgmt_object, NULL) != LQ_OK) {
+        LQ_ERROR("run", "cannot start the management endpoint (docs/management.md)");
         lq_loop_stop(&rn.loop);
     }
 }
@@ -98,6 +211,15 @@ static void on_lock_lost(lq_lock_t *l, void *ctx)
 int lq_run_main(lq_config_t *cfg)
 {
     char err[LQ_KCFG_ERR_MAX + LQ_TLS_ERR_MAX];
+    /* The management endpoint's address rule (a non-loopback address needs a PSK) is
+     * checked before anything connects or binds. */
+    lq_mgmt_cfg_t mc = { cfg->mgmt_listen, cfg->n_mgmt_listen, cfg->mgmt_psk_file,
+                         cfg->mgmt_psk_identity, cfg->http_listen, cfg->n_http_listen };
+    lq_mgmt_init(&rn.mgmt);
+    if (lq_mgmt_configure(&rn.mgmt, &mc, err, sizeof err) != LQ_OK) {
+        LQ_ERROR("run", "%s", err);
+        return 1;
+    }
     if (lq_tls_init() != LQ_OK) {
         LQ_ERROR("run", "cannot initialise TLS (entropy source?)");
         return 1;
@@ -189,6 +311,7 @@ int lq_run_main(lq_config_t *cfg)
     vc.foreign_id = rn.foreign_id;
     vc.kubelet_version = rn.kubelet_version;
     vc.sharing_pct = (unsigned)cfg->sharing_percentage;
+    vc.max_pods = cfg->max_pods;
     for (size_t i = 0; i < cfg->n_node_labels && vc.n_labels < LQ_VNODE_MAX_KV; i++) {
         vc.labels[vc.n_labels].key = cfg->node_labels[i].key;
         vc.labels[vc.n_labels++].value = cfg->node_labels[i].value;
@@ -212,11 +335,22 @@ int lq_run_main(lq_config_t *cfg)
         rn.offload_ns[i] = cfg->offload[i];
     oc.flag_ns = rn.offload_ns;
     oc.n_flag_ns = cfg->n_offload;
+    oc.on_change = lq_pods_namespace_changed;
+    oc.ctx = &rn.pods;
     oc.flag_mapping = cfg->offload_mapping == 1 ? LQ_OFFLOAD_MAP_ENFORCE_SAME_NAME
                                                 : LQ_OFFLOAD_MAP_DEFAULT_NAME;
     if (lq_offload_init(&rn.offload, &rn.loop, &rn.home, &rn.foreign, &rn.home_req,
                         &rn.foreign_req, &oc) != LQ_OK) {
         LQ_ERROR("run", "cannot set up namespace offloading (cluster names or ids too long?)");
+        return 1;
+    }
+    lq_events_init(&rn.events, &rn.loop, &rn.foreign, &rn.home_req, rn.foreign_name,
+                   lq_pods_lookup, &rn.pods);
+    lq_pods_cfg_t pc = { rn.home_id, rn.foreign_id, rn.node_name, rn.node_ip, rn.foreign_name,
+                         &rn.events, cfg->networking_reflect_ips, (size_t)cfg->max_pods };
+    if (lq_pods_init(&rn.pods, &rn.loop, &rn.home, &rn.foreign, &rn.home_req, &rn.foreign_req,
+                     &rn.offload, &pc) != LQ_OK) {
+        LQ_ERROR("run", "cannot set up pod reflection (node name or cluster ids too long?)");
         return 1;
     }
     /* Single instance: the virtual node starts only once the lock Lease is held. */
@@ -232,6 +366,7 @@ int lq_run_main(lq_config_t *cfg)
     if (lq_lock_release(&rn.lock))
         for (int i = 0; i < 30 && rn.lock.state == LQ_LOCK_RELEASING; i++)
             (void)lq_loop_run_once(&rn.loop, 100);
+    lq_mgmt_close(&rn.mgmt);
     LQ_INFO("run", "stopping on signal %d; the virtual node and remote objects stay in place", sig);
     return 0;
 }

@@ -128,6 +128,11 @@ static void scan_done(lq_conn_t *c, lq_err_t err, void *ctx)
         LQ_WARN("vnode", "capacity offer: %s", lq_err_str(e));
         return;
     }
+    /* No more pods than the agent's pod table holds (node.maxPods). */
+    for (size_t i = 0; i < offer.n && v->cfg.max_pods > 0; i++)
+        if (strcmp(offer.res[i].name, "pods") == 0 && offer.res[i].scale == 0 &&
+            offer.res[i].value > v->cfg.max_pods)
+            offer.res[i].value = v->cfg.max_pods;
     bool changed = !v->have_offer || memcmp(&offer, &v->offer, sizeof offer) != 0;
     v->offer = offer;
     v->have_offer = true;

@@ -6,4 +6,11 @@
 #define LQ_MAX_PODS 256
 #define LQ_MAX_OBJECTS 512
 #define LQ_MAX_WATCHES 12
+/* Management endpoint (include/liqolet/mgmt.h, docs/management.md): libcoap's heap cap
+ * (10 KiB after start-up on 64-bit boards, 6 KiB on 32-bit; about 7 KiB per DTLS client),
+ * idle CoAP sessions kept, DTLS handshakes at once, HTTP connections. */
+#define LQ_COAP_HEAP_CAP (32u * 1024u)
+#define LQ_MGMT_MAX_SESSIONS 2
+#define LQ_MGMT_MAX_HANDSHAKES 1
+#define LQ_MGMT_HTTP_CONNS 2
 #endif

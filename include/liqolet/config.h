@@ -159,6 +159,7 @@ typedef struct lq_config {
     lq_config_kv_t node_annotations[LQ_CONFIG_MAX_NODE_ANNOTATIONS];
     size_t n_node_annotations;
     long sharing_percentage;                     /* 1..100 */
+    long max_pods;                               /* 1..LQ_MAX_PODS */
     char offload[LQ_CONFIG_MAX_OFFLOAD][2 * LQ_CONFIG_LABEL_MAX + 2]; /* NS or NS=REMOTE */
     unsigned offload_mapping;                    /* 0 DefaultName, 1 EnforceSameName */
     size_t n_offload;
@@ -169,6 +170,8 @@ typedef struct lq_config {
     bool networking_reflect_ips;
     lq_config_addr_t mgmt_listen[LQ_CONFIG_MAX_LISTEN];
     size_t n_mgmt_listen;
+    char mgmt_psk_file[LQ_CONFIG_PATH_MAX + 1];     /* "" = no DTLS (loopback only) */
+    char mgmt_psk_identity[LQ_CONFIG_LABEL_MAX + 1]; /* "" = any identity */
     lq_config_addr_t http_listen[LQ_CONFIG_MAX_LISTEN];
     size_t n_http_listen;                        /* 0 = off */
     char config_file[LQ_CONFIG_PATH_MAX + 1];    /* "" = none */

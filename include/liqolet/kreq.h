@@ -217,6 +217,11 @@ lq_err_t lq_kreq_apply(lq_kreq_t *r, const char *path, const char *field_manager
  * LQ_EINVAL also when uid or propagation hold '"', '\\' or control bytes. */
 lq_err_t lq_kreq_delete(lq_kreq_t *r, const char *path, const char *uid,
                         const char *propagation);
+/* The same with DeleteOptions.gracePeriodSeconds = grace_s when grace_s >= 0 (0: delete
+ * at once, e.g. a pod no kubelet will finish). The API server ignores query parameters
+ * when a DeleteOptions body is sent, so the grace period goes in the body. */
+lq_err_t lq_kreq_delete_grace(lq_kreq_t *r, const char *path, const char *uid,
+                              const char *propagation, int64_t grace_s);
 /* Turns the filled request's path into its status subresource: ".../NAME" becomes
  * ".../NAME/status" (before any query). Call after a verb helper (update, merge patch,
  * apply, get). LQ_ETOOBIG when it no longer fits (r->path unchanged); LQ_EINVAL when

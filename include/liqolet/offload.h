@@ -36,6 +36,10 @@ typedef struct lq_offload_cfg {
     const char *const *flag_ns;            /* --offload "NS" or "NS=REMOTE" (borrowed) */
     size_t n_flag_ns;
     lq_offload_mapping_t flag_mapping;     /* of a plain "NS": DefaultName/EnforceSameName */
+    /* optional: called when a home namespace's remote namespace becomes usable or stops
+     * being usable (lq_offload_remote_ns changes), e.g. to re-queue its pods */
+    void (*on_change)(const char *ns, void *ctx);
+    void *ctx;
 } lq_offload_cfg_t;
 
 typedef enum lq_offload_label_state {
@@ -70,6 +74,8 @@ typedef struct lq_offload_rec {
     /* private */
     bool crd_mark_, remote_mark_;
     lq_offload_ns_state_t logged_;
+    bool usable_;             /* last value reported through cfg.on_change */
+    uint64_t pod_items, pod_errors; /* pod reflection results in this namespace (metrics) */
 } lq_offload_rec_t;
 
 typedef struct lq_offload_stats {
@@ -119,6 +125,16 @@ lq_err_t lq_offload_init(lq_offload_t *o, lq_loop_t *loop, lq_cluster_t *home,
                          lq_kreq_client_t *foreign_req, const lq_offload_cfg_t *cfg);
 /* Starts both watches; passes begin once both have listed. LQ_OK or a watch error. */
 lq_err_t lq_offload_start(lq_offload_t *o);
+/* The remote namespace of home namespace ns when it exists, is ours and is not
+ * terminating (pods and objects may be reflected into it); NULL otherwise. */
+const char *lq_offload_remote_ns(const lq_offload_t *o, const char *ns, size_t len);
+/* The home namespace whose remote namespace is remote_ns (usable as above); NULL if none. */
+const char *lq_offload_home_ns(const lq_offload_t *o, const char *remote_ns, size_t len);
+/* Counts one pod reflection result of home namespace ns (Liqo's item / error counters). */
+void lq_offload_count(lq_offload_t *o, const char *ns, bool ok);
+/* Both watches have listed and no pass is due or running: the remote namespaces are
+ * what the current objects ask for (used to hold pod reflection at start-up). */
+bool lq_offload_settled(const lq_offload_t *o);
 /* "None", "Creating", "Ready", "CreationLoopBackOff", "Terminating". */
 const char *lq_offload_state_str(lq_offload_ns_state_t s);
 

@@ -24,6 +24,7 @@ typedef struct lq_vnode_cfg {
     const char *foreign_id;       /* label liqo.io/remote-cluster-id */
     const char *kubelet_version;  /* home gitVersion */
     unsigned sharing_pct;
+    int64_t max_pods;             /* the pods capacity is capped at this (0: no cap) */
     lq_forge_kv_t labels[LQ_VNODE_MAX_KV];
     size_t n_labels;
     lq_forge_kv_t annotations[LQ_VNODE_MAX_KV];

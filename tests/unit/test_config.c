@@ -11,6 +11,9 @@
 
 #include <cmocka.h>
 
+#define LQ_TEST_STR_(x) #x
+#define LQ_TEST_STR(x) LQ_TEST_STR_(x)
+
 #include "liqolet/config.h"
 #include "liqolet/log.h"
 #include "lq_fake.h"
@@ -116,9 +119,10 @@ static void test_defaults(void **state)
         "cluster.home.name=auto cluster.foreign.kubeconfig=auto cluster.foreign.context=auto "
         "cluster.foreign.id=auto cluster.foreign.name=auto node.name=auto node.ip=auto "
         "node.labels=\"\" node.annotations=\"\" node.sharingPercentage=90 "
-        "offloading.namespaces=\"\" offloading.namespaceMappingStrategy=DefaultName "
+        "node.maxPods=" LQ_TEST_STR(LQ_MAX_PODS) " offloading.namespaces=\"\" offloading.namespaceMappingStrategy=DefaultName "
         "agent.namespace=liqo log.level=info log.format=plain networking.internal=false networking.reflectIPs=true "
-        "mgmt.listen=[::1]:5683,127.0.0.1:5683 http.listen=off");
+        "mgmt.listen=[::1]:5683,127.0.0.1:5683 mgmt.pskFile=none mgmt.pskIdentity=none "
+        "http.listen=off");
 }
 
 static void test_effective_line_values(void **state)
@@ -476,6 +480,7 @@ static const struct {
     { "node.labels", "l=v", "l:v" },
     { "node.annotations", "a=w", "a:w" },
     { "node.sharingPercentage", "42", "42" },
+    { "node.maxPods", "3", "3" },
     { "offloading.namespaces", "ns=rns", "\"ns=rns\"" },
     { "offloading.namespaceMappingStrategy", "EnforceSameName", "EnforceSameName" },
     { "agent.namespace", "agent", "agent" },
@@ -484,6 +489,8 @@ static const struct {
     { "networking.internal", "false", "false" },
     { "networking.reflectIPs", "false", "false" },
     { "mgmt.listen", "127.0.0.1:0", "127.0.0.1:0" },
+    { "mgmt.pskFile", "/etc/liqolet/mgmt.psk", "/etc/liqolet/mgmt.psk" },
+    { "mgmt.pskIdentity", "ops", "ops" },
     { "http.listen", "127.0.0.1:8080", "127.0.0.1:8080" },
 };
 

@@ -648,6 +648,16 @@ static void test_delete_with_preconditions(void **state)
     assert_null(r->body);
     assert_null(r->content_type);
     assert_int_equal(lq_kreq_delete(r, "/api/v1/x", "bad\"uid", NULL), LQ_EINVAL);
+    /* grace period in the body (the API server ignores the query when a body is sent) */
+    assert_int_equal(lq_kreq_delete_grace(r, "/api/v1/namespaces/shop/pods/web-1", "u-2",
+                                          NULL, 0), LQ_OK);
+    assert_string_equal(r->body, "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\","
+                                 "\"preconditions\":{\"uid\":\"u-2\"},\"gracePeriodSeconds\":0}");
+    assert_int_equal(lq_kreq_delete_grace(r, "/api/v1/x", NULL, NULL, 30), LQ_OK);
+    assert_string_equal(r->body, "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\","
+                                 "\"gracePeriodSeconds\":30}");
+    assert_int_equal(lq_kreq_delete_grace(r, "/api/v1/x", NULL, NULL, -1), LQ_OK);
+    assert_null(r->body);
     static char huge[LQ_KREQ_OPTS_MAX];
     memset(huge, 'u', sizeof huge - 1);
     assert_int_equal(lq_kreq_delete(r, "/api/v1/x", huge, NULL), LQ_ETOOBIG);

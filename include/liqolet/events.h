@@ -1,0 +1,83 @@
+/* liqolet: Kubernetes Events on home pods (src/events.c): the agent's own reflection
+ * results (Liqo's reasons SuccessfulReflection, FailedReflection, FailedDeletion,
+ * ReflectionDisabled; source liqo-pod-reflection) and the events of the remote pods,
+ * reflected onto their home pods as Liqo 0.9 does, so `kubectl describe pod` at home
+ * shows why a remote pod fails. Events are best effort: a bounded queue, one request in
+ * flight, a new event dropped (and counted) when the queue is full. */
+#ifndef LIQOLET_EVENTS_H
+#define LIQOLET_EVENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "liqolet/cluster.h"
+#include "liqolet/forge_pod.h"
+#include "liqolet/json.h"
+#include "liqolet/kreq.h"
+#include "liqolet/watch.h"
+
+#ifndef LQ_EVENTS_QUEUE
+#define LQ_EVENTS_QUEUE 64u
+#endif
+#define LQ_EVENTS_MSG_MAX 256u
+#define LQ_EVENTS_COMPONENT "liqo-pod-reflection"
+
+/* Finds the home pod of a remote pod: remote namespace + pod name -> home namespace and
+ * home pod uid (copied to ns/uid). Returns false when the pod is not one of ours. */
+typedef bool lq_events_lookup_fn(void *ctx, const char *remote_ns, size_t rl, const char *name,
+                                 size_t nl, char *ns, size_t ns_cap, char *uid, size_t uid_cap);
+
+typedef struct lq_event_entry {
+    bool used;
+    bool reflected;                 /* a remote event: applied under its own name */
+    bool warning;
+    int32_t count;
+    char ns[64];
+    char pod[254];
+    char uid[LQ_FORGE_POD_UID_BUF];
+    char name[254];                 /* reflected: the remote event's name */
+    char reason[64];
+    char message[LQ_EVENTS_MSG_MAX];
+    char first[32], last[32];       /* RFC 3339 times */
+    char component[64];
+} lq_event_entry_t;
+
+typedef struct lq_events_stats {
+    uint64_t emitted, reflected, written, failed, dropped;
+    uint32_t queued, queued_hwm;    /* entries waiting now, and the most ever */
+} lq_events_stats_t;
+
+typedef struct lq_events {
+    lq_events_stats_t stats;
+    /* private */
+    lq_loop_t *loop_;
+    lq_kreq_client_t *home_req_;
+    lq_events_lookup_fn *lookup_;
+    void *lookup_ctx_;
+    const char *foreign_name_;
+    uint64_t seq_;
+    size_t head_, n_;
+    lq_event_entry_t q_[LQ_EVENTS_QUEUE];
+    lq_kreq_t req_;
+    lq_conn_t conn_;
+    lq_watch_t watch_;
+    lq_json_doc_t doc_;
+    char body_[4096];
+    char wbuf_[16384];
+    unsigned char arena_[65536];
+} lq_events_t;
+
+/* Binds the module; the foreign watch of pod events starts with lq_events_start.
+ * lookup maps a remote pod to its home pod (NULL: no remote events are reflected). */
+void lq_events_init(lq_events_t *e, lq_loop_t *loop, lq_cluster_t *foreign,
+                    lq_kreq_client_t *home_req, const char *foreign_name,
+                    lq_events_lookup_fn *lookup, void *lookup_ctx);
+lq_err_t lq_events_start(lq_events_t *e);
+/* Queues an Event on home pod ns/pod (uid may be ""): type Warning when warning, else
+ * Normal. message is printf-style. Never fails; a full queue drops the new event. */
+void lq_events_emit(lq_events_t *e, const char *ns, const char *pod, const char *uid,
+                    bool warning, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+#endif

@@ -1,0 +1,266 @@
+package e2e
+
+// Pod offloading benchmark (issue 6; `make bench-pods`, numbers in docs/benchmarks.md).
+// It runs only with LIQOLET_BENCH=1: it measures, it asserts nothing about speed.
+//
+// For each run a fresh agent offloads a fresh namespace; N pods are created at home with
+// spec.nodeName = the virtual node (bound at creation), either all at once (burst, 16
+// creators) or paced. Two watches time-stamp, per pod:
+//   hop 1: home pod ADDED            -> remote pod ADDED in the foreign cluster
+//   hop 2: remote pod Running        -> home pod Running
+// and the agent's CPU time (utime+stime) and VmHWM are read from /proc at the end.
+// For runs above what the two kwok nodes hold (110 pods each), extra kwok nodes are
+// added to the foreign cluster for the run.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+type benchTimes struct {
+	homeAdded, remoteAdded, remoteRunning, homeRunning time.Time
+}
+
+type benchRec struct {
+	mu sync.Mutex
+	m  map[string]*benchTimes
+}
+
+func (b *benchRec) get(name string) *benchTimes {
+	t := b.m[name]
+	if t == nil {
+		t = &benchTimes{}
+		b.m[name] = t
+	}
+	return t
+}
+
+func benchWatch(ctx context.Context, t *testing.T, c *Cluster, ns string, home bool, rec *benchRec) {
+	w, err := c.Client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "bench=1"})
+	if err != nil {
+		t.Errorf("watch %s/%s: %v", c.Name, ns, err)
+		return
+	}
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			now := time.Now()
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok || ev.Type == watch.Deleted {
+				continue
+			}
+			rec.mu.Lock()
+			bt := rec.get(p.Name)
+			if home {
+				if bt.homeAdded.IsZero() {
+					bt.homeAdded = now
+				}
+				if bt.homeRunning.IsZero() && p.Status.Phase == corev1.PodRunning {
+					bt.homeRunning = now
+				}
+			} else {
+				if bt.remoteAdded.IsZero() {
+					bt.remoteAdded = now
+				}
+				if bt.remoteRunning.IsZero() && p.Status.Phase == corev1.PodRunning {
+					bt.remoteRunning = now
+				}
+			}
+			rec.mu.Unlock()
+		}
+	}()
+}
+
+func pct(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	i := int(p*float64(len(d))+0.5) - 1
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(d) {
+		i = len(d) - 1
+	}
+	return d[i]
+}
+
+// benchProc reads utime+stime (ms) and VmHWM (KiB) of pid.
+func benchProc(pid int) (cpuMs int64, hwmKiB int64) {
+	if b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat")); err == nil {
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		cpuMs = (u + st) * 10 // USER_HZ = 100
+	}
+	if b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status")); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "VmHWM:") {
+				hwmKiB, _ = strconv.ParseInt(strings.Fields(l)[1], 10, 64)
+			}
+		}
+	}
+	return
+}
+
+// benchNodes adds n kwok nodes to the foreign cluster (removed at the end).
+func benchNodes(t *testing.T, n int) {
+	ctx := ctxFor(t, time.Minute)
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("foreign-bench-%d", i)
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name,
+			Annotations: map[string]string{"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+			Labels:      map[string]string{"type": "kwok", "kubernetes.io/hostname": name}},
+			Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"),
+				corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("250")},
+				Capacity: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("64"),
+					corev1.ResourceMemory: resource.MustParse("256Gi"), corev1.ResourcePods: resource.MustParse("250")}}}
+		if _, err := tb.Foreign.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("bench node %s: %v", name, err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_ = tb.Foreign.Client.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{})
+		})
+	}
+}
+
+func benchRun(t *testing.T, n int, perSecond int) string {
+	l, ns, remote := podsStart(t)
+	if n > 200 {
+		benchNodes(t, (n-200)/240+1)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := &benchRec{m: map[string]*benchTimes{}}
+	benchWatch(ctx, t, tb.Home, ns, true, rec)
+	benchWatch(ctx, t, tb.Foreign, remote, false, rec)
+	cpu0, _ := benchProc(l.Cmd.Process.Pid)
+	start := time.Now()
+	mk := func(i int) {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("b-%04d", i), Labels: map[string]string{"bench": "1"}},
+			Spec: corev1.PodSpec{NodeName: vnodeName,
+				Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+				Containers: []corev1.Container{{Name: "c", Image: "registry.example/b:1",
+					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1m")}}}}}}
+		c, cc := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cc()
+		if _, err := tb.Home.Client.CoreV1().Pods(ns).Create(c, pod, metav1.CreateOptions{}); err != nil {
+			t.Errorf("create %s: %v", pod.Name, err)
+		}
+	}
+	if perSecond > 0 {
+		tick := time.NewTicker(time.Second / time.Duration(perSecond))
+		for i := 0; i < n; i++ {
+			<-tick.C
+			mk(i)
+		}
+		tick.Stop()
+	} else {
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for w := 0; w < 16; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					mk(i)
+				}
+			}()
+		}
+		for i := 0; i < n; i++ {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		rec.mu.Lock()
+		done := 0
+		for _, bt := range rec.m {
+			if !bt.homeRunning.IsZero() {
+				done++
+			}
+		}
+		rec.mu.Unlock()
+		if done == n {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	total := time.Since(start)
+	cpu1, hwm := benchProc(l.Cmd.Process.Pid)
+	rec.mu.Lock()
+	var h1, h2 []time.Duration
+	for _, bt := range rec.m {
+		if !bt.homeAdded.IsZero() && !bt.remoteAdded.IsZero() {
+			h1 = append(h1, bt.remoteAdded.Sub(bt.homeAdded))
+		}
+		if !bt.remoteRunning.IsZero() && !bt.homeRunning.IsZero() {
+			h2 = append(h2, bt.homeRunning.Sub(bt.remoteRunning))
+		}
+	}
+	rec.mu.Unlock()
+	mode := "burst"
+	if perSecond > 0 {
+		mode = fmt.Sprintf("%d/s", perSecond)
+	}
+	line := fmt.Sprintf("| %d | %s | %d/%d | %.1f / %.1f ms | %.1f / %.1f ms | %.1f s | %d ms | %d KiB |",
+		n, mode, len(h1), len(h2),
+		float64(pct(h1, 0.5).Microseconds())/1000, float64(pct(h1, 0.99).Microseconds())/1000,
+		float64(pct(h2, 0.5).Microseconds())/1000, float64(pct(h2, 0.99).Microseconds())/1000,
+		total.Seconds(), cpu1-cpu0, hwm)
+	t.Log(line)
+	// Clean up with the agent running: it removes the remote pods.
+	c, cc := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cc()
+	_ = tb.Home.Client.CoreV1().Pods(ns).DeleteCollection(c, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "bench=1"})
+	for {
+		r, err := podsList(c, tb.Foreign, remote, "bench=1")
+		h, err2 := podsList(c, tb.Home, ns, "bench=1")
+		if (err == nil && err2 == nil && len(r) == 0 && len(h) == 0) || c.Err() != nil {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return line
+}
+
+func TestBenchPods(t *testing.T) {
+	if os.Getenv("LIQOLET_BENCH") == "" {
+		t.Skip("benchmark: run with LIQOLET_BENCH=1 (make bench-pods)")
+	}
+	sizes := []int{110}
+	if s := os.Getenv("LIQOLET_BENCH_LARGE"); s != "" {
+		sizes = append(sizes, 1000)
+	}
+	var lines []string
+	for _, n := range sizes {
+		for _, rate := range []int{0, 20} {
+			n, rate := n, rate
+			t.Run(fmt.Sprintf("%d-%d", n, rate), func(t *testing.T) { lines = append(lines, benchRun(t, n, rate)) })
+		}
+	}
+	fmt.Println("| pods | mode | timed (hop1/hop2) | hop 1 p50 / p99 | hop 2 p50 / p99 | all Running after | agent CPU | agent VmHWM |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, l := range lines {
+		fmt.Println(l)
+	}
+}

@@ -1,0 +1,508 @@
+package e2e
+
+// End-to-end tests of pod offloading (issue 6; Liqo v0.8 behaviour §1.3, §2.5, §3.6):
+// pods bound to the virtual node run in the foreign cluster (kwok makes them Running
+// there) and their status comes back home.  Each test starts its own agent on the shared
+// virtual node name; run them alone or with the suite (`make e2e E2E_RUN=TestPods`).
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+const podsTimeout = 60 * time.Second
+
+func int32p(v int32) *int32 { return &v }
+
+// podsDeployment is a Deployment whose pods go to the virtual node only.
+func podsDeployment(name string, replicas int32) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: int32p(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					NodeSelector: map[string]string{"liqo.io/type": "virtual-node"},
+					Tolerations: []corev1.Toleration{{Key: "virtual-node.liqo.io/not-allowed",
+						Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute}},
+					Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1",
+						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+							corev1.ResourceCPU: mustQuantity("10m"), corev1.ResourceMemory: mustQuantity("16Mi")}}}},
+				},
+			},
+		},
+	}
+}
+
+// podsStart prepares the node and the namespace (offloaded with --offload) and starts an
+// agent with extra flags; it returns the home and remote namespace names.
+func podsStart(t *testing.T, extra ...string) (*Liqolet, string, string) {
+	t.Helper()
+	id := offIdentities(t)
+	deleteVirtualNode(t, true)
+	t.Cleanup(func() { deleteVirtualNode(t, false) })
+	offForeignCleanup(t, id)
+	ns := "p-" + offRand(6)
+	offNamespace(t, tb.Home, ns)
+	l := offStartAgent(t, append([]string{"--offload", ns}, extra...)...)
+	remote := id.defaultName(ns)
+	offWaitRemote(t, l, id, remote, ns)
+	waitVirtualNode(t, l, vnodeAppear, "Ready", vnExistsAndReady)
+	return l, ns, remote
+}
+
+func podsList(ctx context.Context, c *Cluster, ns, sel string) ([]corev1.Pod, error) {
+	l, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(l.Items, func(i, j int) bool { return l.Items[i].Name < l.Items[j].Name })
+	return l.Items, nil
+}
+
+// podsInSync checks every home pod of sel runs remotely with the status reflected.
+func podsInSync(ctx context.Context, ns, remote, sel string, n int, reflectIPs bool) (string, error) {
+	home, err := podsList(ctx, tb.Home, ns, sel)
+	if err != nil {
+		return "", err
+	}
+	rem, err := podsList(ctx, tb.Foreign, remote, sel)
+	if err != nil {
+		return "", err
+	}
+	if len(home) != n || len(rem) != n {
+		return fmt.Sprintf("%d home pods, %d remote pods, want %d", len(home), len(rem), n), nil
+	}
+	byName := map[string]corev1.Pod{}
+	for _, p := range rem {
+		byName[p.Name] = p
+	}
+	for _, h := range home {
+		r, ok := byName[h.Name]
+		switch {
+		case !ok:
+			return "no remote pod for " + h.Name, nil
+		case h.Spec.NodeName != vnodeName:
+			return h.Name + " is on node " + h.Spec.NodeName, nil
+		case r.Status.Phase != corev1.PodRunning:
+			return fmt.Sprintf("remote %s is %s", r.Name, r.Status.Phase), nil
+		case h.Status.Phase != corev1.PodRunning:
+			return fmt.Sprintf("home %s is %s", h.Name, h.Status.Phase), nil
+		case r.Labels["virtualkubelet.liqo.io/origin"] == "":
+			return "remote " + r.Name + " has no origin label", nil
+		case h.Labels["liqo.io/shadowPod"] != "true":
+			return "home " + h.Name + " has no liqo.io/shadowPod label", nil
+		case h.Status.HostIP == "":
+			return "home " + h.Name + " has no hostIP", nil
+		}
+		if reflectIPs && (h.Status.PodIP == "" || h.Status.PodIP != r.Status.PodIP) {
+			return fmt.Sprintf("home %s podIP %q, remote %q", h.Name, h.Status.PodIP, r.Status.PodIP), nil
+		}
+		if !reflectIPs && (h.Status.PodIP != "" || len(h.Status.PodIPs) != 0) {
+			return fmt.Sprintf("home %s shows pod IP %q with reflectIPs=false", h.Name, h.Status.PodIP), nil
+		}
+	}
+	return "", nil
+}
+
+func podsWaitSync(t *testing.T, l *Liqolet, ns, remote, sel string, n int, reflectIPs bool, what string) {
+	t.Helper()
+	var why string
+	deadline := time.Now().Add(podsTimeout)
+	for time.Now().Before(deadline) {
+		if done, err := l.Exited(); done {
+			t.Fatalf("liqolet exited (%v) while waiting for %s:\n%s", err, what, tail(l.LogPath, 40))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		w, err := podsInSync(ctx, ns, remote, sel, n, reflectIPs)
+		cancel()
+		if err == nil && w == "" {
+			return
+		}
+		if err != nil {
+			why = err.Error()
+		} else {
+			why = w
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("%s: not in sync within %s: %s", what, podsTimeout, why)
+}
+
+// A 3-replica Deployment runs in the foreign cluster and shows Running at home with the
+// foreign pod IPs; a deleted remote pod is re-created with the restart count raised;
+// scaling to zero removes the remote pods.
+func TestPodsDeployment(t *testing.T) {
+	l, ns, remote := podsStart(t)
+	ctx := ctxFor(t, 3*time.Minute)
+	if _, err := tb.Home.Client.AppsV1().Deployments(ns).Create(ctx, podsDeployment("web", 3), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	podsWaitSync(t, l, ns, remote, "app=web", 3, true, "3 replicas")
+
+	t.Run("RemotePodDeletedIsRecreated", func(t *testing.T) {
+		rem, err := podsList(ctx, tb.Foreign, remote, "app=web")
+		if err != nil || len(rem) == 0 {
+			t.Fatalf("remote pods: %v (%d)", err, len(rem))
+		}
+		victim := rem[0]
+		if err := tb.Foreign.Client.CoreV1().Pods(remote).Delete(ctx, victim.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)}); err != nil {
+			t.Fatal(err)
+		}
+		Eventually(t, podsTimeout, "remote pod "+victim.Name+" re-created and the home restart count raised", func(ctx context.Context) (bool, error) {
+			r, err := tb.Foreign.Client.CoreV1().Pods(remote).Get(ctx, victim.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return false, nil
+			}
+			if err != nil || r.UID == victim.UID || r.Status.Phase != corev1.PodRunning {
+				return false, err
+			}
+			h, err := tb.Home.Client.CoreV1().Pods(ns).Get(ctx, victim.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			return len(h.Status.ContainerStatuses) == 1 && h.Status.ContainerStatuses[0].RestartCount >= 1 &&
+				h.Status.PodIP == r.Status.PodIP, nil
+		})
+	})
+
+	t.Run("ScaleToZeroRemovesRemotePods", func(t *testing.T) {
+		d, err := tb.Home.Client.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Spec.Replicas = int32p(0)
+		if _, err := tb.Home.Client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		Eventually(t, podsTimeout, "home and remote pods gone", func(ctx context.Context) (bool, error) {
+			h, err := podsList(ctx, tb.Home, ns, "app=web")
+			if err != nil {
+				return false, err
+			}
+			r, err := podsList(ctx, tb.Foreign, remote, "app=web")
+			if err != nil {
+				return false, err
+			}
+			return len(h) == 0 && len(r) == 0, nil
+		})
+	})
+}
+
+// With networking.reflectIPs=false the home pods run but show no pod IP.
+func TestPodsReflectIPsFalse(t *testing.T) {
+	l, ns, remote := podsStart(t, "--set", "networking.reflectIPs=false")
+	ctx := ctxFor(t, 2*time.Minute)
+	if _, err := tb.Home.Client.AppsV1().Deployments(ns).Create(ctx, podsDeployment("hidden", 2), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	podsWaitSync(t, l, ns, remote, "app=hidden", 2, false, "2 replicas without IPs")
+}
+
+// A pod forced onto the virtual node in a namespace that is not offloaded is held
+// Pending with reason OffloadingBackOff (§3.6), and nothing is created remotely.
+func TestPodsNotOffloadedNamespaceBacksOff(t *testing.T) {
+	l, _, _ := podsStart(t)
+	other := "p-x-" + offRand(5)
+	offNamespace(t, tb.Home, other)
+	ctx := ctxFor(t, 2*time.Minute)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "stray"}, Spec: corev1.PodSpec{
+		NodeName:    vnodeName,
+		Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+		Containers:  []corev1.Container{{Name: "c", Image: "registry.example/c:1"}},
+	}}
+	if _, err := tb.Home.Client.CoreV1().Pods(other).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, podsTimeout, "pod "+other+"/stray Pending with reason OffloadingBackOff", func(ctx context.Context) (bool, error) {
+		if done, err := l.Exited(); done {
+			t.Fatalf("liqolet exited (%v)", err)
+		}
+		p, err := tb.Home.Client.CoreV1().Pods(other).Get(ctx, "stray", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return p.Status.Phase == corev1.PodPending && p.Status.Reason == "OffloadingBackOff", nil
+	})
+	id := offIdentities(t)
+	l2, err := tb.Foreign.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: "virtualkubelet.liqo.io/origin=" + id.homeID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range l2.Items {
+		if p.Name == "stray" || strings.HasPrefix(p.Namespace, other) {
+			t.Fatalf("a remote pod %s/%s exists for a namespace that is not offloaded", p.Namespace, p.Name)
+		}
+	}
+	// Delete it: with no kubelet, the agent finishes the deletion (grace 0).
+	if err := tb.Home.Client.CoreV1().Pods(other).Delete(ctx, "stray", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, podsTimeout, "pod "+other+"/stray deleted", func(ctx context.Context) (bool, error) {
+		_, err := tb.Home.Client.CoreV1().Pods(other).Get(ctx, "stray", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+}
+
+// A Job's pod completes remotely (kwok finishes Job pods) and shows Succeeded at home;
+// a finished pod is not re-created.
+func TestPodsJobSucceeds(t *testing.T) {
+	l, ns, remote := podsStart(t)
+	ctx := ctxFor(t, 2*time.Minute)
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "once"}, Spec: batchv1.JobSpec{
+		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			RestartPolicy: corev1.RestartPolicyNever,
+			NodeSelector:  map[string]string{"liqo.io/type": "virtual-node"},
+			Tolerations: []corev1.Toleration{{Key: "virtual-node.liqo.io/not-allowed",
+				Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute}},
+			Containers: []corev1.Container{{Name: "c", Image: "registry.example/job:1"}},
+		}},
+	}}
+	if _, err := tb.Home.Client.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, podsTimeout, "the Job's home pod Succeeded (remote pod Succeeded)", func(ctx context.Context) (bool, error) {
+		if done, err := l.Exited(); done {
+			t.Fatalf("liqolet exited (%v)", err)
+		}
+		h, err := podsList(ctx, tb.Home, ns, "job-name=once")
+		if err != nil || len(h) != 1 {
+			return false, err
+		}
+		r, err := tb.Foreign.Client.CoreV1().Pods(remote).Get(ctx, h[0].Name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		return r.Status.Phase == corev1.PodSucceeded && h[0].Status.Phase == corev1.PodSucceeded, nil
+	})
+	Eventually(t, podsTimeout, "Job complete at home", func(ctx context.Context) (bool, error) {
+		j, err := tb.Home.Client.BatchV1().Jobs(ns).Get(ctx, "once", metav1.GetOptions{})
+		return err == nil && j.Status.Succeeded == 1, err
+	})
+}
+
+// podsCheckConverged says what is wrong if the foreign namespace holds a pod that no home pod
+// (by name and uid annotation) accounts for, or a home pod has no remote pod.
+func podsCheckConverged(ctx context.Context, ns, remote, sel string, n int) (string, error) {
+	home, err := podsList(ctx, tb.Home, ns, sel)
+	if err != nil {
+		return "", err
+	}
+	rem, err := podsList(ctx, tb.Foreign, remote, sel)
+	if err != nil {
+		return "", err
+	}
+	uids := map[string]string{}
+	for _, h := range home {
+		if h.DeletionTimestamp != nil {
+			return "home pod " + h.Name + " still terminating", nil
+		}
+		uids[h.Name] = string(h.UID)
+	}
+	for _, r := range rem {
+		if uids[r.Name] == "" {
+			return "orphan remote pod " + r.Name, nil
+		}
+		if r.Annotations["liqolet.io/home-pod-uid"] != uids[r.Name] {
+			return "remote pod " + r.Name + " belongs to another home pod", nil
+		}
+	}
+	if len(home) != n || len(rem) != n {
+		return fmt.Sprintf("%d home, %d remote pods, want %d", len(home), len(rem), n), nil
+	}
+	return podsInSync(ctx, ns, remote, sel, n, true)
+}
+
+// liqolet killed with SIGKILL in the middle of a 50-pod rollout, then restarted,
+// converges: every home pod runs remotely, no duplicate, no orphan.
+func TestPodsRestartDuringRollout(t *testing.T) {
+	l, ns, remote := podsStart(t)
+	ctx := ctxFor(t, 4*time.Minute)
+	if _, err := tb.Home.Client.AppsV1().Deployments(ns).Create(ctx, podsDeployment("roll", 50), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, podsTimeout, "some remote pods created", func(ctx context.Context) (bool, error) {
+		r, err := podsList(ctx, tb.Foreign, remote, "app=roll")
+		return err == nil && len(r) >= 5, err
+	})
+	if err := l.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for done, _ := l.Exited(); !done; done, _ = l.Exited() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	r, _ := podsList(ctx, tb.Foreign, remote, "app=roll")
+	t.Logf("killed with %d of 50 remote pods created", len(r))
+	// The lock Lease of the killed agent must expire before the new one starts.
+	l2 := offStartAgent(t, "--offload", ns)
+	podsWaitConverged(t, l2, ns, remote, "app=roll", 50, "after the restart")
+}
+
+// podsWaitConverged waits up to 3 minutes for podsCheckConverged.
+func podsWaitConverged(t *testing.T, l *Liqolet, ns, remote, sel string, n int, what string) {
+	t.Helper()
+	var why string
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		if done, err := l.Exited(); done {
+			t.Fatalf("liqolet exited (%v):\n%s", err, tail(l.LogPath, 40))
+		}
+		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		w, err := podsCheckConverged(c, ns, remote, sel, n)
+		cancel()
+		if err == nil && w == "" {
+			return
+		}
+		if err != nil {
+			why = err.Error()
+		} else {
+			why = w
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("not converged %s: %s", what, why)
+}
+
+// The foreign API server stopped in the middle of a rollout and started again: every
+// pod ends in sync.
+func TestPodsForeignOutageDuringRollout(t *testing.T) {
+	l, ns, remote := podsStart(t)
+	ctx := ctxFor(t, 4*time.Minute)
+	if _, err := tb.Home.Client.AppsV1().Deployments(ns).Create(ctx, podsDeployment("out", 10), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := tb.Run("stop-apiserver", "foreign"); err != nil {
+		t.Fatalf("stop the foreign API server: %v\n%s", err, out)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			_, _ = tb.Run("start-apiserver", "foreign")
+		}
+	}()
+	d, err := tb.Home.Client.AppsV1().Deployments(ns).Get(ctx, "out", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Spec.Replicas = int32p(20)
+	if _, err := tb.Home.Client.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Second)
+	if out, err := tb.Run("start-apiserver", "foreign"); err != nil {
+		t.Fatalf("start the foreign API server: %v\n%s", err, out)
+	}
+	restarted = true
+	podsWaitConverged(t, l, ns, remote, "app=out", 20, "after the foreign outage")
+}
+
+// With node.maxPods=3 the node offers 3 pods; 5 pods bound to it directly overflow the
+// pod table: 3 are reflected, the others wait (log line), and are reflected once two of
+// the first ones are deleted.
+func TestPodsTableFullRecovers(t *testing.T) {
+	l, ns, remote := podsStart(t, "--max-pods", "3")
+	ctx := ctxFor(t, 3*time.Minute)
+	waitVirtualNode(t, l, vnodeAppear, "pods capacity 3", func(n *corev1.Node) string {
+		if q := n.Status.Capacity[corev1.ResourcePods]; q.Value() != 3 {
+			return "pods capacity " + q.String()
+		}
+		return ""
+	})
+	for i := 0; i < 5; i++ {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("full-%d", i), Labels: map[string]string{"app": "full"}},
+			Spec: corev1.PodSpec{NodeName: vnodeName,
+				Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+				Containers:  []corev1.Container{{Name: "c", Image: "registry.example/c:1"}}}}
+		if _, err := tb.Home.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitLog(t, l, "pod table full", 30*time.Second)
+	var first []corev1.Pod
+	Eventually(t, podsTimeout, "3 pods reflected", func(ctx context.Context) (bool, error) {
+		r, err := podsList(ctx, tb.Foreign, remote, "app=full")
+		first = r
+		return err == nil && len(r) == 3, err
+	})
+	time.Sleep(2 * time.Second) // the table stays full: still 3
+	if r, _ := podsList(ctx, tb.Foreign, remote, "app=full"); len(r) != 3 {
+		t.Fatalf("%d remote pods with a table of 3", len(r))
+	}
+	for _, p := range first[:2] {
+		if err := tb.Home.Client.CoreV1().Pods(ns).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	podsWaitSync(t, l, ns, remote, "app=full", 3, true, "the 3 remaining pods, 2 of them waiting before")
+}
+
+// podsEvents lists the home Events of pod ns/name.
+func podsEvents(ctx context.Context, ns, name string) ([]corev1.Event, error) {
+	l, err := tb.Home.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
+	if err != nil {
+		return nil, err
+	}
+	return l.Items, nil
+}
+
+// A remote pod that cannot be scheduled in the foreign cluster (it fits the virtual node's
+// total cpu but no single foreign node): the foreign scheduler's FailedScheduling event
+// shows on the home pod, next to the agent's SuccessfulReflection.
+func TestPodsRemoteEventsReflected(t *testing.T) {
+	l, ns, _ := podsStart(t)
+	ctx := ctxFor(t, 2*time.Minute)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "too-big"}, Spec: corev1.PodSpec{
+		NodeSelector: map[string]string{"liqo.io/type": "virtual-node"},
+		Tolerations: []corev1.Toleration{{Key: "virtual-node.liqo.io/not-allowed",
+			Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute}},
+		Containers: []corev1.Container{{Name: "c", Image: "registry.example/big:1",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: mustQuantity("5")}}}},
+	}}
+	if _, err := tb.Home.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	Eventually(t, podsTimeout, "FailedScheduling (foreign) and SuccessfulReflection (agent) events on the home pod", func(ctx context.Context) (bool, error) {
+		if done, err := l.Exited(); done {
+			t.Fatalf("liqolet exited (%v)", err)
+		}
+		evs, err := podsEvents(ctx, ns, "too-big")
+		if err != nil {
+			return false, err
+		}
+		seen = seen[:0]
+		var failed, reflected bool
+		for _, e := range evs {
+			seen = append(seen, e.Reason+"/"+e.Source.Component)
+			if e.Reason == "FailedScheduling" && e.Type == corev1.EventTypeWarning && strings.Contains(e.Message, "Insufficient cpu") {
+				failed = true
+			}
+			if e.Reason == "SuccessfulReflection" && e.Source.Component == "liqo-pod-reflection" {
+				reflected = true
+			}
+		}
+		return failed && reflected, nil
+	})
+	t.Logf("events on the home pod: %v", seen)
+	h, err := tb.Home.Client.CoreV1().Pods(ns).Get(ctx, "too-big", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Status.Phase != corev1.PodPending {
+		t.Fatalf("home pod %s while the remote one cannot be scheduled", h.Status.Phase)
+	}
+}
