@@ -9,8 +9,10 @@
 #   make fuzz                 long libFuzzer runs (FUZZ_SECONDS per target, default 300)
 #   make e2e                  end-to-end tests on two real local clusters (mk/testbed.mk)
 #   make size-report          text/data/bss per module and the static budget, per board
-#   make demo                 build, start the two local test clusters, show them
+#   make demo                 build, start the two local test clusters, peer them, run pods
 #   make bench                parser throughput benchmark (numbers in docs/benchmarks.md)
+#   make bench-pods           pod offloading benchmark on the test clusters (BENCH_LARGE=1:
+#                             also 1,000 pods); numbers in docs/benchmarks.md
 #   make clean
 #
 # Dependencies (mbedTLS, libcoap, cJSON, libyaml, cmocka) are built from Debian source

@@ -48,7 +48,7 @@ enum {
     ST_FALLBACK,
 };
 
-static void actions(lq_pods_t *p);
+static void actions(lq_pod_pass_t *ps);
 static void kick(lq_pods_t *p);
 
 /* An Event on the record's home pod (Liqo's reasons), when events are wired. */
@@ -134,11 +134,13 @@ static void retry_later(lq_pods_t *p, lq_pod_rec_t *r, uint32_t ms)
 
 /* --- the pass ---------------------------------------------------------------------- */
 
-static void finish(lq_pods_t *p, bool failed)
+static void finish(lq_pod_pass_t *ps, bool failed)
 {
-    lq_pod_rec_t *r = p->cur_;
-    p->cur_ = NULL;
-    p->step_ = ST_IDLE;
+    lq_pods_t *p = ps->p;
+    lq_pod_rec_t *r = ps->rec;
+    ps->rec = NULL;
+    ps->step = ST_IDLE;
+    r->busy = false;
     r->retry_at = 0;
     if (failed) {
         p->stats.failures++;
@@ -149,33 +151,34 @@ static void finish(lq_pods_t *p, bool failed)
     kick(p);
 }
 
-static void failed(lq_pods_t *p, const char *what, lq_err_t err)
+static void failed(lq_pod_pass_t *ps, const char *what, lq_err_t err)
 {
-    lq_pod_rec_t *r = p->cur_;
+    lq_pods_t *p = ps->p;
+    lq_pod_rec_t *r = ps->rec;
     lq_offload_count(p->offload_, r->ns, false);
     LQ_WARN("pods", "pod %s/%s: %s: %s (%s); retrying", r->ns, r->name, what, lq_err_str(err),
-            p->req_.message);
+            ps->req.message);
     if (!r->failed_logged)
-        EMIT(p, r, true, p->step_ == ST_DEL_REMOTE ? "FailedDeletion" : "FailedReflection",
+        EMIT(p, r, true, ps->step == ST_DEL_REMOTE ? "FailedDeletion" : "FailedReflection",
              "Error reflecting object to cluster %s: %s: %s", p->cfg.foreign_name, what,
-             p->req_.message[0] ? p->req_.message : lq_err_str(err));
+             ps->req.message[0] ? ps->req.message : lq_err_str(err));
     r->failed_logged = true;
-    finish(p, true);
+    finish(ps, true);
 }
 
-static void send(lq_pods_t *p, lq_kreq_client_t *cl, int step)
+static void send(lq_pod_pass_t *ps, lq_kreq_client_t *cl, int step)
 {
-    p->step_ = step;
-    if (lq_kreq_submit(cl, &p->req_) != LQ_OK)
-        failed(p, "request", LQ_ESTATE);
+    ps->step = step;
+    if (lq_kreq_submit(cl, &ps->req) != LQ_OK)
+        failed(ps, "request", LQ_ESTATE);
 }
 
-static bool render(lq_pods_t *p, const lq_json_t *obj, size_t *len)
+static bool render(lq_pod_pass_t *ps, const lq_json_t *obj, size_t *len)
 {
-    if (obj && lq_json_print(obj, p->body_, sizeof p->body_, len) == LQ_OK)
+    if (obj && lq_json_print(obj, ps->body, sizeof ps->body, len) == LQ_OK)
         return true;
-    LQ_WARN("pods", "pod %s/%s: a request body does not fit %zu bytes", p->cur_->ns,
-            p->cur_->name, sizeof p->body_);
+    LQ_WARN("pods", "pod %s/%s: a request body does not fit %zu bytes", ps->rec->ns,
+            ps->rec->name, sizeof ps->body);
     return false;
 }
 
@@ -185,91 +188,96 @@ static bool pod_path(char *path, size_t cap, const char *ns, const char *name, c
 }
 
 /* GET of the home (into home_) or remote (into remote_) pod. */
-static void get_pod(lq_pods_t *p, bool home, const char *ns)
+static void get_pod(lq_pod_pass_t *ps, bool home, const char *ns)
 {
+    lq_pods_t *p = ps->p;
     char path[LQ_KREQ_PATH_MAX];
-    lq_pod_rec_t *r = p->cur_;
+    lq_pod_rec_t *r = ps->rec;
     if (!pod_path(path, sizeof path, ns, r->name, NULL)) {
-        finish(p, true);
+        finish(ps, true);
         return;
     }
-    lq_kreq_init(&p->req_, home ? p->home_ : p->remote_, LQ_POD_BUF, p->req_.done, p);
-    if (lq_kreq_get(&p->req_, path) != LQ_OK) {
-        finish(p, true);
+    lq_kreq_init(&ps->req, home ? ps->home : ps->remote, LQ_POD_BUF, ps->req.done, ps);
+    if (lq_kreq_get(&ps->req, path) != LQ_OK) {
+        finish(ps, true);
         return;
     }
-    send(p, home ? p->home_req_ : p->foreign_req_, home ? ST_GET_HOME : ST_GET_REMOTE);
+    send(ps, home ? p->home_req_ : p->foreign_req_, home ? ST_GET_HOME : ST_GET_REMOTE);
 }
 
-static void delete_pod(lq_pods_t *p, bool home, const char *ns, const char *uid)
+static void delete_pod(lq_pod_pass_t *ps, bool home, const char *ns, const char *uid)
 {
+    lq_pods_t *p = ps->p;
     char path[LQ_KREQ_PATH_MAX];
-    lq_pod_rec_t *r = p->cur_;
+    lq_pod_rec_t *r = ps->rec;
     if (!pod_path(path, sizeof path, ns, r->name, NULL)) {
-        finish(p, true);
+        finish(ps, true);
         return;
     }
-    lq_kreq_init(&p->req_, NULL, 0, p->req_.done, p);
-    if (lq_kreq_delete_grace(&p->req_, path, uid && uid[0] ? uid : NULL, NULL, home ? 0 : -1) != LQ_OK) {
-        finish(p, true);
+    lq_kreq_init(&ps->req, NULL, 0, ps->req.done, ps);
+    if (lq_kreq_delete_grace(&ps->req, path, uid && uid[0] ? uid : NULL, NULL, home ? 0 : -1) != LQ_OK) {
+        finish(ps, true);
         return;
     }
-    send(p, home ? p->home_req_ : p->foreign_req_, home ? ST_DEL_HOME : ST_DEL_REMOTE);
+    send(ps, home ? p->home_req_ : p->foreign_req_, home ? ST_DEL_HOME : ST_DEL_REMOTE);
 }
 
 /* Merge patch of the home pod (status subresource or metadata), answer into home_. */
-static void patch_home(lq_pods_t *p, const lq_json_t *patch, bool status, int step)
+static void patch_home(lq_pod_pass_t *ps, const lq_json_t *patch, bool status, int step)
 {
+    lq_pods_t *p = ps->p;
     char path[LQ_KREQ_PATH_MAX];
     size_t len = 0;
-    lq_pod_rec_t *r = p->cur_;
-    if (!render(p, patch, &len) || !pod_path(path, sizeof path, r->ns, r->name, status ? "status" : NULL)) {
-        finish(p, true);
+    lq_pod_rec_t *r = ps->rec;
+    if (!render(ps, patch, &len) || !pod_path(path, sizeof path, r->ns, r->name, status ? "status" : NULL)) {
+        finish(ps, true);
         return;
     }
-    lq_kreq_init(&p->req_, p->home_, LQ_POD_BUF, p->req_.done, p);
-    if (lq_kreq_merge_patch(&p->req_, path, p->body_, len) != LQ_OK) {
-        finish(p, true);
+    lq_kreq_init(&ps->req, ps->home, LQ_POD_BUF, ps->req.done, ps);
+    if (lq_kreq_merge_patch(&ps->req, path, ps->body, len) != LQ_OK) {
+        finish(ps, true);
         return;
     }
-    send(p, p->home_req_, step);
+    send(ps, p->home_req_, step);
 }
 
-static void create_remote(lq_pods_t *p, const lq_json_t *home, const char *rns)
+static void create_remote(lq_pod_pass_t *ps, const lq_json_t *home, const char *rns)
 {
+    lq_pods_t *p = ps->p;
     lq_forge_pod_remote_params_t prm = { rns, p->cfg.home_id, p->cfg.foreign_id, NULL };
     lq_json_t *pod = NULL;
     size_t len = 0;
     char path[LQ_KREQ_PATH_MAX];
-    lq_err_t e = lq_forge_pod_remote(&p->doc_, home, &prm, &pod);
+    lq_err_t e = lq_forge_pod_remote(&ps->doc, home, &prm, &pod);
     if (e != LQ_OK) {
-        LQ_WARN("pods", "pod %s/%s cannot be reflected: %s", p->cur_->ns, p->cur_->name,
+        LQ_WARN("pods", "pod %s/%s cannot be reflected: %s", ps->rec->ns, ps->rec->name,
                 e == LQ_EPROTO ? "the home pod has an unexpected shape" : lq_err_str(e));
-        finish(p, true);
+        finish(ps, true);
         return;
     }
-    if (!render(p, pod, &len) || !pod_path(path, sizeof path, rns, NULL, NULL)) {
-        finish(p, true);
+    if (!render(ps, pod, &len) || !pod_path(path, sizeof path, rns, NULL, NULL)) {
+        finish(ps, true);
         return;
     }
-    lq_kreq_init(&p->req_, p->remote_, LQ_POD_BUF, p->req_.done, p);
-    if (lq_kreq_create(&p->req_, path, p->body_, len) != LQ_OK) {
-        finish(p, true);
+    lq_kreq_init(&ps->req, ps->remote, LQ_POD_BUF, ps->req.done, ps);
+    if (lq_kreq_create(&ps->req, path, ps->body, len) != LQ_OK) {
+        finish(ps, true);
         return;
     }
-    send(p, p->foreign_req_, ST_CREATE);
+    send(ps, p->foreign_req_, ST_CREATE);
 }
 
-static void note_own_rv(lq_pods_t *p, const lq_json_t *home)
+static void note_own_rv(lq_pod_pass_t *ps, const lq_json_t *home)
 {
-    (void)lq_json_str_copy(LQ_JSON_AT(home, "metadata", "resourceVersion"), p->cur_->own_rv,
-                           sizeof p->cur_->own_rv);
+    (void)lq_json_str_copy(LQ_JSON_AT(home, "metadata", "resourceVersion"), ps->rec->own_rv,
+                           sizeof ps->rec->own_rv);
 }
 
 /* The remote pod is ours: status, then the shadowPod label. */
-static void sync_status(lq_pods_t *p, const lq_json_t *home, const lq_json_t *remote)
+static void sync_status(lq_pod_pass_t *ps, const lq_json_t *home, const lq_json_t *remote)
 {
-    lq_pod_rec_t *r = p->cur_;
+    lq_pods_t *p = ps->p;
+    lq_pod_rec_t *r = ps->rec;
     bool changed = false;
     if (lq_forge_pod_restarts_track(&r->restarts, home, remote, &changed) == LQ_OK && changed &&
         r->restarts.offset > 0)
@@ -277,34 +285,35 @@ static void sync_status(lq_pods_t *p, const lq_json_t *home, const lq_json_t *re
                 r->name, (int)r->restarts.offset);
     lq_forge_pod_status_params_t sp = { p->cfg.node_ip, p->cfg.reflect_ips, r->restarts.offset };
     lq_json_t *patch = NULL;
-    lq_err_t e = lq_forge_pod_status_patch(&p->doc_, home, remote, &sp, &patch);
+    lq_err_t e = lq_forge_pod_status_patch(&ps->doc, home, remote, &sp, &patch);
     if (e != LQ_OK) {
         LQ_WARN("pods", "pod %s/%s: cannot build the status (%s)", r->ns, r->name, lq_err_str(e));
-        finish(p, true);
+        finish(ps, true);
         return;
     }
     if (patch && !lq_forge_pod_patch_noop(home, patch)) {
-        patch_home(p, patch, true, ST_STATUS);
+        patch_home(ps, patch, true, ST_STATUS);
         return;
     }
-    if (lq_forge_pod_home_label_patch(&p->doc_, home, &patch) == LQ_OK && patch) {
-        patch_home(p, patch, false, ST_LABEL);
+    if (lq_forge_pod_home_label_patch(&ps->doc, home, &patch) == LQ_OK && patch) {
+        patch_home(ps, patch, false, ST_LABEL);
         return;
     }
-    finish(p, false);
+    finish(ps, false);
 }
 
-static void actions(lq_pods_t *p)
+static void actions(lq_pod_pass_t *ps)
 {
-    lq_pod_rec_t *r = p->cur_;
-    lq_json_reset(&p->doc_);
+    lq_pods_t *p = ps->p;
+    lq_pod_rec_t *r = ps->rec;
+    lq_json_reset(&ps->doc);
     lq_json_t *home = NULL, *remote = NULL;
-    if (p->home_len_ && lq_json_parse(&p->doc_, p->home_, p->home_len_, &home) != LQ_OK) {
-        failed(p, "parse the home pod", LQ_EPROTO);
+    if (ps->home_len && lq_json_parse(&ps->doc, ps->home, ps->home_len, &home) != LQ_OK) {
+        failed(ps, "parse the home pod", LQ_EPROTO);
         return;
     }
-    if (p->have_remote_ && lq_json_parse(&p->doc_, p->remote_, p->remote_len_, &remote) != LQ_OK) {
-        failed(p, "parse the remote pod", LQ_EPROTO);
+    if (ps->have_remote && lq_json_parse(&ps->doc, ps->remote, ps->remote_len, &remote) != LQ_OK) {
+        failed(ps, "parse the remote pod", LQ_EPROTO);
         return;
     }
     const char *rns = lq_offload_remote_ns(p->offload_, r->ns, strlen(r->ns));
@@ -318,58 +327,59 @@ static void actions(lq_pods_t *p)
 
     if (!home) { /* gone at home: the remote pod goes too */
         if (remote && ours && !remote_deleting) {
-            delete_pod(p, false, rns, r->remote_uid);
+            delete_pod(ps, false, rns, r->remote_uid);
             return;
         }
         if (!remote || !ours) {
             LQ_DEBUG("pods", "pod %s/%s: gone; record freed", r->ns, r->name);
-            p->cur_ = NULL;
-            p->step_ = ST_IDLE;
+            ps->rec = NULL;
+            ps->step = ST_IDLE;
+            r->busy = false;
             rec_free(p, r);
             kick(p);
             return;
         }
-        finish(p, false); /* wait for the remote deletion */
+        finish(ps, false); /* wait for the remote deletion */
         return;
     }
     if (is_set(LQ_JSON_AT(home, "metadata", "deletionTimestamp"))) {
         if (remote && ours && !remote_deleting) {
-            delete_pod(p, false, rns, r->remote_uid);
+            delete_pod(ps, false, rns, r->remote_uid);
             return;
         }
         if (remote && ours) {
-            finish(p, false); /* the remote pod is terminating; its DELETED event returns */
+            finish(ps, false); /* the remote pod is terminating; its DELETED event returns */
             return;
         }
-        delete_pod(p, true, r->ns, r->home_uid);
+        delete_pod(ps, true, r->ns, r->home_uid);
         return;
     }
     if (!rns) {
         lq_offload_fallback_t act = LQ_OFFLOAD_FALLBACK_LEAVE;
         lq_json_t *patch = NULL;
-        if (lq_forge_time_format(lq_port_wall_ms(), false, p->now_, sizeof p->now_) != LQ_OK ||
-            lq_offload_fallback(&p->doc_, home, p->now_, &act, &patch) != LQ_OK) {
-            failed(p, "fallback", LQ_EPROTO);
+        if (lq_forge_time_format(lq_port_wall_ms(), false, ps->now, sizeof ps->now) != LQ_OK ||
+            lq_offload_fallback(&ps->doc, home, ps->now, &act, &patch) != LQ_OK) {
+            failed(ps, "fallback", LQ_EPROTO);
             return;
         }
         if (act == LQ_OFFLOAD_FALLBACK_DELETE) {
-            delete_pod(p, true, r->ns, r->home_uid);
+            delete_pod(ps, true, r->ns, r->home_uid);
         } else if (patch) {
             LQ_INFO("pods", "pod %s/%s: namespace %s is not offloaded: %s", r->ns, r->name, r->ns,
                     act == LQ_OFFLOAD_FALLBACK_BACKOFF ? LQ_OFFLOAD_REASON_BACKOFF
                                                        : LQ_OFFLOAD_REASON_ABORTED);
             EMIT(p, r, true, LQ_OFFLOAD_EVENT_REASON, "Reflection to cluster %s disabled for "
                  "namespace %s", p->cfg.foreign_name, r->ns);
-            patch_home(p, patch, true, ST_FALLBACK);
+            patch_home(ps, patch, true, ST_FALLBACK);
         } else {
-            finish(p, false);
+            finish(ps, false);
         }
         return;
     }
     if (remote && own == LQ_FORGE_POD_STALE) {
         LQ_INFO("pods", "pod %s/%s: the remote pod belongs to an earlier pod of this name; "
                 "replacing it", r->ns, r->name);
-        delete_pod(p, false, rns, r->remote_uid);
+        delete_pod(ps, false, rns, r->remote_uid);
         return;
     }
     if (remote && !ours) {
@@ -380,58 +390,59 @@ static void actions(lq_pods_t *p)
                  "remote object already exists", p->cfg.foreign_name);
         }
         r->failed_logged = true;
-        finish(p, true);
+        finish(ps, true);
         return;
     }
     if (!remote) {
         bool again = true;
         if (r->remote_seen && lq_forge_pod_recreate_allowed(home, &again) == LQ_OK && !again) {
-            finish(p, false); /* finished: never re-created */
+            finish(ps, false); /* finished: never re-created */
             return;
         }
         if (r->remote_seen)
             LQ_INFO("pods", "pod %s/%s: the remote pod is gone; re-creating it", r->ns, r->name);
-        create_remote(p, home, rns);
+        create_remote(ps, home, rns);
         return;
     }
     if (remote_deleting) {
-        finish(p, false);
+        finish(ps, false);
         return;
     }
     r->remote_seen = true;
     r->failed_logged = false;
-    sync_status(p, home, remote);
+    sync_status(ps, home, remote);
 }
 
-static void store_remote_uid(lq_pods_t *p)
+static void store_remote_uid(lq_pod_pass_t *ps)
 {
     lq_json_t *obj = NULL;
-    lq_json_reset(&p->doc_);
-    if (lq_json_parse(&p->doc_, p->remote_, p->remote_len_, &obj) == LQ_OK)
-        (void)lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "uid"), p->cur_->remote_uid,
-                               sizeof p->cur_->remote_uid);
+    lq_json_reset(&ps->doc);
+    if (lq_json_parse(&ps->doc, ps->remote, ps->remote_len, &obj) == LQ_OK)
+        (void)lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "uid"), ps->rec->remote_uid,
+                               sizeof ps->rec->remote_uid);
 }
 
 static void on_req(lq_kreq_t *q, lq_err_t err, void *ctx)
 {
-    lq_pods_t *p = ctx;
-    lq_pod_rec_t *r = p->cur_;
+    lq_pod_pass_t *ps = ctx;
+    lq_pods_t *p = ps->p;
+    lq_pod_rec_t *r = ps->rec;
     const char *rns = lq_offload_remote_ns(p->offload_, r->ns, strlen(r->ns));
-    switch (p->step_) {
+    switch (ps->step) {
     case ST_GET_HOME:
         if (err == LQ_ENOTFOUND) {
             r->home_exists = false;
-            p->home_len_ = 0;
+            ps->home_len = 0;
         } else if (err != LQ_OK) {
-            failed(p, err == LQ_ETOOBIG ? "the home pod is larger than the pod buffer"
+            failed(ps, err == LQ_ETOOBIG ? "the home pod is larger than the pod buffer"
                                         : "GET the home pod", err);
             return;
         } else {
             lq_json_t *h = NULL;
             char uid[LQ_FORGE_POD_UID_BUF] = "";
-            p->home_len_ = q->resp_len;
-            lq_json_reset(&p->doc_);
-            if (lq_json_parse(&p->doc_, p->home_, p->home_len_, &h) == LQ_OK)
+            ps->home_len = q->resp_len;
+            lq_json_reset(&ps->doc);
+            if (lq_json_parse(&ps->doc, ps->home, ps->home_len, &h) == LQ_OK)
                 (void)lq_json_str_copy(LQ_JSON_AT(h, "metadata", "uid"), uid, sizeof uid);
             if (strcmp(uid, r->home_uid) != 0) {
                 memcpy(r->home_uid, uid, sizeof r->home_uid); /* a new incarnation */
@@ -439,129 +450,142 @@ static void on_req(lq_kreq_t *q, lq_err_t err, void *ctx)
                 r->remote_seen = false;
             }
         }
-        if (rns) {
-            get_pod(p, false, rns);
+        /* The foreign watch says whether a remote pod exists; without one there is
+         * nothing to read (a create that races with one gets 409 and reads it then). */
+        if (rns && (r->remote_exists || r->remote_seen || !ps->home_len)) {
+            get_pod(ps, false, rns);
             return;
         }
-        actions(p);
+        actions(ps);
         return;
     case ST_GET_REMOTE:
         if (err == LQ_ENOTFOUND) {
             r->remote_exists = false;
         } else if (err != LQ_OK) {
-            failed(p, "GET the remote pod", err);
+            failed(ps, "GET the remote pod", err);
             return;
         } else {
-            p->have_remote_ = true;
-            p->remote_len_ = q->resp_len;
+            ps->have_remote = true;
+            ps->remote_len = q->resp_len;
             r->remote_exists = true;
-            store_remote_uid(p);
+            store_remote_uid(ps);
         }
-        actions(p);
+        actions(ps);
         return;
     case ST_CREATE:
         if (err == LQ_OK) {
             p->stats.creates++;
             lq_offload_count(p->offload_, r->ns, true);
-            p->have_remote_ = true;
-            p->remote_len_ = q->resp_len;
+            ps->have_remote = true;
+            ps->remote_len = q->resp_len;
             r->remote_exists = true;
-            store_remote_uid(p);
+            store_remote_uid(ps);
             LQ_DEBUG("pods", "pod %s/%s: remote pod created in %s", r->ns, r->name, rns ? rns : "?");
             r->failed_logged = false;
             EMIT(p, r, false, "SuccessfulReflection", "Successfully reflected object to cluster %s",
                  p->cfg.foreign_name);
-            actions(p);
+            actions(ps);
         } else if (err == LQ_ECONFLICT && rns) {
-            get_pod(p, false, rns); /* AlreadyExists: whose is it? */
+            get_pod(ps, false, rns); /* AlreadyExists: whose is it? */
         } else {
-            failed(p, "create the remote pod", err);
+            failed(ps, "create the remote pod", err);
         }
         return;
     case ST_DEL_REMOTE:
         if (err != LQ_OK && err != LQ_ENOTFOUND) {
-            failed(p, "delete the remote pod", err);
+            failed(ps, "delete the remote pod", err);
             return;
         }
         p->stats.remote_deletes++;
         if (err == LQ_ENOTFOUND) {
             r->remote_exists = false;
-            p->have_remote_ = false;
-            actions(p);
+            ps->have_remote = false;
+            actions(ps);
             return;
         }
-        finish(p, false); /* its DELETED event brings the record back */
+        finish(ps, false); /* its DELETED event brings the record back */
         return;
     case ST_DEL_HOME:
         if (err != LQ_OK && err != LQ_ENOTFOUND && err != LQ_ECONFLICT) {
-            failed(p, "delete the home pod", err);
+            failed(ps, "delete the home pod", err);
             return;
         }
         p->stats.home_deletes++;
-        finish(p, false);
+        finish(ps, false);
         return;
     case ST_STATUS:
     case ST_LABEL:
     case ST_FALLBACK:
         if (err == LQ_ENOTFOUND || err == LQ_ECONFLICT) {
             r->dirty = true; /* gone or changed in between: a new pass reads it again */
-            finish(p, false);
+            finish(ps, false);
             return;
         }
         if (err != LQ_OK) {
-            failed(p, p->step_ == ST_LABEL ? "label the home pod" : "patch the home pod status", err);
+            failed(ps, ps->step == ST_LABEL ? "label the home pod" : "patch the home pod status", err);
             return;
         }
         lq_offload_count(p->offload_, r->ns, true);
-        if (p->step_ == ST_STATUS)
+        if (ps->step == ST_STATUS)
             p->stats.status_patches++;
-        else if (p->step_ == ST_LABEL)
+        else if (ps->step == ST_LABEL)
             p->stats.label_patches++;
         else
             p->stats.fallbacks++;
         {
             lq_json_t *h = NULL;
-            p->home_len_ = q->resp_len;
-            lq_json_reset(&p->doc_);
-            if (lq_json_parse(&p->doc_, p->home_, p->home_len_, &h) == LQ_OK)
-                note_own_rv(p, h);
+            ps->home_len = q->resp_len;
+            lq_json_reset(&ps->doc);
+            if (lq_json_parse(&ps->doc, ps->home, ps->home_len, &h) == LQ_OK)
+                note_own_rv(ps, h);
         }
-        if (p->step_ == ST_FALLBACK) {
-            finish(p, false);
+        if (ps->step == ST_FALLBACK) {
+            finish(ps, false);
             return;
         }
-        actions(p);
+        actions(ps);
         return;
     default:
         return;
     }
 }
 
-static void pass_start(lq_pods_t *p, lq_pod_rec_t *r)
+static void pass_start(lq_pod_pass_t *ps, lq_pod_rec_t *r)
 {
-    p->cur_ = r;
+    lq_pods_t *p = ps->p;
+    ps->rec = r;
+    r->busy = true;
     p->stats.passes++;
     r->dirty = false;
     r->retry_at = 0;
-    p->home_len_ = 0;
-    p->remote_len_ = 0;
-    p->have_remote_ = false;
-    lq_kreq_init(&p->req_, p->home_, LQ_POD_BUF, on_req, p);
-    get_pod(p, true, r->ns);
+    ps->home_len = 0;
+    ps->remote_len = 0;
+    ps->have_remote = false;
+    lq_kreq_init(&ps->req, ps->home, LQ_POD_BUF, on_req, ps);
+    get_pod(ps, true, r->ns);
 }
 
+/* Starts passes while a pass slot is free and a record is due (round robin). */
 static void kick(lq_pods_t *p)
 {
-    if (p->cur_ || !p->started)
+    if (!p->started)
         return;
-    for (size_t k = 0; k < LQ_MAX_PODS; k++) {
-        size_t i = (p->next_ + k) % LQ_MAX_PODS;
-        lq_pod_rec_t *r = &p->recs[i];
-        if (r->used && r->dirty) {
-            p->next_ = (i + 1) % LQ_MAX_PODS;
-            pass_start(p, r);
-            return;
+    for (size_t s = 0; s < LQ_POD_PASSES; s++) {
+        lq_pod_pass_t *ps = &p->passes_[s];
+        if (ps->rec)
+            continue;
+        lq_pod_rec_t *found = NULL;
+        for (size_t k = 0; k < LQ_MAX_PODS && !found; k++) {
+            size_t i = (p->next_ + k) % LQ_MAX_PODS;
+            lq_pod_rec_t *r = &p->recs[i];
+            if (r->used && r->dirty && !r->busy) {
+                p->next_ = (i + 1) % LQ_MAX_PODS;
+                found = r;
+            }
         }
+        if (!found)
+            return;
+        pass_start(ps, found);
     }
 }
 
@@ -758,7 +782,7 @@ lq_err_t lq_pods_init(lq_pods_t *p, lq_loop_t *loop, lq_cluster_t *home, lq_clus
                       lq_kreq_client_t *home_req, lq_kreq_client_t *foreign_req,
                       lq_offload_t *offload, const lq_pods_cfg_t *cfg)
 {
-    memset(p, 0, offsetof(lq_pods_t, body_));
+    memset(p, 0, offsetof(lq_pods_t, hbuf_));
     if (!cfg->home_id || !cfg->home_id[0] || !cfg->foreign_id || !cfg->foreign_id[0] ||
         !cfg->node_name || !cfg->node_name[0] || !cfg->node_ip)
         return LQ_EINVAL;
@@ -775,7 +799,12 @@ lq_err_t lq_pods_init(lq_pods_t *p, lq_loop_t *loop, lq_cluster_t *home, lq_clus
                      cfg->foreign_id);
     if (n < 0 || (size_t)n >= sizeof p->home_sel_ || m < 0 || (size_t)m >= sizeof p->foreign_sel_)
         return LQ_ETOOBIG;
-    lq_json_doc_init(&p->doc_, p->arena_, sizeof p->arena_);
+    for (size_t s = 0; s < LQ_POD_PASSES; s++) {
+        lq_pod_pass_t *ps = &p->passes_[s];
+        memset(ps, 0, offsetof(lq_pod_pass_t, body));
+        ps->p = p;
+        lq_json_doc_init(&ps->doc, ps->arena, sizeof ps->arena);
+    }
     lq_loop_timer_init(&p->timer_, on_timer, p);
     lq_conn_init(&p->hconn_, loop, &home->target);
     lq_conn_init(&p->fconn_, loop, &foreign->target);

@@ -24,6 +24,10 @@
 #define LQ_POD_BUF (64u * 1024u)
 #endif
 #define LQ_POD_NAME_BUF 254u /* a DNS-1123 subdomain: 253 + NUL */
+/* Passes that run at once (each with its own buffers; one record is in one pass at most). */
+#ifndef LQ_POD_PASSES
+#define LQ_POD_PASSES 4u
+#endif
 
 typedef struct lq_pods_cfg {
     const char *home_id, *foreign_id, *node_name, *node_ip;
@@ -41,6 +45,7 @@ typedef struct lq_pod_rec {
     bool remote_exists;       /* the foreign watch (or our create) says so */
     bool remote_seen;         /* a remote pod existed once for this home pod */
     bool failed_logged;
+    bool busy;                /* in a pass now */
     bool home_mark_, remote_mark_; /* seen in the current (re)list */
     char ns[LQ_OFFLOAD_NAME_BUF];
     char name[LQ_POD_NAME_BUF];
@@ -58,7 +63,25 @@ typedef struct lq_pods_stats {
     uint32_t records, records_hwm;
 } lq_pods_stats_t;
 
-typedef struct lq_pods {
+typedef struct lq_pods lq_pods_t;
+
+/* One pass in flight: its record, request and buffers. */
+typedef struct lq_pod_pass {
+    lq_pods_t *p;
+    lq_pod_rec_t *rec;        /* NULL: free */
+    int step;
+    bool have_remote;
+    size_t home_len, remote_len;
+    char now[32];
+    lq_kreq_t req;
+    lq_json_doc_t doc;
+    char body[LQ_POD_BUF];
+    char home[LQ_POD_BUF];
+    char remote[LQ_POD_BUF];
+    unsigned char arena[LQ_POD_BUF * 4u];
+} lq_pod_pass_t;
+
+struct lq_pods {
     /* readable */
     lq_pods_cfg_t cfg;
     lq_pods_stats_t stats;
@@ -68,26 +91,17 @@ typedef struct lq_pods {
     lq_loop_t *loop_;
     lq_offload_t *offload_;
     lq_kreq_client_t *home_req_, *foreign_req_;
-    lq_pod_rec_t *cur_;
     size_t next_;
-    int step_;
-    bool overflow_, have_remote_;
-    size_t home_len_, remote_len_;
-    char now_[32];
+    bool overflow_;
     char home_sel_[LQ_POD_NAME_BUF + 16];
     char foreign_sel_[320];
     lq_loop_timer_t timer_;
-    lq_kreq_t req_;
     lq_conn_t hconn_, fconn_;
     lq_watch_t hwatch_, fwatch_;
-    lq_json_doc_t doc_;
-    char body_[LQ_POD_BUF];
-    char home_[LQ_POD_BUF];
-    char remote_[LQ_POD_BUF];
     char hbuf_[LQ_POD_BUF];
     char fbuf_[LQ_POD_BUF];
-    unsigned char arena_[LQ_POD_BUF * 8u];
-} lq_pods_t;
+    lq_pod_pass_t passes_[LQ_POD_PASSES];
+};
 
 /* Binds the module (clusters, clients and the offloading module are the caller's and
  * outlive it). Returns LQ_OK; LQ_EINVAL a required cfg string NULL/empty; LQ_ETOOBIG

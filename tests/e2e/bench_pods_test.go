@@ -28,6 +28,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 type benchTimes struct {
@@ -49,7 +51,16 @@ func (b *benchRec) get(name string) *benchTimes {
 }
 
 func benchWatch(ctx context.Context, t *testing.T, c *Cluster, ns string, home bool, rec *benchRec) {
-	w, err := c.Client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "bench=1"})
+	// The suite's clients time out after 30 s, which would end a watch: use one without.
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Timeout = 0
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Errorf("client for %s: %v", c.Name, err)
+		return
+	}
+	timeout := int64(3600)
+	w, err := cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "bench=1", TimeoutSeconds: &timeout})
 	if err != nil {
 		t.Errorf("watch %s/%s: %v", c.Name, ns, err)
 		return

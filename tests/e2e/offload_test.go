@@ -137,9 +137,10 @@ func offCreateNSOF(t *testing.T, d dynamic.Interface, ns string, spec map[string
 	})
 }
 
-// offForeignCleanup deletes, when the test ends, every foreign namespace this home
-// cluster's agents own (whatever a failed test left behind).
-func offForeignCleanup(t *testing.T, id offIdentity) {
+// offForeignCleanup deletes, when the test ends, the foreign namespaces this home
+// cluster's agents made for home namespaces whose name contains token (the test's random
+// part), whatever a failed test left behind; other namespaces (e.g. the demo's) stay.
+func offForeignCleanup(t *testing.T, id offIdentity, token string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -149,7 +150,9 @@ func offForeignCleanup(t *testing.T, id offIdentity) {
 			return
 		}
 		for _, n := range l.Items {
-			_ = tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, n.Name, metav1.DeleteOptions{})
+			if strings.Contains(n.Annotations[offOriginalName], token) {
+				_ = tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, n.Name, metav1.DeleteOptions{})
+			}
 		}
 	})
 }
@@ -360,8 +363,8 @@ func TestOffloadResource(t *testing.T) {
 	d := offDyn(t)
 	deleteVirtualNode(t, true)
 	t.Cleanup(func() { deleteVirtualNode(t, false) })
-	offForeignCleanup(t, id)
 	r := offRand(5)
+	offForeignCleanup(t, id, r)
 	dn, es, sn := "o-dn-"+r, "o-es-"+r, "o-sn-"+r
 	selYes, selNo := "o-sy-"+r, "o-sx-"+r
 	conflict := "o-cf-" + r
@@ -486,8 +489,8 @@ func TestOffloadFlag(t *testing.T) {
 	id := offIdentities(t)
 	deleteVirtualNode(t, true)
 	t.Cleanup(func() { deleteVirtualNode(t, false) })
-	offForeignCleanup(t, id)
 	r := offRand(5)
+	offForeignCleanup(t, id, r)
 	a, b := "o-fa-"+r, "o-fb-"+r
 	offNamespace(t, tb.Home, a)
 	offNamespace(t, tb.Home, b)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -55,8 +56,8 @@ func podsStart(t *testing.T, extra ...string) (*Liqolet, string, string) {
 	id := offIdentities(t)
 	deleteVirtualNode(t, true)
 	t.Cleanup(func() { deleteVirtualNode(t, false) })
-	offForeignCleanup(t, id)
 	ns := "p-" + offRand(6)
+	offForeignCleanup(t, id, ns)
 	offNamespace(t, tb.Home, ns)
 	l := offStartAgent(t, append([]string{"--offload", ns}, extra...)...)
 	remote := id.defaultName(ns)
@@ -410,14 +411,26 @@ func TestPodsForeignOutageDuringRollout(t *testing.T) {
 	podsWaitConverged(t, l, ns, remote, "app=out", 20, "after the foreign outage")
 }
 
-// With node.maxPods=3 the node offers 3 pods; 5 pods bound to it directly overflow the
-// pod table: 3 are reflected, the others wait (log line), and are reflected once two of
+// With node.maxPods = (pods already on the node) + 3 the node offers that many pods; 5
+// pods bound to it directly overflow the pod table: 3 are reflected, the others wait (log line), and are reflected once two of
 // the first ones are deleted.
 func TestPodsTableFullRecovers(t *testing.T) {
-	l, ns, remote := podsStart(t, "--max-pods", "3")
+	l, ns, remote := podsStart(t)
 	ctx := ctxFor(t, 3*time.Minute)
-	waitVirtualNode(t, l, vnodeAppear, "pods capacity 3", func(n *corev1.Node) string {
-		if q := n.Status.Capacity[corev1.ResourcePods]; q.Value() != 3 {
+	// Pods of other namespaces already on the node (e.g. the demo's) take records too:
+	// size the table as they plus 3, with a second agent.
+	time.Sleep(2 * time.Second)
+	others, err := tb.Home.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + vnodeName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := len(others.Items) + 3
+	if err := l.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	l = offStartAgent(t, "--offload", ns, "--max-pods", strconv.Itoa(limit))
+	waitVirtualNode(t, l, vnodeAppear, fmt.Sprintf("pods capacity %d", limit), func(n *corev1.Node) string {
+		if q := n.Status.Capacity[corev1.ResourcePods]; q.Value() != int64(limit) {
 			return "pods capacity " + q.String()
 		}
 		return ""
