@@ -258,21 +258,32 @@ lq_err_t lq_mgmt_configure(lq_mgmt_t *m, const lq_mgmt_cfg_t *cfg, char *msg, si
 
 /* --- requests ----------------------------------------------------------------------------- */
 
-void lq_mgmt_view(lq_mgmt_t *m, lq_mgmt_view_t *v)
+/* The view over the current snapshot; refresh false reuses the last one (the later blocks
+ * of one Block2 transfer must render the same document as its first block). */
+static void view_fill(lq_mgmt_t *m, lq_mgmt_view_t *v, bool refresh)
 {
     memset(v, 0, sizeof *v);
-    memset(&m->snap_, 0, sizeof m->snap_);
-    if (m->snap_fn_ != NULL)
-        m->snap_fn_(m->snap_ctx_, &m->snap_);
+    if (refresh || m->snap_at_ == 0) {
+        memset(&m->snap_, 0, sizeof m->snap_);
+        if (m->snap_fn_ != NULL)
+            m->snap_fn_(m->snap_ctx_, &m->snap_);
+        m->snap_at_ = lq_port_mono_ms();
+        m->snap_sample_ = m->sample_;
+    }
     v->snap = &m->snap_;
     v->objects = m->obj_fn_;
     v->objects_ctx = m->obj_ctx_;
-    v->uptime_ms = m->sample_.uptime_ms;
-    v->rss_bytes = m->sample_.rss;
-    v->rss_peak_bytes = m->sample_.rss_peak;
-    v->heap = m->sample_.heap;
+    v->uptime_ms = m->snap_sample_.uptime_ms;
+    v->rss_bytes = m->snap_sample_.rss;
+    v->rss_peak_bytes = m->snap_sample_.rss_peak;
+    v->heap = m->snap_sample_.heap;
     v->version = LQ_VERSION;
     v->board = LQ_BOARD_NAME;
+}
+
+void lq_mgmt_view(lq_mgmt_t *m, lq_mgmt_view_t *v)
+{
+    view_fill(m, v, true);
 }
 
 static void sample(lq_mgmt_t *m)
@@ -332,7 +343,11 @@ static void on_get(coap_resource_t *r, coap_session_t *session, const coap_pdu_t
 
     lq_mgmt_view_t v;
     lq_mgmt_resp_t resp;
-    lq_mgmt_view(m, &v);
+    /* A block after the first renders the snapshot its first block saw (when recent), so
+     * a multi-block document stays one consistent document while the agent changes. */
+    bool later_block = req.has_block2 && (req.block2 >> 4) > 0 &&
+                       lq_port_mono_ms() - m->snap_at_ < 5000;
+    view_fill(m, &v, !later_block);
     if (lq_mgmt_render(&v, &req, &m->cursor_, m->block_, sizeof m->block_, &resp) != LQ_OK) {
         coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
         return;

@@ -4,8 +4,8 @@
  *   home:    pods with spec.nodeName=<virtual node>;
  *   foreign: pods labelled virtualkubelet.liqo.io/origin=<home id>,destination=<foreign id>,
  *            mapped back to home through the offloaded namespaces (same pod name).
- * Each pod has a record in a fixed table of LQ_MAX_PODS. Passes run one at a time, and
- * only once both watches have listed and namespace offloading has settled at start-up
+ * Each pod has a record in a fixed table of LQ_MAX_PODS (node.maxPods in use). Up to
+ * LQ_POD_PASSES passes run at once, one per record, and only once both watches have listed and namespace offloading has settled at start-up
  * (so a restart adopts what exists instead of falling back or duplicating).
  *
  * A pass is level-based (Decision 4): GET the home pod, GET the remote pod (when one is

@@ -387,8 +387,9 @@ typedef struct lq_mgmt {
                                     that a representation is stable between blocks */
         uint64_t uptime_ms, rss, rss_peak;
         lq_mgmt_heap_stats_t heap;
-    } sample_;
+    } sample_, snap_sample_;  /* the latest sample; the one taken with snap_ */
     lq_mgmt_snapshot_t snap_;
+    int64_t snap_at_;         /* when snap_ was pulled (monotonic ms; 0 never) */
     char block_[LQ_MGMT_BLOCK_MAX];
     /* HTTP listener (src/mgmt_http.c) */
     struct lq_mgmt_http_conn_ {

@@ -419,12 +419,30 @@ func TestPodsTableFullRecovers(t *testing.T) {
 	ctx := ctxFor(t, 3*time.Minute)
 	// Pods of other namespaces already on the node (e.g. the demo's) take records too:
 	// size the table as they plus 3, with a second agent.
-	time.Sleep(2 * time.Second)
-	others, err := tb.Home.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + vnodeName})
-	if err != nil {
-		t.Fatal(err)
-	}
-	limit := len(others.Items) + 3
+	// Leftovers of earlier tests are being deleted by the agent: wait until none is
+	// terminating and the count holds still for 2 s.
+	var others []corev1.Pod
+	last := -1
+	Eventually(t, podsTimeout, "the other pods on the node settle", func(ctx context.Context) (bool, error) {
+		l, err := tb.Home.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + vnodeName})
+		if err != nil {
+			return false, err
+		}
+		for _, p := range l.Items {
+			if p.DeletionTimestamp != nil {
+				last = -1
+				return false, nil
+			}
+		}
+		stable := len(l.Items) == last
+		last = len(l.Items)
+		others = l.Items
+		if !stable {
+			time.Sleep(2 * time.Second)
+		}
+		return stable, nil
+	})
+	limit := len(others) + 3
 	if err := l.Stop(); err != nil {
 		t.Fatal(err)
 	}

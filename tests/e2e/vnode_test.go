@@ -204,6 +204,11 @@ func vnExpectedOffer(ctx context.Context) (*vnOffer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list foreign pods: %w", err)
 	}
+	ks, err := tb.Home.Client.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("home kube-system: %w", err)
+	}
+	homeID := string(ks.UID)
 	var detail strings.Builder
 	total := corev1.ResourceList{}
 	for _, n := range nodes.Items {
@@ -226,6 +231,12 @@ func vnExpectedOffer(ctx context.Context) (*vnOffer, error) {
 	for i := range pods.Items {
 		p := &pods.Items[i]
 		if p.Status.Phase != corev1.PodRunning || p.Labels["liqo.io/shadowPod"] == "true" {
+			continue
+		}
+		// Liqo §4 adds back what the home cluster itself runs there (its offloaded pods):
+		// subtracting and adding back cancel out.
+		if p.Labels["virtualkubelet.liqo.io/origin"] == homeID {
+			fmt.Fprintf(&detail, "  pod %s/%s Running: offloaded from home, not counted\n", p.Namespace, p.Name)
 			continue
 		}
 		req := vnPodRequests(p)
