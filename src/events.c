@@ -205,13 +205,10 @@ static lq_err_t on_event(lq_watch_t *w, const lq_watch_event_t *ev, void *ctx)
 }
 
 void lq_events_init(lq_events_t *e, lq_loop_t *loop, lq_cluster_t *foreign,
-                    lq_kreq_client_t *home_req, const char *foreign_name,
-                    lq_events_lookup_fn *lookup, void *lookup_ctx)
+                    lq_kreq_client_t *home_req, lq_events_lookup_fn *lookup, void *lookup_ctx)
 {
     memset(e, 0, offsetof(lq_events_t, body_));
-    e->loop_ = loop;
     e->home_req_ = home_req;
-    e->foreign_name_ = foreign_name;
     e->lookup_ = lookup;
     e->lookup_ctx_ = lookup_ctx;
     lq_json_doc_init(&e->doc_, e->arena_, sizeof e->arena_);

@@ -277,12 +277,11 @@ static lq_err_t nsof_path(const lq_offload_t *o, char *path, size_t cap, const c
     return lq_kapi_path(path, cap, GV, o->cur_->ns, RESOURCE, LQ_OFFLOAD_OBJECT_NAME, sub);
 }
 
-/* Remembers the resourceVersion our write produced (the watch event it causes is ours
- * and needs no pass). */
-static void note_own_rv(lq_offload_t *o, const lq_json_t *obj)
+/* Remembers the resourceVersion of the NamespaceOffloading now in obj_ (after our own
+ * write, the watch event it causes is ours and needs no pass). */
+static void note_own_rv(lq_offload_t *o)
 {
-    (void)lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "resourceVersion"), o->cur_->own_rv,
-                           sizeof o->cur_->own_rv);
+    (void)lq_scan_uid_rv(o->obj_, o->obj_len_, NULL, 0, o->cur_->own_rv, sizeof o->cur_->own_rv);
 }
 
 /* Reads the NamespaceOffloading in obj_ into the record: deletion, spec, remote name. */
@@ -664,9 +663,7 @@ static void on_req(lq_kreq_t *q, lq_err_t err, void *ctx)
             failed(o, "GET NamespaceOffloading", err);
         } else {
             o->obj_len_ = q->resp_len;
-            lq_json_reset(&o->doc_);
-            if (lq_json_parse(&o->doc_, o->obj_, o->obj_len_, &obj) == LQ_OK)
-                note_own_rv(o, obj);
+            note_own_rv(o);
             selected_then_actions(o, false);
         }
         return;
@@ -701,9 +698,7 @@ static void on_req(lq_kreq_t *q, lq_err_t err, void *ctx)
         else
             o->stats.finalizer_patches++;
         o->obj_len_ = q->resp_len;
-        lq_json_reset(&o->doc_);
-        if (lq_json_parse(&o->doc_, o->obj_, o->obj_len_, &obj) == LQ_OK)
-            note_own_rv(o, obj);
+        note_own_rv(o);
         if (o->step_ == ST_FIN_DEL) {
             r->crd = r->crd && !r->deleting; /* the object is gone or going */
             o->obj_len_ = 0;
@@ -716,10 +711,7 @@ static void on_req(lq_kreq_t *q, lq_err_t err, void *ctx)
             r->remote_exists = true;
             r->remote_terminating = false;
             memcpy(r->seen, r->remote, sizeof r->seen);
-            lq_json_reset(&o->doc_);
-            if (lq_json_parse(&o->doc_, o->resp_, q->resp_len, &obj) == LQ_OK)
-                (void)lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "uid"), r->seen_uid,
-                                       sizeof r->seen_uid);
+            (void)lq_scan_uid_rv(o->resp_, q->resp_len, r->seen_uid, sizeof r->seen_uid, NULL, 0);
             LQ_INFO("offload", "namespace %s: remote namespace %s created", r->ns, r->remote);
             actions(o);
         } else if (err == LQ_ECONFLICT) {
@@ -875,8 +867,7 @@ static lq_err_t on_crd(lq_watch_t *w, const lq_watch_event_t *ev, void *ctx)
     r->crd_mark_ = true;
     bool was = r->crd;
     r->crd = ev->type != LQ_WATCH_DELETED;
-    if (was == r->crd && r->crd && m->rv.found && m->rv.len == strlen(r->own_rv) &&
-        memcmp(m->rv.p, r->own_rv, m->rv.len) == 0)
+    if (was == r->crd && r->crd && lq_scan_str_eq(&m->rv, r->own_rv, strlen(r->own_rv)))
         return LQ_OK; /* the echo of our own write */
     rec_dirty(o, r);
     return LQ_OK;

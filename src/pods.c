@@ -267,12 +267,6 @@ static void create_remote(lq_pod_pass_t *ps, const lq_json_t *home, const char *
     send(ps, p->foreign_req_, ST_CREATE);
 }
 
-static void note_own_rv(lq_pod_pass_t *ps, const lq_json_t *home)
-{
-    (void)lq_json_str_copy(LQ_JSON_AT(home, "metadata", "resourceVersion"), ps->rec->own_rv,
-                           sizeof ps->rec->own_rv);
-}
-
 /* The remote pod is ours: status, then the shadowPod label. */
 static void sync_status(lq_pod_pass_t *ps, const lq_json_t *home, const lq_json_t *remote)
 {
@@ -415,11 +409,8 @@ static void actions(lq_pod_pass_t *ps)
 
 static void store_remote_uid(lq_pod_pass_t *ps)
 {
-    lq_json_t *obj = NULL;
-    lq_json_reset(&ps->doc);
-    if (lq_json_parse(&ps->doc, ps->remote, ps->remote_len, &obj) == LQ_OK)
-        (void)lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "uid"), ps->rec->remote_uid,
-                               sizeof ps->rec->remote_uid);
+    (void)lq_scan_uid_rv(ps->remote, ps->remote_len, ps->rec->remote_uid,
+                         sizeof ps->rec->remote_uid, NULL, 0);
 }
 
 static void on_req(lq_kreq_t *q, lq_err_t err, void *ctx)
@@ -438,12 +429,9 @@ static void on_req(lq_kreq_t *q, lq_err_t err, void *ctx)
                                         : "GET the home pod", err);
             return;
         } else {
-            lq_json_t *h = NULL;
-            char uid[LQ_FORGE_POD_UID_BUF] = "";
+            char uid[LQ_FORGE_POD_UID_BUF];
             ps->home_len = q->resp_len;
-            lq_json_reset(&ps->doc);
-            if (lq_json_parse(&ps->doc, ps->home, ps->home_len, &h) == LQ_OK)
-                (void)lq_json_str_copy(LQ_JSON_AT(h, "metadata", "uid"), uid, sizeof uid);
+            (void)lq_scan_uid_rv(ps->home, ps->home_len, uid, sizeof uid, NULL, 0);
             if (strcmp(uid, r->home_uid) != 0) {
                 memcpy(r->home_uid, uid, sizeof r->home_uid); /* a new incarnation */
                 memset(&r->restarts, 0, sizeof r->restarts);
@@ -532,13 +520,8 @@ static void on_req(lq_kreq_t *q, lq_err_t err, void *ctx)
             p->stats.label_patches++;
         else
             p->stats.fallbacks++;
-        {
-            lq_json_t *h = NULL;
-            ps->home_len = q->resp_len;
-            lq_json_reset(&ps->doc);
-            if (lq_json_parse(&ps->doc, ps->home, ps->home_len, &h) == LQ_OK)
-                note_own_rv(ps, h);
-        }
+        ps->home_len = q->resp_len; /* the patched pod: its version is our echo */
+        (void)lq_scan_uid_rv(ps->home, ps->home_len, NULL, 0, r->own_rv, sizeof r->own_rv);
         if (ps->step == ST_FALLBACK) {
             finish(ps, false);
             return;
@@ -668,34 +651,10 @@ static lq_err_t on_home(lq_watch_t *w, const lq_watch_event_t *ev, void *ctx)
     bool was = r->home_exists;
     r->home_exists = ev->type != LQ_WATCH_DELETED;
     r->home_mark_ = true;
-    if (was && r->home_exists && m->rv.found && str_eq(r->own_rv, m->rv.p, m->rv.len))
+    if (was && r->home_exists && lq_scan_str_eq(&m->rv, r->own_rv, strlen(r->own_rv)))
         return LQ_OK; /* the echo of our own write */
     rec_dirty(p, r);
     return LQ_OK;
-}
-
-static void on_home_relist(lq_watch_t *w, void *ctx)
-{
-    (void)w;
-    lq_pods_t *p = ctx;
-    for (size_t i = 0; i < LQ_MAX_PODS; i++)
-        p->recs[i].home_mark_ = false;
-}
-
-/* Records not seen again were deleted while the watch was down: a pass finds out. */
-static void on_home_synced(lq_watch_t *w, void *ctx)
-{
-    (void)w;
-    lq_pods_t *p = ctx;
-    for (size_t i = 0; i < LQ_MAX_PODS; i++) {
-        lq_pod_rec_t *r = &p->recs[i];
-        if (r->used && r->home_exists && !r->home_mark_) {
-            r->home_exists = false;
-            r->dirty = true;
-        }
-    }
-    p->home_synced = true;
-    kick(p);
 }
 
 static lq_err_t on_foreign(lq_watch_t *w, const lq_watch_event_t *ev, void *ctx)
@@ -729,26 +688,29 @@ static lq_err_t on_foreign(lq_watch_t *w, const lq_watch_event_t *ev, void *ctx)
     return LQ_OK;
 }
 
-static void on_foreign_relist(lq_watch_t *w, void *ctx)
+/* Relist marks, for either watch (told apart by w): a record that a full (re)list did not
+ * show again lost that side's pod while the watch was down, and a pass finds out. */
+static void on_relist(lq_watch_t *w, void *ctx)
 {
-    (void)w;
     lq_pods_t *p = ctx;
+    bool home = w == &p->hwatch_;
     for (size_t i = 0; i < LQ_MAX_PODS; i++)
-        p->recs[i].remote_mark_ = false;
+        *(home ? &p->recs[i].home_mark_ : &p->recs[i].remote_mark_) = false;
 }
 
-static void on_foreign_synced(lq_watch_t *w, void *ctx)
+static void on_synced(lq_watch_t *w, void *ctx)
 {
-    (void)w;
     lq_pods_t *p = ctx;
+    bool home = w == &p->hwatch_;
     for (size_t i = 0; i < LQ_MAX_PODS; i++) {
         lq_pod_rec_t *r = &p->recs[i];
-        if (r->used && r->remote_exists && !r->remote_mark_) {
-            r->remote_exists = false;
+        bool *exists = home ? &r->home_exists : &r->remote_exists;
+        if (r->used && *exists && !(home ? r->home_mark_ : r->remote_mark_)) {
+            *exists = false;
             r->dirty = true;
         }
     }
-    p->foreign_synced = true;
+    *(home ? &p->home_synced : &p->foreign_synced) = true;
     kick(p);
 }
 
@@ -810,12 +772,12 @@ lq_err_t lq_pods_init(lq_pods_t *p, lq_loop_t *loop, lq_cluster_t *home, lq_clus
     lq_conn_init(&p->fconn_, loop, &foreign->target);
     lq_watch_cfg_t hw = { .path = "/api/v1/pods", .field_selector = p->home_sel_, .watch_list = true,
                           .bearer = home->kcfg.token_len ? home->kcfg.token : NULL };
-    lq_watch_handler_t hh = { on_home, on_home_relist, on_home_synced, p, NULL };
+    lq_watch_handler_t hh = { on_home, on_relist, on_synced, p, NULL };
     lq_watch_init(&p->hwatch_, loop, &p->hconn_, p->hbuf_, sizeof p->hbuf_, &hw, &hh);
     lq_watch_cfg_t fw = { .path = "/api/v1/pods", .label_selector = p->foreign_sel_,
                           .watch_list = true,
                           .bearer = foreign->kcfg.token_len ? foreign->kcfg.token : NULL };
-    lq_watch_handler_t fh = { on_foreign, on_foreign_relist, on_foreign_synced, p, NULL };
+    lq_watch_handler_t fh = { on_foreign, on_relist, on_synced, p, NULL };
     lq_watch_init(&p->fwatch_, loop, &p->fconn_, p->fbuf_, sizeof p->fbuf_, &fw, &fh);
     return LQ_OK;
 }

@@ -453,6 +453,24 @@ lq_err_t lq_scan_copy(const lq_scan_str_t *s, char *out, size_t cap)
     return LQ_OK;
 }
 
+lq_err_t lq_scan_uid_rv(const char *data, size_t len, char *uid, size_t uid_cap, char *rv,
+                        size_t rv_cap)
+{
+    lq_scan_meta_t m;
+    if (uid != NULL && uid_cap > 0)
+        uid[0] = '\0';
+    if (rv != NULL && rv_cap > 0)
+        rv[0] = '\0';
+    lq_err_t rc = lq_scan_object(data, len, &m);
+    if (rc != LQ_OK)
+        return rc;
+    if (uid != NULL && uid_cap > 0 && lq_scan_copy(&m.uid, uid, uid_cap) != LQ_OK)
+        uid[0] = '\0';
+    if (rv != NULL && rv_cap > 0 && lq_scan_copy(&m.rv, rv, rv_cap) != LQ_OK)
+        rv[0] = '\0';
+    return LQ_OK;
+}
+
 bool lq_scan_str_eq(const lq_scan_str_t *s, const char *lit, size_t lit_len)
 {
     if (s == NULL || !s->found || (lit == NULL && lit_len > 0))

@@ -51,11 +51,9 @@ typedef struct lq_events_stats {
 typedef struct lq_events {
     lq_events_stats_t stats;
     /* private */
-    lq_loop_t *loop_;
     lq_kreq_client_t *home_req_;
     lq_events_lookup_fn *lookup_;
     void *lookup_ctx_;
-    const char *foreign_name_;
     uint64_t seq_;
     size_t head_, n_;
     lq_event_entry_t q_[LQ_EVENTS_QUEUE];
@@ -71,8 +69,7 @@ typedef struct lq_events {
 /* Binds the module; the foreign watch of pod events starts with lq_events_start.
  * lookup maps a remote pod to its home pod (NULL: no remote events are reflected). */
 void lq_events_init(lq_events_t *e, lq_loop_t *loop, lq_cluster_t *foreign,
-                    lq_kreq_client_t *home_req, const char *foreign_name,
-                    lq_events_lookup_fn *lookup, void *lookup_ctx);
+                    lq_kreq_client_t *home_req, lq_events_lookup_fn *lookup, void *lookup_ctx);
 lq_err_t lq_events_start(lq_events_t *e);
 /* Queues an Event on home pod ns/pod (uid may be ""): type Warning when warning, else
  * Normal. message is printf-style. Never fails; a full queue drops the new event. */

@@ -101,4 +101,11 @@ lq_err_t lq_scan_copy(const lq_scan_str_t *s, char *out, size_t cap);
  * Handles escapes without a buffer. */
 bool lq_scan_str_eq(const lq_scan_str_t *s, const char *lit, size_t lit_len);
 
+/* Reads a bare object's metadata.uid into uid[0..uid_cap) and metadata.resourceVersion
+ * into rv[0..rv_cap) (either may be NULL), by lq_scan_object: for a caller that needs
+ * only those from a response, no JSON tree. A field that is absent or does not fit is
+ * left "". Returns LQ_OK or the scan's error (both outputs "" then). */
+lq_err_t lq_scan_uid_rv(const char *data, size_t len, char *uid, size_t uid_cap, char *rv,
+                        size_t rv_cap);
+
 #endif

@@ -17,10 +17,8 @@
 #include "liqolet/forge_node.h"
 #include "liqolet/json.h"
 #include "liqolet/pool.h"
+#include "lq_vectors.h"
 
-#ifndef LQ_TEST_VECTORS
-#define LQ_TEST_VECTORS "tests/vectors"
-#endif
 
 /* 2026-11-23T14:30:05.123Z */
 #define NOW_MS 1795444205123LL
@@ -37,29 +35,9 @@ static int setup(void **state)
     return 0;
 }
 
-static const char *vec_path(const char *name)
-{
-    static char path[512];
-    const char *root = getenv("LQ_TEST_VECTORS");
-    snprintf(path, sizeof path, "%s/forge/node/%s", root ? root : LQ_TEST_VECTORS, name);
-    return path;
-}
-
-static size_t read_vec(const char *name, char *buf, size_t cap)
-{
-    FILE *f = fopen(vec_path(name), "rb");
-    if (!f)
-        fail_msg("cannot open vector %s (run the tests from the repository root)", vec_path(name));
-    size_t n = fread(buf, 1, cap - 1, f);
-    fclose(f);
-    assert_true(n < cap - 1);
-    buf[n] = '\0';
-    return n;
-}
-
 static lq_json_t *parse_vec(const char *name)
 {
-    size_t n = read_vec(name, g_file, sizeof g_file);
+    size_t n = lq_vec_read("node", name, g_file, sizeof g_file);
     lq_json_t *root = NULL;
     assert_int_equal(lq_json_parse(&g_doc, g_file, n, &root), LQ_OK);
     return root;
@@ -71,17 +49,12 @@ static void check_golden(const lq_json_t *item, const char *name)
 {
     size_t len = 0;
     assert_int_equal(lq_json_print(item, g_out, sizeof g_out, &len), LQ_OK);
-    if (getenv("LQ_UPDATE_GOLDEN")) {
-        FILE *f = fopen(vec_path(name), "wb");
-        assert_non_null(f);
-        fwrite(g_out, 1, len, f);
-        fputc('\n', f);
-        fclose(f);
-        print_message("rewrote %s: review it against the spec\n", vec_path(name));
+    if (lq_vec_updating()) {
+        lq_vec_write("node", name, g_out, len);
         return;
     }
     static char want[64 * 1024];
-    size_t n = read_vec(name, want, sizeof want);
+    size_t n = lq_vec_read("node", name, want, sizeof want);
     while (n > 0 && (want[n - 1] == '\n' || want[n - 1] == '\r'))
         want[--n] = '\0';
     if (n != len || memcmp(want, g_out, n) != 0)
@@ -777,7 +750,7 @@ static void test_no_heap_after_seal(void **state)
     (void)state;
     lq_json_t *nodes = parse_vec("nodes.json");
     static char pods_buf[16 * 1024];
-    size_t pn = read_vec("pods.json", pods_buf, sizeof pods_buf);
+    size_t pn = lq_vec_read("node", "pods.json", pods_buf, sizeof pods_buf);
     lq_json_t *pods = NULL;
     assert_int_equal(lq_json_parse(&g_doc, pods_buf, pn, &pods), LQ_OK);
     lq_forge_node_params_t p = params();

@@ -20,13 +20,11 @@
 #include <cmocka.h>
 
 #include "liqolet/forge_offload.h"
+#include "lq_vectors.h"
 #include "liqolet/json.h"
 #include "liqolet/pool.h"
 #include "liqolet/tls.h"
 
-#ifndef LQ_TEST_VECTORS
-#define LQ_TEST_VECTORS "tests/vectors"
-#endif
 
 static unsigned char g_arena[64 * 1024];
 static lq_json_doc_t g_doc;
@@ -65,24 +63,13 @@ static const char *print(const lq_json_t *item)
 static void golden(const char *name, const lq_json_t *item)
 {
     const char *got = print(item);
-    char path[512];
-    const char *root = getenv("LQ_TEST_VECTORS");
-    snprintf(path, sizeof path, "%s/forge/offload/%s.json", root ? root : LQ_TEST_VECTORS, name);
-    const char *upd = getenv("LQ_UPDATE_GOLDEN");
-    if (upd && strcmp(upd, "1") == 0) {
-        FILE *w = fopen(path, "wb");
-        if (!w)
-            fail_msg("cannot write %s", path);
-        fprintf(w, "%s\n", got);
-        fclose(w);
+    char file[256];
+    snprintf(file, sizeof file, "%s.json", name);
+    if (lq_vec_updating()) {
+        lq_vec_write("offload", file, got, strlen(got));
         return;
     }
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open golden %s (run the tests from the repository root)", path);
-    size_t n = fread(g_gold, 1, sizeof g_gold - 1, f);
-    fclose(f);
-    g_gold[n] = '\0';
+    size_t n = lq_vec_read("offload", file, g_gold, sizeof g_gold);
     while (n > 0 && (g_gold[n - 1] == '\n' || g_gold[n - 1] == '\r'))
         g_gold[--n] = '\0';
     if (strcmp(g_gold, got) != 0)

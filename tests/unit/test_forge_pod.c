@@ -27,10 +27,8 @@
 #include "liqolet/forge_pod.h"
 #include "liqolet/json.h"
 #include "liqolet/pool.h"
+#include "lq_vectors.h"
 
-#ifndef LQ_TEST_VECTORS
-#define LQ_TEST_VECTORS "tests/vectors"
-#endif
 
 #define HOME_ID    "5a1c2e3f-0b1d-4c2e-9f3a-7b6c5d4e3f21"
 #define FOREIGN_ID "c0ffee00-1234-4abc-8def-0123456789ab"
@@ -53,26 +51,6 @@ static int setup(void **state)
     return 0;
 }
 
-static const char *vec_path(const char *name)
-{
-    static char path[512];
-    const char *root = getenv("LQ_TEST_VECTORS");
-    snprintf(path, sizeof path, "%s/forge/pod/%s", root ? root : LQ_TEST_VECTORS, name);
-    return path;
-}
-
-static size_t read_vec(const char *name, char *buf, size_t cap)
-{
-    FILE *f = fopen(vec_path(name), "rb");
-    if (!f)
-        fail_msg("cannot open vector %s (run the tests from the repository root)", vec_path(name));
-    size_t n = fread(buf, 1, cap - 1, f);
-    fclose(f);
-    assert_true(n < cap - 1);
-    buf[n] = '\0';
-    return n;
-}
-
 /* Parses a vector file into g_doc (the text stays in a static buffer of its own, so several
  * vectors can be parsed at once). */
 static lq_json_t *vec(const char *name)
@@ -80,7 +58,7 @@ static lq_json_t *vec(const char *name)
     static char bufs[4][64 * 1024];
     static unsigned next;
     char *buf = bufs[next++ % 4];
-    size_t n = read_vec(name, buf, sizeof bufs[0]);
+    size_t n = lq_vec_read("pod", name, buf, sizeof bufs[0]);
     lq_json_t *root = NULL;
     assert_int_equal(lq_json_parse(&g_doc, buf, n, &root), LQ_OK);
     return root;
@@ -112,16 +90,11 @@ static const char *print(const lq_json_t *item)
 static void golden(const lq_json_t *item, const char *name)
 {
     const char *got = print(item);
-    if (getenv("LQ_UPDATE_GOLDEN")) {
-        FILE *f = fopen(vec_path(name), "wb");
-        if (!f)
-            fail_msg("cannot write %s", vec_path(name));
-        fprintf(f, "%s\n", got);
-        fclose(f);
-        print_message("rewrote %s: review it against the spec\n", vec_path(name));
+    if (lq_vec_updating()) {
+        lq_vec_write("pod", name, got, strlen(got));
         return;
     }
-    size_t n = read_vec(name, g_file, sizeof g_file);
+    size_t n = lq_vec_read("pod", name, g_file, sizeof g_file);
     lq_json_doc_t gd;
     lq_json_doc_init(&gd, g_gold_arena, sizeof g_gold_arena);
     lq_json_t *want = NULL;

@@ -341,6 +341,29 @@ static void test_odd_values(void **state)
     assert_true(m.type.found);
 }
 
+/* uid and resourceVersion of a response, without a JSON tree. */
+static void test_uid_rv(void **state)
+{
+    (void)state;
+    static const char pod[] = "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"a\","
+                              "\"uid\":\"6f1c-77\",\"resourceVersion\":\"4711\"},"
+                              "\"spec\":{\"containers\":[]}}";
+    char uid[40], rv[32];
+    assert_int_equal(lq_scan_uid_rv(pod, strlen(pod), uid, sizeof uid, rv, sizeof rv), LQ_OK);
+    assert_string_equal(uid, "6f1c-77");
+    assert_string_equal(rv, "4711");
+    /* one of them only; a value that does not fit is left empty, never cut */
+    assert_int_equal(lq_scan_uid_rv(pod, strlen(pod), NULL, 0, rv, 4), LQ_OK);
+    assert_string_equal(rv, "");
+    static const char none[] = "{\"metadata\":{\"name\":\"b\"}}";
+    strcpy(uid, "x");
+    assert_int_equal(lq_scan_uid_rv(none, strlen(none), uid, sizeof uid, NULL, 0), LQ_OK);
+    assert_string_equal(uid, "");
+    strcpy(uid, "x");
+    assert_int_equal(lq_scan_uid_rv("[1]", 3, uid, sizeof uid, NULL, 0), LQ_EPROTO);
+    assert_string_equal(uid, "");
+}
+
 static void test_early_stop(void **state)
 {
     /* Once type, kind, apiVersion and metadata are in, the rest is not read: the junk
@@ -369,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_unescape),       cmocka_unit_test(test_namespace_fast),
         cmocka_unit_test(test_labels),         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_odd_values),     cmocka_unit_test(test_early_stop),
+        cmocka_unit_test(test_uid_rv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
