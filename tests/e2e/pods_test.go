@@ -419,11 +419,22 @@ func TestPodsTableFullRecovers(t *testing.T) {
 	ctx := ctxFor(t, 3*time.Minute)
 	// Pods of other namespaces already on the node (e.g. the demo's) take records too:
 	// size the table as they plus 3, with a second agent.
-	// Leftovers of earlier tests are being deleted by the agent: wait until none is
+	// Leftovers of earlier tests are being deleted (their namespaces first, then their
+	// pods, by the agent): wait until no test namespace and no pod on the node is
 	// terminating and the count holds still for 2 s.
 	var others []corev1.Pod
 	last := -1
 	Eventually(t, podsTimeout, "the other pods on the node settle", func(ctx context.Context) (bool, error) {
+		nss, err := tb.Home.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: labelE2E})
+		if err != nil {
+			return false, err
+		}
+		for _, n := range nss.Items {
+			if n.DeletionTimestamp != nil {
+				last = -1
+				return false, nil
+			}
+		}
 		l, err := tb.Home.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + vnodeName})
 		if err != nil {
 			return false, err
