@@ -55,8 +55,8 @@ CFLAGS  := $(BASE_CFLAGS) $(BOARD_CFLAGS) $(DEPS_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -Wl,--gc-sections $(EXTRA_LDFLAGS)
 
 # Pure modules: no OS header; they also build into the fuzzers.
-PURE_SRCS  := src/err.c $(wildcard src/http.c src/frame.c src/scan.c src/kapi.c src/perms.c)
-AGENT_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/forge/*.c))
+PURE_SRCS  := src/core/err.c $(wildcard src/kube/http.c src/kube/frame.c src/kube/scan.c src/kube/kapi.c src/kube/perms.c)
+AGENT_SRCS := $(filter-out src/cmd/main.c,$(wildcard src/*/*.c))
 POSIX_SRCS := $(wildcard port/posix/*.c)
 FAKE_SRCS  := $(wildcard port/fake/*.c)
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
@@ -88,7 +88,7 @@ $(BUILD)/obj/%.o: %.c $(SYSROOT_STAMP) | $(BUILD)/.dir
 	@echo "  CC      $(BOARD) $<"
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/liqolet: $(call objs,$(BUILD),src/main.c $(AGENT_SRCS) $(POSIX_SRCS)) $(COAP_FENCED)
+$(BUILD)/liqolet: $(call objs,$(BUILD),src/cmd/main.c $(AGENT_SRCS) $(POSIX_SRCS)) $(COAP_FENCED)
 	@echo "  LD      $(BOARD) $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(AGENT_LIBS)
 	$(Q)$(STRIP) -o $@.stripped $@
@@ -139,13 +139,13 @@ $(TBUILD)/libliqolet-test.a: $(call objs,$(TBUILD),$(AGENT_SRCS) $(FAKE_SRCS))
 
 # allocguard.o is linked explicitly: the --wrap'd calls of cmocka and the third-party
 # archives, which come after the agent's archive, must find __wrap_malloc & co.
-$(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.o $(TBUILD)/obj/src/allocguard.o $(TBUILD)/libliqolet-test.a $(COAP_FENCED)
+$(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.o $(TBUILD)/obj/src/core/allocguard.o $(TBUILD)/libliqolet-test.a $(COAP_FENCED)
 	@echo "  LD-TEST $(BOARD) $@"
 	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $(filter %.o,$^) $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(AGENT_LIBS)
 
 # These tests run against the real OS (loopback sockets, files) instead of the fake port.
 POSIX_TESTS := test_port_posix test_tls test_kapi_posix test_mgmt_coap
-$(addprefix $(TBUILD)/,$(POSIX_TESTS)): $(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.o $(TBUILD)/obj/src/allocguard.o $(call objs,$(TBUILD),$(POSIX_SRCS)) $(TBUILD)/libliqolet-test.a $(COAP_FENCED)
+$(addprefix $(TBUILD)/,$(POSIX_TESTS)): $(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.o $(TBUILD)/obj/src/core/allocguard.o $(call objs,$(TBUILD),$(POSIX_SRCS)) $(TBUILD)/libliqolet-test.a $(COAP_FENCED)
 	@echo "  LD-TEST $(BOARD) $@"
 	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $(filter %.o,$^) $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(AGENT_LIBS)
 
@@ -172,15 +172,15 @@ $(FBUILD)/%: tests/fuzz/%.c $(PURE_SRCS) $(wildcard include/liqolet/*.h)
 
 # Fuzz targets that need a third-party parser: libyaml as built for the host sysroot
 # (uninstrumented), cJSON compiled from the same Debian source with coverage.
-$(FBUILD)/fuzz_kubeconfig: tests/fuzz/fuzz_kubeconfig.c src/kubeconfig.c src/log.c src/err.c port/fake/port.c $(wildcard include/liqolet/*.h) build/host/sysroot/.stamp
+$(FBUILD)/fuzz_kubeconfig: tests/fuzz/fuzz_kubeconfig.c src/kube/kubeconfig.c src/core/log.c src/core/err.c port/fake/port.c $(wildcard include/liqolet/*.h) build/host/sysroot/.stamp
 	@mkdir -p $(FBUILD)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iport/fake -isystem build/host/sysroot/include -o $@ $< src/kubeconfig.c src/log.c src/err.c port/fake/port.c build/host/sysroot/lib/libyaml.a
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iport/fake -isystem build/host/sysroot/include -o $@ $< src/kube/kubeconfig.c src/core/log.c src/core/err.c port/fake/port.c build/host/sysroot/lib/libyaml.a
 
-$(FBUILD)/fuzz_config: tests/fuzz/fuzz_config.c src/config.c src/err.c src/log.c port/fake/port.c $(wildcard include/liqolet/*.h)
+$(FBUILD)/fuzz_config: tests/fuzz/fuzz_config.c src/core/config.c src/core/err.c src/core/log.c port/fake/port.c $(wildcard include/liqolet/*.h)
 	@mkdir -p $(FBUILD)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iport/fake -o $@ $< src/config.c src/err.c src/log.c port/fake/port.c
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iport/fake -o $@ $< src/core/config.c src/core/err.c src/core/log.c port/fake/port.c
 
 $(FBUILD)/src/cjson/cJSON.c: tools/deps/versions tools/deps/fetch-src.sh
 	@mkdir -p $(FBUILD)/src $(FBUILD)/include/cjson
@@ -192,20 +192,20 @@ $(FBUILD)/cJSON.o: $(FBUILD)/src/cjson/cJSON.c
 	$(Q)$(CLANG) -std=c89 -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
 	    -fno-sanitize-recover=all -c $< -o $@
 
-$(FBUILD)/fuzz_json: tests/fuzz/fuzz_json.c src/json.c $(FBUILD)/cJSON.o $(PURE_SRCS) $(wildcard include/liqolet/*.h)
+$(FBUILD)/fuzz_json: tests/fuzz/fuzz_json.c src/kube/json.c $(FBUILD)/cJSON.o $(PURE_SRCS) $(wildcard include/liqolet/*.h)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/kube/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
 
 # The pod forge runs over JSON documents: json.c and cJSON as above.
-$(FBUILD)/fuzz_forge_pod: tests/fuzz/fuzz_forge_pod.c src/forge/pod.c src/json.c $(FBUILD)/cJSON.o $(PURE_SRCS) $(wildcard include/liqolet/*.h)
+$(FBUILD)/fuzz_forge_pod: tests/fuzz/fuzz_forge_pod.c src/forge/pod.c src/kube/json.c $(FBUILD)/cJSON.o $(PURE_SRCS) $(wildcard include/liqolet/*.h)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/forge/pod.c src/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/forge/pod.c src/kube/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
 
-# The management endpoint's request parsing and rendering (src/mgmt_render.c, pure).
-$(FBUILD)/fuzz_mgmt: tests/fuzz/fuzz_mgmt.c src/mgmt_render.c $(PURE_SRCS) $(wildcard include/liqolet/*.h)
+# The management endpoint's request parsing and rendering (src/mgmt/mgmt_render.c, pure).
+$(FBUILD)/fuzz_mgmt: tests/fuzz/fuzz_mgmt.c src/mgmt/mgmt_render.c $(PURE_SRCS) $(wildcard include/liqolet/*.h)
 	@mkdir -p $(FBUILD)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< src/mgmt_render.c $(PURE_SRCS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< src/mgmt/mgmt_render.c $(PURE_SRCS)
 
 fuzz-smoke: $(addprefix $(FBUILD)/,$(FUZZERS))
 	@set -e; for f in $(FUZZERS); do \

@@ -1,5 +1,5 @@
 # mk/configdoc.mk: the option reference of docs/configuration.md, generated from the
-# option table in src/config.c (the same table that parses `liqolet run` options and
+# option table in src/core/config.c (the same table that parses `liqolet run` options and
 # prints its --help).
 #
 # Targets
@@ -9,7 +9,7 @@
 #                    run by `make test`); fix with `make configdoc`
 #
 # The generator, build/tools/configdoc, is a host program built from tools/configdoc.c,
-# src/config.c, src/err.c and port/posix/port.c (for reading a --config file in its
+# src/core/config.c, src/core/err.c and port/posix/port.c (for reading a --config file in its
 # --effective mode).
 
 CONFIGDOC_CC     := $(or $(HOSTCC),gcc)
@@ -23,7 +23,7 @@ CONFIGDOC_END    := <!-- configdoc:end
 
 .PHONY: configdoc configdoc-check
 
-$(CONFIGDOC): tools/configdoc.c src/config.c src/err.c port/posix/port.c \
+$(CONFIGDOC): tools/configdoc.c src/core/config.c src/core/err.c port/posix/port.c \
               include/liqolet/config.h include/liqolet/config_defaults.h \
               include/liqolet/err.h include/liqolet/port.h boards/host/lq_board.h
 	@mkdir -p $(dir $@)
@@ -52,4 +52,4 @@ configdoc-check: $(CONFIGDOC)
 	  head -40 $$tmp/diff; \
 	  echo "configdoc-check FAILED: the table in $(CONFIGDOC_DOC) is stale; run 'make configdoc' and commit"; \
 	  exit 1; fi; \
-	echo "configdoc-check: $(CONFIGDOC_DOC) matches src/config.c"
+	echo "configdoc-check: $(CONFIGDOC_DOC) matches src/core/config.c"

@@ -1,4 +1,4 @@
-# mk/rbac.mk: RBAC manifests and docs generated from the permission table (src/perms.c).
+# mk/rbac.mk: RBAC manifests and docs generated from the permission table (src/kube/perms.c).
 #
 # Targets
 #   rbac         regenerate deploy/rbac/home.yaml, deploy/rbac/foreign.yaml (defaults:
@@ -8,7 +8,7 @@
 #                output (run by `make test`); fix with `make rbac`
 #
 # The generator, build/tools/rbacgen, is a host program built from tools/rbacgen.c,
-# src/perms.c and src/err.c (paths are relative to the top directory, where make runs).
+# src/kube/perms.c and src/core/err.c (paths are relative to the top directory, where make runs).
 
 RBAC_CC     := $(or $(HOSTCC),gcc)
 RBAC_CFLAGS := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -22,7 +22,7 @@ RBAC_END    := <!-- rbacgen:end
 
 .PHONY: rbac rbac-check
 
-$(RBACGEN): tools/rbacgen.c src/perms.c src/err.c include/liqolet/perms.h \
+$(RBACGEN): tools/rbacgen.c src/kube/perms.c src/core/err.c include/liqolet/perms.h \
             include/liqolet/err.h boards/host/lq_board.h
 	@mkdir -p $(dir $@)
 	@echo "  HOSTCC  $@"
@@ -56,4 +56,4 @@ rbac-check: $(RBACGEN)
 	if ! diff -u $$tmp/doc-table.md $$tmp/table.md >$$tmp/diff; then \
 	  head -40 $$tmp/diff; echo "rbac-check: the table in docs/rbac.md is stale"; fail=1; fi; \
 	if [ $$fail -ne 0 ]; then echo "rbac-check FAILED: run 'make rbac' and commit"; exit 1; fi; \
-	echo "rbac-check: deploy/rbac/*.yaml and docs/rbac.md match src/perms.c"
+	echo "rbac-check: deploy/rbac/*.yaml and docs/rbac.md match src/kube/perms.c"

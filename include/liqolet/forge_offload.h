@@ -5,21 +5,21 @@
  * in as lq_json_t items (borrowed) and goes out as items built in a caller's document
  * (valid until that document's reset). Times are RFC 3339 strings given by the caller.
  *
- *   lq_offload_spec_parse        NamespaceOffloading spec -> strategies + selector
- *   lq_offload_hash_suffix       sha256(home id) digest -> the 6-hex DefaultName suffix
- *   lq_offload_remote_name       the remote namespace name of each mapping strategy
- *   lq_offload_selector_match    spec.clusterSelector against this agent's node labels
- *   lq_offload_remote_ns_build   the remote Namespace object (labels, annotations)
- *   lq_offload_remote_ns_owned   is an existing remote namespace ours?
- *   lq_offload_home_ns_patch     merge patch of the home namespace's scheduling label
- *   lq_offload_status_build      this agent's conditions, the phase, the status patch
- *   lq_offload_fallback          what to do with a home pod whose namespace is not offloaded
+ *   lq_forge_offload_spec_parse        NamespaceOffloading spec -> strategies + selector
+ *   lq_forge_offload_hash_suffix       sha256(home id) digest -> the 6-hex DefaultName suffix
+ *   lq_forge_offload_remote_name       the remote namespace name of each mapping strategy
+ *   lq_forge_offload_selector_match    spec.clusterSelector against this agent's node labels
+ *   lq_forge_offload_remote_ns_build   the remote Namespace object (labels, annotations)
+ *   lq_forge_offload_remote_ns_owned   is an existing remote namespace ours?
+ *   lq_forge_offload_home_ns_patch     merge patch of the home namespace's scheduling label
+ *   lq_forge_offload_status_build      this agent's conditions, the phase, the status patch
+ *   lq_forge_offload_fallback          what to do with a home pod whose namespace is not offloaded
  *
  * The digest comes from the caller (mbedTLS lives only in src/tls.c):
- *     unsigned char d[32]; char sfx[LQ_OFFLOAD_SUFFIX_LEN + 1];
+ *     unsigned char d[32]; char sfx[LQ_FORGE_OFFLOAD_SUFFIX_LEN + 1];
  *     err = lq_tls_sha256(home_id, strlen(home_id), d);      // include/liqolet/tls.h
- *     lq_offload_hash_suffix(d, sfx);
- *     err = lq_offload_remote_name(&spec, "foo", home_name, sfx, name, sizeof name, &n);
+ *     lq_forge_offload_hash_suffix(d, sfx);
+ *     err = lq_forge_offload_remote_name(&spec, "foo", home_name, sfx, name, sizeof name, &n);
  */
 #ifndef LIQOLET_FORGE_OFFLOAD_H
 #define LIQOLET_FORGE_OFFLOAD_H
@@ -30,72 +30,67 @@
 
 #include "liqolet/err.h"
 #include "liqolet/json.h"
+#include "liqolet/liqo.h"
 
 /* The only name a NamespaceOffloading may have (one per namespace). */
-#define LQ_OFFLOAD_OBJECT_NAME "offloading"
+#define LQ_FORGE_OFFLOAD_OBJECT_NAME "offloading"
 /* Longest namespace name (DNS-1123 label), and a buffer that holds one with its NUL. */
-#define LQ_OFFLOAD_NAME_MAX 63u
-#define LQ_OFFLOAD_NAME_BUF (LQ_OFFLOAD_NAME_MAX + 1u)
+#define LQ_FORGE_OFFLOAD_NAME_MAX 63u
+#define LQ_FORGE_OFFLOAD_NAME_BUF (LQ_FORGE_OFFLOAD_NAME_MAX + 1u)
 /* Hex digits of sha256(home id) in a DefaultName name. */
-#define LQ_OFFLOAD_SUFFIX_LEN 6u
+#define LQ_FORGE_OFFLOAD_SUFFIX_LEN 6u
 
-/* Labels and annotations (§3.3, DESIGN.md ownership labels). */
-#define LQ_OFFLOAD_LABEL_REMOTE_CLUSTER_ID "liqo.io/remote-cluster-id"
-#define LQ_OFFLOAD_LABEL_ORIGIN            "virtualkubelet.liqo.io/origin"
-#define LQ_OFFLOAD_LABEL_DESTINATION       "virtualkubelet.liqo.io/destination"
-#define LQ_OFFLOAD_LABEL_SCHEDULING        "liqo.io/scheduling-enabled"
-#define LQ_OFFLOAD_ANN_ORIGINAL_NAME       "liqo.io/original-name"
-#define LQ_OFFLOAD_ANN_MANAGED_BY          "liqo.io/managed-by-namespace-map"
+/* Labels and annotations: include/liqolet/liqo.h. */
 /* Value of the managed-by annotation: "liqolet/<home id>". Liqo writes
  * "<NamespaceMap namespace>/<NamespaceMap name>"; "liqolet" is never a tenant namespace,
  * so Liqo's own namespacemap controller never deletes a namespace created by us. */
-#define LQ_OFFLOAD_MANAGED_BY_PREFIX       "liqolet/"
+#define LQ_FORGE_OFFLOAD_MANAGED_BY_PREFIX       "liqolet/"
 /* Longest managed-by value (an annotation value has no limit of its own; this bounds the
  * stack buffer): the home id may be up to 247 characters. */
-#define LQ_OFFLOAD_MANAGED_BY_MAX          255u
+#define LQ_FORGE_OFFLOAD_MANAGED_BY_MAX          255u
 
-typedef enum lq_offload_mapping {
-    LQ_OFFLOAD_MAP_DEFAULT_NAME = 0, /* <ns>-<home name>-<6 hex of sha256(home id)> */
-    LQ_OFFLOAD_MAP_ENFORCE_SAME_NAME,/* <ns> */
-    LQ_OFFLOAD_MAP_SELECTED_NAME,    /* spec.remoteNamespaceName (Liqo 0.10) */
-} lq_offload_mapping_t;
+typedef enum lq_forge_offload_mapping {
+    LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME = 0, /* <ns>-<home name>-<6 hex of sha256(home id)> */
+    LQ_FORGE_OFFLOAD_MAP_ENFORCE_SAME_NAME,/* <ns> */
+    LQ_FORGE_OFFLOAD_MAP_SELECTED_NAME,    /* spec.remoteNamespaceName (Liqo 0.10) */
+} lq_forge_offload_mapping_t;
 
-typedef enum lq_offload_pods {
-    LQ_OFFLOAD_PODS_LOCAL_AND_REMOTE = 0, /* the default */
-    LQ_OFFLOAD_PODS_REMOTE,
-    LQ_OFFLOAD_PODS_LOCAL,
-} lq_offload_pods_t;
+typedef enum lq_forge_offload_pods {
+    LQ_FORGE_OFFLOAD_PODS_LOCAL_AND_REMOTE = 0, /* the default */
+    LQ_FORGE_OFFLOAD_PODS_REMOTE,
+    LQ_FORGE_OFFLOAD_PODS_LOCAL,
+} lq_forge_offload_pods_t;
 
 /* A parsed spec. Views borrow from the NamespaceOffloading's document. */
-typedef struct lq_offload_spec {
-    lq_offload_mapping_t mapping;
-    lq_offload_pods_t pods;
+typedef struct lq_forge_offload_spec {
+    lq_forge_offload_mapping_t mapping;
+    lq_forge_offload_pods_t pods;
     lq_json_str_t remote_name;        /* spec.remoteNamespaceName; p NULL when absent */
     const lq_json_t *cluster_selector;/* spec.clusterSelector; NULL when absent */
-} lq_offload_spec_t;
+} lq_forge_offload_spec_t;
 
 /* Reads spec of a NamespaceOffloading object (the whole object, borrowed). Absent fields
  * take Liqo's defaults (DefaultName, LocalAndRemote, no selector).
  * Returns LQ_OK; LQ_EPROTO a field has the wrong JSON type or an unknown enum value;
  * LQ_EINVAL nsof or out NULL. */
-lq_err_t lq_offload_spec_parse(const lq_json_t *nsof, lq_offload_spec_t *out);
+lq_err_t lq_forge_offload_spec_parse(const lq_json_t *nsof, lq_forge_offload_spec_t *out);
 
 /* ---- remote namespace name (§3.2, Decision 2) -------------------------------------- */
 
-/* Writes the first LQ_OFFLOAD_SUFFIX_LEN lowercase hex digits of digest (the first three
+/* Writes the first LQ_FORGE_OFFLOAD_SUFFIX_LEN lowercase hex digits of digest (the first three
  * bytes) and a NUL into out. Cannot fail. */
-void lq_offload_hash_suffix(const unsigned char digest[32], char out[LQ_OFFLOAD_SUFFIX_LEN + 1]);
+void lq_forge_offload_hash_suffix(const unsigned char digest[32], char out[LQ_FORGE_OFFLOAD_SUFFIX_LEN + 1]);
 
 /* True when s[0..len) is a DNS-1123 label: 1..63 characters of [a-z0-9-], starting and
  * ending with [a-z0-9]. */
-bool lq_offload_dns_label_valid(const char *s, size_t len);
+bool lq_forge_offload_dns_label_valid(const char *s, size_t len);
 
 /* The remote namespace name of local namespace local_ns under spec->mapping:
- *   DefaultName      local_ns "-" home_name "-" suffix   (suffix: lq_offload_hash_suffix)
+ *   DefaultName      local_ns "-" home_name "-" suffix   (suffix: lq_forge_offload_hash_suffix)
  *   EnforceSameName  local_ns
  *   SelectedName     spec->remote_name
  * home_name and suffix are read only for DefaultName (may be NULL otherwise).
- * out[0..cap) receives the name and a NUL; cap must be at least LQ_OFFLOAD_NAME_BUF.
+ * out[0..cap) receives the name and a NUL; cap must be at least LQ_FORGE_OFFLOAD_NAME_BUF.
  * *len (optional) receives the full length of the name, also when it is too long, so
  * the caller can report it. The name is never truncated.
  * Returns:
@@ -106,17 +101,17 @@ bool lq_offload_dns_label_valid(const char *s, size_t len);
  *                 remoteNamespaceName or a home name with capitals.
  *   LQ_EINVAL     spec/local_ns/out NULL, cap too small, or DefaultName with a NULL
  *                 home_name/suffix or a suffix not of 6 lowercase hex digits. */
-lq_err_t lq_offload_remote_name(const lq_offload_spec_t *spec, const char *local_ns,
+lq_err_t lq_forge_offload_remote_name(const lq_forge_offload_spec_t *spec, const char *local_ns,
                                 const char *home_name, const char *suffix,
                                 char *out, size_t cap, size_t *len);
 
 /* ---- cluster selector (§3.5) -------------------------------------------------------- */
 
 /* One label of this agent's virtual node (both NUL-terminated, borrowed). */
-typedef struct lq_offload_label {
+typedef struct lq_forge_offload_label {
     const char *key;
     const char *value;
-} lq_offload_label_t;
+} lq_forge_offload_label_t;
 
 /* Matches a core/v1 NodeSelector (spec.clusterSelector, borrowed; NULL = absent) against
  * the virtual node's labels[0..n) (first occurrence of a key wins) and its name.
@@ -137,7 +132,7 @@ typedef struct lq_offload_label {
  * Returns LQ_OK (*selected set); LQ_EPROTO the selector's JSON shape is wrong (not an
  * object, terms not an array, key/operator not strings, values not strings);
  * LQ_EINVAL selected NULL, or labels NULL with n > 0. */
-lq_err_t lq_offload_selector_match(const lq_json_t *selector, const lq_offload_label_t *labels,
+lq_err_t lq_forge_offload_selector_match(const lq_json_t *selector, const lq_forge_offload_label_t *labels,
                                    size_t n, const char *node_name, bool *selected,
                                    size_t *invalid);
 
@@ -152,7 +147,7 @@ lq_err_t lq_offload_selector_match(const lq_json_t *selector, const lq_offload_l
  *                   "liqo.io/original-name":<local_ns>}}}
  * All strings borrowed for the call. Returns LQ_OK (*out set); LQ_ETOOBIG doc's arena
  * is full, or home_id is over 247 characters; LQ_EINVAL an argument is NULL. */
-lq_err_t lq_offload_remote_ns_build(lq_json_doc_t *doc, const char *remote_name,
+lq_err_t lq_forge_offload_remote_ns_build(lq_json_doc_t *doc, const char *remote_name,
                                     const char *local_ns, const char *home_id,
                                     const char *foreign_id, lq_json_t **out);
 
@@ -162,7 +157,7 @@ lq_err_t lq_offload_remote_ns_build(lq_json_doc_t *doc, const char *remote_name,
  * local_ns (so two local namespaces selecting the same remote name conflict instead of
  * sharing it). Anything else (NULL arguments included) is false: a namespace we do not
  * own is reported (CreationLoopBackOff), never adopted or deleted. */
-bool lq_offload_remote_ns_owned(const lq_json_t *ns, const char *home_id, const char *foreign_id,
+bool lq_forge_offload_remote_ns_owned(const lq_json_t *ns, const char *home_id, const char *foreign_id,
                                 const char *local_ns);
 
 /* ---- home namespace label (§3.3 item 1, Decision 7) --------------------------------- */
@@ -171,36 +166,36 @@ bool lq_offload_remote_ns_owned(const lq_json_t *ns, const char *home_id, const 
  * "true"}}} when active and pods is Remote or LocalAndRemote; the same with null (remove
  * the label) for Local, or when offloading ends (active false). Returns LQ_OK (*out set);
  * LQ_ETOOBIG arena full; LQ_EINVAL doc/out NULL or pods out of range. */
-lq_err_t lq_offload_home_ns_patch(lq_json_doc_t *doc, lq_offload_pods_t pods, bool active,
+lq_err_t lq_forge_offload_home_ns_patch(lq_json_doc_t *doc, lq_forge_offload_pods_t pods, bool active,
                                   lq_json_t **out);
 
 /* ---- status (§3.1, Decision 1) ------------------------------------------------------ */
 
 /* State of this agent's remote namespace. */
-typedef enum lq_offload_ns_state {
-    LQ_OFFLOAD_NS_NONE = 0,          /* none exists and none is wanted (Liqo: no mapping) */
-    LQ_OFFLOAD_NS_CREATING,          /* wanted, not created yet */
-    LQ_OFFLOAD_NS_CREATED,           /* exists and is ours */
-    LQ_OFFLOAD_NS_LOOPBACKOFF,       /* cannot be created: conflict, name too long, ... */
-    LQ_OFFLOAD_NS_TERMINATING,       /* being deleted by us */
-} lq_offload_ns_state_t;
+typedef enum lq_forge_offload_ns_state {
+    LQ_FORGE_OFFLOAD_NS_NONE = 0,          /* none exists and none is wanted (Liqo: no mapping) */
+    LQ_FORGE_OFFLOAD_NS_CREATING,          /* wanted, not created yet */
+    LQ_FORGE_OFFLOAD_NS_CREATED,           /* exists and is ours */
+    LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF,       /* cannot be created: conflict, name too long, ... */
+    LQ_FORGE_OFFLOAD_NS_TERMINATING,       /* being deleted by us */
+} lq_forge_offload_ns_state_t;
 
-typedef enum lq_offload_phase {
-    LQ_OFFLOAD_PHASE_READY = 0,
-    LQ_OFFLOAD_PHASE_NO_CLUSTER_SELECTED,
-    LQ_OFFLOAD_PHASE_IN_PROGRESS,
-    LQ_OFFLOAD_PHASE_SOME_FAILED,
-    LQ_OFFLOAD_PHASE_ALL_FAILED,
-    LQ_OFFLOAD_PHASE_TERMINATING,
-} lq_offload_phase_t;
+typedef enum lq_forge_offload_phase {
+    LQ_FORGE_OFFLOAD_PHASE_READY = 0,
+    LQ_FORGE_OFFLOAD_PHASE_NO_CLUSTER_SELECTED,
+    LQ_FORGE_OFFLOAD_PHASE_IN_PROGRESS,
+    LQ_FORGE_OFFLOAD_PHASE_SOME_FAILED,
+    LQ_FORGE_OFFLOAD_PHASE_ALL_FAILED,
+    LQ_FORGE_OFFLOAD_PHASE_TERMINATING,
+} lq_forge_offload_phase_t;
 
 /* "Ready", "NoClusterSelected", ...; "?" when out of range. */
-const char *lq_offload_phase_str(lq_offload_phase_t phase);
+const char *lq_forge_offload_phase_str(lq_forge_offload_phase_t phase);
 
-typedef struct lq_offload_status_in {
+typedef struct lq_forge_offload_status_in {
     const char *key;          /* this agent's key: the foreign cluster name (required) */
     bool selected;            /* clusterSelector result (forced false while deleting) */
-    lq_offload_ns_state_t state;
+    lq_forge_offload_ns_state_t state;
     const char *message;      /* Ready condition message for LOOPBACKOFF (e.g. the
                                  conflict or the over-long name); NULL: a generic one */
     const char *remote_name;  /* status.remoteNamespaceName; NULL: not written */
@@ -209,7 +204,7 @@ typedef struct lq_offload_status_in {
                                  the API server refuses it (409) if another agent wrote
                                  in between and the phase is recomputed on fresh data */
     const char *now;          /* RFC 3339 time for new transitions (required) */
-} lq_offload_status_in_t;
+} lq_forge_offload_status_in_t;
 
 /* Computes this agent's part of a NamespaceOffloading status from the current object
  * nsof (borrowed: metadata.generation, metadata.deletionTimestamp and
@@ -236,22 +231,22 @@ typedef struct lq_offload_status_in {
  *     no resourceVersion string).
  * Returns LQ_OK; LQ_EPROTO the current status or metadata has the wrong JSON shape;
  * LQ_ETOOBIG arena full; LQ_EINVAL doc/nsof/in/key/now NULL or state out of range. */
-lq_err_t lq_offload_status_build(lq_json_doc_t *doc, const lq_json_t *nsof,
-                                 const lq_offload_status_in_t *in, lq_json_t **conditions,
-                                 lq_offload_phase_t *phase, lq_json_t **patch);
+lq_err_t lq_forge_offload_status_build(lq_json_doc_t *doc, const lq_json_t *nsof,
+                                 const lq_forge_offload_status_in_t *in, lq_json_t **conditions,
+                                 lq_forge_offload_phase_t *phase, lq_json_t **patch);
 
 /* ---- fallback (§3.6) ---------------------------------------------------------------- */
 
-typedef enum lq_offload_fallback {
-    LQ_OFFLOAD_FALLBACK_LEAVE = 0,   /* nothing to do */
-    LQ_OFFLOAD_FALLBACK_DELETE,      /* terminating: DELETE with gracePeriodSeconds=0 */
-    LQ_OFFLOAD_FALLBACK_BACKOFF,     /* Pending/OffloadingBackOff (recoverable) */
-    LQ_OFFLOAD_FALLBACK_ABORT,       /* Failed/OffloadingAborted (never offloaded again) */
-} lq_offload_fallback_t;
+typedef enum lq_forge_offload_fallback {
+    LQ_FORGE_OFFLOAD_FALLBACK_LEAVE = 0,   /* nothing to do */
+    LQ_FORGE_OFFLOAD_FALLBACK_DELETE,      /* terminating: DELETE with gracePeriodSeconds=0 */
+    LQ_FORGE_OFFLOAD_FALLBACK_BACKOFF,     /* Pending/OffloadingBackOff (recoverable) */
+    LQ_FORGE_OFFLOAD_FALLBACK_ABORT,       /* Failed/OffloadingAborted (never offloaded again) */
+} lq_forge_offload_fallback_t;
 
-#define LQ_OFFLOAD_REASON_BACKOFF "OffloadingBackOff"
-#define LQ_OFFLOAD_REASON_ABORTED "OffloadingAborted"
-#define LQ_OFFLOAD_EVENT_REASON   "ReflectionDisabled" /* Warning event of each case */
+#define LQ_FORGE_OFFLOAD_REASON_BACKOFF "OffloadingBackOff"
+#define LQ_FORGE_OFFLOAD_REASON_ABORTED "OffloadingAborted"
+#define LQ_FORGE_OFFLOAD_EVENT_REASON   "ReflectionDisabled" /* Warning event of each case */
 
 /* Classifies a home pod (borrowed) that is on the virtual node while its namespace is not
  * reflected:
@@ -267,7 +262,7 @@ typedef enum lq_offload_fallback {
  * with ready false. Otherwise *patch is NULL.
  * Returns LQ_OK (*action set); LQ_EPROTO status/metadata of the wrong JSON shape;
  * LQ_ETOOBIG arena full; LQ_EINVAL doc/pod/action NULL, or now NULL when needed. */
-lq_err_t lq_offload_fallback(lq_json_doc_t *doc, const lq_json_t *pod, const char *now,
-                             lq_offload_fallback_t *action, lq_json_t **patch);
+lq_err_t lq_forge_offload_fallback(lq_json_doc_t *doc, const lq_json_t *pod, const char *now,
+                             lq_forge_offload_fallback_t *action, lq_json_t **patch);
 
 #endif

@@ -53,14 +53,10 @@
 
 #include "liqolet/err.h"
 #include "liqolet/json.h"
+#include "liqolet/liqo.h"
 
 /* Labels and annotations. */
-#define LQ_FORGE_POD_LABEL_ORIGIN       "virtualkubelet.liqo.io/origin"
-#define LQ_FORGE_POD_LABEL_DESTINATION  "virtualkubelet.liqo.io/destination"
-#define LQ_FORGE_POD_LABEL_SHADOW       "liqo.io/shadowPod"   /* on the home Pod */
 #define LQ_FORGE_POD_ANN_HOME_UID       "liqolet.io/home-pod-uid"
-#define LQ_FORGE_POD_ANN_AA_PRESET      "liqo.io/anti-affinity-preset"
-#define LQ_FORGE_POD_ANN_AA_LABELS      "liqo.io/anti-affinity-labels"
 /* The toleration key removed from the remote pod (the virtual node's taint). */
 #define LQ_FORGE_POD_VNODE_TOLERATION   "virtual-node.liqo.io/not-allowed"
 #define LQ_FORGE_POD_ROOT_CA            "kube-root-ca.crt"

@@ -35,7 +35,7 @@ typedef struct lq_offload_cfg {
     const char *node_name;                 /* clusterSelector is matched on this Node */
     const char *const *flag_ns;            /* --offload "NS" or "NS=REMOTE" (borrowed) */
     size_t n_flag_ns;
-    lq_offload_mapping_t flag_mapping;     /* of a plain "NS": DefaultName/EnforceSameName */
+    lq_forge_offload_mapping_t flag_mapping;     /* of a plain "NS": DefaultName/EnforceSameName */
     /* optional: called when a home namespace's remote namespace becomes usable or stops
      * being usable (lq_offload_remote_ns changes), e.g. to re-queue its pods */
     void (*on_change)(const char *ns, void *ctx);
@@ -57,15 +57,15 @@ typedef struct lq_offload_rec {
     bool spec_bad;            /* ... with a spec we cannot read */
     bool selected;            /* clusterSelector matches this agent's node */
     bool dirty;               /* a reconcile pass is due */
-    lq_offload_pods_t pods;
-    lq_offload_ns_state_t state;
+    lq_forge_offload_pods_t pods;
+    lq_forge_offload_ns_state_t state;
     lq_offload_label_state_t label;
     bool remote_exists;       /* a remote namespace of ours exists for it (foreign watch) */
     bool remote_terminating;
-    char ns[LQ_OFFLOAD_NAME_BUF];       /* home namespace */
-    char remote[LQ_OFFLOAD_NAME_BUF];   /* wanted remote name; "" when none or invalid */
-    char seen[LQ_OFFLOAD_NAME_BUF];     /* remote namespace that exists */
-    char flag_remote[LQ_OFFLOAD_NAME_BUF]; /* --offload NS=REMOTE: SelectedName REMOTE */
+    char ns[LQ_FORGE_OFFLOAD_NAME_BUF];       /* home namespace */
+    char remote[LQ_FORGE_OFFLOAD_NAME_BUF];   /* wanted remote name; "" when none or invalid */
+    char seen[LQ_FORGE_OFFLOAD_NAME_BUF];     /* remote namespace that exists */
+    char flag_remote[LQ_FORGE_OFFLOAD_NAME_BUF]; /* --offload NS=REMOTE: SelectedName REMOTE */
     char seen_uid[48];
     char message[LQ_OFFLOAD_MSG_MAX];   /* why the state is what it is (status message) */
     char own_rv[32];          /* resourceVersion produced by our last write */
@@ -73,7 +73,7 @@ typedef struct lq_offload_rec {
     lq_backoff_t backoff;
     /* private */
     bool crd_mark_, remote_mark_;
-    lq_offload_ns_state_t logged_;
+    lq_forge_offload_ns_state_t logged_;
     bool usable_;             /* last value reported through cfg.on_change */
     uint64_t pod_items, pod_errors; /* pod reflection results in this namespace (metrics) */
 } lq_offload_rec_t;
@@ -99,9 +99,9 @@ typedef struct lq_offload {
     int step_;
     bool conflict_, refreshed_, overflow_;
     size_t obj_len_;          /* NamespaceOffloading text in obj_ (0 = none) */
-    char suffix_[LQ_OFFLOAD_SUFFIX_LEN + 1];
-    char finalizer_[sizeof LQ_OFFLOAD_FINALIZER_PREFIX + LQ_OFFLOAD_NAME_MAX];
-    char ns_sel_[LQ_OFFLOAD_MANAGED_BY_MAX + 40];
+    char suffix_[LQ_FORGE_OFFLOAD_SUFFIX_LEN + 1];
+    char finalizer_[sizeof LQ_OFFLOAD_FINALIZER_PREFIX + LQ_FORGE_OFFLOAD_NAME_MAX];
+    char ns_sel_[LQ_FORGE_OFFLOAD_MANAGED_BY_MAX + 40];
     char now_[32];
     lq_loop_timer_t timer_;
     lq_kreq_t req_;
@@ -136,6 +136,6 @@ void lq_offload_count(lq_offload_t *o, const char *ns, bool ok);
  * what the current objects ask for (used to hold pod reflection at start-up). */
 bool lq_offload_settled(const lq_offload_t *o);
 /* "None", "Creating", "Ready", "CreationLoopBackOff", "Terminating". */
-const char *lq_offload_state_str(lq_offload_ns_state_t s);
+const char *lq_offload_state_str(lq_forge_offload_ns_state_t s);
 
 #endif

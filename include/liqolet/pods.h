@@ -47,7 +47,7 @@ typedef struct lq_pod_rec {
     bool failed_logged;
     bool busy;                /* in a pass now */
     bool home_mark_, remote_mark_; /* seen in the current (re)list */
-    char ns[LQ_OFFLOAD_NAME_BUF];
+    char ns[LQ_FORGE_OFFLOAD_NAME_BUF];
     char name[LQ_POD_NAME_BUF];
     char home_uid[LQ_FORGE_POD_UID_BUF];
     char remote_uid[LQ_FORGE_POD_UID_BUF];

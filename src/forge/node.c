@@ -1,6 +1,7 @@
 /* liqolet: the virtual node's pure forge (see include/liqolet/forge_node.h).
  * Pure module: C standard headers and liqolet headers only. */
 #include "liqolet/forge_node.h"
+#include "liqolet/liqo.h"
 
 #include <float.h>
 #include <string.h>
@@ -356,7 +357,7 @@ lq_err_t lq_forge_capacity_add_node(lq_forge_capacity_t *cap, const lq_json_t *n
         *counted = false;
     if (!cap || !node)
         return LQ_EINVAL;
-    if (str_is(LQ_JSON_AT(node, "metadata", "labels", "liqo.io/type"), "virtual-node"))
+    if (str_is(LQ_JSON_AT(node, "metadata", "labels", LQ_LIQO_LABEL_TYPE), LQ_LIQO_TYPE_VIRTUAL_NODE))
         return LQ_OK;
     if (!node_ready(node)) {
         arch_vote(cap, node);
@@ -428,7 +429,7 @@ lq_err_t lq_forge_capacity_add_pod(lq_forge_capacity_t *cap, const lq_json_t *po
         return LQ_EINVAL;
     if (!str_is(LQ_JSON_AT(pod, "status", "phase"), "Running"))
         return LQ_OK;
-    if (str_is(LQ_JSON_AT(pod, "metadata", "labels", "liqo.io/shadowPod"), "true"))
+    if (str_is(LQ_JSON_AT(pod, "metadata", "labels", LQ_LIQO_LABEL_SHADOW_POD), "true"))
         return LQ_OK;
     lq_forge_capacity_t next = *cap;
     int64_t req[LQ_FORGE_MAX_RESOURCES] = {0};
@@ -437,7 +438,7 @@ lq_err_t lq_forge_capacity_add_pod(lq_forge_capacity_t *cap, const lq_json_t *po
     TRY(containers(&next, lq_json_get(spec, "initContainers"), req, false));
     TRY(merge_requests(&next, lq_json_get(spec, "overhead"), req, true));
     bool origin = home_cluster_id && home_cluster_id[0] &&
-                  str_is(LQ_JSON_AT(pod, "metadata", "labels", "virtualkubelet.liqo.io/origin"),
+                  str_is(LQ_JSON_AT(pod, "metadata", "labels", LQ_LIQO_LABEL_ORIGIN),
                          home_cluster_id);
     for (size_t i = 0; i < next.n; i++) {
         TRY(add_i64(&next.res[i].used, req[i]));
@@ -775,8 +776,8 @@ lq_err_t lq_forge_node(lq_json_doc_t *doc, const lq_forge_node_params_t *params,
     TRY(add_str(doc, labels, "kubernetes.io/os", "linux"));
     TRY(add_str(doc, labels, "kubernetes.io/arch",
                 offer->arch[0] ? offer->arch : LQ_FORGE_DEFAULT_ARCH));
-    TRY(add_str(doc, labels, "liqo.io/type", "virtual-node"));
-    TRY(add_str(doc, labels, "liqo.io/remote-cluster-id", params->foreign_cluster_id));
+    TRY(add_str(doc, labels, LQ_LIQO_LABEL_TYPE, LQ_LIQO_TYPE_VIRTUAL_NODE));
+    TRY(add_str(doc, labels, LQ_LIQO_LABEL_REMOTE_CLUSTER_ID, params->foreign_cluster_id));
     TRY(add_str(doc, labels, "node.kubernetes.io/exclude-from-external-load-balancers", "true"));
     TRY(add_str(doc, labels, "alpha.service-controller.kubernetes.io/exclude-balancer", "true"));
     for (size_t i = 0; i < params->n_extra_labels; i++)

@@ -57,13 +57,13 @@ static lq_err_t add_cstr(lq_json_doc_t *doc, lq_json_t *obj, const char *key, co
 
 /* ---- spec ---------------------------------------------------------------------------- */
 
-lq_err_t lq_offload_spec_parse(const lq_json_t *nsof, lq_offload_spec_t *out)
+lq_err_t lq_forge_offload_spec_parse(const lq_json_t *nsof, lq_forge_offload_spec_t *out)
 {
     if (!nsof || !out)
         return LQ_EINVAL;
     memset(out, 0, sizeof *out);
-    out->mapping = LQ_OFFLOAD_MAP_DEFAULT_NAME;
-    out->pods = LQ_OFFLOAD_PODS_LOCAL_AND_REMOTE;
+    out->mapping = LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME;
+    out->pods = LQ_FORGE_OFFLOAD_PODS_LOCAL_AND_REMOTE;
 
     const lq_json_t *spec;
     lq_err_t err = member_of(nsof, "spec", LQ_JSON_OBJECT, &spec);
@@ -76,11 +76,11 @@ lq_err_t lq_offload_spec_parse(const lq_json_t *nsof, lq_offload_spec_t *out)
     err = member_str(spec, "namespaceMappingStrategy", &v);
     if (err == LQ_OK) {
         if (view_eq(&v, "DefaultName"))
-            out->mapping = LQ_OFFLOAD_MAP_DEFAULT_NAME;
+            out->mapping = LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME;
         else if (view_eq(&v, "EnforceSameName"))
-            out->mapping = LQ_OFFLOAD_MAP_ENFORCE_SAME_NAME;
+            out->mapping = LQ_FORGE_OFFLOAD_MAP_ENFORCE_SAME_NAME;
         else if (view_eq(&v, "SelectedName"))
-            out->mapping = LQ_OFFLOAD_MAP_SELECTED_NAME;
+            out->mapping = LQ_FORGE_OFFLOAD_MAP_SELECTED_NAME;
         else
             return LQ_EPROTO;
     } else if (err != LQ_ENOTFOUND) {
@@ -90,11 +90,11 @@ lq_err_t lq_offload_spec_parse(const lq_json_t *nsof, lq_offload_spec_t *out)
     err = member_str(spec, "podOffloadingStrategy", &v);
     if (err == LQ_OK) {
         if (view_eq(&v, "LocalAndRemote"))
-            out->pods = LQ_OFFLOAD_PODS_LOCAL_AND_REMOTE;
+            out->pods = LQ_FORGE_OFFLOAD_PODS_LOCAL_AND_REMOTE;
         else if (view_eq(&v, "Remote"))
-            out->pods = LQ_OFFLOAD_PODS_REMOTE;
+            out->pods = LQ_FORGE_OFFLOAD_PODS_REMOTE;
         else if (view_eq(&v, "Local"))
-            out->pods = LQ_OFFLOAD_PODS_LOCAL;
+            out->pods = LQ_FORGE_OFFLOAD_PODS_LOCAL;
         else
             return LQ_EPROTO;
     } else if (err != LQ_ENOTFOUND) {
@@ -110,14 +110,14 @@ lq_err_t lq_offload_spec_parse(const lq_json_t *nsof, lq_offload_spec_t *out)
 
 /* ---- names ----------------------------------------------------------------------------- */
 
-void lq_offload_hash_suffix(const unsigned char digest[32], char out[LQ_OFFLOAD_SUFFIX_LEN + 1])
+void lq_forge_offload_hash_suffix(const unsigned char digest[32], char out[LQ_FORGE_OFFLOAD_SUFFIX_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < LQ_OFFLOAD_SUFFIX_LEN / 2; i++) {
+    for (size_t i = 0; i < LQ_FORGE_OFFLOAD_SUFFIX_LEN / 2; i++) {
         out[2 * i] = hex[digest[i] >> 4];
         out[2 * i + 1] = hex[digest[i] & 0x0f];
     }
-    out[LQ_OFFLOAD_SUFFIX_LEN] = '\0';
+    out[LQ_FORGE_OFFLOAD_SUFFIX_LEN] = '\0';
 }
 
 static bool alnum_lower(char c)
@@ -125,9 +125,9 @@ static bool alnum_lower(char c)
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-bool lq_offload_dns_label_valid(const char *s, size_t len)
+bool lq_forge_offload_dns_label_valid(const char *s, size_t len)
 {
-    if (!s || len == 0 || len > LQ_OFFLOAD_NAME_MAX)
+    if (!s || len == 0 || len > LQ_FORGE_OFFLOAD_NAME_MAX)
         return false;
     if (!alnum_lower(s[0]) || !alnum_lower(s[len - 1]))
         return false;
@@ -139,19 +139,19 @@ bool lq_offload_dns_label_valid(const char *s, size_t len)
 
 static bool suffix_valid(const char *s)
 {
-    for (size_t i = 0; i < LQ_OFFLOAD_SUFFIX_LEN; i++)
+    for (size_t i = 0; i < LQ_FORGE_OFFLOAD_SUFFIX_LEN; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
             return false;
-    return s[LQ_OFFLOAD_SUFFIX_LEN] == '\0';
+    return s[LQ_FORGE_OFFLOAD_SUFFIX_LEN] == '\0';
 }
 
-lq_err_t lq_offload_remote_name(const lq_offload_spec_t *spec, const char *local_ns,
+lq_err_t lq_forge_offload_remote_name(const lq_forge_offload_spec_t *spec, const char *local_ns,
                                 const char *home_name, const char *suffix,
                                 char *out, size_t cap, size_t *len)
 {
     if (len)
         *len = 0;
-    if (!spec || !local_ns || !out || cap < LQ_OFFLOAD_NAME_BUF)
+    if (!spec || !local_ns || !out || cap < LQ_FORGE_OFFLOAD_NAME_BUF)
         return LQ_EINVAL;
     out[0] = '\0';
 
@@ -159,17 +159,17 @@ lq_err_t lq_offload_remote_name(const lq_offload_spec_t *spec, const char *local
     const char *part[3] = {NULL, NULL, NULL};
     size_t plen[3] = {0, 0, 0};
     switch (spec->mapping) {
-    case LQ_OFFLOAD_MAP_DEFAULT_NAME:
+    case LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME:
         if (!home_name || !suffix || !suffix_valid(suffix))
             return LQ_EINVAL;
         part[0] = local_ns, plen[0] = strlen(local_ns);
         part[1] = home_name, plen[1] = strlen(home_name);
-        part[2] = suffix, plen[2] = LQ_OFFLOAD_SUFFIX_LEN;
+        part[2] = suffix, plen[2] = LQ_FORGE_OFFLOAD_SUFFIX_LEN;
         break;
-    case LQ_OFFLOAD_MAP_ENFORCE_SAME_NAME:
+    case LQ_FORGE_OFFLOAD_MAP_ENFORCE_SAME_NAME:
         part[0] = local_ns, plen[0] = strlen(local_ns);
         break;
-    case LQ_OFFLOAD_MAP_SELECTED_NAME:
+    case LQ_FORGE_OFFLOAD_MAP_SELECTED_NAME:
         if (!spec->remote_name.p || spec->remote_name.len == 0)
             return LQ_ENOTFOUND;
         part[0] = spec->remote_name.p, plen[0] = spec->remote_name.len;
@@ -183,7 +183,7 @@ lq_err_t lq_offload_remote_name(const lq_offload_spec_t *spec, const char *local
         total += plen[i] + (i > 0);
     if (len)
         *len = total;
-    if (total > LQ_OFFLOAD_NAME_MAX)
+    if (total > LQ_FORGE_OFFLOAD_NAME_MAX)
         return LQ_ETOOBIG;
 
     size_t at = 0;
@@ -194,7 +194,7 @@ lq_err_t lq_offload_remote_name(const lq_offload_spec_t *spec, const char *local
         at += plen[i];
     }
     out[at] = '\0';
-    if (!lq_offload_dns_label_valid(out, at)) {
+    if (!lq_forge_offload_dns_label_valid(out, at)) {
         out[0] = '\0';
         return LQ_ECONFIG;
     }
@@ -203,7 +203,7 @@ lq_err_t lq_offload_remote_name(const lq_offload_spec_t *spec, const char *local
 
 /* ---- cluster selector -------------------------------------------------------------- */
 
-static const char *label_get(const lq_offload_label_t *labels, size_t n, const lq_json_str_t *key)
+static const char *label_get(const lq_forge_offload_label_t *labels, size_t n, const lq_json_str_t *key)
 {
     for (size_t i = 0; i < n; i++)
         if (labels[i].key && view_eq(key, labels[i].key))
@@ -248,7 +248,7 @@ static bool alnum_any(char c)
 
 static bool label_name_valid(const char *s, size_t len)
 {
-    if (len == 0 || len > LQ_OFFLOAD_NAME_MAX || !alnum_any(s[0]) || !alnum_any(s[len - 1]))
+    if (len == 0 || len > LQ_FORGE_OFFLOAD_NAME_MAX || !alnum_any(s[0]) || !alnum_any(s[len - 1]))
         return false;
     for (size_t i = 0; i < len; i++)
         if (!alnum_any(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
@@ -311,7 +311,7 @@ static sel_op_t op_of(const lq_json_str_t *v)
 }
 
 /* One requirement; *res is REQ_NO, REQ_YES or REQ_INVALID. */
-static lq_err_t req_eval(const lq_json_t *req, bool field, const lq_offload_label_t *labels,
+static lq_err_t req_eval(const lq_json_t *req, bool field, const lq_forge_offload_label_t *labels,
                          size_t n, const char *node_name, int *res)
 {
     if (lq_json_type(req) != LQ_JSON_OBJECT)
@@ -397,7 +397,7 @@ static lq_err_t req_eval(const lq_json_t *req, bool field, const lq_offload_labe
     }
 }
 
-lq_err_t lq_offload_selector_match(const lq_json_t *selector, const lq_offload_label_t *labels,
+lq_err_t lq_forge_offload_selector_match(const lq_json_t *selector, const lq_forge_offload_label_t *labels,
                                    size_t n, const char *node_name, bool *selected,
                                    size_t *invalid)
 {
@@ -457,7 +457,7 @@ lq_err_t lq_offload_selector_match(const lq_json_t *selector, const lq_offload_l
 
 /* ---- remote namespace ---------------------------------------------------------------- */
 
-lq_err_t lq_offload_remote_ns_build(lq_json_doc_t *doc, const char *remote_name,
+lq_err_t lq_forge_offload_remote_ns_build(lq_json_doc_t *doc, const char *remote_name,
                                     const char *local_ns, const char *home_id,
                                     const char *foreign_id, lq_json_t **out)
 {
@@ -475,22 +475,22 @@ lq_err_t lq_offload_remote_ns_build(lq_json_doc_t *doc, const char *remote_name,
         return err;
 
     /* "liqolet/" + home id */
-    char mbv[LQ_OFFLOAD_MANAGED_BY_MAX + 1];
-    size_t pl = strlen(LQ_OFFLOAD_MANAGED_BY_PREFIX), hl = strlen(home_id);
-    if (pl + hl > LQ_OFFLOAD_MANAGED_BY_MAX)
+    char mbv[LQ_FORGE_OFFLOAD_MANAGED_BY_MAX + 1];
+    size_t pl = strlen(LQ_FORGE_OFFLOAD_MANAGED_BY_PREFIX), hl = strlen(home_id);
+    if (pl + hl > LQ_FORGE_OFFLOAD_MANAGED_BY_MAX)
         return LQ_ETOOBIG;
-    memcpy(mbv, LQ_OFFLOAD_MANAGED_BY_PREFIX, pl);
+    memcpy(mbv, LQ_FORGE_OFFLOAD_MANAGED_BY_PREFIX, pl);
     memcpy(mbv + pl, home_id, hl);
     lq_json_t *mb = lq_json_new_str(doc, mbv, pl + hl);
 
     if ((err = add_cstr(doc, ns, "apiVersion", "v1")) != LQ_OK ||
         (err = add_cstr(doc, ns, "kind", "Namespace")) != LQ_OK ||
         (err = add_cstr(doc, meta, "name", remote_name)) != LQ_OK ||
-        (err = add_cstr(doc, labels, LQ_OFFLOAD_LABEL_REMOTE_CLUSTER_ID, home_id)) != LQ_OK ||
-        (err = add_cstr(doc, labels, LQ_OFFLOAD_LABEL_ORIGIN, home_id)) != LQ_OK ||
-        (err = add_cstr(doc, labels, LQ_OFFLOAD_LABEL_DESTINATION, foreign_id)) != LQ_OK ||
-        (err = lq_json_obj_add(doc, ann, LQ_OFFLOAD_ANN_MANAGED_BY, mb)) != LQ_OK ||
-        (err = add_cstr(doc, ann, LQ_OFFLOAD_ANN_ORIGINAL_NAME, local_ns)) != LQ_OK ||
+        (err = add_cstr(doc, labels, LQ_LIQO_LABEL_REMOTE_CLUSTER_ID, home_id)) != LQ_OK ||
+        (err = add_cstr(doc, labels, LQ_LIQO_LABEL_ORIGIN, home_id)) != LQ_OK ||
+        (err = add_cstr(doc, labels, LQ_LIQO_LABEL_DESTINATION, foreign_id)) != LQ_OK ||
+        (err = lq_json_obj_add(doc, ann, LQ_LIQO_ANN_MANAGED_BY, mb)) != LQ_OK ||
+        (err = add_cstr(doc, ann, LQ_LIQO_ANN_ORIGINAL_NAME, local_ns)) != LQ_OK ||
         (err = lq_json_obj_add(doc, meta, "labels", labels)) != LQ_OK ||
         (err = lq_json_obj_add(doc, meta, "annotations", ann)) != LQ_OK ||
         (err = lq_json_obj_add(doc, ns, "metadata", meta)) != LQ_OK)
@@ -505,27 +505,27 @@ static bool meta_is(const lq_json_t *ns, const char *map, const char *key, const
     return lq_json_str(LQ_JSON_AT(ns, "metadata", map, key), &v) == LQ_OK && view_eq(&v, want);
 }
 
-bool lq_offload_remote_ns_owned(const lq_json_t *ns, const char *home_id, const char *foreign_id,
+bool lq_forge_offload_remote_ns_owned(const lq_json_t *ns, const char *home_id, const char *foreign_id,
                                 const char *local_ns)
 {
     if (!ns || !home_id || !foreign_id)
         return false;
-    if (!meta_is(ns, "labels", LQ_OFFLOAD_LABEL_ORIGIN, home_id) ||
-        !meta_is(ns, "labels", LQ_OFFLOAD_LABEL_DESTINATION, foreign_id))
+    if (!meta_is(ns, "labels", LQ_LIQO_LABEL_ORIGIN, home_id) ||
+        !meta_is(ns, "labels", LQ_LIQO_LABEL_DESTINATION, foreign_id))
         return false;
-    return !local_ns || meta_is(ns, "annotations", LQ_OFFLOAD_ANN_ORIGINAL_NAME, local_ns);
+    return !local_ns || meta_is(ns, "annotations", LQ_LIQO_ANN_ORIGINAL_NAME, local_ns);
 }
 
 /* ---- home namespace ----------------------------------------------------------------- */
 
-lq_err_t lq_offload_home_ns_patch(lq_json_doc_t *doc, lq_offload_pods_t pods, bool active,
+lq_err_t lq_forge_offload_home_ns_patch(lq_json_doc_t *doc, lq_forge_offload_pods_t pods, bool active,
                                   lq_json_t **out)
 {
     if (out)
         *out = NULL;
-    if (!doc || !out || (unsigned)pods > (unsigned)LQ_OFFLOAD_PODS_LOCAL)
+    if (!doc || !out || (unsigned)pods > (unsigned)LQ_FORGE_OFFLOAD_PODS_LOCAL)
         return LQ_EINVAL;
-    bool set = active && pods != LQ_OFFLOAD_PODS_LOCAL;
+    bool set = active && pods != LQ_FORGE_OFFLOAD_PODS_LOCAL;
     lq_json_t *root = lq_json_new_object(doc);
     lq_json_t *meta = lq_json_new_object(doc);
     lq_json_t *labels = lq_json_new_object(doc);
@@ -533,7 +533,7 @@ lq_err_t lq_offload_home_ns_patch(lq_json_doc_t *doc, lq_offload_pods_t pods, bo
     if ((err = built(doc, root)) != LQ_OK || (err = built(doc, meta)) != LQ_OK ||
         (err = built(doc, labels)) != LQ_OK)
         return err;
-    if ((err = lq_json_obj_add(doc, labels, LQ_OFFLOAD_LABEL_SCHEDULING,
+    if ((err = lq_json_obj_add(doc, labels, LQ_LIQO_LABEL_SCHEDULING,
                                set ? lq_json_new_cstr(doc, "true") : lq_json_new_null(doc))) != LQ_OK ||
         (err = lq_json_obj_add(doc, meta, "labels", labels)) != LQ_OK ||
         (err = lq_json_obj_add(doc, root, "metadata", meta)) != LQ_OK)
@@ -547,15 +547,15 @@ lq_err_t lq_offload_home_ns_patch(lq_json_doc_t *doc, lq_offload_pods_t pods, bo
 #define COND_REQUIRED "OffloadingRequired"
 #define COND_READY    "Ready"
 
-const char *lq_offload_phase_str(lq_offload_phase_t phase)
+const char *lq_forge_offload_phase_str(lq_forge_offload_phase_t phase)
 {
     switch (phase) {
-    case LQ_OFFLOAD_PHASE_READY: return "Ready";
-    case LQ_OFFLOAD_PHASE_NO_CLUSTER_SELECTED: return "NoClusterSelected";
-    case LQ_OFFLOAD_PHASE_IN_PROGRESS: return "InProgress";
-    case LQ_OFFLOAD_PHASE_SOME_FAILED: return "SomeFailed";
-    case LQ_OFFLOAD_PHASE_ALL_FAILED: return "AllFailed";
-    case LQ_OFFLOAD_PHASE_TERMINATING: return "Terminating";
+    case LQ_FORGE_OFFLOAD_PHASE_READY: return "Ready";
+    case LQ_FORGE_OFFLOAD_PHASE_NO_CLUSTER_SELECTED: return "NoClusterSelected";
+    case LQ_FORGE_OFFLOAD_PHASE_IN_PROGRESS: return "InProgress";
+    case LQ_FORGE_OFFLOAD_PHASE_SOME_FAILED: return "SomeFailed";
+    case LQ_FORGE_OFFLOAD_PHASE_ALL_FAILED: return "AllFailed";
+    case LQ_FORGE_OFFLOAD_PHASE_TERMINATING: return "Terminating";
     }
     return "?";
 }
@@ -618,16 +618,16 @@ static void count_key(const lq_json_t *list, counts_t *k)
         k->failed++;
 }
 
-lq_err_t lq_offload_status_build(lq_json_doc_t *doc, const lq_json_t *nsof,
-                                 const lq_offload_status_in_t *in, lq_json_t **conditions,
-                                 lq_offload_phase_t *phase, lq_json_t **patch)
+lq_err_t lq_forge_offload_status_build(lq_json_doc_t *doc, const lq_json_t *nsof,
+                                 const lq_forge_offload_status_in_t *in, lq_json_t **conditions,
+                                 lq_forge_offload_phase_t *phase, lq_json_t **patch)
 {
     if (conditions)
         *conditions = NULL;
     if (patch)
         *patch = NULL;
     if (!doc || !nsof || !in || !in->key || !in->now ||
-        (unsigned)in->state > (unsigned)LQ_OFFLOAD_NS_TERMINATING)
+        (unsigned)in->state > (unsigned)LQ_FORGE_OFFLOAD_NS_TERMINATING)
         return LQ_EINVAL;
 
     const lq_json_t *meta, *status, *all;
@@ -649,7 +649,7 @@ lq_err_t lq_offload_status_build(lq_json_doc_t *doc, const lq_json_t *nsof,
 
     /* (a) this agent's conditions. Deleting: Liqo drops the desired mapping first. */
     bool selected = in->selected && !deleting;
-    bool drop = in->forget || (deleting && !selected && in->state == LQ_OFFLOAD_NS_NONE);
+    bool drop = in->forget || (deleting && !selected && in->state == LQ_FORGE_OFFLOAD_NS_NONE);
     lq_json_t *mine = NULL;
     if (!drop) {
         mine = lq_json_new_array(doc);
@@ -661,18 +661,18 @@ lq_err_t lq_offload_status_build(lq_json_doc_t *doc, const lq_json_t *nsof,
                                   "This cluster does not match the clusterSelector", in->now);
         if (err != LQ_OK)
             return err;
-        if (selected || in->state != LQ_OFFLOAD_NS_NONE) {
+        if (selected || in->state != LQ_FORGE_OFFLOAD_NS_NONE) {
             switch (in->state) {
-            case LQ_OFFLOAD_NS_CREATED:
+            case LQ_FORGE_OFFLOAD_NS_CREATED:
                 err = cond_add(doc, mine, old, COND_READY, true, "NamespaceCreated",
                                "The remote namespace exists", in->now);
                 break;
-            case LQ_OFFLOAD_NS_LOOPBACKOFF:
+            case LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF:
                 err = cond_add(doc, mine, old, COND_READY, false, "CreationLoopBackOff",
                                in->message ? in->message : "The remote namespace cannot be created",
                                in->now);
                 break;
-            case LQ_OFFLOAD_NS_TERMINATING:
+            case LQ_FORGE_OFFLOAD_NS_TERMINATING:
                 err = cond_add(doc, mine, old, COND_READY, false, "Terminating",
                                "The remote namespace is being deleted", in->now);
                 break;
@@ -701,19 +701,19 @@ lq_err_t lq_offload_status_build(lq_json_doc_t *doc, const lq_json_t *nsof,
     }
     if (mine)
         count_key(mine, &k);
-    lq_offload_phase_t ph;
+    lq_forge_offload_phase_t ph;
     if (deleting)
-        ph = LQ_OFFLOAD_PHASE_TERMINATING;
+        ph = LQ_FORGE_OFFLOAD_PHASE_TERMINATING;
     else if (k.required == 0)
-        ph = LQ_OFFLOAD_PHASE_NO_CLUSTER_SELECTED;
+        ph = LQ_FORGE_OFFLOAD_PHASE_NO_CLUSTER_SELECTED;
     else if (k.ready == k.required)
-        ph = LQ_OFFLOAD_PHASE_READY;
+        ph = LQ_FORGE_OFFLOAD_PHASE_READY;
     else if (k.failed == k.required)
-        ph = LQ_OFFLOAD_PHASE_ALL_FAILED;
+        ph = LQ_FORGE_OFFLOAD_PHASE_ALL_FAILED;
     else if (k.failed > 0)
-        ph = LQ_OFFLOAD_PHASE_SOME_FAILED;
+        ph = LQ_FORGE_OFFLOAD_PHASE_SOME_FAILED;
     else
-        ph = LQ_OFFLOAD_PHASE_IN_PROGRESS;
+        ph = LQ_FORGE_OFFLOAD_PHASE_IN_PROGRESS;
     if (phase)
         *phase = ph;
 
@@ -744,7 +744,7 @@ lq_err_t lq_offload_status_build(lq_json_doc_t *doc, const lq_json_t *nsof,
         if (in->remote_name &&
             (err = add_cstr(doc, st, "remoteNamespaceName", in->remote_name)) != LQ_OK)
             return err;
-        if ((err = add_cstr(doc, st, "offloadingPhase", lq_offload_phase_str(ph))) != LQ_OK)
+        if ((err = add_cstr(doc, st, "offloadingPhase", lq_forge_offload_phase_str(ph))) != LQ_OK)
             return err;
         if (have_gen &&
             (err = lq_json_obj_add(doc, st, "observedGeneration", lq_json_new_int(doc, generation))) != LQ_OK)
@@ -760,14 +760,14 @@ lq_err_t lq_offload_status_build(lq_json_doc_t *doc, const lq_json_t *nsof,
 
 /* ---- fallback --------------------------------------------------------------------------- */
 
-lq_err_t lq_offload_fallback(lq_json_doc_t *doc, const lq_json_t *pod, const char *now,
-                             lq_offload_fallback_t *action, lq_json_t **patch)
+lq_err_t lq_forge_offload_fallback(lq_json_doc_t *doc, const lq_json_t *pod, const char *now,
+                             lq_forge_offload_fallback_t *action, lq_json_t **patch)
 {
     if (patch)
         *patch = NULL;
     if (!doc || !pod || !action)
         return LQ_EINVAL;
-    *action = LQ_OFFLOAD_FALLBACK_LEAVE;
+    *action = LQ_FORGE_OFFLOAD_FALLBACK_LEAVE;
 
     const lq_json_t *meta, *status, *conds, *cstats;
     lq_err_t err;
@@ -777,7 +777,7 @@ lq_err_t lq_offload_fallback(lq_json_doc_t *doc, const lq_json_t *pod, const cha
         (err = member_of(status, "containerStatuses", LQ_JSON_ARRAY, &cstats)) != LQ_OK)
         return err;
     if (has_value(meta, "deletionTimestamp")) {
-        *action = LQ_OFFLOAD_FALLBACK_DELETE;
+        *action = LQ_FORGE_OFFLOAD_FALLBACK_DELETE;
         return LQ_OK;
     }
     lq_json_str_t ph, reason;
@@ -792,12 +792,12 @@ lq_err_t lq_offload_fallback(lq_json_doc_t *doc, const lq_json_t *pod, const cha
 
     bool backoff = view_eq(&ph, "Pending") && lq_json_size(cstats) == 0;
     const char *tphase = backoff ? "Pending" : "Failed";
-    const char *treason = backoff ? LQ_OFFLOAD_REASON_BACKOFF : LQ_OFFLOAD_REASON_ABORTED;
+    const char *treason = backoff ? LQ_FORGE_OFFLOAD_REASON_BACKOFF : LQ_FORGE_OFFLOAD_REASON_ABORTED;
     if (view_eq(&ph, tphase) && view_eq(&reason, treason))
         return LQ_OK; /* already done */
     if (!now)
         return LQ_EINVAL;
-    lq_offload_fallback_t act = backoff ? LQ_OFFLOAD_FALLBACK_BACKOFF : LQ_OFFLOAD_FALLBACK_ABORT;
+    lq_forge_offload_fallback_t act = backoff ? LQ_FORGE_OFFLOAD_FALLBACK_BACKOFF : LQ_FORGE_OFFLOAD_FALLBACK_ABORT;
     if (!patch) {
         *action = act;
         return LQ_OK;

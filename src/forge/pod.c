@@ -148,13 +148,13 @@ static lq_err_t remote_labels(lq_json_doc_t *doc, const home_meta_t *m,
     lq_json_t *labels = lq_json_new_object(doc);
     TRY(made(doc, labels));
     for (const lq_json_t *l = lq_json_first(m->labels); l; l = lq_json_next(l)) {
-        if (key_is(l, LQ_FORGE_POD_LABEL_SHADOW) || key_is(l, LQ_FORGE_POD_LABEL_ORIGIN) ||
-            key_is(l, LQ_FORGE_POD_LABEL_DESTINATION))
+        if (key_is(l, LQ_LIQO_LABEL_SHADOW_POD) || key_is(l, LQ_LIQO_LABEL_ORIGIN) ||
+            key_is(l, LQ_LIQO_LABEL_DESTINATION))
             continue;
         TRY(lq_json_obj_add(doc, labels, lq_json_key(l), lq_json_copy(doc, l)));
     }
-    TRY(put_cstr(doc, labels, LQ_FORGE_POD_LABEL_ORIGIN, p->home_id));
-    TRY(put_cstr(doc, labels, LQ_FORGE_POD_LABEL_DESTINATION, p->foreign_id));
+    TRY(put_cstr(doc, labels, LQ_LIQO_LABEL_ORIGIN, p->home_id));
+    TRY(put_cstr(doc, labels, LQ_LIQO_LABEL_DESTINATION, p->foreign_id));
     *out = labels;
     return LQ_OK;
 }
@@ -298,7 +298,7 @@ static lq_err_t remote_tolerations(lq_json_doc_t *doc, const lq_json_t *list, lq
 static bool aa_default_skip(const lq_json_t *label)
 {
     static const char *const skip[] = {
-        LQ_FORGE_POD_LABEL_SHADOW, "controller-revision-hash", "pod-template-hash",
+        LQ_LIQO_LABEL_SHADOW_POD, "controller-revision-hash", "pod-template-hash",
         "statefulset.kubernetes.io/pod-name",
     };
     for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
@@ -332,7 +332,7 @@ static bool in_list(const char *key, lq_json_str_t list)
 static lq_err_t aa_term(lq_json_doc_t *doc, const home_meta_t *m, lq_json_t **out)
 {
     lq_json_str_t list = {NULL, 0};
-    bool listed = lq_json_str(lq_json_get(m->annotations, LQ_FORGE_POD_ANN_AA_LABELS), &list) == LQ_OK &&
+    bool listed = lq_json_str(lq_json_get(m->annotations, LQ_LIQO_ANN_AA_LABELS), &list) == LQ_OK &&
                   list.len > 0;
     lq_json_t *term = lq_json_new_object(doc), *sel, *match;
     TRY(made(doc, term));
@@ -340,7 +340,7 @@ static lq_err_t aa_term(lq_json_doc_t *doc, const home_meta_t *m, lq_json_t **ou
     TRY(put_obj(doc, sel, "matchLabels", &match));
     for (const lq_json_t *l = lq_json_first(m->labels); l; l = lq_json_next(l)) {
         const char *k = lq_json_key(l);
-        bool keep = listed ? in_list(k, list) && !key_is(l, LQ_FORGE_POD_LABEL_SHADOW)
+        bool keep = listed ? in_list(k, list) && !key_is(l, LQ_LIQO_LABEL_SHADOW_POD)
                            : !aa_default_skip(l);
         if (keep)
             TRY(lq_json_obj_add(doc, match, k, lq_json_copy(doc, l)));
@@ -355,7 +355,7 @@ static lq_err_t remote_affinity(lq_json_doc_t *doc, const home_meta_t *m, const 
                                 lq_json_t **out)
 {
     *out = NULL;
-    const lq_json_t *preset = lq_json_get(m->annotations, LQ_FORGE_POD_ANN_AA_PRESET);
+    const lq_json_t *preset = lq_json_get(m->annotations, LQ_LIQO_ANN_AA_PRESET);
     bool soft = str_is(preset, "soft"), hard = str_is(preset, "hard");
     if (str_is(preset, "propagate")) {
         const lq_json_t *anti = lq_json_get(lq_json_get(spec, "affinity"), "podAntiAffinity");
@@ -440,7 +440,7 @@ lq_err_t lq_forge_pod_remote(lq_json_doc_t *doc, const lq_json_t *home,
     if (!spec)
         return LQ_EPROTO;
     TRY(check_spec(spec));
-    if (str_is(lq_json_get(m.annotations, LQ_FORGE_POD_ANN_AA_PRESET), "propagate")) {
+    if (str_is(lq_json_get(m.annotations, LQ_LIQO_ANN_AA_PRESET), "propagate")) {
         const lq_json_t *aff, *anti;
         TRY(typed(spec, "affinity", LQ_JSON_OBJECT, &aff));
         TRY(typed(aff, "podAntiAffinity", LQ_JSON_OBJECT, &anti));
@@ -534,12 +534,12 @@ lq_err_t lq_forge_pod_home_label_patch(lq_json_doc_t *doc, const lq_json_t *home
         return LQ_EINVAL;
     home_meta_t m;
     TRY(read_meta(home, &m));
-    if (str_is(lq_json_get(m.labels, LQ_FORGE_POD_LABEL_SHADOW), "true"))
+    if (str_is(lq_json_get(m.labels, LQ_LIQO_LABEL_SHADOW_POD), "true"))
         return LQ_OK;
     lq_json_t *root, *meta, *labels;
     TRY(patch_root(doc, m.uid, &root, &meta));
     TRY(put_obj(doc, meta, "labels", &labels));
-    TRY(put_cstr(doc, labels, LQ_FORGE_POD_LABEL_SHADOW, "true"));
+    TRY(put_cstr(doc, labels, LQ_LIQO_LABEL_SHADOW_POD, "true"));
     *patch = root;
     return LQ_OK;
 }
@@ -761,8 +761,8 @@ lq_forge_pod_owner_t lq_forge_pod_owner(const lq_json_t *remote, const char *hom
         return LQ_FORGE_POD_NOT_OURS;
     const lq_json_t *meta = lq_json_get(remote, "metadata");
     const lq_json_t *labels = lq_json_get(meta, "labels");
-    if (!str_is(lq_json_get(labels, LQ_FORGE_POD_LABEL_ORIGIN), home_id) ||
-        !str_is(lq_json_get(labels, LQ_FORGE_POD_LABEL_DESTINATION), foreign_id))
+    if (!str_is(lq_json_get(labels, LQ_LIQO_LABEL_ORIGIN), home_id) ||
+        !str_is(lq_json_get(labels, LQ_LIQO_LABEL_DESTINATION), foreign_id))
         return LQ_FORGE_POD_NOT_OURS;
     if (!home_uid)
         return LQ_FORGE_POD_OURS;

@@ -81,50 +81,50 @@ static void golden(const char *name, const lq_json_t *item)
 static void test_spec_parse(void **state)
 {
     (void)state;
-    lq_offload_spec_t s;
-    assert_int_equal(lq_offload_spec_parse(J("{'metadata':{'name':'offloading'}}"), &s), LQ_OK);
-    assert_int_equal(s.mapping, LQ_OFFLOAD_MAP_DEFAULT_NAME);
-    assert_int_equal(s.pods, LQ_OFFLOAD_PODS_LOCAL_AND_REMOTE);
+    lq_forge_offload_spec_t s;
+    assert_int_equal(lq_forge_offload_spec_parse(J("{'metadata':{'name':'offloading'}}"), &s), LQ_OK);
+    assert_int_equal(s.mapping, LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME);
+    assert_int_equal(s.pods, LQ_FORGE_OFFLOAD_PODS_LOCAL_AND_REMOTE);
     assert_null(s.cluster_selector);
     assert_null(s.remote_name.p);
 
-    assert_int_equal(lq_offload_spec_parse(J("{'spec':{'namespaceMappingStrategy':'SelectedName',"
+    assert_int_equal(lq_forge_offload_spec_parse(J("{'spec':{'namespaceMappingStrategy':'SelectedName',"
                                              "'remoteNamespaceName':'bar','podOffloadingStrategy':"
                                              "'Remote','clusterSelector':{'nodeSelectorTerms':[]}}}"),
                                            &s), LQ_OK);
-    assert_int_equal(s.mapping, LQ_OFFLOAD_MAP_SELECTED_NAME);
-    assert_int_equal(s.pods, LQ_OFFLOAD_PODS_REMOTE);
+    assert_int_equal(s.mapping, LQ_FORGE_OFFLOAD_MAP_SELECTED_NAME);
+    assert_int_equal(s.pods, LQ_FORGE_OFFLOAD_PODS_REMOTE);
     assert_non_null(s.cluster_selector);
     assert_string_equal(s.remote_name.p, "bar");
 
-    assert_int_equal(lq_offload_spec_parse(J("{'spec':{'namespaceMappingStrategy':'EnforceSameName',"
+    assert_int_equal(lq_forge_offload_spec_parse(J("{'spec':{'namespaceMappingStrategy':'EnforceSameName',"
                                              "'podOffloadingStrategy':'Local'}}"), &s), LQ_OK);
-    assert_int_equal(s.mapping, LQ_OFFLOAD_MAP_ENFORCE_SAME_NAME);
-    assert_int_equal(s.pods, LQ_OFFLOAD_PODS_LOCAL);
-    assert_int_equal(lq_offload_spec_parse(J("{'spec':{'podOffloadingStrategy':'LocalAndRemote',"
+    assert_int_equal(s.mapping, LQ_FORGE_OFFLOAD_MAP_ENFORCE_SAME_NAME);
+    assert_int_equal(s.pods, LQ_FORGE_OFFLOAD_PODS_LOCAL);
+    assert_int_equal(lq_forge_offload_spec_parse(J("{'spec':{'podOffloadingStrategy':'LocalAndRemote',"
                                              "'namespaceMappingStrategy':'DefaultName'}}"), &s), LQ_OK);
-    assert_int_equal(s.pods, LQ_OFFLOAD_PODS_LOCAL_AND_REMOTE);
+    assert_int_equal(s.pods, LQ_FORGE_OFFLOAD_PODS_LOCAL_AND_REMOTE);
 
-    assert_int_equal(lq_offload_spec_parse(J("{'spec':{'namespaceMappingStrategy':'Other'}}"), &s), LQ_EPROTO);
-    assert_int_equal(lq_offload_spec_parse(J("{'spec':{'podOffloadingStrategy':'remote'}}"), &s), LQ_EPROTO);
-    assert_int_equal(lq_offload_spec_parse(J("{'spec':{'remoteNamespaceName':5}}"), &s), LQ_EPROTO);
-    assert_int_equal(lq_offload_spec_parse(J("{'spec':{'clusterSelector':[]}}"), &s), LQ_EPROTO);
-    assert_int_equal(lq_offload_spec_parse(J("{'spec':7}"), &s), LQ_EPROTO);
-    assert_int_equal(lq_offload_spec_parse(NULL, &s), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_spec_parse(J("{'spec':{'namespaceMappingStrategy':'Other'}}"), &s), LQ_EPROTO);
+    assert_int_equal(lq_forge_offload_spec_parse(J("{'spec':{'podOffloadingStrategy':'remote'}}"), &s), LQ_EPROTO);
+    assert_int_equal(lq_forge_offload_spec_parse(J("{'spec':{'remoteNamespaceName':5}}"), &s), LQ_EPROTO);
+    assert_int_equal(lq_forge_offload_spec_parse(J("{'spec':{'clusterSelector':[]}}"), &s), LQ_EPROTO);
+    assert_int_equal(lq_forge_offload_spec_parse(J("{'spec':7}"), &s), LQ_EPROTO);
+    assert_int_equal(lq_forge_offload_spec_parse(NULL, &s), LQ_EINVAL);
 }
 
 static void test_hash_suffix(void **state)
 {
     (void)state;
     unsigned char d[32];
-    char sfx[LQ_OFFLOAD_SUFFIX_LEN + 1];
+    char sfx[LQ_FORGE_OFFLOAD_SUFFIX_LEN + 1];
     /* FIPS 180-2 vector: sha256("abc") = ba7816bf... */
     assert_int_equal(lq_tls_sha256("abc", 3, d), LQ_OK);
-    lq_offload_hash_suffix(d, sfx);
+    lq_forge_offload_hash_suffix(d, sfx);
     assert_string_equal(sfx, "ba7816");
     memset(d, 0, sizeof d);
     d[0] = 0x0f, d[1] = 0xa0, d[2] = 0xff, d[3] = 0x12;
-    lq_offload_hash_suffix(d, sfx);
+    lq_forge_offload_hash_suffix(d, sfx);
     assert_string_equal(sfx, "0fa0ff");
 }
 
@@ -137,55 +137,55 @@ static void rep(char *buf, char c, size_t n)
 static void test_default_name(void **state)
 {
     (void)state;
-    lq_offload_spec_t s = {.mapping = LQ_OFFLOAD_MAP_DEFAULT_NAME};
-    char out[LQ_OFFLOAD_NAME_BUF];
+    lq_forge_offload_spec_t s = {.mapping = LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME};
+    char out[LQ_FORGE_OFFLOAD_NAME_BUF];
     size_t len;
     /* the example of §3.2 */
-    assert_int_equal(lq_offload_remote_name(&s, "foo", "lively-voice", "dd8531", out, sizeof out, &len), LQ_OK);
+    assert_int_equal(lq_forge_offload_remote_name(&s, "foo", "lively-voice", "dd8531", out, sizeof out, &len), LQ_OK);
     assert_string_equal(out, "foo-lively-voice-dd8531");
     assert_int_equal(len, 23);
 
     /* boundary: ns + 1 + 4 ("home") + 1 + 6 = ns + 12 */
     char ns[80];
     rep(ns, 'a', 51);
-    assert_int_equal(lq_offload_remote_name(&s, ns, "home", "0123ab", out, sizeof out, &len), LQ_OK);
+    assert_int_equal(lq_forge_offload_remote_name(&s, ns, "home", "0123ab", out, sizeof out, &len), LQ_OK);
     assert_int_equal(len, 63);
     assert_int_equal(strlen(out), 63);
     assert_memory_equal(out + 51, "-home-0123ab", 13);
     rep(ns, 'a', 52);
-    assert_int_equal(lq_offload_remote_name(&s, ns, "home", "0123ab", out, sizeof out, &len), LQ_ETOOBIG);
+    assert_int_equal(lq_forge_offload_remote_name(&s, ns, "home", "0123ab", out, sizeof out, &len), LQ_ETOOBIG);
     assert_int_equal(len, 64);
     assert_string_equal(out, ""); /* never truncated */
 
     /* invalid inputs */
-    assert_int_equal(lq_offload_remote_name(&s, "foo", "Home", "0123ab", out, sizeof out, &len), LQ_ECONFIG);
+    assert_int_equal(lq_forge_offload_remote_name(&s, "foo", "Home", "0123ab", out, sizeof out, &len), LQ_ECONFIG);
     assert_string_equal(out, "");
-    assert_int_equal(lq_offload_remote_name(&s, "foo", "home", "0123AB", out, sizeof out, &len), LQ_EINVAL);
-    assert_int_equal(lq_offload_remote_name(&s, "foo", "home", "0123a", out, sizeof out, &len), LQ_EINVAL);
-    assert_int_equal(lq_offload_remote_name(&s, "foo", "home", "0123abc", out, sizeof out, &len), LQ_EINVAL);
-    assert_int_equal(lq_offload_remote_name(&s, "foo", NULL, "0123ab", out, sizeof out, &len), LQ_EINVAL);
-    assert_int_equal(lq_offload_remote_name(&s, "foo", "home", "0123ab", out, LQ_OFFLOAD_NAME_MAX, &len), LQ_EINVAL);
-    assert_int_equal(lq_offload_remote_name(&s, NULL, "home", "0123ab", out, sizeof out, &len), LQ_EINVAL);
-    assert_int_equal(lq_offload_remote_name(&s, "foo", "home", "0123ab", out, sizeof out, NULL), LQ_OK);
+    assert_int_equal(lq_forge_offload_remote_name(&s, "foo", "home", "0123AB", out, sizeof out, &len), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_remote_name(&s, "foo", "home", "0123a", out, sizeof out, &len), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_remote_name(&s, "foo", "home", "0123abc", out, sizeof out, &len), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_remote_name(&s, "foo", NULL, "0123ab", out, sizeof out, &len), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_remote_name(&s, "foo", "home", "0123ab", out, LQ_FORGE_OFFLOAD_NAME_MAX, &len), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_remote_name(&s, NULL, "home", "0123ab", out, sizeof out, &len), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_remote_name(&s, "foo", "home", "0123ab", out, sizeof out, NULL), LQ_OK);
 }
 
 static void test_same_and_selected_name(void **state)
 {
     (void)state;
-    lq_offload_spec_t s = {.mapping = LQ_OFFLOAD_MAP_ENFORCE_SAME_NAME};
-    char out[LQ_OFFLOAD_NAME_BUF], ns[80];
+    lq_forge_offload_spec_t s = {.mapping = LQ_FORGE_OFFLOAD_MAP_ENFORCE_SAME_NAME};
+    char out[LQ_FORGE_OFFLOAD_NAME_BUF], ns[80];
     size_t len;
-    assert_int_equal(lq_offload_remote_name(&s, "foo", NULL, NULL, out, sizeof out, &len), LQ_OK);
+    assert_int_equal(lq_forge_offload_remote_name(&s, "foo", NULL, NULL, out, sizeof out, &len), LQ_OK);
     assert_string_equal(out, "foo");
     rep(ns, 'b', 63);
-    assert_int_equal(lq_offload_remote_name(&s, ns, NULL, NULL, out, sizeof out, &len), LQ_OK);
+    assert_int_equal(lq_forge_offload_remote_name(&s, ns, NULL, NULL, out, sizeof out, &len), LQ_OK);
     assert_string_equal(out, ns);
     rep(ns, 'b', 64);
-    assert_int_equal(lq_offload_remote_name(&s, ns, NULL, NULL, out, sizeof out, &len), LQ_ETOOBIG);
+    assert_int_equal(lq_forge_offload_remote_name(&s, ns, NULL, NULL, out, sizeof out, &len), LQ_ETOOBIG);
     assert_int_equal(len, 64);
 
-    s.mapping = LQ_OFFLOAD_MAP_SELECTED_NAME;
-    assert_int_equal(lq_offload_remote_name(&s, "foo", NULL, NULL, out, sizeof out, &len), LQ_ENOTFOUND);
+    s.mapping = LQ_FORGE_OFFLOAD_MAP_SELECTED_NAME;
+    assert_int_equal(lq_forge_offload_remote_name(&s, "foo", NULL, NULL, out, sizeof out, &len), LQ_ENOTFOUND);
     static const struct { const char *name; lq_err_t want; } t[] = {
         {"bar", LQ_OK}, {"b", LQ_OK}, {"0", LQ_OK}, {"a-1", LQ_OK}, {"", LQ_ENOTFOUND},
         {"Bar", LQ_ECONFIG}, {"-bar", LQ_ECONFIG}, {"bar-", LQ_ECONFIG}, {"ba_r", LQ_ECONFIG},
@@ -194,7 +194,7 @@ static void test_same_and_selected_name(void **state)
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         s.remote_name.p = t[i].name;
         s.remote_name.len = strlen(t[i].name);
-        lq_err_t err = lq_offload_remote_name(&s, "foo", NULL, NULL, out, sizeof out, &len);
+        lq_err_t err = lq_forge_offload_remote_name(&s, "foo", NULL, NULL, out, sizeof out, &len);
         if (err != t[i].want)
             fail_msg("SelectedName '%s': %s, want %s", t[i].name, lq_err_name(err), lq_err_name(t[i].want));
         if (err == LQ_OK)
@@ -204,29 +204,29 @@ static void test_same_and_selected_name(void **state)
     }
     rep(ns, 'c', 63);
     s.remote_name.p = ns, s.remote_name.len = 63;
-    assert_int_equal(lq_offload_remote_name(&s, "foo", NULL, NULL, out, sizeof out, &len), LQ_OK);
+    assert_int_equal(lq_forge_offload_remote_name(&s, "foo", NULL, NULL, out, sizeof out, &len), LQ_OK);
     rep(ns, 'c', 64);
     s.remote_name.len = 64;
-    assert_int_equal(lq_offload_remote_name(&s, "foo", NULL, NULL, out, sizeof out, &len), LQ_ETOOBIG);
+    assert_int_equal(lq_forge_offload_remote_name(&s, "foo", NULL, NULL, out, sizeof out, &len), LQ_ETOOBIG);
     assert_int_equal(len, 64);
 
     /* through the parser */
-    lq_offload_spec_t p;
-    assert_int_equal(lq_offload_spec_parse(J("{'spec':{'namespaceMappingStrategy':'SelectedName',"
+    lq_forge_offload_spec_t p;
+    assert_int_equal(lq_forge_offload_spec_parse(J("{'spec':{'namespaceMappingStrategy':'SelectedName',"
                                              "'remoteNamespaceName':'team-a'}}"), &p), LQ_OK);
-    assert_int_equal(lq_offload_remote_name(&p, "foo", NULL, NULL, out, sizeof out, NULL), LQ_OK);
+    assert_int_equal(lq_forge_offload_remote_name(&p, "foo", NULL, NULL, out, sizeof out, NULL), LQ_OK);
     assert_string_equal(out, "team-a");
-    assert_int_equal(lq_offload_spec_parse(J("{'spec':{'namespaceMappingStrategy':'SelectedName'}}"), &p), LQ_OK);
-    assert_int_equal(lq_offload_remote_name(&p, "foo", NULL, NULL, out, sizeof out, NULL), LQ_ENOTFOUND);
+    assert_int_equal(lq_forge_offload_spec_parse(J("{'spec':{'namespaceMappingStrategy':'SelectedName'}}"), &p), LQ_OK);
+    assert_int_equal(lq_forge_offload_remote_name(&p, "foo", NULL, NULL, out, sizeof out, NULL), LQ_ENOTFOUND);
 
-    assert_true(lq_offload_dns_label_valid("a", 1));
-    assert_false(lq_offload_dns_label_valid("", 0));
-    assert_false(lq_offload_dns_label_valid(NULL, 3));
+    assert_true(lq_forge_offload_dns_label_valid("a", 1));
+    assert_false(lq_forge_offload_dns_label_valid("", 0));
+    assert_false(lq_forge_offload_dns_label_valid(NULL, 3));
 }
 
 /* ---- cluster selector ----------------------------------------------------------------- */
 
-static const lq_offload_label_t LABELS[] = {
+static const lq_forge_offload_label_t LABELS[] = {
     {"liqo.io/type", "virtual-node"},
     {"topology.liqo.io/region", "eu-west"},
     {"tier", "gold"},
@@ -347,7 +347,7 @@ static void test_selector_table(void **state)
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         bool sel = !t[i].want;
         size_t inv = 99;
-        lq_err_t err = lq_offload_selector_match(J(t[i].sel), LABELS, NLABELS, "liqo-foreign", &sel, &inv);
+        lq_err_t err = lq_forge_offload_selector_match(J(t[i].sel), LABELS, NLABELS, "liqo-foreign", &sel, &inv);
         if (err != LQ_OK || sel != t[i].want || inv != t[i].invalid)
             fail_msg("row %zu %s: %s selected=%d invalid=%zu, want selected=%d invalid=%zu", i,
                      t[i].sel, lq_err_name(err), sel, inv, t[i].want, t[i].invalid);
@@ -358,9 +358,9 @@ static void test_selector_errors(void **state)
 {
     (void)state;
     bool sel;
-    assert_int_equal(lq_offload_selector_match(NULL, LABELS, NLABELS, "n", &sel, NULL), LQ_OK);
+    assert_int_equal(lq_forge_offload_selector_match(NULL, LABELS, NLABELS, "n", &sel, NULL), LQ_OK);
     assert_true(sel);
-    assert_int_equal(lq_offload_selector_match(J("null"), NULL, 0, NULL, &sel, NULL), LQ_OK);
+    assert_int_equal(lq_forge_offload_selector_match(J("null"), NULL, 0, NULL, &sel, NULL), LQ_OK);
     assert_true(sel);
     static const char *bad[] = {
         "[]",
@@ -375,14 +375,14 @@ static void test_selector_errors(void **state)
         EXPR("7"),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        lq_err_t err = lq_offload_selector_match(J(bad[i]), LABELS, NLABELS, "n", &sel, NULL);
+        lq_err_t err = lq_forge_offload_selector_match(J(bad[i]), LABELS, NLABELS, "n", &sel, NULL);
         if (err != LQ_EPROTO)
             fail_msg("%s: %s, want LQ_EPROTO", bad[i], lq_err_name(err));
     }
-    assert_int_equal(lq_offload_selector_match(J("{}"), NULL, 1, "n", &sel, NULL), LQ_EINVAL);
-    assert_int_equal(lq_offload_selector_match(J("{}"), LABELS, NLABELS, "n", NULL, NULL), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_selector_match(J("{}"), NULL, 1, "n", &sel, NULL), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_selector_match(J("{}"), LABELS, NLABELS, "n", NULL, NULL), LQ_EINVAL);
     /* matchFields In with no node name never matches */
-    assert_int_equal(lq_offload_selector_match(J(FIELD("{'key':'metadata.name','operator':'In','values':['x']}")),
+    assert_int_equal(lq_forge_offload_selector_match(J(FIELD("{'key':'metadata.name','operator':'In','values':['x']}")),
                                                LABELS, NLABELS, NULL, &sel, NULL), LQ_OK);
     assert_false(sel);
 }
@@ -393,39 +393,39 @@ static void test_remote_ns(void **state)
 {
     (void)state;
     lq_json_t *ns;
-    assert_int_equal(lq_offload_remote_ns_build(&g_doc, "foo-home-0123ab", "foo", "home-uid",
+    assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "foo-home-0123ab", "foo", "home-uid",
                                                 "foreign-uid", &ns), LQ_OK);
     golden("remote-namespace", ns);
 
     /* ownership */
-    assert_true(lq_offload_remote_ns_owned(ns, "home-uid", "foreign-uid", "foo"));
-    assert_true(lq_offload_remote_ns_owned(ns, "home-uid", "foreign-uid", NULL));
-    assert_false(lq_offload_remote_ns_owned(ns, "home-uid", "foreign-uid", "bar"));
-    assert_false(lq_offload_remote_ns_owned(ns, "other", "foreign-uid", "foo"));
-    assert_false(lq_offload_remote_ns_owned(ns, "home-uid", "other", "foo"));
-    assert_false(lq_offload_remote_ns_owned(ns, NULL, "foreign-uid", "foo"));
-    assert_false(lq_offload_remote_ns_owned(NULL, "home-uid", "foreign-uid", "foo"));
+    assert_true(lq_forge_offload_remote_ns_owned(ns, "home-uid", "foreign-uid", "foo"));
+    assert_true(lq_forge_offload_remote_ns_owned(ns, "home-uid", "foreign-uid", NULL));
+    assert_false(lq_forge_offload_remote_ns_owned(ns, "home-uid", "foreign-uid", "bar"));
+    assert_false(lq_forge_offload_remote_ns_owned(ns, "other", "foreign-uid", "foo"));
+    assert_false(lq_forge_offload_remote_ns_owned(ns, "home-uid", "other", "foo"));
+    assert_false(lq_forge_offload_remote_ns_owned(ns, NULL, "foreign-uid", "foo"));
+    assert_false(lq_forge_offload_remote_ns_owned(NULL, "home-uid", "foreign-uid", "foo"));
     /* a namespace created by someone else, and one created by Liqo itself */
-    assert_false(lq_offload_remote_ns_owned(J("{'metadata':{'name':'foo'}}"), "home-uid", "foreign-uid", "foo"));
-    assert_false(lq_offload_remote_ns_owned(J("{'metadata':{'name':'foo','labels':{'liqo.io/remote-cluster-id':"
+    assert_false(lq_forge_offload_remote_ns_owned(J("{'metadata':{'name':'foo'}}"), "home-uid", "foreign-uid", "foo"));
+    assert_false(lq_forge_offload_remote_ns_owned(J("{'metadata':{'name':'foo','labels':{'liqo.io/remote-cluster-id':"
                                               "'home-uid'},'annotations':{'liqo.io/original-name':'foo'}}}"),
                                             "home-uid", "foreign-uid", "foo"));
-    assert_false(lq_offload_remote_ns_owned(J("{'metadata':{'labels':{'virtualkubelet.liqo.io/origin':5,"
+    assert_false(lq_forge_offload_remote_ns_owned(J("{'metadata':{'labels':{'virtualkubelet.liqo.io/origin':5,"
                                               "'virtualkubelet.liqo.io/destination':'foreign-uid'}}}"),
                                             "home-uid", "foreign-uid", NULL));
 
-    assert_int_equal(lq_offload_remote_ns_build(&g_doc, "x", "x", NULL, "f", &ns), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "x", "x", NULL, "f", &ns), LQ_EINVAL);
     char longid[300];
     rep(longid, 'h', 248);
-    assert_int_equal(lq_offload_remote_ns_build(&g_doc, "x", "x", longid, "f", &ns), LQ_ETOOBIG);
+    assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "x", "x", longid, "f", &ns), LQ_ETOOBIG);
     rep(longid, 'h', 247);
-    assert_int_equal(lq_offload_remote_ns_build(&g_doc, "x", "x", longid, "f", &ns), LQ_OK);
+    assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "x", "x", longid, "f", &ns), LQ_OK);
 
     /* arena exhaustion is reported, never a partial object */
     static unsigned char small[64];
     lq_json_doc_t d;
     lq_json_doc_init(&d, small, sizeof small);
-    assert_int_equal(lq_offload_remote_ns_build(&d, "x", "x", "h", "f", &ns), LQ_ETOOBIG);
+    assert_int_equal(lq_forge_offload_remote_ns_build(&d, "x", "x", "h", "f", &ns), LQ_ETOOBIG);
     assert_null(ns);
 }
 
@@ -433,16 +433,16 @@ static void test_home_ns_patch(void **state)
 {
     (void)state;
     lq_json_t *p;
-    assert_int_equal(lq_offload_home_ns_patch(&g_doc, LQ_OFFLOAD_PODS_LOCAL_AND_REMOTE, true, &p), LQ_OK);
+    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_LOCAL_AND_REMOTE, true, &p), LQ_OK);
     golden("home-ns-label-set", p);
-    assert_int_equal(lq_offload_home_ns_patch(&g_doc, LQ_OFFLOAD_PODS_REMOTE, true, &p), LQ_OK);
+    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_REMOTE, true, &p), LQ_OK);
     golden("home-ns-label-set", p);
-    assert_int_equal(lq_offload_home_ns_patch(&g_doc, LQ_OFFLOAD_PODS_LOCAL, true, &p), LQ_OK);
+    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_LOCAL, true, &p), LQ_OK);
     golden("home-ns-label-remove", p);
-    assert_int_equal(lq_offload_home_ns_patch(&g_doc, LQ_OFFLOAD_PODS_REMOTE, false, &p), LQ_OK);
+    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_REMOTE, false, &p), LQ_OK);
     golden("home-ns-label-remove", p);
-    assert_int_equal(lq_offload_home_ns_patch(&g_doc, (lq_offload_pods_t)7, true, &p), LQ_EINVAL);
-    assert_int_equal(lq_offload_home_ns_patch(NULL, LQ_OFFLOAD_PODS_REMOTE, true, &p), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, (lq_forge_offload_pods_t)7, true, &p), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_home_ns_patch(NULL, LQ_FORGE_OFFLOAD_PODS_REMOTE, true, &p), LQ_EINVAL);
 }
 
 /* ---- status ------------------------------------------------------------------------------ */
@@ -499,57 +499,57 @@ static void test_phase_table(void **state)
     static const struct {
         const char *others;
         bool deleting, selected;
-        lq_offload_ns_state_t st;
-        lq_offload_phase_t want;
+        lq_forge_offload_ns_state_t st;
+        lq_forge_offload_phase_t want;
     } t[] = {
         /* one key (this agent only) */
-        {"", true, true, LQ_OFFLOAD_NS_CREATED, LQ_OFFLOAD_PHASE_TERMINATING},
-        {"", false, false, LQ_OFFLOAD_NS_NONE, LQ_OFFLOAD_PHASE_NO_CLUSTER_SELECTED},
-        {"", false, false, LQ_OFFLOAD_NS_TERMINATING, LQ_OFFLOAD_PHASE_NO_CLUSTER_SELECTED},
-        {"", false, true, LQ_OFFLOAD_NS_CREATED, LQ_OFFLOAD_PHASE_READY},
-        {"", false, true, LQ_OFFLOAD_NS_LOOPBACKOFF, LQ_OFFLOAD_PHASE_ALL_FAILED},
-        {"", false, true, LQ_OFFLOAD_NS_CREATING, LQ_OFFLOAD_PHASE_IN_PROGRESS},
-        {"", false, true, LQ_OFFLOAD_NS_NONE, LQ_OFFLOAD_PHASE_IN_PROGRESS},
-        {"", false, true, LQ_OFFLOAD_NS_TERMINATING, LQ_OFFLOAD_PHASE_IN_PROGRESS},
+        {"", true, true, LQ_FORGE_OFFLOAD_NS_CREATED, LQ_FORGE_OFFLOAD_PHASE_TERMINATING},
+        {"", false, false, LQ_FORGE_OFFLOAD_NS_NONE, LQ_FORGE_OFFLOAD_PHASE_NO_CLUSTER_SELECTED},
+        {"", false, false, LQ_FORGE_OFFLOAD_NS_TERMINATING, LQ_FORGE_OFFLOAD_PHASE_NO_CLUSTER_SELECTED},
+        {"", false, true, LQ_FORGE_OFFLOAD_NS_CREATED, LQ_FORGE_OFFLOAD_PHASE_READY},
+        {"", false, true, LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF, LQ_FORGE_OFFLOAD_PHASE_ALL_FAILED},
+        {"", false, true, LQ_FORGE_OFFLOAD_NS_CREATING, LQ_FORGE_OFFLOAD_PHASE_IN_PROGRESS},
+        {"", false, true, LQ_FORGE_OFFLOAD_NS_NONE, LQ_FORGE_OFFLOAD_PHASE_IN_PROGRESS},
+        {"", false, true, LQ_FORGE_OFFLOAD_NS_TERMINATING, LQ_FORGE_OFFLOAD_PHASE_IN_PROGRESS},
         /* two keys */
-        {"R", true, true, LQ_OFFLOAD_NS_CREATED, LQ_OFFLOAD_PHASE_TERMINATING},
-        {"N", false, false, LQ_OFFLOAD_NS_NONE, LQ_OFFLOAD_PHASE_NO_CLUSTER_SELECTED},
-        {"D", false, false, LQ_OFFLOAD_NS_NONE, LQ_OFFLOAD_PHASE_NO_CLUSTER_SELECTED},
-        {"R", false, true, LQ_OFFLOAD_NS_CREATED, LQ_OFFLOAD_PHASE_READY},
-        {"N", false, true, LQ_OFFLOAD_NS_CREATED, LQ_OFFLOAD_PHASE_READY},
-        {"R", false, false, LQ_OFFLOAD_NS_NONE, LQ_OFFLOAD_PHASE_READY},
-        {"F", false, true, LQ_OFFLOAD_NS_LOOPBACKOFF, LQ_OFFLOAD_PHASE_ALL_FAILED},
-        {"F", false, false, LQ_OFFLOAD_NS_NONE, LQ_OFFLOAD_PHASE_ALL_FAILED},
-        {"R", false, true, LQ_OFFLOAD_NS_LOOPBACKOFF, LQ_OFFLOAD_PHASE_SOME_FAILED},
-        {"F", false, true, LQ_OFFLOAD_NS_CREATING, LQ_OFFLOAD_PHASE_SOME_FAILED},
-        {"C", false, true, LQ_OFFLOAD_NS_CREATED, LQ_OFFLOAD_PHASE_IN_PROGRESS},
-        {"R", false, true, LQ_OFFLOAD_NS_CREATING, LQ_OFFLOAD_PHASE_IN_PROGRESS},
-        {"T", false, true, LQ_OFFLOAD_NS_CREATED, LQ_OFFLOAD_PHASE_IN_PROGRESS},
+        {"R", true, true, LQ_FORGE_OFFLOAD_NS_CREATED, LQ_FORGE_OFFLOAD_PHASE_TERMINATING},
+        {"N", false, false, LQ_FORGE_OFFLOAD_NS_NONE, LQ_FORGE_OFFLOAD_PHASE_NO_CLUSTER_SELECTED},
+        {"D", false, false, LQ_FORGE_OFFLOAD_NS_NONE, LQ_FORGE_OFFLOAD_PHASE_NO_CLUSTER_SELECTED},
+        {"R", false, true, LQ_FORGE_OFFLOAD_NS_CREATED, LQ_FORGE_OFFLOAD_PHASE_READY},
+        {"N", false, true, LQ_FORGE_OFFLOAD_NS_CREATED, LQ_FORGE_OFFLOAD_PHASE_READY},
+        {"R", false, false, LQ_FORGE_OFFLOAD_NS_NONE, LQ_FORGE_OFFLOAD_PHASE_READY},
+        {"F", false, true, LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF, LQ_FORGE_OFFLOAD_PHASE_ALL_FAILED},
+        {"F", false, false, LQ_FORGE_OFFLOAD_NS_NONE, LQ_FORGE_OFFLOAD_PHASE_ALL_FAILED},
+        {"R", false, true, LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF, LQ_FORGE_OFFLOAD_PHASE_SOME_FAILED},
+        {"F", false, true, LQ_FORGE_OFFLOAD_NS_CREATING, LQ_FORGE_OFFLOAD_PHASE_SOME_FAILED},
+        {"C", false, true, LQ_FORGE_OFFLOAD_NS_CREATED, LQ_FORGE_OFFLOAD_PHASE_IN_PROGRESS},
+        {"R", false, true, LQ_FORGE_OFFLOAD_NS_CREATING, LQ_FORGE_OFFLOAD_PHASE_IN_PROGRESS},
+        {"T", false, true, LQ_FORGE_OFFLOAD_NS_CREATED, LQ_FORGE_OFFLOAD_PHASE_IN_PROGRESS},
         /* three keys */
-        {"FF", true, true, LQ_OFFLOAD_NS_LOOPBACKOFF, LQ_OFFLOAD_PHASE_TERMINATING},
-        {"NN", false, false, LQ_OFFLOAD_NS_NONE, LQ_OFFLOAD_PHASE_NO_CLUSTER_SELECTED},
-        {"ND", false, false, LQ_OFFLOAD_NS_TERMINATING, LQ_OFFLOAD_PHASE_NO_CLUSTER_SELECTED},
-        {"RR", false, true, LQ_OFFLOAD_NS_CREATED, LQ_OFFLOAD_PHASE_READY},
-        {"RN", false, true, LQ_OFFLOAD_NS_CREATED, LQ_OFFLOAD_PHASE_READY},
-        {"FF", false, true, LQ_OFFLOAD_NS_LOOPBACKOFF, LQ_OFFLOAD_PHASE_ALL_FAILED},
-        {"FN", false, true, LQ_OFFLOAD_NS_LOOPBACKOFF, LQ_OFFLOAD_PHASE_ALL_FAILED},
-        {"RR", false, true, LQ_OFFLOAD_NS_LOOPBACKOFF, LQ_OFFLOAD_PHASE_SOME_FAILED},
-        {"RF", false, true, LQ_OFFLOAD_NS_CREATING, LQ_OFFLOAD_PHASE_SOME_FAILED},
-        {"FC", false, true, LQ_OFFLOAD_NS_LOOPBACKOFF, LQ_OFFLOAD_PHASE_SOME_FAILED},
-        {"RC", false, true, LQ_OFFLOAD_NS_CREATED, LQ_OFFLOAD_PHASE_IN_PROGRESS},
-        {"CC", false, true, LQ_OFFLOAD_NS_CREATING, LQ_OFFLOAD_PHASE_IN_PROGRESS},
-        {"RR", false, false, LQ_OFFLOAD_NS_TERMINATING, LQ_OFFLOAD_PHASE_READY},
+        {"FF", true, true, LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF, LQ_FORGE_OFFLOAD_PHASE_TERMINATING},
+        {"NN", false, false, LQ_FORGE_OFFLOAD_NS_NONE, LQ_FORGE_OFFLOAD_PHASE_NO_CLUSTER_SELECTED},
+        {"ND", false, false, LQ_FORGE_OFFLOAD_NS_TERMINATING, LQ_FORGE_OFFLOAD_PHASE_NO_CLUSTER_SELECTED},
+        {"RR", false, true, LQ_FORGE_OFFLOAD_NS_CREATED, LQ_FORGE_OFFLOAD_PHASE_READY},
+        {"RN", false, true, LQ_FORGE_OFFLOAD_NS_CREATED, LQ_FORGE_OFFLOAD_PHASE_READY},
+        {"FF", false, true, LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF, LQ_FORGE_OFFLOAD_PHASE_ALL_FAILED},
+        {"FN", false, true, LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF, LQ_FORGE_OFFLOAD_PHASE_ALL_FAILED},
+        {"RR", false, true, LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF, LQ_FORGE_OFFLOAD_PHASE_SOME_FAILED},
+        {"RF", false, true, LQ_FORGE_OFFLOAD_NS_CREATING, LQ_FORGE_OFFLOAD_PHASE_SOME_FAILED},
+        {"FC", false, true, LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF, LQ_FORGE_OFFLOAD_PHASE_SOME_FAILED},
+        {"RC", false, true, LQ_FORGE_OFFLOAD_NS_CREATED, LQ_FORGE_OFFLOAD_PHASE_IN_PROGRESS},
+        {"CC", false, true, LQ_FORGE_OFFLOAD_NS_CREATING, LQ_FORGE_OFFLOAD_PHASE_IN_PROGRESS},
+        {"RR", false, false, LQ_FORGE_OFFLOAD_NS_TERMINATING, LQ_FORGE_OFFLOAD_PHASE_READY},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         lq_json_reset(&g_doc);
         lq_json_t *nsof = nsof_with(t[i].others, t[i].deleting);
-        lq_offload_status_in_t in = {.key = "me", .selected = t[i].selected, .state = t[i].st, .now = T1};
-        lq_offload_phase_t ph = (lq_offload_phase_t)99;
-        lq_err_t err = lq_offload_status_build(&g_doc, nsof, &in, NULL, &ph, NULL);
+        lq_forge_offload_status_in_t in = {.key = "me", .selected = t[i].selected, .state = t[i].st, .now = T1};
+        lq_forge_offload_phase_t ph = (lq_forge_offload_phase_t)99;
+        lq_err_t err = lq_forge_offload_status_build(&g_doc, nsof, &in, NULL, &ph, NULL);
         if (err != LQ_OK || ph != t[i].want)
             fail_msg("row %zu (others '%s', deleting %d, selected %d, state %d): %s %s, want %s", i,
                      t[i].others, t[i].deleting, t[i].selected, t[i].st, lq_err_name(err),
-                     lq_offload_phase_str(ph), lq_offload_phase_str(t[i].want));
+                     lq_forge_offload_phase_str(ph), lq_forge_offload_phase_str(t[i].want));
     }
 }
 
@@ -565,12 +565,12 @@ static void test_status_own_key_replaced(void **state)
                         "'other':[{'type':'OffloadingRequired','status':'True','lastTransitionTime':'" T0 "',"
                         "'reason':'ClusterSelected','message':'m'},{'type':'Ready','status':'True',"
                         "'lastTransitionTime':'" T0 "','reason':'NamespaceCreated','message':'m'}]}}}");
-    lq_offload_status_in_t in = {.key = "me", .selected = true, .state = LQ_OFFLOAD_NS_CREATED,
+    lq_forge_offload_status_in_t in = {.key = "me", .selected = true, .state = LQ_FORGE_OFFLOAD_NS_CREATED,
                                  .remote_name = "foo-home-0123ab", .now = T1};
     lq_json_t *conds, *patch;
-    lq_offload_phase_t ph;
-    assert_int_equal(lq_offload_status_build(&g_doc, nsof, &in, &conds, &ph, &patch), LQ_OK);
-    assert_int_equal(ph, LQ_OFFLOAD_PHASE_READY);
+    lq_forge_offload_phase_t ph;
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, nsof, &in, &conds, &ph, &patch), LQ_OK);
+    assert_int_equal(ph, LQ_FORGE_OFFLOAD_PHASE_READY);
     golden("status-ready-two-keys", patch);
 
     /* the conditions returned separately are the same list as in the patch */
@@ -582,30 +582,30 @@ static void test_status_own_key_replaced(void **state)
     lq_json_reset(&g_doc);
     nsof = J("{'metadata':{'generation':2,'resourceVersion':'4711'},'status':{}}");
     in.precondition = true;
-    assert_int_equal(lq_offload_status_build(&g_doc, nsof, &in, NULL, &ph, &patch), LQ_OK);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, nsof, &in, NULL, &ph, &patch), LQ_OK);
     golden("status-precondition", patch);
-    assert_int_equal(lq_offload_status_build(&g_doc, J("{'metadata':{'generation':2}}"), &in, NULL, &ph, &patch), LQ_EPROTO);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, J("{'metadata':{'generation':2}}"), &in, NULL, &ph, &patch), LQ_EPROTO);
 }
 
 static void test_status_goldens(void **state)
 {
     (void)state;
     lq_json_t *patch;
-    lq_offload_phase_t ph;
+    lq_forge_offload_phase_t ph;
 
     /* first write: no status yet, selected, namespace being created */
-    lq_offload_status_in_t in = {.key = "foreign-1", .selected = true, .state = LQ_OFFLOAD_NS_CREATING,
+    lq_forge_offload_status_in_t in = {.key = "foreign-1", .selected = true, .state = LQ_FORGE_OFFLOAD_NS_CREATING,
                                  .remote_name = "foo-home-0123ab", .now = T0};
-    assert_int_equal(lq_offload_status_build(&g_doc, J("{'metadata':{'name':'offloading','generation':1}}"),
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, J("{'metadata':{'name':'offloading','generation':1}}"),
                                              &in, NULL, &ph, &patch), LQ_OK);
-    assert_int_equal(ph, LQ_OFFLOAD_PHASE_IN_PROGRESS);
+    assert_int_equal(ph, LQ_FORGE_OFFLOAD_PHASE_IN_PROGRESS);
     golden("status-creating-first", patch);
 
     /* creating -> created: OffloadingRequired unchanged keeps T0, Ready moves to T1 */
     lq_json_reset(&g_doc);
-    in.state = LQ_OFFLOAD_NS_CREATED;
+    in.state = LQ_FORGE_OFFLOAD_NS_CREATED;
     in.now = T1;
-    assert_int_equal(lq_offload_status_build(&g_doc, nsof_with("", false), &in, NULL, &ph, &patch), LQ_OK);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, nsof_with("", false), &in, NULL, &ph, &patch), LQ_OK);
     /* nsof_with("") has no "foreign-1" key: both times are new */
     golden("status-created-fresh", patch);
     lq_json_reset(&g_doc);
@@ -613,25 +613,25 @@ static void test_status_goldens(void **state)
                        "[{'type':'OffloadingRequired','status':'True','lastTransitionTime':'" T0 "',"
                        "'reason':'ClusterSelected','message':'old'},{'type':'Ready','status':'False',"
                        "'lastTransitionTime':'" T0 "','reason':'Creating','message':'old'}]}}}");
-    assert_int_equal(lq_offload_status_build(&g_doc, cur, &in, NULL, &ph, &patch), LQ_OK);
-    assert_int_equal(ph, LQ_OFFLOAD_PHASE_READY);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, cur, &in, NULL, &ph, &patch), LQ_OK);
+    assert_int_equal(ph, LQ_FORGE_OFFLOAD_PHASE_READY);
     golden("status-created-keeps-time", patch);
 
     /* over-long name: CreationLoopBackOff with the caller's message, no remoteNamespaceName */
     lq_json_reset(&g_doc);
-    in.state = LQ_OFFLOAD_NS_LOOPBACKOFF;
+    in.state = LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF;
     in.remote_name = NULL;
     in.message = "remote namespace name is 64 characters, over the limit of 63";
-    assert_int_equal(lq_offload_status_build(&g_doc, J("{'metadata':{'generation':1}}"), &in, NULL, &ph, &patch), LQ_OK);
-    assert_int_equal(ph, LQ_OFFLOAD_PHASE_ALL_FAILED);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, J("{'metadata':{'generation':1}}"), &in, NULL, &ph, &patch), LQ_OK);
+    assert_int_equal(ph, LQ_FORGE_OFFLOAD_PHASE_ALL_FAILED);
     golden("status-loopbackoff-too-long", patch);
 
     /* not selected, no namespace: only OffloadingRequired False */
     lq_json_reset(&g_doc);
-    in = (lq_offload_status_in_t){.key = "foreign-1", .selected = false, .state = LQ_OFFLOAD_NS_NONE,
+    in = (lq_forge_offload_status_in_t){.key = "foreign-1", .selected = false, .state = LQ_FORGE_OFFLOAD_NS_NONE,
                                   .remote_name = "foo", .now = T0};
-    assert_int_equal(lq_offload_status_build(&g_doc, J("{'metadata':{'generation':2}}"), &in, NULL, &ph, &patch), LQ_OK);
-    assert_int_equal(ph, LQ_OFFLOAD_PHASE_NO_CLUSTER_SELECTED);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, J("{'metadata':{'generation':2}}"), &in, NULL, &ph, &patch), LQ_OK);
+    assert_int_equal(ph, LQ_FORGE_OFFLOAD_PHASE_NO_CLUSTER_SELECTED);
     golden("status-not-selected", patch);
 
     /* deleting, namespace still being deleted: not selected + Terminating, phase Terminating */
@@ -640,61 +640,61 @@ static void test_status_goldens(void **state)
             "{'foreign-1':" "[{'type':'OffloadingRequired','status':'True','lastTransitionTime':'" T0 "',"
             "'reason':'ClusterSelected','message':'old'},{'type':'Ready','status':'True',"
             "'lastTransitionTime':'" T0 "','reason':'NamespaceCreated','message':'old'}]}}}");
-    in = (lq_offload_status_in_t){.key = "foreign-1", .selected = true, .state = LQ_OFFLOAD_NS_TERMINATING,
+    in = (lq_forge_offload_status_in_t){.key = "foreign-1", .selected = true, .state = LQ_FORGE_OFFLOAD_NS_TERMINATING,
                                   .remote_name = "foo", .now = T1};
-    assert_int_equal(lq_offload_status_build(&g_doc, cur, &in, NULL, &ph, &patch), LQ_OK);
-    assert_int_equal(ph, LQ_OFFLOAD_PHASE_TERMINATING);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, cur, &in, NULL, &ph, &patch), LQ_OK);
+    assert_int_equal(ph, LQ_FORGE_OFFLOAD_PHASE_TERMINATING);
     golden("status-deleting-terminating", patch);
 
     /* deleting, namespace gone: the key is removed */
-    in.state = LQ_OFFLOAD_NS_NONE;
+    in.state = LQ_FORGE_OFFLOAD_NS_NONE;
     lq_json_t *conds = (lq_json_t *)1;
-    assert_int_equal(lq_offload_status_build(&g_doc, cur, &in, &conds, &ph, &patch), LQ_OK);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, cur, &in, &conds, &ph, &patch), LQ_OK);
     assert_null(conds);
-    assert_int_equal(ph, LQ_OFFLOAD_PHASE_TERMINATING);
+    assert_int_equal(ph, LQ_FORGE_OFFLOAD_PHASE_TERMINATING);
     golden("status-deleting-done", patch);
 
     /* forget (peering removed) drops the key even when not deleting */
     lq_json_reset(&g_doc);
-    in = (lq_offload_status_in_t){.key = "foreign-1", .selected = true, .state = LQ_OFFLOAD_NS_CREATED,
+    in = (lq_forge_offload_status_in_t){.key = "foreign-1", .selected = true, .state = LQ_FORGE_OFFLOAD_NS_CREATED,
                                   .forget = true, .now = T1};
-    assert_int_equal(lq_offload_status_build(&g_doc, nsof_with("R", false), &in, &conds, &ph, &patch), LQ_OK);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, nsof_with("R", false), &in, &conds, &ph, &patch), LQ_OK);
     assert_null(conds);
-    assert_int_equal(ph, LQ_OFFLOAD_PHASE_READY);
+    assert_int_equal(ph, LQ_FORGE_OFFLOAD_PHASE_READY);
     assert_int_equal(lq_json_type(LQ_JSON_AT(patch, "status", "remoteNamespacesConditions", "foreign-1")), LQ_JSON_NULL);
 }
 
 static void test_status_errors(void **state)
 {
     (void)state;
-    lq_offload_status_in_t in = {.key = "k", .selected = true, .state = LQ_OFFLOAD_NS_CREATED, .now = T0};
-    lq_offload_phase_t ph;
+    lq_forge_offload_status_in_t in = {.key = "k", .selected = true, .state = LQ_FORGE_OFFLOAD_NS_CREATED, .now = T0};
+    lq_forge_offload_phase_t ph;
     lq_json_t *ok = J("{}");
-    assert_int_equal(lq_offload_status_build(&g_doc, ok, &in, NULL, &ph, NULL), LQ_OK);
-    assert_int_equal(ph, LQ_OFFLOAD_PHASE_READY);
-    assert_int_equal(lq_offload_status_build(&g_doc, J("{'status':{'remoteNamespacesConditions':[]}}"), &in, NULL, &ph, NULL), LQ_EPROTO);
-    assert_int_equal(lq_offload_status_build(&g_doc, J("{'status':{'remoteNamespacesConditions':{'x':5}}}"), &in, NULL, &ph, NULL), LQ_EPROTO);
-    assert_int_equal(lq_offload_status_build(&g_doc, J("{'status':{'remoteNamespacesConditions':{'k':{}}}}"), &in, NULL, &ph, NULL), LQ_EPROTO);
-    assert_int_equal(lq_offload_status_build(&g_doc, J("{'metadata':{'generation':'1'}}"), &in, NULL, &ph, NULL), LQ_EPROTO);
-    assert_int_equal(lq_offload_status_build(&g_doc, J("{'metadata':[]}"), &in, NULL, &ph, NULL), LQ_EPROTO);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, ok, &in, NULL, &ph, NULL), LQ_OK);
+    assert_int_equal(ph, LQ_FORGE_OFFLOAD_PHASE_READY);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, J("{'status':{'remoteNamespacesConditions':[]}}"), &in, NULL, &ph, NULL), LQ_EPROTO);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, J("{'status':{'remoteNamespacesConditions':{'x':5}}}"), &in, NULL, &ph, NULL), LQ_EPROTO);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, J("{'status':{'remoteNamespacesConditions':{'k':{}}}}"), &in, NULL, &ph, NULL), LQ_EPROTO);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, J("{'metadata':{'generation':'1'}}"), &in, NULL, &ph, NULL), LQ_EPROTO);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, J("{'metadata':[]}"), &in, NULL, &ph, NULL), LQ_EPROTO);
     in.now = NULL;
-    assert_int_equal(lq_offload_status_build(&g_doc, ok, &in, NULL, &ph, NULL), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, ok, &in, NULL, &ph, NULL), LQ_EINVAL);
     in.now = T0;
     in.key = NULL;
-    assert_int_equal(lq_offload_status_build(&g_doc, ok, &in, NULL, &ph, NULL), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, ok, &in, NULL, &ph, NULL), LQ_EINVAL);
     in.key = "k";
-    in.state = (lq_offload_ns_state_t)9;
-    assert_int_equal(lq_offload_status_build(&g_doc, ok, &in, NULL, &ph, NULL), LQ_EINVAL);
-    assert_string_equal(lq_offload_phase_str((lq_offload_phase_t)42), "?");
-    assert_string_equal(lq_offload_phase_str(LQ_OFFLOAD_PHASE_SOME_FAILED), "SomeFailed");
+    in.state = (lq_forge_offload_ns_state_t)9;
+    assert_int_equal(lq_forge_offload_status_build(&g_doc, ok, &in, NULL, &ph, NULL), LQ_EINVAL);
+    assert_string_equal(lq_forge_offload_phase_str((lq_forge_offload_phase_t)42), "?");
+    assert_string_equal(lq_forge_offload_phase_str(LQ_FORGE_OFFLOAD_PHASE_SOME_FAILED), "SomeFailed");
 
     /* a full arena is reported */
     static unsigned char small[200];
     lq_json_doc_t d;
     lq_json_doc_init(&d, small, sizeof small);
-    in.state = LQ_OFFLOAD_NS_CREATED;
+    in.state = LQ_FORGE_OFFLOAD_NS_CREATED;
     lq_json_t *patch;
-    assert_int_equal(lq_offload_status_build(&d, ok, &in, NULL, &ph, &patch), LQ_ETOOBIG);
+    assert_int_equal(lq_forge_offload_status_build(&d, ok, &in, NULL, &ph, &patch), LQ_ETOOBIG);
 }
 
 /* ---- fallback ------------------------------------------------------------------------------ */
@@ -710,38 +710,38 @@ static void test_fallback(void **state)
     (void)state;
     static const struct {
         const char *pod;
-        lq_offload_fallback_t want;
+        lq_forge_offload_fallback_t want;
         const char *golden; /* NULL: no patch */
     } t[] = {
         {"{'metadata':{'name':'p','deletionTimestamp':'" T0 "'},'status':{'phase':'Running'}}",
-         LQ_OFFLOAD_FALLBACK_DELETE, NULL},
+         LQ_FORGE_OFFLOAD_FALLBACK_DELETE, NULL},
         {"{'metadata':{'name':'p','deletionTimestamp':'" T0 "'},'status':{'phase':'Succeeded'}}",
-         LQ_OFFLOAD_FALLBACK_DELETE, NULL},
-        {"{'metadata':{'name':'p'},'status':{'phase':'Succeeded'}}", LQ_OFFLOAD_FALLBACK_LEAVE, NULL},
+         LQ_FORGE_OFFLOAD_FALLBACK_DELETE, NULL},
+        {"{'metadata':{'name':'p'},'status':{'phase':'Succeeded'}}", LQ_FORGE_OFFLOAD_FALLBACK_LEAVE, NULL},
         {"{'metadata':{'name':'p'},'status':{'phase':'Pending','conditions':[{'type':'PodScheduled',"
          "'status':'True','lastProbeTime':null,'lastTransitionTime':'" T0 "'}]}}",
-         LQ_OFFLOAD_FALLBACK_BACKOFF, "fallback-backoff"},
+         LQ_FORGE_OFFLOAD_FALLBACK_BACKOFF, "fallback-backoff"},
         {"{'metadata':{'name':'p'},'status':{'phase':'Pending','containerStatuses':[]}}",
-         LQ_OFFLOAD_FALLBACK_BACKOFF, "fallback-backoff-bare"},
+         LQ_FORGE_OFFLOAD_FALLBACK_BACKOFF, "fallback-backoff-bare"},
         {"{'metadata':{'name':'p'},'status':{'phase':'Pending','reason':'OffloadingBackOff'}}",
-         LQ_OFFLOAD_FALLBACK_LEAVE, NULL},
+         LQ_FORGE_OFFLOAD_FALLBACK_LEAVE, NULL},
         {"{'metadata':{'name':'p'},'status':{'phase':'Running'," CONDS_RUNNING ",'containerStatuses':"
          "[{'name':'web','ready':true,'restartCount':0,'state':{'running':{'startedAt':'" T0 "'}}},"
          "{'name':'side','ready':false,'restartCount':1}]}}",
-         LQ_OFFLOAD_FALLBACK_ABORT, "fallback-aborted"},
+         LQ_FORGE_OFFLOAD_FALLBACK_ABORT, "fallback-aborted"},
         {"{'metadata':{'name':'p'},'status':{'phase':'Pending','containerStatuses':[{'name':'web',"
          "'ready':false,'state':{'waiting':{'reason':'ContainerCreating'}}}]}}",
-         LQ_OFFLOAD_FALLBACK_ABORT, "fallback-aborted-pending"},
+         LQ_FORGE_OFFLOAD_FALLBACK_ABORT, "fallback-aborted-pending"},
         {"{'metadata':{'name':'p'},'status':{'phase':'Failed','reason':'OffloadingAborted'}}",
-         LQ_OFFLOAD_FALLBACK_LEAVE, NULL},
+         LQ_FORGE_OFFLOAD_FALLBACK_LEAVE, NULL},
         {"{'metadata':{'name':'p'},'status':{'phase':'Failed','reason':'Evicted'}}",
-         LQ_OFFLOAD_FALLBACK_ABORT, "fallback-aborted-bare"},
+         LQ_FORGE_OFFLOAD_FALLBACK_ABORT, "fallback-aborted-bare"},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         lq_json_reset(&g_doc);
-        lq_offload_fallback_t act = (lq_offload_fallback_t)99;
+        lq_forge_offload_fallback_t act = (lq_forge_offload_fallback_t)99;
         lq_json_t *patch = (lq_json_t *)1;
-        lq_err_t err = lq_offload_fallback(&g_doc, J(t[i].pod), T1, &act, &patch);
+        lq_err_t err = lq_forge_offload_fallback(&g_doc, J(t[i].pod), T1, &act, &patch);
         if (err != LQ_OK || act != t[i].want)
             fail_msg("row %zu: %s action %d, want %d", i, lq_err_name(err), act, t[i].want);
         if (t[i].golden)
@@ -750,17 +750,17 @@ static void test_fallback(void **state)
             assert_null(patch);
     }
 
-    lq_offload_fallback_t act;
+    lq_forge_offload_fallback_t act;
     lq_json_t *patch;
-    assert_int_equal(lq_offload_fallback(&g_doc, J("{'status':{'phase':'Running'}}"), NULL, &act, &patch), LQ_EINVAL);
-    assert_int_equal(lq_offload_fallback(&g_doc, J("{'status':{'phase':'Succeeded'}}"), NULL, &act, &patch), LQ_OK);
-    assert_int_equal(act, LQ_OFFLOAD_FALLBACK_LEAVE);
-    assert_int_equal(lq_offload_fallback(&g_doc, J("{'status':{'phase':'Running'}}"), T1, &act, NULL), LQ_OK);
-    assert_int_equal(act, LQ_OFFLOAD_FALLBACK_ABORT);
-    assert_int_equal(lq_offload_fallback(&g_doc, J("{'status':{'phase':5}}"), T1, &act, &patch), LQ_EPROTO);
-    assert_int_equal(lq_offload_fallback(&g_doc, J("{'status':{'conditions':{}}}"), T1, &act, &patch), LQ_EPROTO);
-    assert_int_equal(lq_offload_fallback(&g_doc, J("{'status':[]}"), T1, &act, &patch), LQ_EPROTO);
-    assert_int_equal(lq_offload_fallback(&g_doc, NULL, T1, &act, &patch), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_fallback(&g_doc, J("{'status':{'phase':'Running'}}"), NULL, &act, &patch), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_fallback(&g_doc, J("{'status':{'phase':'Succeeded'}}"), NULL, &act, &patch), LQ_OK);
+    assert_int_equal(act, LQ_FORGE_OFFLOAD_FALLBACK_LEAVE);
+    assert_int_equal(lq_forge_offload_fallback(&g_doc, J("{'status':{'phase':'Running'}}"), T1, &act, NULL), LQ_OK);
+    assert_int_equal(act, LQ_FORGE_OFFLOAD_FALLBACK_ABORT);
+    assert_int_equal(lq_forge_offload_fallback(&g_doc, J("{'status':{'phase':5}}"), T1, &act, &patch), LQ_EPROTO);
+    assert_int_equal(lq_forge_offload_fallback(&g_doc, J("{'status':{'conditions':{}}}"), T1, &act, &patch), LQ_EPROTO);
+    assert_int_equal(lq_forge_offload_fallback(&g_doc, J("{'status':[]}"), T1, &act, &patch), LQ_EPROTO);
+    assert_int_equal(lq_forge_offload_fallback(&g_doc, NULL, T1, &act, &patch), LQ_EINVAL);
 }
 
 /* ---- no heap ------------------------------------------------------------------------------ */
@@ -774,25 +774,25 @@ static void test_no_heap_after_seal(void **state)
     lq_json_t *nsof = nsof_with("RF", false);
     lq_json_t *pod = J("{'metadata':{'name':'p'},'status':{'phase':'Running'," CONDS_RUNNING ","
                        "'containerStatuses':[{'name':'web','ready':true}]}}");
-    lq_offload_spec_t spec;
-    char name[LQ_OFFLOAD_NAME_BUF];
+    lq_forge_offload_spec_t spec;
+    char name[LQ_FORGE_OFFLOAD_NAME_BUF];
     bool sel = false;
     lq_json_t *ns, *hp, *conds, *sp, *fp;
-    lq_offload_phase_t ph;
-    lq_offload_fallback_t act;
-    lq_offload_status_in_t in = {.key = "me", .selected = true, .state = LQ_OFFLOAD_NS_CREATED, .now = T1};
+    lq_forge_offload_phase_t ph;
+    lq_forge_offload_fallback_t act;
+    lq_forge_offload_status_in_t in = {.key = "me", .selected = true, .state = LQ_FORGE_OFFLOAD_NS_CREATED, .now = T1};
     lq_err_t e[8];
 
     lq_pool_init();
     unsigned long v0 = lq_allocguard_violations();
     lq_pool_seal();
-    e[0] = lq_offload_spec_parse(spec_in, &spec);
-    e[1] = lq_offload_remote_name(&spec, "foo", "home", "0123ab", name, sizeof name, NULL);
-    e[2] = lq_offload_selector_match(spec.cluster_selector, LABELS, NLABELS, "liqo-foreign", &sel, NULL);
-    e[3] = lq_offload_remote_ns_build(&g_doc, name, "foo", "h", "f", &ns);
-    e[4] = lq_offload_home_ns_patch(&g_doc, LQ_OFFLOAD_PODS_REMOTE, true, &hp);
-    e[5] = lq_offload_status_build(&g_doc, nsof, &in, &conds, &ph, &sp);
-    e[6] = lq_offload_fallback(&g_doc, pod, T1, &act, &fp);
+    e[0] = lq_forge_offload_spec_parse(spec_in, &spec);
+    e[1] = lq_forge_offload_remote_name(&spec, "foo", "home", "0123ab", name, sizeof name, NULL);
+    e[2] = lq_forge_offload_selector_match(spec.cluster_selector, LABELS, NLABELS, "liqo-foreign", &sel, NULL);
+    e[3] = lq_forge_offload_remote_ns_build(&g_doc, name, "foo", "h", "f", &ns);
+    e[4] = lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_REMOTE, true, &hp);
+    e[5] = lq_forge_offload_status_build(&g_doc, nsof, &in, &conds, &ph, &sp);
+    e[6] = lq_forge_offload_fallback(&g_doc, pod, T1, &act, &fp);
     e[7] = lq_json_print(sp, g_out, sizeof g_out, NULL);
     unsigned long v1 = lq_allocguard_violations();
     lq_pool_init(); /* unseal before cmocka asserts (cmocka allocates on failure) */
@@ -800,8 +800,8 @@ static void test_no_heap_after_seal(void **state)
     for (size_t i = 0; i < sizeof e / sizeof e[0]; i++)
         assert_int_equal(e[i], LQ_OK);
     assert_true(sel);
-    assert_int_equal(ph, LQ_OFFLOAD_PHASE_SOME_FAILED);
-    assert_int_equal(act, LQ_OFFLOAD_FALLBACK_ABORT);
+    assert_int_equal(ph, LQ_FORGE_OFFLOAD_PHASE_SOME_FAILED);
+    assert_int_equal(act, LQ_FORGE_OFFLOAD_FALLBACK_ABORT);
     assert_int_equal(v1, v0);
 }
 

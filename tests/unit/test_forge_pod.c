@@ -179,9 +179,9 @@ static void test_remote_golden(void **state)
 
     const lq_json_t *labels = lq_json_get(meta, "labels");
     assert_str(lq_json_get(labels, "app"), "web");
-    assert_str(lq_json_get(labels, LQ_FORGE_POD_LABEL_ORIGIN), HOME_ID); /* the home's own is replaced */
-    assert_str(lq_json_get(labels, LQ_FORGE_POD_LABEL_DESTINATION), FOREIGN_ID);
-    assert_false(has(labels, LQ_FORGE_POD_LABEL_SHADOW));
+    assert_str(lq_json_get(labels, LQ_LIQO_LABEL_ORIGIN), HOME_ID); /* the home's own is replaced */
+    assert_str(lq_json_get(labels, LQ_LIQO_LABEL_DESTINATION), FOREIGN_ID);
+    assert_false(has(labels, LQ_LIQO_LABEL_SHADOW_POD));
     assert_int_equal(lq_json_size(labels), 5);
     const lq_json_t *ann = lq_json_get(meta, "annotations");
     assert_str(lq_json_get(ann, LQ_FORGE_POD_ANN_HOME_UID), HOME_UID);

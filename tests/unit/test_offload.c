@@ -48,7 +48,7 @@ static lq_cluster_t home, foreign;
 static lq_kreq_client_t home_req, foreign_req;
 static lq_offload_t off;
 static lq_offload_cfg_t cfg;
-static char sfx[LQ_OFFLOAD_SUFFIX_LEN + 1]; /* DefaultName suffix of HOME_ID */
+static char sfx[LQ_FORGE_OFFLOAD_SUFFIX_LEN + 1]; /* DefaultName suffix of HOME_ID */
 
 /* ---- the scripted API server --------------------------------------------------------- */
 
@@ -429,9 +429,9 @@ static const char *patched_status(const req_t *q, const char *extra)
 }
 
 /* The DefaultName remote name of ns, into out (not a rotating buffer: it must last). */
-static const char *default_name(char out[LQ_OFFLOAD_NAME_BUF], const char *ns)
+static const char *default_name(char out[LQ_FORGE_OFFLOAD_NAME_BUF], const char *ns)
 {
-    (void)snprintf(out, LQ_OFFLOAD_NAME_BUF, "%s-home-%s", ns, sfx);
+    (void)snprintf(out, LQ_FORGE_OFFLOAD_NAME_BUF, "%s-home-%s", ns, sfx);
     return out;
 }
 
@@ -459,7 +459,7 @@ static void assert_owned_ns_body(const req_t *q, const char *name, const char *o
 
 /* ---- set-up -------------------------------------------------------------------------- */
 
-static void boot(const char *const *flag_ns, size_t n_flags, lq_offload_mapping_t mapping)
+static void boot(const char *const *flag_ns, size_t n_flags, lq_forge_offload_mapping_t mapping)
 {
     lq_fake_reset();
     lq_log_init();
@@ -484,7 +484,7 @@ static void boot(const char *const *flag_ns, size_t n_flags, lq_offload_mapping_
                      LQ_OK);
     unsigned char d[32];
     assert_int_equal(lq_tls_sha256(HOME_ID, strlen(HOME_ID), d), LQ_OK);
-    lq_offload_hash_suffix(d, sfx);
+    lq_forge_offload_hash_suffix(d, sfx);
 }
 
 static void start(void)
@@ -500,11 +500,11 @@ static void test_crd_absent_offloads_flag_namespaces_only(void **state)
 {
     (void)state;
     static const char *const flags[] = { "team-b", "team-c=custom-c" };
-    boot(flags, 2, LQ_OFFLOAD_MAP_DEFAULT_NAME);
+    boot(flags, 2, LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME);
     set_list(HOME, 404, NULL, 0);
     set_list(FOREIGN, 200, NULL, 0);
     start();
-    char rb[LQ_OFFLOAD_NAME_BUF];
+    char rb[LQ_FORGE_OFFLOAD_NAME_BUF];
     default_name(rb, "team-b");
 
     req_t *q = expect(FOREIGN, "POST", "/api/v1/namespaces");
@@ -530,9 +530,9 @@ static void test_crd_absent_offloads_flag_namespaces_only(void **state)
     assert_int_equal(off.stats.status_patches, 0);
     assert_int_equal(off.stats.finalizer_patches, 0);
     assert_int_equal(off.stats.creates, 2);
-    assert_int_equal(rec_of("team-b")->state, LQ_OFFLOAD_NS_CREATED);
+    assert_int_equal(rec_of("team-b")->state, LQ_FORGE_OFFLOAD_NS_CREATED);
     assert_string_equal(rec_of("team-b")->seen_uid, "uid-b");
-    assert_int_equal(rec_of("team-c")->state, LQ_OFFLOAD_NS_CREATED);
+    assert_int_equal(rec_of("team-c")->state, LQ_FORGE_OFFLOAD_NS_CREATED);
     assert_int_equal(rec_of("team-b")->retry_at, 0);
 
     /* The foreign watch reports what we created: nothing more to do. */
@@ -547,7 +547,7 @@ static void test_crd_absent_offloads_flag_namespaces_only(void **state)
 static void test_default_name_write_order_and_own_echo(void **state)
 {
     (void)state;
-    boot(NULL, 0, LQ_OFFLOAD_MAP_DEFAULT_NAME);
+    boot(NULL, 0, LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME);
     const char *const home_items[] = {
         nsof("team-a", "10", "", "\"namespaceMappingStrategy\":\"DefaultName\"",
              "{\"remoteNamespacesConditions\":{" OTHER_KEY "},\"offloadingPhase\":\"Ready\"}"),
@@ -555,7 +555,7 @@ static void test_default_name_write_order_and_own_echo(void **state)
     set_list(HOME, 200, home_items, 1);
     set_list(FOREIGN, 200, NULL, 0);
     start();
-    char rn[LQ_OFFLOAD_NAME_BUF];
+    char rn[LQ_FORGE_OFFLOAD_NAME_BUF];
     default_name(rn, "team-a");
 
     req_t *q = expect(HOME, "GET", NSOF_PATH("team-a"));
@@ -599,7 +599,7 @@ static void test_default_name_write_order_and_own_echo(void **state)
 
     quiet(1000);
     assert_int_equal(off.stats.passes, passes);
-    assert_int_equal(rec_of("team-a")->state, LQ_OFFLOAD_NS_CREATED);
+    assert_int_equal(rec_of("team-a")->state, LQ_FORGE_OFFLOAD_NS_CREATED);
     assert_string_equal(rec_of("team-a")->own_rv, "12");
     assert_string_equal(rec_of("team-a")->seen, rn);
     assert_int_equal(off.stats.status_patches, 1);
@@ -628,7 +628,7 @@ static void test_default_name_write_order_and_own_echo(void **state)
  * Returns the GET of the existing namespace that follows, for the test to answer. */
 static req_t *create_hits_existing(const char *ns)
 {
-    boot(NULL, 0, LQ_OFFLOAD_MAP_DEFAULT_NAME);
+    boot(NULL, 0, LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME);
     static char item[1024];
     (void)snprintf(item, sizeof item, "%s", nsof(ns, "20", FIN_META, SAME_NAME, NULL));
     const char *const home_items[] = { item };
@@ -668,7 +668,7 @@ static void test_conflict_not_ours_loopbackoff_and_retry(void **state)
     lq_offload_rec_t *r = rec_of("team-x");
     for (int i = 0; i < 3; i++)
         pump();
-    assert_int_equal(r->state, LQ_OFFLOAD_NS_LOOPBACKOFF);
+    assert_int_equal(r->state, LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF);
     assert_true(has(r->message, "already exists"));
     assert_true(has(lq_fake_log_text(), "namespace team-x: a namespace named team-x already exists"));
     /* First retry: 500..1000 ms (base 1 s, jittered into [half, full]). */
@@ -726,7 +726,7 @@ static void test_conflict_ours_is_adopted(void **state)
     quiet(2000);
 
     lq_offload_rec_t *r = rec_of("team-y");
-    assert_int_equal(r->state, LQ_OFFLOAD_NS_CREATED);
+    assert_int_equal(r->state, LQ_FORGE_OFFLOAD_NS_CREATED);
     assert_true(r->remote_exists);
     assert_string_equal(r->seen, "team-y");
     assert_string_equal(r->seen_uid, "uid-ours"); /* a later delete is for this one only */
@@ -740,8 +740,8 @@ static void test_conflict_ours_is_adopted(void **state)
 static void test_deletion_drops_key_then_finalizer(void **state)
 {
     (void)state;
-    boot(NULL, 0, LQ_OFFLOAD_MAP_DEFAULT_NAME);
-    char rn[LQ_OFFLOAD_NAME_BUF];
+    boot(NULL, 0, LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME);
+    char rn[LQ_FORGE_OFFLOAD_NAME_BUF];
     default_name(rn, "team-d");
     const char *meta = ",\"deletionTimestamp\":\"" TS "\",\"finalizers\":[\"" FINALIZER "\",\"example.com/keep\"]";
     char st0[1024];
@@ -775,7 +775,7 @@ static void test_deletion_drops_key_then_finalizer(void **state)
     const char *st1 = patched_status(q, NULL);
     reply(q, 200, nsof("team-d", "31", meta, "", st1));
     quiet(2000); /* waits for the namespace to go; the finalizer stays meanwhile */
-    assert_int_equal(rec_of("team-d")->state, LQ_OFFLOAD_NS_TERMINATING);
+    assert_int_equal(rec_of("team-d")->state, LQ_FORGE_OFFLOAD_NS_TERMINATING);
     assert_int_equal(off.stats.finalizer_patches, 0);
 
     watch_event(FOREIGN, "DELETED", remote_ns(rn, "rns-d", "team-d", true, true));
@@ -810,8 +810,8 @@ static void test_deletion_drops_key_then_finalizer(void **state)
 static void test_status_conflict_rereads(void **state)
 {
     (void)state;
-    boot(NULL, 0, LQ_OFFLOAD_MAP_DEFAULT_NAME);
-    char rn[LQ_OFFLOAD_NAME_BUF];
+    boot(NULL, 0, LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME);
+    char rn[LQ_FORGE_OFFLOAD_NAME_BUF];
     default_name(rn, "team-s");
     const char *fin = FIN_META;
     const char *const home_items[] = { nsof("team-s", "40", fin, "", NULL) };
@@ -843,7 +843,7 @@ static void test_status_conflict_rereads(void **state)
     assert_int_equal(off.stats.status_patches, 1);
     assert_int_equal(count_reqs(HOME, "PATCH", "/api/v1/namespaces/team-s"), 1); /* label once */
     assert_int_equal(count_reqs(FOREIGN, NULL, NULL), 0); /* the remote namespace exists */
-    assert_int_equal(rec_of("team-s")->state, LQ_OFFLOAD_NS_CREATED);
+    assert_int_equal(rec_of("team-s")->state, LQ_FORGE_OFFLOAD_NS_CREATED);
 }
 
 /* 7. No pass before both sides are known: the foreign side lists a namespace of ours, the
@@ -851,8 +851,8 @@ static void test_status_conflict_rereads(void **state)
 static void test_no_orphan_deletion_before_home_listed(void **state)
 {
     (void)state;
-    boot(NULL, 0, LQ_OFFLOAD_MAP_DEFAULT_NAME);
-    char gone[LQ_OFFLOAD_NAME_BUF], kept[LQ_OFFLOAD_NAME_BUF];
+    boot(NULL, 0, LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME);
+    char gone[LQ_FORGE_OFFLOAD_NAME_BUF], kept[LQ_FORGE_OFFLOAD_NAME_BUF];
     default_name(gone, "gone");
     default_name(kept, "kept");
     const char *const foreign_items[] = { remote_ns(gone, "rns-g", "gone", true, false),
@@ -893,7 +893,7 @@ static void test_no_orphan_deletion_before_home_listed(void **state)
     reply(q, 200, nsof("kept", "51", fin, "", patched_status(q, NULL)));
     quiet(1000);
     assert_int_equal(count_reqs(FOREIGN, "DELETE", NULL), 1);
-    assert_int_equal(rec_of("gone")->state, LQ_OFFLOAD_NS_TERMINATING);
+    assert_int_equal(rec_of("gone")->state, LQ_FORGE_OFFLOAD_NS_TERMINATING);
 
     /* The namespace goes away: the record has nothing left and is freed. */
     watch_event(FOREIGN, "DELETED", remote_ns(gone, "rns-g", "gone", true, true));
@@ -952,7 +952,7 @@ static bool last_one_deleted(void)
 static void test_table_full_relists_when_a_record_frees(void **state)
 {
     (void)state;
-    boot(NULL, 0, LQ_OFFLOAD_MAP_DEFAULT_NAME);
+    boot(NULL, 0, LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME);
     const char *items[NFULL];
     for (unsigned i = 0; i < NFULL; i++)
         items[i] = orphan(i, false);
@@ -1009,8 +1009,8 @@ static void test_table_full_relists_when_a_record_frees(void **state)
 static void test_no_heap_after_start(void **state)
 {
     (void)state;
-    boot(NULL, 0, LQ_OFFLOAD_MAP_DEFAULT_NAME);
-    char rn[LQ_OFFLOAD_NAME_BUF];
+    boot(NULL, 0, LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME);
+    char rn[LQ_FORGE_OFFLOAD_NAME_BUF];
     default_name(rn, "team-h");
     const char *const home_items[] = { nsof("team-h", "60", "", "", NULL) };
     set_list(HOME, 200, home_items, 1);
@@ -1081,7 +1081,7 @@ static void test_no_heap_after_start(void **state)
 static void test_cluster_selector_not_matching(void **state)
 {
     (void)state;
-    boot(NULL, 0, LQ_OFFLOAD_MAP_DEFAULT_NAME);
+    boot(NULL, 0, LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME);
     const char *fin = FIN_META;
     const char *spec = "\"clusterSelector\":{\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":"
                        "\"region\",\"operator\":\"In\",\"values\":[\"eu\"]}]}]}";
@@ -1105,7 +1105,7 @@ static void test_cluster_selector_not_matching(void **state)
     quiet(2000);
     assert_int_equal(count_reqs(FOREIGN, NULL, NULL), 0);
     assert_false(rec_of("team-n")->selected);
-    assert_int_equal(rec_of("team-n")->state, LQ_OFFLOAD_NS_NONE);
+    assert_int_equal(rec_of("team-n")->state, LQ_FORGE_OFFLOAD_NS_NONE);
 }
 
 int main(void)

@@ -36,7 +36,7 @@
 #include "liqolet/offload.h"
 #include "liqolet/tls.h"
 
-#define GV "offloading.liqo.io/v1alpha1"
+#define GV LQ_LIQO_OFFLOADING_GV
 #define RESOURCE "namespaceoffloadings"
 #define WAIT_RECHECK_MS 5000
 #define RETRY_BASE_MS 1000
@@ -59,14 +59,14 @@ enum {
 static void actions(lq_offload_t *o);
 static void kick(lq_offload_t *o);
 
-const char *lq_offload_state_str(lq_offload_ns_state_t s)
+const char *lq_offload_state_str(lq_forge_offload_ns_state_t s)
 {
     switch (s) {
-    case LQ_OFFLOAD_NS_NONE: return "None";
-    case LQ_OFFLOAD_NS_CREATING: return "Creating";
-    case LQ_OFFLOAD_NS_CREATED: return "Ready";
-    case LQ_OFFLOAD_NS_LOOPBACKOFF: return "CreationLoopBackOff";
-    case LQ_OFFLOAD_NS_TERMINATING: return "Terminating";
+    case LQ_FORGE_OFFLOAD_NS_NONE: return "None";
+    case LQ_FORGE_OFFLOAD_NS_CREATING: return "Creating";
+    case LQ_FORGE_OFFLOAD_NS_CREATED: return "Ready";
+    case LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF: return "CreationLoopBackOff";
+    case LQ_FORGE_OFFLOAD_NS_TERMINATING: return "Terminating";
     }
     return "?";
 }
@@ -96,7 +96,7 @@ static lq_offload_rec_t *rec_get(lq_offload_t *o, const char *ns, size_t len)
     lq_offload_rec_t *r = rec_find(o, ns, len);
     if (r)
         return r;
-    if (len == 0 || len > LQ_OFFLOAD_NAME_MAX)
+    if (len == 0 || len > LQ_FORGE_OFFLOAD_NAME_MAX)
         return NULL;
     for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++) {
         r = &o->recs[i];
@@ -165,7 +165,7 @@ static void retry_later(lq_offload_t *o, lq_offload_rec_t *r, uint32_t ms)
 
 static bool rec_usable(const lq_offload_rec_t *r)
 {
-    return r->used && r->state == LQ_OFFLOAD_NS_CREATED && r->remote_exists &&
+    return r->used && r->state == LQ_FORGE_OFFLOAD_NS_CREATED && r->remote_exists &&
            !r->remote_terminating && r->seen[0] && strcmp(r->seen, r->remote) == 0;
 }
 
@@ -219,19 +219,19 @@ static void finish(lq_offload_t *o, bool failed)
     if (failed) {
         o->stats.failures++;
         retry_later(o, r, lq_backoff_next(&r->backoff));
-    } else if (r->state == LQ_OFFLOAD_NS_TERMINATING || r->state == LQ_OFFLOAD_NS_CREATING) {
+    } else if (r->state == LQ_FORGE_OFFLOAD_NS_TERMINATING || r->state == LQ_FORGE_OFFLOAD_NS_CREATING) {
         retry_later(o, r, WAIT_RECHECK_MS); /* the watch normally says first */
-    } else if (r->state == LQ_OFFLOAD_NS_LOOPBACKOFF && o->conflict_) {
+    } else if (r->state == LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF && o->conflict_) {
         retry_later(o, r, lq_backoff_next(&r->backoff)); /* the other namespace may go */
     } else {
         lq_backoff_reset(&r->backoff);
     }
     if (r->state != r->logged_) {
-        if (r->state == LQ_OFFLOAD_NS_LOOPBACKOFF)
+        if (r->state == LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF)
             LQ_WARN("offload", "namespace %s: %s", r->ns, r->message);
-        else if (r->state == LQ_OFFLOAD_NS_CREATED)
+        else if (r->state == LQ_FORGE_OFFLOAD_NS_CREATED)
             LQ_INFO("offload", "namespace %s offloaded as %s", r->ns, r->seen);
-        else if (r->state == LQ_OFFLOAD_NS_NONE && r->logged_ != LQ_OFFLOAD_NS_NONE)
+        else if (r->state == LQ_FORGE_OFFLOAD_NS_NONE && r->logged_ != LQ_FORGE_OFFLOAD_NS_NONE)
             LQ_INFO("offload", "namespace %s: offloading ended", r->ns);
         r->logged_ = r->state;
     }
@@ -274,7 +274,7 @@ static bool render(lq_offload_t *o, const lq_json_t *obj, size_t *len)
 
 static lq_err_t nsof_path(const lq_offload_t *o, char *path, size_t cap, const char *sub)
 {
-    return lq_kapi_path(path, cap, GV, o->cur_->ns, RESOURCE, LQ_OFFLOAD_OBJECT_NAME, sub);
+    return lq_kapi_path(path, cap, GV, o->cur_->ns, RESOURCE, LQ_FORGE_OFFLOAD_OBJECT_NAME, sub);
 }
 
 /* Remembers the resourceVersion of the NamespaceOffloading now in obj_ (after our own
@@ -285,7 +285,7 @@ static void note_own_rv(lq_offload_t *o)
 }
 
 /* Reads the NamespaceOffloading in obj_ into the record: deletion, spec, remote name. */
-static lq_json_t *eval_nsof(lq_offload_t *o, lq_offload_spec_t *spec)
+static lq_json_t *eval_nsof(lq_offload_t *o, lq_forge_offload_spec_t *spec)
 {
     lq_offload_rec_t *r = o->cur_;
     lq_json_t *nsof = NULL;
@@ -296,22 +296,22 @@ static lq_json_t *eval_nsof(lq_offload_t *o, lq_offload_spec_t *spec)
         return NULL;
     lq_json_type_t dt = lq_json_type(LQ_JSON_AT(nsof, "metadata", "deletionTimestamp"));
     r->deleting = dt != LQ_JSON_ABSENT && dt != LQ_JSON_NULL;
-    r->spec_bad = lq_offload_spec_parse(nsof, spec) != LQ_OK;
+    r->spec_bad = lq_forge_offload_spec_parse(nsof, spec) != LQ_OK;
     return nsof;
 }
 
 /* The remote name the record wants, or a LOOPBACKOFF message. */
-static void eval_name(lq_offload_t *o, const lq_offload_spec_t *spec)
+static void eval_name(lq_offload_t *o, const lq_forge_offload_spec_t *spec)
 {
     lq_offload_rec_t *r = o->cur_;
     size_t len = 0;
     r->remote[0] = '\0';
-    lq_err_t e = lq_offload_remote_name(spec, r->ns, o->cfg.home_name, o->suffix_, r->remote,
+    lq_err_t e = lq_forge_offload_remote_name(spec, r->ns, o->cfg.home_name, o->suffix_, r->remote,
                                         sizeof r->remote, &len);
     if (e == LQ_OK)
         return;
     r->remote[0] = '\0';
-    if (e == LQ_ETOOBIG && spec->mapping == LQ_OFFLOAD_MAP_DEFAULT_NAME)
+    if (e == LQ_ETOOBIG && spec->mapping == LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME)
         (void)snprintf(r->message, sizeof r->message,
                        "the remote namespace name %s-%s-%s is %zu characters, over the 63 a "
                        "namespace name may have; use EnforceSameName or SelectedName",
@@ -383,7 +383,7 @@ static void ns_request(lq_offload_t *o, int step, const char *name)
     if (step == ST_NS_CREATE) {
         lq_json_t *ns = NULL;
         size_t len = 0;
-        if (lq_offload_remote_ns_build(&o->doc_, name, r->ns, o->cfg.home_id,
+        if (lq_forge_offload_remote_ns_build(&o->doc_, name, r->ns, o->cfg.home_id,
                                        o->cfg.foreign_id, &ns) != LQ_OK ||
             !render(o, ns, &len)) {
             finish(o, true);
@@ -406,7 +406,7 @@ static bool remote_action(lq_offload_t *o, bool want)
 {
     lq_offload_rec_t *r = o->cur_;
     if (r->spec_bad) {
-        r->state = LQ_OFFLOAD_NS_LOOPBACKOFF; /* keep what exists; say why */
+        r->state = LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF; /* keep what exists; say why */
         return false;
     }
     if (r->remote_exists && r->remote_terminating && !o->refreshed_) {
@@ -421,22 +421,22 @@ static bool remote_action(lq_offload_t *o, bool want)
         return true;
     }
     if (!want) {
-        r->state = r->remote_exists ? LQ_OFFLOAD_NS_TERMINATING : LQ_OFFLOAD_NS_NONE;
+        r->state = r->remote_exists ? LQ_FORGE_OFFLOAD_NS_TERMINATING : LQ_FORGE_OFFLOAD_NS_NONE;
         return false;
     }
     if (!r->remote[0]) {
-        r->state = LQ_OFFLOAD_NS_LOOPBACKOFF; /* eval_name wrote the message */
+        r->state = LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF; /* eval_name wrote the message */
         return false;
     }
     if (r->remote_exists) {
-        r->state = r->remote_terminating ? LQ_OFFLOAD_NS_CREATING : LQ_OFFLOAD_NS_CREATED;
+        r->state = r->remote_terminating ? LQ_FORGE_OFFLOAD_NS_CREATING : LQ_FORGE_OFFLOAD_NS_CREATED;
         return false;
     }
     if (o->conflict_) {
-        r->state = LQ_OFFLOAD_NS_LOOPBACKOFF;
+        r->state = LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF;
         return false;
     }
-    r->state = LQ_OFFLOAD_NS_CREATING;
+    r->state = LQ_FORGE_OFFLOAD_NS_CREATING;
     ns_request(o, ST_NS_CREATE, r->remote);
     return true;
 }
@@ -445,7 +445,7 @@ static bool remote_action(lq_offload_t *o, bool want)
 static bool label_action(lq_offload_t *o)
 {
     lq_offload_rec_t *r = o->cur_;
-    bool set = r->crd ? (!r->deleting && !r->spec_bad && r->pods != LQ_OFFLOAD_PODS_LOCAL) : r->flag;
+    bool set = r->crd ? (!r->deleting && !r->spec_bad && r->pods != LQ_FORGE_OFFLOAD_PODS_LOCAL) : r->flag;
     if (r->crd && r->spec_bad)
         return false; /* leave it as it is */
     lq_offload_label_state_t want = set ? LQ_OFFLOAD_LABEL_SET : LQ_OFFLOAD_LABEL_CLEARED;
@@ -454,7 +454,7 @@ static bool label_action(lq_offload_t *o)
     lq_json_t *patch = NULL;
     size_t len = 0;
     char path[LQ_KREQ_PATH_MAX];
-    if (lq_offload_home_ns_patch(&o->doc_, r->pods, set, &patch) != LQ_OK || !render(o, patch, &len) ||
+    if (lq_forge_offload_home_ns_patch(&o->doc_, r->pods, set, &patch) != LQ_OK || !render(o, patch, &len) ||
         lq_kapi_path(path, sizeof path, "v1", NULL, "namespaces", r->ns, NULL) != LQ_OK) {
         finish(o, true);
         return true;
@@ -488,7 +488,7 @@ static bool conditions_equal(const lq_json_t *a, const lq_json_t *b)
 
 /* Does the current status already say what we would write? */
 static bool status_current(lq_offload_t *o, const lq_json_t *nsof, const lq_json_t *conds,
-                           lq_offload_phase_t phase, bool with_name)
+                           lq_forge_offload_phase_t phase, bool with_name)
 {
     const lq_json_t *st = lq_json_get(nsof, "status");
     const lq_json_t *mine = LQ_JSON_AT(st, "remoteNamespacesConditions", o->cfg.foreign_name);
@@ -497,7 +497,7 @@ static bool status_current(lq_offload_t *o, const lq_json_t *nsof, const lq_json
         return false;
     if (conds && !conditions_equal(conds, mine))
         return false;
-    if (!view_is(lq_json_get(st, "offloadingPhase"), lq_offload_phase_str(phase)))
+    if (!view_is(lq_json_get(st, "offloadingPhase"), lq_forge_offload_phase_str(phase)))
         return false;
     if (with_name && !view_is(lq_json_get(st, "remoteNamespaceName"), o->cur_->remote))
         return false;
@@ -514,18 +514,18 @@ static bool status_action(lq_offload_t *o, const lq_json_t *nsof)
     lq_offload_rec_t *r = o->cur_;
     if (lq_forge_time_format(lq_port_wall_ms(), false, o->now_, sizeof o->now_) != LQ_OK)
         return false;
-    lq_offload_status_in_t in;
+    lq_forge_offload_status_in_t in;
     memset(&in, 0, sizeof in);
     in.key = o->cfg.foreign_name;
     in.selected = r->selected;
     in.state = r->state;
-    in.message = r->state == LQ_OFFLOAD_NS_LOOPBACKOFF ? r->message : NULL;
+    in.message = r->state == LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF ? r->message : NULL;
     in.remote_name = r->remote[0] ? r->remote : NULL;
     in.precondition = true;
     in.now = o->now_;
     lq_json_t *conds = NULL, *patch = NULL;
-    lq_offload_phase_t phase;
-    lq_err_t e = lq_offload_status_build(&o->doc_, nsof, &in, &conds, &phase, &patch);
+    lq_forge_offload_phase_t phase;
+    lq_err_t e = lq_forge_offload_status_build(&o->doc_, nsof, &in, &conds, &phase, &patch);
     if (e != LQ_OK) {
         LQ_WARN("offload", "namespace %s: cannot build the status (%s)", r->ns, lq_err_str(e));
         return false;
@@ -551,7 +551,7 @@ static void actions(lq_offload_t *o)
 {
     lq_offload_rec_t *r = o->cur_;
     lq_json_reset(&o->doc_);
-    lq_offload_spec_t spec;
+    lq_forge_offload_spec_t spec;
     lq_json_t *nsof = eval_nsof(o, &spec);
     if (r->crd && !nsof) {
         LQ_WARN("offload", "namespace %s: the NamespaceOffloading cannot be read", r->ns);
@@ -565,7 +565,7 @@ static void actions(lq_offload_t *o)
         memset(&spec, 0, sizeof spec); /* --offload: Liqo's defaults but the mapping */
         spec.mapping = o->cfg.flag_mapping;
         if (r->flag_remote[0]) {
-            spec.mapping = LQ_OFFLOAD_MAP_SELECTED_NAME;
+            spec.mapping = LQ_FORGE_OFFLOAD_MAP_SELECTED_NAME;
             spec.remote_name.p = r->flag_remote;
             spec.remote_name.len = strlen(r->flag_remote);
         }
@@ -586,14 +586,14 @@ static void actions(lq_offload_t *o)
         return;
     if (nsof && status_action(o, nsof))
         return;
-    if (nsof && r->deleting && r->state == LQ_OFFLOAD_NS_NONE && has_finalizer(nsof, o->finalizer_)) {
+    if (nsof && r->deleting && r->state == LQ_FORGE_OFFLOAD_NS_NONE && has_finalizer(nsof, o->finalizer_)) {
         patch_finalizer(o, nsof, false);
         return;
     }
     finish(o, false);
 }
 
-static void node_labels(const lq_json_t *node, lq_offload_label_t *labels, size_t *n)
+static void node_labels(const lq_json_t *node, lq_forge_offload_label_t *labels, size_t *n)
 {
     *n = 0;
     for (const lq_json_t *it = lq_json_first(LQ_JSON_AT(node, "metadata", "labels"));
@@ -612,7 +612,7 @@ static void selected_then_actions(lq_offload_t *o, bool node_in_resp)
 {
     lq_offload_rec_t *r = o->cur_;
     lq_json_reset(&o->doc_);
-    lq_offload_spec_t spec;
+    lq_forge_offload_spec_t spec;
     lq_json_t *nsof = eval_nsof(o, &spec);
     r->selected = true;
     if (nsof && !r->spec_bad && !r->deleting && spec.cluster_selector &&
@@ -631,14 +631,14 @@ static void selected_then_actions(lq_offload_t *o, bool node_in_resp)
             return;
         }
         lq_json_t *node = NULL;
-        lq_offload_label_t labels[MAX_NODE_LABELS];
+        lq_forge_offload_label_t labels[MAX_NODE_LABELS];
         size_t n = 0, invalid = 0;
         if (lq_json_parse(&o->doc_, o->resp_, o->req_.resp_len, &node) != LQ_OK) {
             failed(o, "the virtual node cannot be parsed", LQ_EPROTO);
             return;
         }
         node_labels(node, labels, &n);
-        if (lq_offload_selector_match(spec.cluster_selector, labels, n, o->cfg.node_name,
+        if (lq_forge_offload_selector_match(spec.cluster_selector, labels, n, o->cfg.node_name,
                                       &r->selected, &invalid) != LQ_OK)
             r->selected = false;
         if (invalid > 0)
@@ -736,8 +736,8 @@ static void on_req(lq_kreq_t *q, lq_err_t err, void *ctx)
             failed(o, "parse the remote namespace", LQ_EPROTO);
             return;
         }
-        if (lq_offload_remote_ns_owned(obj, o->cfg.home_id, o->cfg.foreign_id, r->ns)) {
-            char name[LQ_OFFLOAD_NAME_BUF];
+        if (lq_forge_offload_remote_ns_owned(obj, o->cfg.home_id, o->cfg.foreign_id, r->ns)) {
+            char name[LQ_FORGE_OFFLOAD_NAME_BUF];
             if (lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "name"), name, sizeof name) == LQ_OK) {
                 memcpy(r->seen, name, sizeof r->seen);
                 r->remote_exists = true;
@@ -775,7 +775,7 @@ static void on_req(lq_kreq_t *q, lq_err_t err, void *ctx)
             return;
         }
         o->stats.label_patches++;
-        r->label = r->crd ? (!r->deleting && r->pods != LQ_OFFLOAD_PODS_LOCAL ? LQ_OFFLOAD_LABEL_SET
+        r->label = r->crd ? (!r->deleting && r->pods != LQ_FORGE_OFFLOAD_PODS_LOCAL ? LQ_OFFLOAD_LABEL_SET
                                                                              : LQ_OFFLOAD_LABEL_CLEARED)
                           : (r->flag ? LQ_OFFLOAD_LABEL_SET : LQ_OFFLOAD_LABEL_CLEARED);
         actions(o);
@@ -854,10 +854,10 @@ static lq_err_t on_crd(lq_watch_t *w, const lq_watch_event_t *ev, void *ctx)
     const lq_scan_meta_t *m = &ev->meta;
     if (!m->ns.found || !m->name.found || m->ns.escaped || m->name.escaped)
         return LQ_OK;
-    if (m->name.len != strlen(LQ_OFFLOAD_OBJECT_NAME) ||
-        memcmp(m->name.p, LQ_OFFLOAD_OBJECT_NAME, m->name.len) != 0) {
+    if (m->name.len != strlen(LQ_FORGE_OFFLOAD_OBJECT_NAME) ||
+        memcmp(m->name.p, LQ_FORGE_OFFLOAD_OBJECT_NAME, m->name.len) != 0) {
         LQ_DEBUG("offload", "NamespaceOffloading %.*s/%.*s ignored: it must be named %s",
-                 (int)m->ns.len, m->ns.p, (int)m->name.len, m->name.p, LQ_OFFLOAD_OBJECT_NAME);
+                 (int)m->ns.len, m->ns.p, (int)m->name.len, m->name.p, LQ_FORGE_OFFLOAD_OBJECT_NAME);
         return LQ_OK;
     }
     lq_offload_rec_t *r = ev->type == LQ_WATCH_DELETED ? rec_find(o, m->ns.p, m->ns.len)
@@ -940,10 +940,10 @@ static lq_err_t on_remote_ns(lq_watch_t *w, const lq_watch_event_t *ev, void *ct
     if (lq_json_parse(d, data, len, &root) != LQ_OK)
         return LQ_OK;
     obj = ev->wrapped ? lq_json_get(root, "object") : root;
-    char local[LQ_OFFLOAD_NAME_BUF], name[LQ_OFFLOAD_NAME_BUF];
-    if (!view_is(LQ_JSON_AT(obj, "metadata", "labels", LQ_OFFLOAD_LABEL_DESTINATION),
+    char local[LQ_FORGE_OFFLOAD_NAME_BUF], name[LQ_FORGE_OFFLOAD_NAME_BUF];
+    if (!view_is(LQ_JSON_AT(obj, "metadata", "labels", LQ_LIQO_LABEL_DESTINATION),
                  o->cfg.foreign_id) ||
-        lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "annotations", LQ_OFFLOAD_ANN_ORIGINAL_NAME),
+        lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "annotations", LQ_LIQO_ANN_ORIGINAL_NAME),
                          local, sizeof local) != LQ_OK ||
         lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "name"), name, sizeof name) != LQ_OK)
         return LQ_OK;
@@ -1020,11 +1020,11 @@ lq_err_t lq_offload_init(lq_offload_t *o, lq_loop_t *loop, lq_cluster_t *home,
     lq_err_t e = lq_tls_sha256(cfg->home_id, strlen(cfg->home_id), digest);
     if (e != LQ_OK)
         return e;
-    lq_offload_hash_suffix(digest, o->suffix_);
+    lq_forge_offload_hash_suffix(digest, o->suffix_);
     int n = snprintf(o->finalizer_, sizeof o->finalizer_, "%s%s", LQ_OFFLOAD_FINALIZER_PREFIX,
                      cfg->foreign_name);
-    int m = snprintf(o->ns_sel_, sizeof o->ns_sel_, "%s=%s,%s=%s", LQ_OFFLOAD_LABEL_ORIGIN,
-                     cfg->home_id, LQ_OFFLOAD_LABEL_DESTINATION, cfg->foreign_id);
+    int m = snprintf(o->ns_sel_, sizeof o->ns_sel_, "%s=%s,%s=%s", LQ_LIQO_LABEL_ORIGIN,
+                     cfg->home_id, LQ_LIQO_LABEL_DESTINATION, cfg->foreign_id);
     if (n < 0 || (size_t)n >= sizeof o->finalizer_ || m < 0 || (size_t)m >= sizeof o->ns_sel_)
         return LQ_ETOOBIG;
     for (size_t i = 0; i < cfg->n_flag_ns; i++) {

@@ -87,7 +87,7 @@ static lq_pod_rec_t *rec_get(lq_pods_t *p, const char *ns, size_t nl, const char
     lq_pod_rec_t *r = rec_find(p, ns, nl, name, len);
     if (r)
         return r;
-    if (nl == 0 || nl >= LQ_OFFLOAD_NAME_BUF || len == 0 || len >= LQ_POD_NAME_BUF)
+    if (nl == 0 || nl >= LQ_FORGE_OFFLOAD_NAME_BUF || len == 0 || len >= LQ_POD_NAME_BUF)
         return NULL;
     for (size_t i = 0; i < LQ_MAX_PODS && p->stats.records < p->cfg.max_pods; i++) {
         r = &p->recs[i];
@@ -349,20 +349,20 @@ static void actions(lq_pod_pass_t *ps)
         return;
     }
     if (!rns) {
-        lq_offload_fallback_t act = LQ_OFFLOAD_FALLBACK_LEAVE;
+        lq_forge_offload_fallback_t act = LQ_FORGE_OFFLOAD_FALLBACK_LEAVE;
         lq_json_t *patch = NULL;
         if (lq_forge_time_format(lq_port_wall_ms(), false, ps->now, sizeof ps->now) != LQ_OK ||
-            lq_offload_fallback(&ps->doc, home, ps->now, &act, &patch) != LQ_OK) {
+            lq_forge_offload_fallback(&ps->doc, home, ps->now, &act, &patch) != LQ_OK) {
             failed(ps, "fallback", LQ_EPROTO);
             return;
         }
-        if (act == LQ_OFFLOAD_FALLBACK_DELETE) {
+        if (act == LQ_FORGE_OFFLOAD_FALLBACK_DELETE) {
             delete_pod(ps, true, r->ns, r->home_uid);
         } else if (patch) {
             LQ_INFO("pods", "pod %s/%s: namespace %s is not offloaded: %s", r->ns, r->name, r->ns,
-                    act == LQ_OFFLOAD_FALLBACK_BACKOFF ? LQ_OFFLOAD_REASON_BACKOFF
-                                                       : LQ_OFFLOAD_REASON_ABORTED);
-            EMIT(p, r, true, LQ_OFFLOAD_EVENT_REASON, "Reflection to cluster %s disabled for "
+                    act == LQ_FORGE_OFFLOAD_FALLBACK_BACKOFF ? LQ_FORGE_OFFLOAD_REASON_BACKOFF
+                                                       : LQ_FORGE_OFFLOAD_REASON_ABORTED);
+            EMIT(p, r, true, LQ_FORGE_OFFLOAD_EVENT_REASON, "Reflection to cluster %s disabled for "
                  "namespace %s", p->cfg.foreign_name, r->ns);
             patch_home(ps, patch, true, ST_FALLBACK);
         } else {
@@ -637,8 +637,8 @@ static lq_err_t on_home(lq_watch_t *w, const lq_watch_event_t *ev, void *ctx)
                           ? rec_find(p, m->ns.p, m->ns.len, m->name.p, m->name.len)
                           : rec_get(p, m->ns.p, m->ns.len, m->name.p, m->name.len);
     if (!r && p->cfg.events && ev->type != LQ_WATCH_DELETED && ev->type != LQ_WATCH_MODIFIED &&
-        m->ns.len < LQ_OFFLOAD_NAME_BUF && m->name.len < LQ_POD_NAME_BUF) {
-        char ns[LQ_OFFLOAD_NAME_BUF], name[LQ_POD_NAME_BUF], uid[LQ_FORGE_POD_UID_BUF] = "";
+        m->ns.len < LQ_FORGE_OFFLOAD_NAME_BUF && m->name.len < LQ_POD_NAME_BUF) {
+        char ns[LQ_FORGE_OFFLOAD_NAME_BUF], name[LQ_POD_NAME_BUF], uid[LQ_FORGE_POD_UID_BUF] = "";
         (void)lq_scan_copy(&m->ns, ns, sizeof ns);
         (void)lq_scan_copy(&m->name, name, sizeof name);
         (void)lq_scan_copy(&m->uid, uid, sizeof uid);
@@ -757,7 +757,7 @@ lq_err_t lq_pods_init(lq_pods_t *p, lq_loop_t *loop, lq_cluster_t *home, lq_clus
     p->foreign_req_ = foreign_req;
     int n = snprintf(p->home_sel_, sizeof p->home_sel_, "spec.nodeName=%s", cfg->node_name);
     int m = snprintf(p->foreign_sel_, sizeof p->foreign_sel_, "%s=%s,%s=%s",
-                     LQ_FORGE_POD_LABEL_ORIGIN, cfg->home_id, LQ_FORGE_POD_LABEL_DESTINATION,
+                     LQ_LIQO_LABEL_ORIGIN, cfg->home_id, LQ_LIQO_LABEL_DESTINATION,
                      cfg->foreign_id);
     if (n < 0 || (size_t)n >= sizeof p->home_sel_ || m < 0 || (size_t)m >= sizeof p->foreign_sel_)
         return LQ_ETOOBIG;

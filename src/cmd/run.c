@@ -337,8 +337,8 @@ int lq_run_main(lq_config_t *cfg)
     oc.n_flag_ns = cfg->n_offload;
     oc.on_change = lq_pods_namespace_changed;
     oc.ctx = &rn.pods;
-    oc.flag_mapping = cfg->offload_mapping == 1 ? LQ_OFFLOAD_MAP_ENFORCE_SAME_NAME
-                                                : LQ_OFFLOAD_MAP_DEFAULT_NAME;
+    oc.flag_mapping = cfg->offload_mapping == 1 ? LQ_FORGE_OFFLOAD_MAP_ENFORCE_SAME_NAME
+                                                : LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME;
     if (lq_offload_init(&rn.offload, &rn.loop, &rn.home, &rn.foreign, &rn.home_req,
                         &rn.foreign_req, &oc) != LQ_OK) {
         LQ_ERROR("run", "cannot set up namespace offloading (cluster names or ids too long?)");
