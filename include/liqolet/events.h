@@ -26,7 +26,8 @@
 /* Finds the home pod of a remote pod: remote namespace + pod name -> home namespace and
  * home pod uid (copied to ns/uid). Returns false when the pod is not one of ours. */
 typedef bool lq_events_lookup_fn(void *ctx, const char *remote_ns, size_t rl, const char *name,
-                                 size_t nl, char *ns, size_t ns_cap, char *uid, size_t uid_cap);
+                                 size_t nl, const char *remote_uid, size_t ul, char *ns,
+                                 size_t ns_cap, char *uid, size_t uid_cap);
 
 typedef struct lq_event_entry {
     bool used;

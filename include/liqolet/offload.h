@@ -15,6 +15,8 @@
 #include "liqolet/forge_offload.h"
 #include "liqolet/json.h"
 #include "liqolet/kreq.h"
+#include "liqolet/mgmt.h"
+#include "liqolet/refl.h"
 #include "liqolet/watch.h"
 
 /* Buffers of the module (bytes). NamespaceOffloading objects and namespaces are small;
@@ -22,8 +24,9 @@
 #ifndef LQ_OFFLOAD_OBJ_BUF
 #define LQ_OFFLOAD_OBJ_BUF (64u * 1024u)
 #endif
-#ifndef LQ_OFFLOAD_ARENA
-#define LQ_OFFLOAD_ARENA (LQ_OFFLOAD_OBJ_BUF * 5u)
+/* One foreign namespace event (a namespace is small; a larger one is skipped). */
+#ifndef LQ_OFFLOAD_NS_EVENT_BUF
+#define LQ_OFFLOAD_NS_EVENT_BUF 16384u
 #endif
 /* Finalizer of this agent: "liqolet.liqo.io/<foreign cluster name>" (Decision 1). */
 #define LQ_OFFLOAD_FINALIZER_PREFIX "liqolet.liqo.io/"
@@ -35,53 +38,70 @@ typedef struct lq_offload_cfg {
     const char *node_name;                 /* clusterSelector is matched on this Node */
     const char *const *flag_ns;            /* --offload "NS" or "NS=REMOTE" (borrowed) */
     size_t n_flag_ns;
-    lq_forge_offload_mapping_t flag_mapping;     /* of a plain "NS": DefaultName/EnforceSameName */
+    lq_forge_offload_mapping_t flag_mapping; /* of a plain "NS": DefaultName/EnforceSameName */
     /* optional: called when a home namespace's remote namespace becomes usable or stops
-     * being usable (lq_offload_remote_ns changes), e.g. to re-queue its pods */
+     * being usable (lq_offload_ns changes), e.g. to re-queue its pods */
     void (*on_change)(const char *ns, void *ctx);
     void *ctx;
 } lq_offload_cfg_t;
 
 typedef enum lq_offload_label_state {
     LQ_OFFLOAD_LABEL_UNKNOWN = 0,
-    LQ_OFFLOAD_LABEL_SET,      /* liqo.io/scheduling-enabled=true written */
-    LQ_OFFLOAD_LABEL_CLEARED,  /* removed */
+    LQ_OFFLOAD_LABEL_SET,      /* liqo.io/scheduling-enabled=true written by us */
+    LQ_OFFLOAD_LABEL_CLEARED,  /* removed by us, or never ours to remove */
 } lq_offload_label_state_t;
 
-/* One home namespace this agent offloads, offloaded, or has a remote namespace for. */
+/* What the home cluster says of a namespace, and whether its remote namespace can be
+ * used now (DESIGN.md Decision 17: "temporarily unusable" is not "not offloaded"). */
+typedef enum lq_offload_use {
+    LQ_OFFLOAD_NOT_OFFLOADED = 0, /* home asks for no offloading (pods fall back, §3.6) */
+    LQ_OFFLOAD_WAITING,           /* offloaded, but the remote namespace is not usable yet
+                                     (being created or re-created, or unknown): wait */
+    LQ_OFFLOAD_USABLE             /* the remote namespace is ours and ready */
+} lq_offload_use_t;
+
+/* One home namespace this agent offloads, offloaded, or has a remote namespace for.
+ * Key: the home namespace (h.ns), h.name "". Presence: HOME = its NamespaceOffloading
+ * exists; FOREIGN = the remote namespace it owns (or may adopt) exists. */
 typedef struct lq_offload_rec {
-    bool used;
+    lq_rtab_hdr_t h;
     bool flag;                /* listed with --offload */
-    bool crd;                 /* its NamespaceOffloading exists (as the watch says) */
-    bool deleting;            /* ... and is being deleted */
+    bool deleting;            /* its NamespaceOffloading is being deleted */
     bool spec_bad;            /* ... with a spec we cannot read */
     bool selected;            /* clusterSelector matches this agent's node */
-    bool dirty;               /* a reconcile pass is due */
+    bool remote_terminating;
+    bool probed;              /* the wanted remote name was looked up since start-up */
     lq_forge_offload_pods_t pods;
     lq_forge_offload_ns_state_t state;
     lq_offload_label_state_t label;
-    bool remote_exists;       /* a remote namespace of ours exists for it (foreign watch) */
-    bool remote_terminating;
-    char ns[LQ_FORGE_OFFLOAD_NAME_BUF];       /* home namespace */
     char remote[LQ_FORGE_OFFLOAD_NAME_BUF];   /* wanted remote name; "" when none or invalid */
-    char seen[LQ_FORGE_OFFLOAD_NAME_BUF];     /* remote namespace that exists */
-    char flag_remote[LQ_FORGE_OFFLOAD_NAME_BUF]; /* --offload NS=REMOTE: SelectedName REMOTE */
+    /* The remote namespace this record owns: a name the agent created or adopted, and
+     * its UID once proven (created by us, or read and checked on adoption). A foreign
+     * event never changes these; it only says whether that object still exists. */
+    char seen[LQ_FORGE_OFFLOAD_NAME_BUF];
     char seen_uid[48];
+    char flag_remote[LQ_FORGE_OFFLOAD_NAME_BUF]; /* --offload NS=REMOTE: SelectedName */
     char message[LQ_OFFLOAD_MSG_MAX];   /* why the state is what it is (status message) */
-    char own_rv[32];          /* resourceVersion produced by our last write */
-    int64_t retry_at;         /* monotonic ms of the next pass without an event; 0 none */
-    lq_backoff_t backoff;
     /* private */
-    bool crd_mark_, remote_mark_;
     lq_forge_offload_ns_state_t logged_;
     bool usable_;             /* last value reported through cfg.on_change */
-    uint64_t pod_items, pod_errors; /* pod reflection results in this namespace (metrics) */
+    uint64_t items_[LQ_MGMT_KIND_COUNT], errors_[LQ_MGMT_KIND_COUNT]; /* Liqo's counters */
 } lq_offload_rec_t;
+
+/* What the foreign watch shows: a namespace carrying our labels. Evidence only: a record
+ * adopts it in a pass when its name is the one the home side asks for and its
+ * liqo.io/original-name is that record's namespace (the same test as after a 409). */
+typedef struct lq_offload_seen {
+    bool used, mark, terminating;
+    char name[LQ_FORGE_OFFLOAD_NAME_BUF];
+    char uid[48];
+    char original[LQ_FORGE_OFFLOAD_NAME_BUF];
+} lq_offload_seen_t;
+#define LQ_OFFLOAD_SEEN_MAX (2u * LQ_MAX_NAMESPACES)
 
 typedef struct lq_offload_stats {
     uint64_t passes, creates, deletes, label_patches, status_patches, finalizer_patches;
-    uint64_t failures, conflicts, table_full;
-    uint32_t records, records_hwm;
+    uint64_t conflicts, ignored_foreign;
 } lq_offload_stats_t;
 
 typedef struct lq_offload {
@@ -89,49 +109,38 @@ typedef struct lq_offload {
     lq_offload_cfg_t cfg;
     lq_offload_stats_t stats;
     bool crd_missing;         /* the API server has no NamespaceOffloading resource */
-    bool home_synced, foreign_synced;
+    lq_refl_kind_t kind;      /* the engine's view: table, watches, synced */
     lq_offload_rec_t recs[LQ_MAX_NAMESPACES];
+    lq_offload_seen_t seen[LQ_OFFLOAD_SEEN_MAX];
+    bool seen_overflow;       /* the foreign list did not fit: look names up by GET */
     /* private */
-    lq_loop_t *loop_;
-    lq_kreq_client_t *home_req_, *foreign_req_;
-    lq_offload_rec_t *cur_;   /* record of the pass in flight */
-    size_t next_;             /* round-robin start of the next pass */
-    int step_;
-    bool conflict_, refreshed_, overflow_;
-    size_t obj_len_;          /* NamespaceOffloading text in obj_ (0 = none) */
     char suffix_[LQ_FORGE_OFFLOAD_SUFFIX_LEN + 1];
     char finalizer_[sizeof LQ_OFFLOAD_FINALIZER_PREFIX + LQ_FORGE_OFFLOAD_NAME_MAX];
     char ns_sel_[LQ_FORGE_OFFLOAD_MANAGED_BY_MAX + 40];
     char now_[32];
-    lq_loop_timer_t timer_;
-    lq_kreq_t req_;
-    lq_conn_t crd_conn_, ns_conn_;
-    lq_watch_t crd_watch_, ns_watch_;
-    lq_json_doc_t doc_;
-    char body_[16384];
-    char resp_[32768];
-    char ns_buf_[16384];
+    lq_json_doc_t evdoc_;     /* foreign namespace events */
+    unsigned char evarena_[4u * LQ_OFFLOAD_NS_EVENT_BUF];
+    char ns_buf_[LQ_OFFLOAD_NS_EVENT_BUF];
     char crd_buf_[LQ_OFFLOAD_OBJ_BUF];
-    char obj_[LQ_OFFLOAD_OBJ_BUF];
-    unsigned char arena_[LQ_OFFLOAD_ARENA];
 } lq_offload_t;
 
-/* Binds the module to the loop, both clusters and their request clients (owned by the
- * caller, alive as long as o). cfg's strings are borrowed. --offload namespaces get a
- * record at once. Returns LQ_OK; LQ_EINVAL a required cfg string is NULL or empty;
- * LQ_ETOOBIG more --offload namespaces than records, or names that do not fit. */
-lq_err_t lq_offload_init(lq_offload_t *o, lq_loop_t *loop, lq_cluster_t *home,
-                         lq_cluster_t *foreign, lq_kreq_client_t *home_req,
-                         lq_kreq_client_t *foreign_req, const lq_offload_cfg_t *cfg);
-/* Starts both watches; passes begin once both have listed. LQ_OK or a watch error. */
-lq_err_t lq_offload_start(lq_offload_t *o);
-/* The remote namespace of home namespace ns when it exists, is ours and is not
- * terminating (pods and objects may be reflected into it); NULL otherwise. */
+/* Adds namespace offloading to the engine (which outlives o). cfg's strings are
+ * borrowed. --offload namespaces get a record at once. Returns LQ_OK; LQ_EINVAL a
+ * required cfg string is NULL or empty; LQ_ETOOBIG more --offload namespaces than
+ * records, or names that do not fit; an engine error. */
+lq_err_t lq_offload_init(lq_offload_t *o, lq_refl_t *refl, const lq_offload_cfg_t *cfg);
+/* What the home cluster asks for namespace ns and whether its remote namespace is usable;
+ * *remote (optional) gets the remote name when USABLE, else NULL. */
+lq_offload_use_t lq_offload_ns(const lq_offload_t *o, const char *ns, size_t len,
+                               const char **remote);
+/* The remote namespace of home namespace ns when USABLE; NULL otherwise. */
 const char *lq_offload_remote_ns(const lq_offload_t *o, const char *ns, size_t len);
-/* The home namespace whose remote namespace is remote_ns (usable as above); NULL if none. */
+/* The home namespace whose proven remote namespace (created or adopted by this agent,
+ * terminating or not) is remote_ns; NULL if none. */
 const char *lq_offload_home_ns(const lq_offload_t *o, const char *remote_ns, size_t len);
-/* Counts one pod reflection result of home namespace ns (Liqo's item / error counters). */
-void lq_offload_count(lq_offload_t *o, const char *ns, bool ok);
+/* Counts one reflection result of a kind in home namespace ns (Liqo's item / error
+ * counters, per namespace and reflector). */
+void lq_offload_count(lq_offload_t *o, const char *ns, lq_mgmt_kind_t kind, bool ok);
 /* Both watches have listed and no pass is due or running: the remote namespaces are
  * what the current objects ask for (used to hold pod reflection at start-up). */
 bool lq_offload_settled(const lq_offload_t *o);

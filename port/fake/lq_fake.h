@@ -12,7 +12,7 @@
 #include "liqolet/port.h"
 
 #define LQ_FAKE_MAX_SOCKS 16
-#define LQ_FAKE_SOCK_BUF  (64u * 1024u)
+#define LQ_FAKE_SOCK_BUF  (256u * 1024u) /* bulk unit tests keep-alive hundreds of requests */
 #define LQ_FAKE_MAX_FILES 16
 #define LQ_FAKE_FILE_BUF  (16u * 1024u)
 #define LQ_FAKE_LOG_BUF   (64u * 1024u)

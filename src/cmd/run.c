@@ -1,7 +1,7 @@
 /* liqolet: `liqolet run`, start-up order (DESIGN.md "How data flows" step 1):
  * configuration -> credentials -> TLS -> cluster identities -> virtual node -> loop.
- * What runs today: the virtual node (Node, status, Lease, capacity, foreign health) and
- * namespace offloading (src/offload.c). Resource reflection is not wired yet (README). */
+ * What runs: the virtual node (Node, status, Lease, capacity, foreign health) and the
+ * reflector engine (src/reflect/refl.c) with namespace offloading and pods. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +16,7 @@
 #include "liqolet/pods.h"
 #include "liqolet/events.h"
 #include "liqolet/pool.h"
+#include "liqolet/refl.h"
 #include "liqolet/run.h"
 #include "liqolet/tls.h"
 #include "liqolet/vnode.h"
@@ -34,6 +35,7 @@ static struct {
     lq_vnode_t vnode;
     lq_lock_t lock;
     lq_mgmt_t mgmt;
+    lq_refl_t refl;
     lq_offload_t offload;
     lq_pods_t pods;
     lq_events_t events;
@@ -79,56 +81,11 @@ static void derive_name(const char *id, char *out, size_t cap)
     out[n] = '\0';
 }
 
-/* /objects/pods: the pods that run remotely now, in table order. */
+/* /objects/<kind>: through the reflector engine. */
 static bool mgmt_object(void *ctx, lq_mgmt_kind_t kind, size_t index, lq_mgmt_object_t *out)
 {
     (void)ctx;
-    if (kind != LQ_MGMT_KIND_POD)
-        return false;
-    for (size_t i = 0, k = 0; i < LQ_MAX_PODS; i++) {
-        const lq_pod_rec_t *r = &rn.pods.recs[i];
-        if (!r->used || !r->remote_exists || k++ != index)
-            continue;
-        out->ns = r->ns;
-        out->name = r->name;
-        out->remote_ns = lq_offload_remote_ns(&rn.offload, r->ns, strlen(r->ns));
-        out->state = r->home_exists ? "Reflected" : "Deleting";
-        return true;
-    }
-    return false;
-}
-
-/* Offloaded namespaces, pod counters and the work queues for the snapshot. */
-static void mgmt_snapshot_reflection(lq_mgmt_snapshot_t *s)
-{
-    for (size_t i = 0; i < LQ_MAX_NAMESPACES && s->n_ns < LQ_MAX_NAMESPACES; i++) {
-        const lq_offload_rec_t *r = &rn.offload.recs[i];
-        if (!r->used)
-            continue;
-        lq_mgmt_ns_t *n = &s->ns[s->n_ns++];
-        n->local = r->ns;
-        n->remote = r->remote_exists ? r->seen : "";
-        n->state = lq_offload_state_str(r->state);
-        n->items[LQ_MGMT_KIND_POD] = r->pod_items;
-        n->errors[LQ_MGMT_KIND_POD] = r->pod_errors;
-    }
-    uint64_t depth = 0;
-    for (size_t i = 0; i < LQ_MAX_PODS; i++) {
-        const lq_pod_rec_t *r = &rn.pods.recs[i];
-        s->objects[LQ_MGMT_KIND_POD] += r->used && r->remote_exists;
-        depth += r->used && (r->dirty || r->retry_at != 0);
-    }
-    const lq_pods_stats_t *ps = &rn.pods.stats;
-    s->objects_gen[LQ_MGMT_KIND_POD] = ps->creates + ps->remote_deletes + ps->passes;
-    s->workqueue.depth = depth;
-    s->workqueue.high_water = ps->records_hwm;
-    s->workqueue.retries = ps->failures + rn.offload.stats.failures;
-    lq_mgmt_snap_table(s, "pod records", ps->records, (uint64_t)rn.pods.cfg.max_pods,
-                       ps->records_hwm);
-    lq_mgmt_snap_table(s, "namespace records", rn.offload.stats.records, LQ_MAX_NAMESPACES,
-                       rn.offload.stats.records_hwm);
-    lq_mgmt_snap_table(s, "event queue", rn.events.stats.queued, LQ_EVENTS_QUEUE,
-                       rn.events.stats.queued_hwm);
+    return lq_refl_object(&rn.refl, kind, index, out);
 }
 
 /* The management endpoint pulls the agent's state through this (src/mgmt.c; the
@@ -178,7 +135,10 @@ static void mgmt_snapshot(void *ctx, lq_mgmt_snapshot_t *s)
     lq_mgmt_snap_table(s, "TLS sessions", ts.sessions_open, LQ_TLS_MAX_SESSIONS, ts.sessions_peak);
     lq_mgmt_snap_table(s, "mbedTLS arena bytes", ts.arena_used, ts.arena_size, ts.arena_peak);
     lq_mgmt_snap_table(s, "start-up pool bytes", lq_pool_used(), lq_pool_capacity(), lq_pool_used());
-    mgmt_snapshot_reflection(s);
+    lq_refl_snap_conns(&rn.refl, s);
+    lq_refl_snapshot(&rn.refl, s);
+    lq_mgmt_snap_table(s, "event queue", rn.events.stats.queued, LQ_EVENTS_QUEUE,
+                       rn.events.stats.queued_hwm);
 }
 
 static void on_locked(lq_lock_t *l, void *ctx)
@@ -189,8 +149,7 @@ static void on_locked(lq_lock_t *l, void *ctx)
         LQ_ERROR("run", "cannot start the virtual node");
         lq_loop_stop(&rn.loop);
     }
-    if (lq_offload_start(&rn.offload) != LQ_OK || lq_pods_start(&rn.pods) != LQ_OK ||
-        lq_events_start(&rn.events) != LQ_OK) {
+    if (lq_refl_start(&rn.refl) != LQ_OK || lq_events_start(&rn.events) != LQ_OK) {
         LQ_ERROR("run", "cannot start namespace offloading or pod reflection");
         lq_loop_stop(&rn.loop);
     }
@@ -339,16 +298,15 @@ int lq_run_main(lq_config_t *cfg)
     oc.ctx = &rn.pods;
     oc.flag_mapping = cfg->offload_mapping == 1 ? LQ_FORGE_OFFLOAD_MAP_ENFORCE_SAME_NAME
                                                 : LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME;
-    if (lq_offload_init(&rn.offload, &rn.loop, &rn.home, &rn.foreign, &rn.home_req,
-                        &rn.foreign_req, &oc) != LQ_OK) {
+    lq_refl_init(&rn.refl, &rn.loop, &rn.home, &rn.foreign, &rn.home_req, &rn.foreign_req);
+    if (lq_offload_init(&rn.offload, &rn.refl, &oc) != LQ_OK) {
         LQ_ERROR("run", "cannot set up namespace offloading (cluster names or ids too long?)");
         return 1;
     }
     lq_events_init(&rn.events, &rn.loop, &rn.foreign, &rn.home_req, lq_pods_lookup, &rn.pods);
     lq_pods_cfg_t pc = { rn.home_id, rn.foreign_id, rn.node_name, rn.node_ip, rn.foreign_name,
                          &rn.events, cfg->networking_reflect_ips, (size_t)cfg->max_pods };
-    if (lq_pods_init(&rn.pods, &rn.loop, &rn.home, &rn.foreign, &rn.home_req, &rn.foreign_req,
-                     &rn.offload, &pc) != LQ_OK) {
+    if (lq_pods_init(&rn.pods, &rn.refl, &rn.offload, &pc) != LQ_OK) {
         LQ_ERROR("run", "cannot set up pod reflection (node name or cluster ids too long?)");
         return 1;
     }

@@ -160,14 +160,16 @@ static lq_err_t on_event(lq_watch_t *w, const lq_watch_event_t *ev, void *ctx)
     if (lq_json_parse(&e->doc_, ev->data, ev->len, &root) != LQ_OK)
         return LQ_OK;
     lq_json_t *o = ev->wrapped ? lq_json_get(root, "object") : root;
-    lq_json_str_t rns, pod, name;
+    lq_json_str_t rns, pod, puid, name;
     const lq_json_t *io = lq_json_get(o, "involvedObject");
     if (lq_json_str(lq_json_get(io, "namespace"), &rns) != LQ_OK ||
         lq_json_str(lq_json_get(io, "name"), &pod) != LQ_OK ||
+        lq_json_str(lq_json_get(io, "uid"), &puid) != LQ_OK ||
         lq_json_str(LQ_JSON_AT(o, "metadata", "name"), &name) != LQ_OK)
         return LQ_OK;
     char ns[64], uid[LQ_FORGE_POD_UID_BUF];
-    if (!e->lookup_(e->lookup_ctx_, rns.p, rns.len, pod.p, pod.len, ns, sizeof ns, uid, sizeof uid))
+    if (!e->lookup_(e->lookup_ctx_, rns.p, rns.len, pod.p, pod.len, puid.p, puid.len, ns,
+                    sizeof ns, uid, sizeof uid))
         return LQ_OK;
     lq_event_entry_t *en = push(e);
     if (!en)

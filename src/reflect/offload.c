@@ -6,12 +6,16 @@
  *            --offload namespaces are offloaded (the watch keeps trying, so installing
  *            the CRD later works);
  *   foreign: namespaces labelled virtualkubelet.liqo.io/origin=<home id> and
- *            .../destination=<foreign id>: the remote namespaces this agent owns, keyed
- *            back to the home namespace by the liqo.io/original-name annotation.
- * Each home namespace concerned has a record (a fixed table of LQ_MAX_NAMESPACES). An
- * event marks its record dirty; passes run one at a time, and only once both watches
- * have listed, so a remote namespace is never taken for an orphan before the home side
- * is known.
+ *            .../destination=<foreign id>. Labels are only the filter (DESIGN.md
+ *            Decision 17): an event counts only when its name is one a record already
+ *            wants or owns (a foreign annotation never maps it), and it only says
+ *            whether that namespace exists; it never creates a record.
+ * Each home namespace with a NamespaceOffloading or an --offload flag has a record (a
+ * fixed table of LQ_MAX_NAMESPACES) run by the reflector engine (src/reflect/refl.c):
+ * an event marks the record dirty; passes run one at a time, and only once both
+ * watches have listed. A remote namespace is ours when we created it, or when a pass
+ * read it under the name the home side asks for and found our labels and the home
+ * namespace's name on it (adoption); its UID is kept and every delete carries it.
  *
  * A pass is level-based (Decision 4): it GETs the NamespaceOffloading (and this agent's
  * Node when there is a clusterSelector), then performs the first action still needed,
@@ -42,9 +46,11 @@
 #define RETRY_BASE_MS 1000
 #define RETRY_MAX_MS 60000
 #define MAX_NODE_LABELS 64
+#define HOME LQ_RTAB_HOME
+#define FOREIGN LQ_RTAB_FOREIGN
 
 enum {
-    ST_IDLE = 0,
+    ST_START = 0,
     ST_GET_NSOF,
     ST_GET_NODE,
     ST_FIN_ADD,
@@ -56,8 +62,15 @@ enum {
     ST_FIN_DEL,
 };
 
-static void actions(lq_offload_t *o);
-static void kick(lq_offload_t *o);
+/* Scratch bits of a pass (w->flags). */
+#define F_CONFLICT 1u  /* the wanted remote name is taken by a namespace not ours */
+#define F_REFRESHED 2u /* the remote namespace was read in this pass */
+
+static void actions(lq_refl_work_t *w);
+
+/* The pass's record and module. */
+#define REC(w) ((lq_offload_rec_t *)(void *)(w)->rec)
+#define MOD(w) ((lq_offload_t *)(w)->k->ctx)
 
 const char *lq_offload_state_str(lq_forge_offload_ns_state_t s)
 {
@@ -77,237 +90,193 @@ static bool view_is(const lq_json_t *it, const char *s)
     return lq_json_str(it, &v) == LQ_OK && v.len == strlen(s) && memcmp(v.p, s, v.len) == 0;
 }
 
-/* --- records ------------------------------------------------------------------------ */
-
-static lq_offload_rec_t *rec_find(lq_offload_t *o, const char *ns, size_t len)
+static bool is_set(const lq_json_t *it)
 {
-    for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++) {
-        lq_offload_rec_t *r = &o->recs[i];
-        if (r->used && strlen(r->ns) == len && memcmp(r->ns, ns, len) == 0)
-            return r;
-    }
-    return NULL;
+    lq_json_type_t t = lq_json_type(it);
+    return t != LQ_JSON_ABSENT && t != LQ_JSON_NULL;
 }
 
-/* The record of home namespace ns, created when absent. NULL: the table is full (an
- * event is lost for now: overflow_ makes the watches relist once a record frees). */
-static lq_offload_rec_t *rec_get(lq_offload_t *o, const char *ns, size_t len)
+static lq_offload_rec_t *rec_at(const lq_offload_t *o, size_t i)
 {
-    lq_offload_rec_t *r = rec_find(o, ns, len);
-    if (r)
-        return r;
-    if (len == 0 || len > LQ_FORGE_OFFLOAD_NAME_MAX)
-        return NULL;
-    for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++) {
-        r = &o->recs[i];
-        if (r->used)
-            continue;
-        memset(r, 0, sizeof *r);
-        r->used = true;
-        memcpy(r->ns, ns, len);
-        r->ns[len] = '\0';
-        lq_backoff_init(&r->backoff, RETRY_BASE_MS, RETRY_MAX_MS, (uint64_t)i * 7919u + len);
-        o->stats.records++;
-        if (o->stats.records > o->stats.records_hwm)
-            o->stats.records_hwm = o->stats.records;
-        return r;
-    }
-    o->stats.table_full++;
-    o->overflow_ = true;
-    LQ_WARN("offload", "namespace table full (%u records): namespace %.*s waits until one "
-            "frees", (unsigned)LQ_MAX_NAMESPACES, (int)len, ns);
-    return NULL;
+    return (lq_offload_rec_t *)(void *)lq_rtab_at(&o->kind.tab, i);
 }
 
-static void rec_dirty(lq_offload_t *o, lq_offload_rec_t *r)
+static lq_offload_rec_t *rec_find(const lq_offload_t *o, const char *ns, size_t len)
 {
-    r->dirty = true;
-    kick(o);
+    return (lq_offload_rec_t *)(void *)lq_rtab_find(&o->kind.tab, ns, len, "", 0);
 }
 
-/* A record with nothing left to do is freed; a lost event (table full) is recovered by
- * relisting both watches, from the timer (relist_missed): this may run inside a watch's
- * own event callback, where stopping that watch would pull its connection from under
- * the stream being parsed. */
-static void rec_gc(lq_offload_t *o, lq_offload_rec_t *r)
+static bool crd_of(const lq_offload_rec_t *r)
 {
-    if (r->flag || r->crd || r->remote_exists || r->dirty || r->retry_at != 0 ||
-        r->label != LQ_OFFLOAD_LABEL_CLEARED)
-        return;
-    LQ_DEBUG("offload", "namespace %s: nothing left to do; record freed", r->ns);
-    r->used = false;
-    o->stats.records--;
-    if (o->overflow_)
-        lq_loop_timer_start(o->loop_, &o->timer_, 0);
+    return lq_rtab_present(&r->h, HOME);
 }
 
-static void relist_missed(lq_offload_t *o)
+static bool remote_of(const lq_offload_rec_t *r)
 {
-    if (!o->overflow_ || o->stats.records >= LQ_MAX_NAMESPACES)
-        return;
-    o->overflow_ = false;
-    LQ_INFO("offload", "a namespace record freed; relisting to pick up what the full "
-            "table missed");
-    lq_watch_stop(&o->crd_watch_);
-    lq_watch_stop(&o->ns_watch_);
-    (void)lq_watch_start(&o->crd_watch_);
-    (void)lq_watch_start(&o->ns_watch_);
+    return lq_rtab_present(&r->h, FOREIGN);
 }
 
-static void retry_later(lq_offload_t *o, lq_offload_rec_t *r, uint32_t ms)
-{
-    r->retry_at = lq_port_mono_ms() + ms;
-    if (!o->timer_.armed || o->timer_.due_ms > r->retry_at)
-        lq_loop_timer_start(o->loop_, &o->timer_, ms);
-}
-
-/* --- the pass ---------------------------------------------------------------------- */
-
+/* The remote namespace is ours (created or adopted, UID known), exists and is ready. */
 static bool rec_usable(const lq_offload_rec_t *r)
 {
-    return r->used && r->state == LQ_FORGE_OFFLOAD_NS_CREATED && r->remote_exists &&
-           !r->remote_terminating && r->seen[0] && strcmp(r->seen, r->remote) == 0;
+    return r->h.used && r->state == LQ_FORGE_OFFLOAD_NS_CREATED && remote_of(r) &&
+           !r->remote_terminating && r->seen_uid[0] && r->seen[0] && strcmp(r->seen, r->remote) == 0;
+}
+
+/* What the home side asks for (never the foreign side). */
+static bool rec_wanted(const lq_offload_rec_t *r)
+{
+    return crd_of(r) ? (!r->deleting && r->selected && !r->spec_bad) : r->flag;
+}
+
+lq_offload_use_t lq_offload_ns(const lq_offload_t *o, const char *ns, size_t len,
+                               const char **remote)
+{
+    const lq_offload_rec_t *r = rec_find(o, ns, len);
+    if (remote)
+        *remote = NULL;
+    if (!r)
+        return LQ_OFFLOAD_NOT_OFFLOADED;
+    if (rec_usable(r)) {
+        if (remote)
+            *remote = r->seen;
+        return LQ_OFFLOAD_USABLE;
+    }
+    /* spec_bad: the offloading exists but cannot be read: keep what runs (wait). */
+    if (crd_of(r) && r->spec_bad)
+        return LQ_OFFLOAD_WAITING;
+    return rec_wanted(r) ? LQ_OFFLOAD_WAITING : LQ_OFFLOAD_NOT_OFFLOADED;
 }
 
 const char *lq_offload_remote_ns(const lq_offload_t *o, const char *ns, size_t len)
 {
-    for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++) {
-        const lq_offload_rec_t *r = &o->recs[i];
-        if (rec_usable(r) && strlen(r->ns) == len && memcmp(r->ns, ns, len) == 0)
-            return r->seen;
-    }
-    return NULL;
+    const char *remote = NULL;
+    (void)lq_offload_ns(o, ns, len, &remote);
+    return remote;
 }
 
 const char *lq_offload_home_ns(const lq_offload_t *o, const char *remote_ns, size_t len)
 {
-    for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++) {
-        const lq_offload_rec_t *r = &o->recs[i];
-        if (rec_usable(r) && strlen(r->seen) == len && memcmp(r->seen, remote_ns, len) == 0)
-            return r->ns;
+    for (size_t i = 0; i < o->kind.tab.cap; i++) {
+        const lq_offload_rec_t *r = rec_at(o, i);
+        if (r->h.used && r->seen_uid[0] && strlen(r->seen) == len &&
+            memcmp(r->seen, remote_ns, len) == 0)
+            return r->h.ns;
     }
     return NULL;
 }
 
-void lq_offload_count(lq_offload_t *o, const char *ns, bool ok)
+void lq_offload_count(lq_offload_t *o, const char *ns, lq_mgmt_kind_t kind, bool ok)
 {
     lq_offload_rec_t *r = rec_find(o, ns, strlen(ns));
-    if (!r)
+    if (!r || (unsigned)kind >= LQ_MGMT_KIND_COUNT)
         return;
     if (ok)
-        r->pod_items++;
+        r->items_[kind]++;
     else
-        r->pod_errors++;
+        r->errors_[kind]++;
 }
 
 bool lq_offload_settled(const lq_offload_t *o)
 {
-    if (!o->home_synced || !o->foreign_synced || o->cur_)
-        return false;
-    for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++)
-        if (o->recs[i].used && o->recs[i].dirty)
-            return false;
-    return true;
+    return lq_refl_kind_idle(&o->kind);
 }
 
-static void finish(lq_offload_t *o, bool failed)
+
+/* A record with nothing left to do is freed. */
+static bool rec_done(const lq_offload_rec_t *r)
 {
-    lq_offload_rec_t *r = o->cur_;
-    o->cur_ = NULL;
-    o->step_ = ST_IDLE;
-    r->retry_at = 0;
-    if (failed) {
-        o->stats.failures++;
-        retry_later(o, r, lq_backoff_next(&r->backoff));
-    } else if (r->state == LQ_FORGE_OFFLOAD_NS_TERMINATING || r->state == LQ_FORGE_OFFLOAD_NS_CREATING) {
-        retry_later(o, r, WAIT_RECHECK_MS); /* the watch normally says first */
-    } else if (r->state == LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF && o->conflict_) {
-        retry_later(o, r, lq_backoff_next(&r->backoff)); /* the other namespace may go */
-    } else {
-        lq_backoff_reset(&r->backoff);
-    }
+    return !r->flag && !crd_of(r) && !remote_of(r) && !r->h.dirty &&
+           r->label != LQ_OFFLOAD_LABEL_SET;
+}
+
+/* --- the pass ---------------------------------------------------------------------- */
+
+static void log_state(lq_offload_t *o, lq_offload_rec_t *r)
+{
     if (r->state != r->logged_) {
         if (r->state == LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF)
-            LQ_WARN("offload", "namespace %s: %s", r->ns, r->message);
+            LQ_WARN("offload", "namespace %s: %s", r->h.ns, r->message);
         else if (r->state == LQ_FORGE_OFFLOAD_NS_CREATED)
-            LQ_INFO("offload", "namespace %s offloaded as %s", r->ns, r->seen);
+            LQ_INFO("offload", "namespace %s offloaded as %s", r->h.ns, r->seen);
         else if (r->state == LQ_FORGE_OFFLOAD_NS_NONE && r->logged_ != LQ_FORGE_OFFLOAD_NS_NONE)
-            LQ_INFO("offload", "namespace %s: offloading ended", r->ns);
+            LQ_INFO("offload", "namespace %s: offloading ended", r->h.ns);
         r->logged_ = r->state;
     }
     bool usable = rec_usable(r);
     if (usable != r->usable_) {
         r->usable_ = usable;
         if (o->cfg.on_change)
-            o->cfg.on_change(r->ns, o->cfg.ctx);
+            o->cfg.on_change(r->h.ns, o->cfg.ctx);
     }
-    rec_gc(o, r);
-    kick(o);
+}
+
+static void finish(lq_refl_work_t *w, bool failed)
+{
+    lq_offload_t *o = MOD(w);
+    lq_offload_rec_t *r = REC(w);
+    lq_rtab_outcome_t out = LQ_RTAB_DONE;
+    uint32_t delay = 0;
+    if (failed) {
+        out = LQ_RTAB_RETRY;
+    } else if (r->state == LQ_FORGE_OFFLOAD_NS_TERMINATING || r->state == LQ_FORGE_OFFLOAD_NS_CREATING) {
+        out = LQ_RTAB_RECHECK; /* the watch normally says first */
+        delay = WAIT_RECHECK_MS;
+    } else if (r->state == LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF && (w->flags & F_CONFLICT)) {
+        out = LQ_RTAB_RETRY; /* the other namespace may go */
+    }
+    log_state(o, r);
+    if (out == LQ_RTAB_DONE && rec_done(r)) {
+        LQ_DEBUG("offload", "namespace %s: nothing left to do; record freed", r->h.ns);
+        out = LQ_RTAB_FREE;
+    }
+    lq_refl_finish(w, out, delay);
 }
 
 /* Logs a failed request of the pass and schedules the record again. */
-static void failed(lq_offload_t *o, const char *what, lq_err_t err)
+static void failed(lq_refl_work_t *w, const char *what, lq_err_t err)
 {
-    LQ_WARN("offload", "namespace %s: %s: %s (%s); retrying", o->cur_->ns, what,
-            lq_err_str(err), o->req_.message);
-    finish(o, true);
+    LQ_WARN("offload", "namespace %s: %s: %s (%s); retrying", w->rec->ns, what, lq_err_str(err),
+            w->req.message);
+    finish(w, true);
 }
 
-static bool send(lq_offload_t *o, lq_kreq_client_t *cl, int step)
+static lq_err_t nsof_path(const lq_refl_work_t *w, char *path, size_t cap, const char *sub)
 {
-    o->step_ = step;
-    if (lq_kreq_submit(cl, &o->req_) != LQ_OK) {
-        failed(o, "request", LQ_ESTATE);
-        return false;
-    }
-    return true;
+    return lq_kapi_path(path, cap, GV, w->rec->ns, RESOURCE, LQ_FORGE_OFFLOAD_OBJECT_NAME, sub);
 }
 
-static bool render(lq_offload_t *o, const lq_json_t *obj, size_t *len)
+/* Remembers the resourceVersion of the NamespaceOffloading now in obj[HOME] (after our
+ * own write, the watch event it causes is ours and needs no pass). */
+static void note_own_rv(lq_refl_work_t *w)
 {
-    if (obj && lq_json_print(obj, o->body_, sizeof o->body_, len) == LQ_OK)
-        return true;
-    LQ_WARN("offload", "namespace %s: a request body does not fit %zu bytes", o->cur_->ns,
-            sizeof o->body_);
-    return false;
+    (void)lq_scan_uid_rv(w->obj[HOME], w->len[HOME], NULL, 0, w->rec->own_rv, sizeof w->rec->own_rv);
 }
 
-static lq_err_t nsof_path(const lq_offload_t *o, char *path, size_t cap, const char *sub)
+/* Reads the NamespaceOffloading in obj[HOME] into the record: deletion, spec. */
+static lq_json_t *eval_nsof(lq_refl_work_t *w, lq_forge_offload_spec_t *spec)
 {
-    return lq_kapi_path(path, cap, GV, o->cur_->ns, RESOURCE, LQ_FORGE_OFFLOAD_OBJECT_NAME, sub);
-}
-
-/* Remembers the resourceVersion of the NamespaceOffloading now in obj_ (after our own
- * write, the watch event it causes is ours and needs no pass). */
-static void note_own_rv(lq_offload_t *o)
-{
-    (void)lq_scan_uid_rv(o->obj_, o->obj_len_, NULL, 0, o->cur_->own_rv, sizeof o->cur_->own_rv);
-}
-
-/* Reads the NamespaceOffloading in obj_ into the record: deletion, spec, remote name. */
-static lq_json_t *eval_nsof(lq_offload_t *o, lq_forge_offload_spec_t *spec)
-{
-    lq_offload_rec_t *r = o->cur_;
+    lq_offload_rec_t *r = REC(w);
     lq_json_t *nsof = NULL;
     memset(spec, 0, sizeof *spec);
-    if (!r->crd || o->obj_len_ == 0)
+    if (!crd_of(r) || w->len[HOME] == 0)
         return NULL;
-    if (lq_json_parse(&o->doc_, o->obj_, o->obj_len_, &nsof) != LQ_OK)
+    if (lq_json_parse(&w->doc, w->obj[HOME], w->len[HOME], &nsof) != LQ_OK)
         return NULL;
-    lq_json_type_t dt = lq_json_type(LQ_JSON_AT(nsof, "metadata", "deletionTimestamp"));
-    r->deleting = dt != LQ_JSON_ABSENT && dt != LQ_JSON_NULL;
+    r->deleting = is_set(LQ_JSON_AT(nsof, "metadata", "deletionTimestamp"));
     r->spec_bad = lq_forge_offload_spec_parse(nsof, spec) != LQ_OK;
     return nsof;
 }
 
 /* The remote name the record wants, or a LOOPBACKOFF message. */
-static void eval_name(lq_offload_t *o, const lq_forge_offload_spec_t *spec)
+static void eval_name(lq_refl_work_t *w, const lq_forge_offload_spec_t *spec)
 {
-    lq_offload_rec_t *r = o->cur_;
+    lq_offload_t *o = MOD(w);
+    lq_offload_rec_t *r = REC(w);
     size_t len = 0;
     r->remote[0] = '\0';
-    lq_err_t e = lq_forge_offload_remote_name(spec, r->ns, o->cfg.home_name, o->suffix_, r->remote,
-                                        sizeof r->remote, &len);
+    lq_err_t e = lq_forge_offload_remote_name(spec, r->h.ns, o->cfg.home_name, o->suffix_,
+                                              r->remote, sizeof r->remote, &len);
     if (e == LQ_OK)
         return;
     r->remote[0] = '\0';
@@ -315,7 +284,7 @@ static void eval_name(lq_offload_t *o, const lq_forge_offload_spec_t *spec)
         (void)snprintf(r->message, sizeof r->message,
                        "the remote namespace name %s-%s-%s is %zu characters, over the 63 a "
                        "namespace name may have; use EnforceSameName or SelectedName",
-                       r->ns, o->cfg.home_name, o->suffix_, len);
+                       r->h.ns, o->cfg.home_name, o->suffix_, len);
     else if (e == LQ_ETOOBIG)
         (void)snprintf(r->message, sizeof r->message,
                        "the remote namespace name is %zu characters, over the 63 a namespace "
@@ -339,10 +308,12 @@ static bool has_finalizer(const lq_json_t *nsof, const char *fin)
 }
 
 /* Merge patch of metadata.finalizers with ours added or removed, guarded by the object's
- * resourceVersion (a concurrent change of the list gives 409 and a new pass). */
-static void patch_finalizer(lq_offload_t *o, const lq_json_t *nsof, bool add)
+ * resourceVersion (a concurrent change of the list gives 409 and a new pass). Only our
+ * own finalizer is ever added or removed. */
+static void patch_finalizer(lq_refl_work_t *w, const lq_json_t *nsof, bool add)
 {
-    lq_json_doc_t *d = &o->doc_;
+    lq_offload_t *o = MOD(w);
+    lq_json_doc_t *d = &w->doc;
     lq_json_t *list = lq_json_new_array(d);
     const lq_json_t *cur = LQ_JSON_AT(nsof, "metadata", "finalizers");
     for (const lq_json_t *it = lq_json_first(cur); it; it = lq_json_next(it))
@@ -357,96 +328,138 @@ static void patch_finalizer(lq_offload_t *o, const lq_json_t *nsof, bool add)
     (void)lq_json_obj_add(d, patch, "metadata", meta);
     size_t len = 0;
     char path[LQ_KREQ_PATH_MAX];
-    if (d->last_err != LQ_OK || !render(o, patch, &len) ||
-        nsof_path(o, path, sizeof path, NULL) != LQ_OK) {
-        finish(o, true);
+    if (d->last_err != LQ_OK || !lq_refl_render(w, patch, &len) ||
+        nsof_path(w, path, sizeof path, NULL) != LQ_OK) {
+        finish(w, true);
         return;
     }
-    lq_kreq_init(&o->req_, o->obj_, sizeof o->obj_, o->req_.done, o);
-    if (lq_kreq_merge_patch(&o->req_, path, o->body_, len) == LQ_OK)
-        (void)send(o, o->home_req_, add ? ST_FIN_ADD : ST_FIN_DEL);
-    else
-        finish(o, true);
+    lq_refl_send(w, HOME, add ? ST_FIN_ADD : ST_FIN_DEL,
+                 lq_kreq_merge_patch(lq_refl_req(w, HOME), path, w->body, len));
 }
 
-static void ns_request(lq_offload_t *o, int step, const char *name)
+static void ns_request(lq_refl_work_t *w, int step, const char *name)
 {
+    lq_offload_t *o = MOD(w);
+    lq_offload_rec_t *r = REC(w);
     char path[LQ_KREQ_PATH_MAX];
-    lq_offload_rec_t *r = o->cur_;
     if (lq_kapi_path(path, sizeof path, "v1", NULL, "namespaces", step == ST_NS_CREATE ? NULL : name,
                      NULL) != LQ_OK) {
-        finish(o, true);
+        finish(w, true);
         return;
     }
-    lq_kreq_init(&o->req_, o->resp_, sizeof o->resp_, o->req_.done, o);
+    lq_kreq_t *q = lq_refl_req(w, FOREIGN);
     lq_err_t e;
     if (step == ST_NS_CREATE) {
         lq_json_t *ns = NULL;
         size_t len = 0;
-        if (lq_forge_offload_remote_ns_build(&o->doc_, name, r->ns, o->cfg.home_id,
-                                       o->cfg.foreign_id, &ns) != LQ_OK ||
-            !render(o, ns, &len)) {
-            finish(o, true);
+        if (lq_forge_offload_remote_ns_build(&w->doc, name, r->h.ns, o->cfg.home_id,
+                                             o->cfg.foreign_id, &ns) != LQ_OK ||
+            !lq_refl_render(w, ns, &len)) {
+            finish(w, true);
             return;
         }
-        e = lq_kreq_create(&o->req_, path, o->body_, len);
+        e = lq_kreq_create(q, path, w->body, len);
     } else if (step == ST_NS_DELETE) {
-        e = lq_kreq_delete(&o->req_, path, r->seen_uid[0] ? r->seen_uid : NULL, "Background");
+        /* Only the namespace we created or adopted: its UID is the precondition. */
+        e = lq_kreq_delete(q, path, r->seen_uid, "Background");
     } else {
-        e = lq_kreq_get(&o->req_, path);
+        e = lq_kreq_get(q, path);
     }
-    if (e == LQ_OK)
-        (void)send(o, o->foreign_req_, step);
-    else
-        finish(o, true);
+    lq_refl_send(w, FOREIGN, step, e);
+}
+
+static lq_offload_seen_t *seen_find(lq_offload_t *o, const char *name, size_t len)
+{
+    for (size_t i = 0; i < LQ_OFFLOAD_SEEN_MAX; i++) {
+        lq_offload_seen_t *e = &o->seen[i];
+        if (e->used && strlen(e->name) == len && memcmp(e->name, name, len) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* The foreign watch shows a namespace under the name this record wants: it is adopted
+ * when its liqo.io/original-name is this record's namespace (it carries our labels, or
+ * the watch would not show it), as after a 409 on create; otherwise it is someone
+ * else's and is left alone. Returns true when adopted. */
+static bool adopt_from_watch(lq_refl_work_t *w)
+{
+    lq_offload_t *o = MOD(w);
+    lq_offload_rec_t *r = REC(w);
+    const lq_offload_seen_t *e = seen_find(o, r->remote, strlen(r->remote));
+    if (!e)
+        return false;
+    if (strcmp(e->original, r->h.ns) != 0 || !e->uid[0]) {
+        w->flags |= F_CONFLICT;
+        (void)snprintf(r->message, sizeof r->message,
+                       "a namespace named %s already exists in the foreign cluster and is "
+                       "not managed by liqolet for this home namespace; it is left alone",
+                       r->remote);
+        return false;
+    }
+    memcpy(r->seen, e->name, sizeof r->seen);
+    memcpy(r->seen_uid, e->uid, sizeof r->seen_uid);
+    r->remote_terminating = e->terminating;
+    lq_rtab_mark(&r->h, FOREIGN);
+    LQ_INFO("offload", "namespace %s: remote namespace %s is ours (adopted)", r->h.ns, r->seen);
+    return true;
 }
 
 /* Step 2: the remote namespace. Returns true when a request was sent. */
-static bool remote_action(lq_offload_t *o, bool want)
+static bool remote_action(lq_refl_work_t *w, bool want)
 {
-    lq_offload_rec_t *r = o->cur_;
+    lq_offload_rec_t *r = REC(w);
     if (r->spec_bad) {
         r->state = LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF; /* keep what exists; say why */
         return false;
     }
-    if (r->remote_exists && r->remote_terminating && !o->refreshed_) {
-        o->refreshed_ = true; /* level-based: is it still there? */
-        ns_request(o, ST_NS_GET, r->seen);
+    bool owned = r->seen_uid[0] != '\0';
+    if (!owned && r->remote[0] && adopt_from_watch(w))
+        owned = true;
+    /* Level-based: a namespace of ours that is terminating is read again once per pass;
+     * when the foreign list did not fit in memory, a wanted name is looked up once. */
+    if (!(w->flags & F_REFRESHED) &&
+        ((owned && remote_of(r) && r->remote_terminating) ||
+         (!owned && r->remote[0] && MOD(w)->seen_overflow && !r->probed))) {
+        w->flags |= F_REFRESHED;
+        ns_request(w, ST_NS_GET, owned ? r->seen : r->remote);
         return true;
     }
-    bool stale = r->remote_exists && (!want || !r->remote[0] || strcmp(r->seen, r->remote) != 0);
+    bool stale = owned && remote_of(r) && (!want || !r->remote[0] || strcmp(r->seen, r->remote) != 0);
     if (stale && !r->remote_terminating) {
-        LQ_INFO("offload", "namespace %s: deleting remote namespace %s", r->ns, r->seen);
-        ns_request(o, ST_NS_DELETE, r->seen);
+        LQ_INFO("offload", "namespace %s: deleting remote namespace %s", r->h.ns, r->seen);
+        ns_request(w, ST_NS_DELETE, r->seen);
         return true;
     }
     if (!want) {
-        r->state = r->remote_exists ? LQ_FORGE_OFFLOAD_NS_TERMINATING : LQ_FORGE_OFFLOAD_NS_NONE;
+        r->state = owned && remote_of(r) ? LQ_FORGE_OFFLOAD_NS_TERMINATING : LQ_FORGE_OFFLOAD_NS_NONE;
         return false;
     }
     if (!r->remote[0]) {
         r->state = LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF; /* eval_name wrote the message */
         return false;
     }
-    if (r->remote_exists) {
+    if (owned && remote_of(r)) {
         r->state = r->remote_terminating ? LQ_FORGE_OFFLOAD_NS_CREATING : LQ_FORGE_OFFLOAD_NS_CREATED;
         return false;
     }
-    if (o->conflict_) {
+    if (w->flags & F_CONFLICT) {
         r->state = LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF;
         return false;
     }
     r->state = LQ_FORGE_OFFLOAD_NS_CREATING;
-    ns_request(o, ST_NS_CREATE, r->remote);
+    ns_request(w, ST_NS_CREATE, r->remote);
     return true;
 }
 
-/* Step 3: the home namespace label. */
-static bool label_action(lq_offload_t *o)
+/* Step 3: the home namespace label. It is set while the namespace is offloaded (as
+ * Liqo's webhook would) and removed only by a record that asked for it. */
+static bool label_action(lq_refl_work_t *w)
 {
-    lq_offload_rec_t *r = o->cur_;
-    bool set = r->crd ? (!r->deleting && !r->spec_bad && r->pods != LQ_FORGE_OFFLOAD_PODS_LOCAL) : r->flag;
-    if (r->crd && r->spec_bad)
+    lq_offload_rec_t *r = REC(w);
+    bool set = crd_of(r) ? (!r->deleting && !r->spec_bad && r->pods != LQ_FORGE_OFFLOAD_PODS_LOCAL)
+                         : r->flag;
+    if (crd_of(r) && r->spec_bad)
         return false; /* leave it as it is */
     lq_offload_label_state_t want = set ? LQ_OFFLOAD_LABEL_SET : LQ_OFFLOAD_LABEL_CLEARED;
     if (r->label == want)
@@ -454,16 +467,13 @@ static bool label_action(lq_offload_t *o)
     lq_json_t *patch = NULL;
     size_t len = 0;
     char path[LQ_KREQ_PATH_MAX];
-    if (lq_forge_offload_home_ns_patch(&o->doc_, r->pods, set, &patch) != LQ_OK || !render(o, patch, &len) ||
-        lq_kapi_path(path, sizeof path, "v1", NULL, "namespaces", r->ns, NULL) != LQ_OK) {
-        finish(o, true);
+    if (lq_forge_offload_home_ns_patch(&w->doc, r->pods, set, &patch) != LQ_OK ||
+        !lq_refl_render(w, patch, &len) ||
+        lq_kapi_path(path, sizeof path, "v1", NULL, "namespaces", r->h.ns, NULL) != LQ_OK) {
+        finish(w, true);
         return true;
     }
-    lq_kreq_init(&o->req_, NULL, 0, o->req_.done, o);
-    if (lq_kreq_merge_patch(&o->req_, path, o->body_, len) == LQ_OK)
-        (void)send(o, o->home_req_, ST_LABEL);
-    else
-        finish(o, true);
+    lq_refl_send(w, HOME, ST_LABEL, lq_kreq_merge_patch(lq_refl_req(w, -1), path, w->body, len));
     return true;
 }
 
@@ -487,19 +497,19 @@ static bool conditions_equal(const lq_json_t *a, const lq_json_t *b)
 }
 
 /* Does the current status already say what we would write? */
-static bool status_current(lq_offload_t *o, const lq_json_t *nsof, const lq_json_t *conds,
+static bool status_current(lq_refl_work_t *w, const lq_json_t *nsof, const lq_json_t *conds,
                            lq_forge_offload_phase_t phase, bool with_name)
 {
+    lq_offload_t *o = MOD(w);
     const lq_json_t *st = lq_json_get(nsof, "status");
     const lq_json_t *mine = LQ_JSON_AT(st, "remoteNamespacesConditions", o->cfg.foreign_name);
-    lq_json_type_t mt = lq_json_type(mine);
-    if (!conds != (mt == LQ_JSON_ABSENT || mt == LQ_JSON_NULL))
+    if (!conds != !is_set(mine))
         return false;
     if (conds && !conditions_equal(conds, mine))
         return false;
     if (!view_is(lq_json_get(st, "offloadingPhase"), lq_forge_offload_phase_str(phase)))
         return false;
-    if (with_name && !view_is(lq_json_get(st, "remoteNamespaceName"), o->cur_->remote))
+    if (with_name && !view_is(lq_json_get(st, "remoteNamespaceName"), REC(w)->remote))
         return false;
     int64_t gen = 0, obs = 0;
     if (lq_json_int(LQ_JSON_AT(nsof, "metadata", "generation"), &gen) == LQ_OK &&
@@ -509,9 +519,10 @@ static bool status_current(lq_offload_t *o, const lq_json_t *nsof, const lq_json
 }
 
 /* Step 4: this agent's key of the status. */
-static bool status_action(lq_offload_t *o, const lq_json_t *nsof)
+static bool status_action(lq_refl_work_t *w, const lq_json_t *nsof)
 {
-    lq_offload_rec_t *r = o->cur_;
+    lq_offload_t *o = MOD(w);
+    lq_offload_rec_t *r = REC(w);
     if (lq_forge_time_format(lq_port_wall_ms(), false, o->now_, sizeof o->now_) != LQ_OK)
         return false;
     lq_forge_offload_status_in_t in;
@@ -525,40 +536,37 @@ static bool status_action(lq_offload_t *o, const lq_json_t *nsof)
     in.now = o->now_;
     lq_json_t *conds = NULL, *patch = NULL;
     lq_forge_offload_phase_t phase;
-    lq_err_t e = lq_forge_offload_status_build(&o->doc_, nsof, &in, &conds, &phase, &patch);
+    lq_err_t e = lq_forge_offload_status_build(&w->doc, nsof, &in, &conds, &phase, &patch);
     if (e != LQ_OK) {
-        LQ_WARN("offload", "namespace %s: cannot build the status (%s)", r->ns, lq_err_str(e));
+        LQ_WARN("offload", "namespace %s: cannot build the status (%s)", r->h.ns, lq_err_str(e));
         return false;
     }
-    if (status_current(o, nsof, conds, phase, in.remote_name != NULL))
+    if (status_current(w, nsof, conds, phase, in.remote_name != NULL))
         return false;
     size_t len = 0;
     char path[LQ_KREQ_PATH_MAX];
-    if (!render(o, patch, &len) || nsof_path(o, path, sizeof path, "status") != LQ_OK) {
-        finish(o, true);
+    if (!lq_refl_render(w, patch, &len) || nsof_path(w, path, sizeof path, "status") != LQ_OK) {
+        finish(w, true);
         return true;
     }
-    lq_kreq_init(&o->req_, o->obj_, sizeof o->obj_, o->req_.done, o);
-    if (lq_kreq_merge_patch(&o->req_, path, o->body_, len) == LQ_OK)
-        (void)send(o, o->home_req_, ST_STATUS);
-    else
-        finish(o, true);
+    lq_refl_send(w, HOME, ST_STATUS, lq_kreq_merge_patch(lq_refl_req(w, HOME), path, w->body, len));
     return true;
 }
 
 /* Runs the first action still needed, or ends the pass. */
-static void actions(lq_offload_t *o)
+static void actions(lq_refl_work_t *w)
 {
-    lq_offload_rec_t *r = o->cur_;
-    lq_json_reset(&o->doc_);
+    lq_offload_t *o = MOD(w);
+    lq_offload_rec_t *r = REC(w);
+    lq_json_reset(&w->doc);
     lq_forge_offload_spec_t spec;
-    lq_json_t *nsof = eval_nsof(o, &spec);
-    if (r->crd && !nsof) {
-        LQ_WARN("offload", "namespace %s: the NamespaceOffloading cannot be read", r->ns);
-        finish(o, true);
+    lq_json_t *nsof = eval_nsof(w, &spec);
+    if (crd_of(r) && !nsof) {
+        LQ_WARN("offload", "namespace %s: the NamespaceOffloading cannot be read", r->h.ns);
+        finish(w, true);
         return;
     }
-    if (!r->crd) {
+    if (!crd_of(r)) {
         r->deleting = false;
         r->spec_bad = false;
         r->selected = r->flag;
@@ -572,25 +580,25 @@ static void actions(lq_offload_t *o)
     }
     r->pods = spec.pods;
     if (!r->spec_bad)
-        eval_name(o, &spec);
+        eval_name(w, &spec);
     else
         (void)snprintf(r->message, sizeof r->message,
                        "spec cannot be read (unknown strategy or wrong field type)");
-    bool want = r->crd ? (!r->deleting && r->selected) : r->flag;
+    bool want = crd_of(r) ? (!r->deleting && r->selected) : r->flag;
 
     if (nsof && !r->deleting && !has_finalizer(nsof, o->finalizer_)) {
-        patch_finalizer(o, nsof, true);
+        patch_finalizer(w, nsof, true);
         return;
     }
-    if (remote_action(o, want) || label_action(o))
+    if (remote_action(w, want) || label_action(w))
         return;
-    if (nsof && status_action(o, nsof))
+    if (nsof && status_action(w, nsof))
         return;
     if (nsof && r->deleting && r->state == LQ_FORGE_OFFLOAD_NS_NONE && has_finalizer(nsof, o->finalizer_)) {
-        patch_finalizer(o, nsof, false);
+        patch_finalizer(w, nsof, false);
         return;
     }
-    finish(o, false);
+    finish(w, false);
 }
 
 static void node_labels(const lq_json_t *node, lq_forge_offload_label_t *labels, size_t *n)
@@ -608,70 +616,115 @@ static void node_labels(const lq_json_t *node, lq_forge_offload_label_t *labels,
 }
 
 /* After GET nsof (and GET node): the selector result, then the actions. */
-static void selected_then_actions(lq_offload_t *o, bool node_in_resp)
+static void selected_then_actions(lq_refl_work_t *w, bool node_in_resp)
 {
-    lq_offload_rec_t *r = o->cur_;
-    lq_json_reset(&o->doc_);
+    lq_offload_t *o = MOD(w);
+    lq_offload_rec_t *r = REC(w);
+    lq_json_reset(&w->doc);
     lq_forge_offload_spec_t spec;
-    lq_json_t *nsof = eval_nsof(o, &spec);
+    lq_json_t *nsof = eval_nsof(w, &spec);
     r->selected = true;
     if (nsof && !r->spec_bad && !r->deleting && spec.cluster_selector &&
         lq_json_size(lq_json_get(spec.cluster_selector, "nodeSelectorTerms")) > 0) {
         if (!node_in_resp) {
             char path[LQ_KREQ_PATH_MAX];
             if (lq_kapi_path(path, sizeof path, "v1", NULL, "nodes", o->cfg.node_name, NULL) != LQ_OK) {
-                finish(o, true);
+                finish(w, true);
                 return;
             }
-            lq_kreq_init(&o->req_, o->resp_, sizeof o->resp_, o->req_.done, o);
-            if (lq_kreq_get(&o->req_, path) == LQ_OK)
-                (void)send(o, o->home_req_, ST_GET_NODE);
-            else
-                finish(o, true);
+            lq_refl_send(w, HOME, ST_GET_NODE, lq_kreq_get(lq_refl_req(w, FOREIGN), path));
             return;
         }
         lq_json_t *node = NULL;
         lq_forge_offload_label_t labels[MAX_NODE_LABELS];
         size_t n = 0, invalid = 0;
-        if (lq_json_parse(&o->doc_, o->resp_, o->req_.resp_len, &node) != LQ_OK) {
-            failed(o, "the virtual node cannot be parsed", LQ_EPROTO);
+        if (lq_json_parse(&w->doc, w->obj[FOREIGN], w->req.resp_len, &node) != LQ_OK) {
+            failed(w, "the virtual node cannot be parsed", LQ_EPROTO);
             return;
         }
         node_labels(node, labels, &n);
         if (lq_forge_offload_selector_match(spec.cluster_selector, labels, n, o->cfg.node_name,
-                                      &r->selected, &invalid) != LQ_OK)
+                                            &r->selected, &invalid) != LQ_OK)
             r->selected = false;
         if (invalid > 0)
             LQ_WARN("offload", "namespace %s: %zu clusterSelector term(s) are invalid and match "
-                    "nothing", r->ns, invalid);
+                    "nothing", r->h.ns, invalid);
     }
-    actions(o);
+    actions(w);
 }
 
-static void on_req(lq_kreq_t *q, lq_err_t err, void *ctx)
+/* ST_NS_GET: the namespace under the name we read is ours (adopted) or someone else's. */
+static void remote_read(lq_refl_work_t *w)
 {
-    lq_offload_t *o = ctx;
-    lq_offload_rec_t *r = o->cur_;
+    lq_offload_t *o = MOD(w);
+    lq_offload_rec_t *r = REC(w);
     lq_json_t *obj = NULL;
-    switch (o->step_) {
+    lq_json_reset(&w->doc);
+    if (lq_json_parse(&w->doc, w->obj[FOREIGN], w->req.resp_len, &obj) != LQ_OK) {
+        failed(w, "parse the remote namespace", LQ_EPROTO);
+        return;
+    }
+    char name[LQ_FORGE_OFFLOAD_NAME_BUF], uid[sizeof r->seen_uid];
+    bool ours = lq_forge_offload_remote_ns_owned(obj, o->cfg.home_id, o->cfg.foreign_id, r->h.ns) &&
+                lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "name"), name, sizeof name) == LQ_OK &&
+                lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "uid"), uid, sizeof uid) == LQ_OK;
+    /* The one we own keeps its UID; another object under our old name is not ours. */
+    if (ours && r->seen_uid[0] && strcmp(uid, r->seen_uid) != 0 && strcmp(name, r->seen) == 0)
+        ours = false;
+    if (ours) {
+        if (!r->seen_uid[0])
+            LQ_INFO("offload", "namespace %s: remote namespace %s is ours (adopted)", r->h.ns, name);
+        memcpy(r->seen, name, sizeof r->seen);
+        memcpy(r->seen_uid, uid, sizeof r->seen_uid);
+        lq_rtab_mark(&r->h, FOREIGN);
+        r->remote_terminating = is_set(LQ_JSON_AT(obj, "metadata", "deletionTimestamp"));
+    } else {
+        w->flags |= F_CONFLICT;
+        (void)snprintf(r->message, sizeof r->message,
+                       "a namespace named %s already exists in the foreign cluster and is "
+                       "not managed by liqolet for this home cluster; it is left alone",
+                       r->remote);
+    }
+    actions(w);
+}
+
+static void step(lq_refl_work_t *w, lq_err_t err)
+{
+    lq_offload_t *o = MOD(w);
+    lq_offload_rec_t *r = REC(w);
+    switch (w->step) {
+    case ST_START: {
+        o->stats.passes++;
+        if (!crd_of(r)) {
+            actions(w);
+            return;
+        }
+        char path[LQ_KREQ_PATH_MAX];
+        if (nsof_path(w, path, sizeof path, NULL) != LQ_OK) {
+            finish(w, true);
+            return;
+        }
+        lq_refl_send(w, HOME, ST_GET_NSOF, lq_kreq_get(lq_refl_req(w, HOME), path));
+        return;
+    }
     case ST_GET_NSOF:
         if (err == LQ_ENOTFOUND) {
-            r->crd = false;
-            o->obj_len_ = 0;
-            actions(o);
+            lq_rtab_set_present(&r->h, HOME, false);
+            w->len[HOME] = 0;
+            actions(w);
         } else if (err != LQ_OK) {
-            failed(o, "GET NamespaceOffloading", err);
+            failed(w, "GET NamespaceOffloading", err);
         } else {
-            o->obj_len_ = q->resp_len;
-            note_own_rv(o);
-            selected_then_actions(o, false);
+            w->len[HOME] = w->req.resp_len;
+            note_own_rv(w);
+            selected_then_actions(w, false);
         }
         return;
     case ST_GET_NODE:
         if (err != LQ_OK)
-            failed(o, "GET the virtual node for the clusterSelector", err);
+            failed(w, "GET the virtual node for the clusterSelector", err);
         else
-            selected_then_actions(o, true);
+            selected_then_actions(w, true);
         return;
     case ST_FIN_ADD:
     case ST_FIN_DEL:
@@ -679,343 +732,331 @@ static void on_req(lq_kreq_t *q, lq_err_t err, void *ctx)
         if (err == LQ_ECONFLICT) {
             /* Someone else wrote in between: start over on fresh data. */
             o->stats.conflicts++;
-            r->dirty = true;
-            finish(o, false);
+            r->h.dirty = true;
+            finish(w, false);
             return;
         }
         if (err == LQ_ENOTFOUND) {
-            r->crd = false;
-            o->obj_len_ = 0;
-            actions(o);
+            lq_rtab_set_present(&r->h, HOME, false);
+            w->len[HOME] = 0;
+            actions(w);
             return;
         }
         if (err != LQ_OK) {
-            failed(o, o->step_ == ST_STATUS ? "status patch" : "finalizer patch", err);
+            failed(w, w->step == ST_STATUS ? "status patch" : "finalizer patch", err);
             return;
         }
-        if (o->step_ == ST_STATUS)
+        if (w->step == ST_STATUS)
             o->stats.status_patches++;
         else
             o->stats.finalizer_patches++;
-        o->obj_len_ = q->resp_len;
-        note_own_rv(o);
-        if (o->step_ == ST_FIN_DEL) {
-            r->crd = r->crd && !r->deleting; /* the object is gone or going */
-            o->obj_len_ = 0;
+        w->len[HOME] = w->req.resp_len;
+        note_own_rv(w);
+        if (w->step == ST_FIN_DEL) {
+            if (r->deleting) /* the object is gone or going */
+                lq_rtab_set_present(&r->h, HOME, false);
+            w->len[HOME] = 0;
         }
-        actions(o);
+        actions(w);
         return;
     case ST_NS_CREATE:
         if (err == LQ_OK) {
             o->stats.creates++;
-            r->remote_exists = true;
+            lq_rtab_mark(&r->h, FOREIGN);
             r->remote_terminating = false;
             memcpy(r->seen, r->remote, sizeof r->seen);
-            (void)lq_scan_uid_rv(o->resp_, q->resp_len, r->seen_uid, sizeof r->seen_uid, NULL, 0);
-            LQ_INFO("offload", "namespace %s: remote namespace %s created", r->ns, r->remote);
-            actions(o);
+            (void)lq_scan_uid_rv(w->obj[FOREIGN], w->req.resp_len, r->seen_uid,
+                                 sizeof r->seen_uid, NULL, 0);
+            LQ_INFO("offload", "namespace %s: remote namespace %s created", r->h.ns, r->remote);
+            actions(w);
         } else if (err == LQ_ECONFLICT) {
-            ns_request(o, ST_NS_GET, r->remote); /* AlreadyExists: is it ours? */
+            w->flags |= F_REFRESHED;
+            ns_request(w, ST_NS_GET, r->remote); /* AlreadyExists: is it ours? */
         } else {
-            failed(o, "create the remote namespace", err);
+            failed(w, "create the remote namespace", err);
         }
         return;
     case ST_NS_GET:
+        if (err == LQ_OK || err == LQ_ENOTFOUND)
+            r->probed = true; /* looked for: no need to look again this life */
         if (err == LQ_ENOTFOUND) {
-            r->remote_exists = false;
+            if (r->seen_uid[0] && strcmp(w->req.path + strlen("/api/v1/namespaces/"), r->seen) == 0) {
+                r->seen_uid[0] = '\0'; /* ours is gone */
+                lq_rtab_set_present(&r->h, FOREIGN, false);
+            } else if (!r->seen_uid[0]) {
+                lq_rtab_set_present(&r->h, FOREIGN, false);
+            }
             r->remote_terminating = false;
-            actions(o);
+            actions(w);
             return;
         }
         if (err != LQ_OK) {
-            failed(o, "GET the remote namespace", err);
+            failed(w, "GET the remote namespace", err);
             return;
         }
-        lq_json_reset(&o->doc_);
-        if (lq_json_parse(&o->doc_, o->resp_, q->resp_len, &obj) != LQ_OK) {
-            failed(o, "parse the remote namespace", LQ_EPROTO);
-            return;
-        }
-        if (lq_forge_offload_remote_ns_owned(obj, o->cfg.home_id, o->cfg.foreign_id, r->ns)) {
-            char name[LQ_FORGE_OFFLOAD_NAME_BUF];
-            if (lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "name"), name, sizeof name) == LQ_OK) {
-                memcpy(r->seen, name, sizeof r->seen);
-                r->remote_exists = true;
-                lq_json_type_t dt = lq_json_type(LQ_JSON_AT(obj, "metadata", "deletionTimestamp"));
-                r->remote_terminating = dt != LQ_JSON_ABSENT && dt != LQ_JSON_NULL;
-                (void)lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "uid"), r->seen_uid,
-                                       sizeof r->seen_uid);
-            }
-        } else {
-            o->conflict_ = true;
-            (void)snprintf(r->message, sizeof r->message,
-                           "a namespace named %s already exists in the foreign cluster and is "
-                           "not managed by liqolet for this home cluster; it is left alone",
-                           r->remote);
-        }
-        actions(o);
+        remote_read(w);
         return;
     case ST_NS_DELETE:
         if (err == LQ_OK) {
             o->stats.deletes++;
             r->remote_terminating = true;
-            o->refreshed_ = true;
-        } else if (err == LQ_ENOTFOUND) {
-            r->remote_exists = false;
+            w->flags |= F_REFRESHED;
+        } else if (err == LQ_ENOTFOUND || err == LQ_ECONFLICT) {
+            /* gone, or the UID precondition failed: ours is gone either way */
+            lq_rtab_set_present(&r->h, FOREIGN, false);
+            r->seen_uid[0] = '\0';
             r->remote_terminating = false;
         } else {
-            failed(o, "delete the remote namespace", err);
+            failed(w, "delete the remote namespace", err);
             return;
         }
-        actions(o);
+        actions(w);
         return;
     case ST_LABEL:
         if (err != LQ_OK && err != LQ_ENOTFOUND) {
-            failed(o, "label the home namespace", err);
+            failed(w, "label the home namespace", err);
             return;
         }
         o->stats.label_patches++;
-        r->label = r->crd ? (!r->deleting && r->pods != LQ_FORGE_OFFLOAD_PODS_LOCAL ? LQ_OFFLOAD_LABEL_SET
-                                                                             : LQ_OFFLOAD_LABEL_CLEARED)
-                          : (r->flag ? LQ_OFFLOAD_LABEL_SET : LQ_OFFLOAD_LABEL_CLEARED);
-        actions(o);
+        r->label = crd_of(r) ? (!r->deleting && r->pods != LQ_FORGE_OFFLOAD_PODS_LOCAL
+                                    ? LQ_OFFLOAD_LABEL_SET
+                                    : LQ_OFFLOAD_LABEL_CLEARED)
+                             : (r->flag ? LQ_OFFLOAD_LABEL_SET : LQ_OFFLOAD_LABEL_CLEARED);
+        actions(w);
         return;
     default:
         return;
     }
 }
 
-static void pass_start(lq_offload_t *o, lq_offload_rec_t *r)
+/* --- watches (through the engine) ------------------------------------------------------- */
+
+/* Keeps the evidence table in step with the foreign watch (name, uid, original-name,
+ * terminating). Returns the entry, or NULL (deleted, unreadable, or no room: then names
+ * are looked up by GET). */
+static lq_offload_seen_t *note_foreign(lq_offload_t *o, const lq_watch_event_t *ev)
 {
-    o->cur_ = r;
-    o->stats.passes++;
-    r->dirty = false;
-    r->retry_at = 0;
-    o->conflict_ = false;
-    o->refreshed_ = false;
-    o->obj_len_ = 0;
-    lq_kreq_init(&o->req_, o->obj_, sizeof o->obj_, on_req, o);
-    if (!r->crd) {
-        actions(o);
-        return;
+    char name[LQ_FORGE_OFFLOAD_NAME_BUF], uid[48];
+    if (lq_scan_copy(&ev->meta.name, name, sizeof name) != LQ_OK ||
+        lq_scan_copy(&ev->meta.uid, uid, sizeof uid) != LQ_OK)
+        return NULL;
+    lq_offload_seen_t *e = seen_find(o, name, strlen(name));
+    if (ev->type == LQ_WATCH_DELETED) {
+        if (e && strcmp(e->uid, uid) == 0)
+            e->used = false;
+        return NULL;
     }
-    char path[LQ_KREQ_PATH_MAX];
-    if (nsof_path(o, path, sizeof path, NULL) != LQ_OK || lq_kreq_get(&o->req_, path) != LQ_OK) {
-        finish(o, true);
-        return;
+    lq_json_t *root = NULL;
+    lq_json_reset(&o->evdoc_);
+    if (ev->oversized || lq_json_parse(&o->evdoc_, ev->data, ev->len, &root) != LQ_OK)
+        return NULL;
+    const lq_json_t *obj = ev->wrapped ? lq_json_get(root, "object") : root;
+    for (size_t i = 0; i < LQ_OFFLOAD_SEEN_MAX && !e; i++)
+        if (!o->seen[i].used)
+            e = &o->seen[i];
+    if (!e) {
+        if (!o->seen_overflow)
+            LQ_WARN("offload", "more foreign namespaces carry our labels than %u; remote names "
+                    "are looked up one by one", (unsigned)LQ_OFFLOAD_SEEN_MAX);
+        o->seen_overflow = true;
+        return NULL;
     }
-    (void)send(o, o->home_req_, ST_GET_NSOF);
+    memset(e, 0, sizeof *e);
+    e->used = true;
+    e->mark = true;
+    memcpy(e->name, name, sizeof e->name);
+    memcpy(e->uid, uid, sizeof e->uid);
+    (void)lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "annotations", LQ_LIQO_ANN_ORIGINAL_NAME),
+                           e->original, sizeof e->original);
+    e->terminating = is_set(LQ_JSON_AT(obj, "metadata", "deletionTimestamp"));
+    return e;
 }
 
-/* Starts the next pass when none runs and both sides are known. */
-static void kick(lq_offload_t *o)
+/* Home: NamespaceOffloading <ns>/offloading -> record <ns>. Foreign: a namespace whose
+ * name a record owns or wants -> that record (never the annotation's word). */
+static bool key(lq_refl_kind_t *k, unsigned side, const lq_watch_event_t *ev, const char **ns,
+                size_t *nl, const char **name, size_t *len)
 {
-    if (o->cur_ || !o->home_synced || !o->foreign_synced)
-        return;
-    for (size_t k = 0; k < LQ_MAX_NAMESPACES; k++) {
-        size_t i = (o->next_ + k) % LQ_MAX_NAMESPACES;
-        lq_offload_rec_t *r = &o->recs[i];
-        if (r->used && r->dirty) {
-            o->next_ = (i + 1) % LQ_MAX_NAMESPACES;
-            pass_start(o, r);
-            return;
-        }
-    }
-}
-
-static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
-{
-    (void)t;
-    lq_offload_t *o = ctx;
-    relist_missed(o);
-    int64_t now = lq_port_mono_ms(), next = 0;
-    for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++) {
-        lq_offload_rec_t *r = &o->recs[i];
-        if (!r->used || r->retry_at == 0)
-            continue;
-        if (r->retry_at <= now) {
-            r->retry_at = 0;
-            r->dirty = true;
-        } else if (next == 0 || r->retry_at < next) {
-            next = r->retry_at;
-        }
-    }
-    if (next != 0)
-        lq_loop_timer_start(loop, &o->timer_, next - now);
-    kick(o);
-}
-
-/* --- watches ----------------------------------------------------------------------- */
-
-static lq_err_t on_crd(lq_watch_t *w, const lq_watch_event_t *ev, void *ctx)
-{
-    (void)w;
-    lq_offload_t *o = ctx;
+    lq_offload_t *o = k->ctx;
     const lq_scan_meta_t *m = &ev->meta;
-    if (!m->ns.found || !m->name.found || m->ns.escaped || m->name.escaped)
-        return LQ_OK;
-    if (m->name.len != strlen(LQ_FORGE_OFFLOAD_OBJECT_NAME) ||
-        memcmp(m->name.p, LQ_FORGE_OFFLOAD_OBJECT_NAME, m->name.len) != 0) {
-        LQ_DEBUG("offload", "NamespaceOffloading %.*s/%.*s ignored: it must be named %s",
-                 (int)m->ns.len, m->ns.p, (int)m->name.len, m->name.p, LQ_FORGE_OFFLOAD_OBJECT_NAME);
-        return LQ_OK;
+    *name = "";
+    *len = 0;
+    if (!m->name.found || m->name.escaped)
+        return false;
+    if (side == HOME) {
+        if (!m->ns.found || m->ns.escaped)
+            return false;
+        if (!lq_scan_str_eq(&m->name, LQ_FORGE_OFFLOAD_OBJECT_NAME, strlen(LQ_FORGE_OFFLOAD_OBJECT_NAME))) {
+            LQ_DEBUG("offload", "NamespaceOffloading %.*s/%.*s ignored: it must be named %s",
+                     (int)m->ns.len, m->ns.p, (int)m->name.len, m->name.p,
+                     LQ_FORGE_OFFLOAD_OBJECT_NAME);
+            return false;
+        }
+        *ns = m->ns.p;
+        *nl = m->ns.len;
+        return true;
     }
-    lq_offload_rec_t *r = ev->type == LQ_WATCH_DELETED ? rec_find(o, m->ns.p, m->ns.len)
-                                                      : rec_get(o, m->ns.p, m->ns.len);
-    if (!r)
-        return LQ_OK;
-    r->crd_mark_ = true;
-    bool was = r->crd;
-    r->crd = ev->type != LQ_WATCH_DELETED;
-    if (was == r->crd && r->crd && lq_scan_str_eq(&m->rv, r->own_rv, strlen(r->own_rv)))
-        return LQ_OK; /* the echo of our own write */
-    rec_dirty(o, r);
-    return LQ_OK;
-}
-
-static void on_crd_relist(lq_watch_t *w, void *ctx)
-{
-    (void)w;
-    lq_offload_t *o = ctx;
-    for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++)
-        o->recs[i].crd_mark_ = false;
-}
-
-static void on_crd_synced(lq_watch_t *w, void *ctx)
-{
-    (void)w;
-    lq_offload_t *o = ctx;
-    if (o->crd_missing)
-        LQ_INFO("offload", "the NamespaceOffloading resource is installed now");
-    o->crd_missing = false;
-    for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++) {
-        lq_offload_rec_t *r = &o->recs[i];
-        if (r->used && r->crd && !r->crd_mark_) {
-            r->crd = false; /* deleted while the watch was down */
-            r->dirty = true;
+    lq_offload_seen_t *e = note_foreign(o, ev);
+    for (size_t i = 0; i < k->tab.cap; i++) {
+        const lq_offload_rec_t *r = rec_at(o, i);
+        if (r->h.used && (lq_scan_str_eq(&m->name, r->seen, strlen(r->seen)) ||
+                          lq_scan_str_eq(&m->name, r->remote, strlen(r->remote)))) {
+            *ns = r->h.ns;
+            *nl = strlen(r->h.ns);
+            return true;
         }
     }
-    if (!o->home_synced) {
-        o->home_synced = true;
-        for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++)
-            if (o->recs[i].used)
-                o->recs[i].dirty = true;
+    if (e && ev->type != LQ_WATCH_DELETED) {
+        o->stats.ignored_foreign++;
+        LQ_DEBUG("offload", "foreign namespace %s carries our labels but no home namespace "
+                 "asks for it; left alone", e->name);
     }
-    kick(o);
+    return false;
 }
 
-static void on_crd_error(lq_watch_t *w, int status, void *ctx)
+static bool seen_foreign(lq_offload_t *o, lq_offload_rec_t *r, const lq_watch_event_t *ev)
 {
-    (void)w;
-    lq_offload_t *o = ctx;
-    if (status != 404 || o->crd_missing)
+    const lq_scan_meta_t *m = &ev->meta;
+    bool owned = r->seen_uid[0] != '\0' && lq_scan_str_eq(&m->name, r->seen, strlen(r->seen));
+    if (!owned)
+        return true; /* under the wanted name: a pass decides whether it is ours */
+    if (!lq_scan_str_eq(&m->uid, r->seen_uid, strlen(r->seen_uid)))
+        return false; /* another object under a name we used: not ours, not trusted */
+    if (ev->type == LQ_WATCH_DELETED) {
+        lq_rtab_set_present(&r->h, FOREIGN, false);
+        r->remote_terminating = false;
+        r->seen_uid[0] = '\0';
+        return true;
+    }
+    lq_rtab_mark(&r->h, FOREIGN);
+    const lq_offload_seen_t *e = seen_find(o, r->seen, strlen(r->seen));
+    if (e)
+        r->remote_terminating = e->terminating;
+    return true;
+}
+
+static bool seen(lq_refl_kind_t *k, lq_rtab_hdr_t *h, unsigned side, const lq_watch_event_t *ev)
+{
+    lq_offload_t *o = k->ctx;
+    lq_offload_rec_t *r = (lq_offload_rec_t *)(void *)h;
+    if (side == FOREIGN)
+        return seen_foreign(o, r, ev);
+    bool was = crd_of(r);
+    if (ev->type == LQ_WATCH_DELETED) {
+        lq_rtab_set_present(h, HOME, false);
+        return true;
+    }
+    lq_rtab_mark(h, HOME);
+    if (was && lq_scan_str_eq(&ev->meta.rv, h->own_rv, strlen(h->own_rv)))
+        return false; /* the echo of our own write */
+    return true;
+}
+
+static void full(lq_refl_kind_t *k, const lq_watch_event_t *ev)
+{
+    (void)k;
+    LQ_WARN("offload", "namespace table full (%u records): namespace %.*s waits until one "
+            "frees", (unsigned)LQ_MAX_NAMESPACES, (int)ev->meta.ns.len, ev->meta.ns.p);
+}
+
+static void relist(lq_refl_kind_t *k, unsigned side)
+{
+    lq_offload_t *o = k->ctx;
+    if (side != FOREIGN)
+        return;
+    for (size_t i = 0; i < LQ_OFFLOAD_SEEN_MAX; i++)
+        o->seen[i].mark = false;
+    o->seen_overflow = false;
+}
+
+static void synced(lq_refl_kind_t *k, unsigned side, size_t lost)
+{
+    lq_offload_t *o = k->ctx;
+    (void)lost;
+    for (size_t i = 0; i < LQ_OFFLOAD_SEEN_MAX && side == FOREIGN; i++)
+        if (!o->seen[i].mark)
+            o->seen[i].used = false; /* gone while the watch was down */
+    if (side == HOME) {
+        if (o->crd_missing)
+            LQ_INFO("offload", "the NamespaceOffloading resource is installed now");
+        o->crd_missing = false;
+    }
+    for (size_t i = 0; i < k->tab.cap; i++) {
+        lq_offload_rec_t *r = rec_at(o, i);
+        if (side == FOREIGN && r->h.used && !remote_of(r))
+            r->remote_terminating = false;
+    }
+    /* The first list of a side: every record gets a pass once both are known. */
+    lq_rtab_dirty_all(&k->tab);
+}
+
+static void http_error(lq_refl_kind_t *k, unsigned side, int status)
+{
+    lq_offload_t *o = k->ctx;
+    if (side != HOME || status != 404 || o->crd_missing)
         return;
     o->crd_missing = true;
     LQ_INFO("offload", "the home cluster has no NamespaceOffloading resource (CRD "
             "offloading.liqo.io not installed): offloading only the --offload namespaces; "
             "checking again from time to time");
-    for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++) {
-        lq_offload_rec_t *r = &o->recs[i];
-        if (r->used && (r->crd || !o->home_synced)) {
-            r->crd = false;
-            r->dirty = true;
+    for (size_t i = 0; i < k->tab.cap; i++) {
+        lq_offload_rec_t *r = rec_at(o, i);
+        if (r->h.used && (crd_of(r) || !k->synced[HOME])) {
+            lq_rtab_set_present(&r->h, HOME, false);
+            lq_rtab_dirty(&k->tab, &r->h);
         }
     }
-    o->home_synced = true;
-    kick(o);
+    k->synced[HOME] = true;
 }
 
-static lq_err_t on_remote_ns(lq_watch_t *w, const lq_watch_event_t *ev, void *ctx)
+/* --- management -------------------------------------------------------------------------- */
+
+static void snapshot(lq_refl_kind_t *k, lq_mgmt_snapshot_t *s)
 {
-    (void)w;
-    lq_offload_t *o = ctx;
-    if (ev->oversized)
-        return LQ_OK;
-    const char *data = ev->data;
-    size_t len = ev->len;
-    lq_json_t *root = NULL, *obj;
-    /* doc_ is free between requests: a pass re-parses what it needs after each one */
-    lq_json_doc_t *d = &o->doc_;
-    lq_json_reset(d);
-    if (lq_json_parse(d, data, len, &root) != LQ_OK)
-        return LQ_OK;
-    obj = ev->wrapped ? lq_json_get(root, "object") : root;
-    char local[LQ_FORGE_OFFLOAD_NAME_BUF], name[LQ_FORGE_OFFLOAD_NAME_BUF];
-    if (!view_is(LQ_JSON_AT(obj, "metadata", "labels", LQ_LIQO_LABEL_DESTINATION),
-                 o->cfg.foreign_id) ||
-        lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "annotations", LQ_LIQO_ANN_ORIGINAL_NAME),
-                         local, sizeof local) != LQ_OK ||
-        lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "name"), name, sizeof name) != LQ_OK)
-        return LQ_OK;
-    lq_offload_rec_t *r = ev->type == LQ_WATCH_DELETED ? rec_find(o, local, strlen(local))
-                                                      : rec_get(o, local, strlen(local));
-    if (!r)
-        return LQ_OK;
-    if (ev->type == LQ_WATCH_DELETED) {
-        if (strcmp(r->seen, name) == 0) {
-            r->remote_exists = false;
-            r->remote_terminating = false;
-            r->seen_uid[0] = '\0';
-        }
-    } else {
-        if (r->remote_exists && r->remote_mark_ && strcmp(r->seen, name) != 0)
-            LQ_WARN("offload", "namespace %s has two remote namespaces (%s, %s); handling %s",
-                    r->ns, r->seen, name, name);
-        r->remote_mark_ = true;
-        r->remote_exists = true;
-        memcpy(r->seen, name, sizeof r->seen);
-        lq_json_type_t dt = lq_json_type(LQ_JSON_AT(obj, "metadata", "deletionTimestamp"));
-        r->remote_terminating = dt != LQ_JSON_ABSENT && dt != LQ_JSON_NULL;
-        (void)lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "uid"), r->seen_uid, sizeof r->seen_uid);
+    lq_offload_t *o = k->ctx;
+    for (size_t i = 0; i < k->tab.cap && s->n_ns < LQ_MAX_NAMESPACES; i++) {
+        const lq_offload_rec_t *r = rec_at(o, i);
+        if (!r->h.used)
+            continue;
+        lq_mgmt_ns_t *n = &s->ns[s->n_ns++];
+        n->local = r->h.ns;
+        n->remote = remote_of(r) && r->seen_uid[0] ? r->seen : "";
+        n->state = lq_offload_state_str(r->state);
+        memcpy(n->items, r->items_, sizeof n->items);
+        memcpy(n->errors, r->errors_, sizeof n->errors);
     }
-    rec_dirty(o, r);
-    return LQ_OK;
 }
 
-static void on_ns_relist(lq_watch_t *w, void *ctx)
-{
-    (void)w;
-    lq_offload_t *o = ctx;
-    for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++)
-        o->recs[i].remote_mark_ = false;
-}
-
-static void on_ns_synced(lq_watch_t *w, void *ctx)
-{
-    (void)w;
-    lq_offload_t *o = ctx;
-    for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++) {
-        lq_offload_rec_t *r = &o->recs[i];
-        if (r->used && r->remote_exists && !r->remote_mark_) {
-            r->remote_exists = false; /* deleted while the watch was down */
-            r->remote_terminating = false;
-            r->dirty = true;
-        }
-    }
-    if (!o->foreign_synced) {
-        o->foreign_synced = true;
-        for (size_t i = 0; i < LQ_MAX_NAMESPACES; i++)
-            if (o->recs[i].used)
-                o->recs[i].dirty = true;
-    }
-    kick(o);
-}
+static const lq_refl_desc_t desc = {
+    .name = "Namespace",
+    .table = "namespace records",
+    .log = "offload",
+    .rec_size = sizeof(lq_offload_rec_t),
+    .max_workers = 1, /* one namespace at a time: the order of writes stays simple */
+    .retry_base_ms = RETRY_BASE_MS,
+    .retry_max_ms = RETRY_MAX_MS,
+    .watch = { { "/apis/" GV "/" RESOURCE, true, 60000 }, { "/api/v1/namespaces", false, 0 } },
+    .key = key,
+    .seen = seen,
+    .full = full,
+    .step = step,
+    .relist = relist,
+    .synced = synced,
+    .http_error = http_error,
+    .mgmt_kind = -1,
+    .snapshot = snapshot,
+};
 
 /* --- set-up ------------------------------------------------------------------------- */
 
-lq_err_t lq_offload_init(lq_offload_t *o, lq_loop_t *loop, lq_cluster_t *home,
-                         lq_cluster_t *foreign, lq_kreq_client_t *home_req,
-                         lq_kreq_client_t *foreign_req, const lq_offload_cfg_t *cfg)
+lq_err_t lq_offload_init(lq_offload_t *o, lq_refl_t *refl, const lq_offload_cfg_t *cfg)
 {
-    memset(o, 0, offsetof(lq_offload_t, ns_buf_));
+    memset(o, 0, offsetof(lq_offload_t, evarena_));
     if (!cfg->home_id || !cfg->home_id[0] || !cfg->home_name || !cfg->home_name[0] ||
         !cfg->foreign_id || !cfg->foreign_id[0] || !cfg->foreign_name || !cfg->foreign_name[0] ||
         !cfg->node_name || !cfg->node_name[0])
         return LQ_EINVAL;
     o->cfg = *cfg;
-    o->loop_ = loop;
-    o->home_req_ = home_req;
-    o->foreign_req_ = foreign_req;
     unsigned char digest[32];
     lq_err_t e = lq_tls_sha256(cfg->home_id, strlen(cfg->home_id), digest);
     if (e != LQ_OK)
@@ -1027,38 +1068,25 @@ lq_err_t lq_offload_init(lq_offload_t *o, lq_loop_t *loop, lq_cluster_t *home,
                      cfg->home_id, LQ_LIQO_LABEL_DESTINATION, cfg->foreign_id);
     if (n < 0 || (size_t)n >= sizeof o->finalizer_ || m < 0 || (size_t)m >= sizeof o->ns_sel_)
         return LQ_ETOOBIG;
+    lq_json_doc_init(&o->evdoc_, o->evarena_, sizeof o->evarena_);
+    char *const bufs[LQ_RTAB_SIDES] = { o->crd_buf_, o->ns_buf_ };
+    const size_t caps[LQ_RTAB_SIDES] = { sizeof o->crd_buf_, sizeof o->ns_buf_ };
+    const char *const labels[LQ_RTAB_SIDES] = { NULL, o->ns_sel_ };
+    e = lq_refl_kind_add(refl, &o->kind, &desc, o, o->recs, LQ_MAX_NAMESPACES, bufs, caps, labels,
+                         NULL);
+    if (e != LQ_OK)
+        return e;
     for (size_t i = 0; i < cfg->n_flag_ns; i++) {
         const char *eq = strchr(cfg->flag_ns[i], '=');
         size_t len = eq ? (size_t)(eq - cfg->flag_ns[i]) : strlen(cfg->flag_ns[i]);
-        lq_offload_rec_t *r = rec_get(o, cfg->flag_ns[i], len);
-        if (!r || (eq && strlen(eq + 1) >= sizeof r->flag_remote))
+        lq_offload_rec_t *r = (lq_offload_rec_t *)(void *)lq_rtab_get(&o->kind.tab, cfg->flag_ns[i],
+                                                                      len, "", 0);
+        if (!r || len > LQ_FORGE_OFFLOAD_NAME_MAX || (eq && strlen(eq + 1) >= sizeof r->flag_remote))
             return LQ_ETOOBIG;
         if (eq)
             (void)snprintf(r->flag_remote, sizeof r->flag_remote, "%s", eq + 1);
         r->flag = true;
-        r->dirty = true;
+        lq_rtab_dirty(&o->kind.tab, &r->h);
     }
-    lq_json_doc_init(&o->doc_, o->arena_, sizeof o->arena_);
-    lq_loop_timer_init(&o->timer_, on_timer, o);
-    lq_conn_init(&o->crd_conn_, loop, &home->target);
-    lq_conn_init(&o->ns_conn_, loop, &foreign->target);
-    lq_watch_cfg_t cw = { .path = "/apis/" GV "/" RESOURCE, .watch_list = true,
-                          .quiet_not_found = true, .backoff_max_ms = 60000,
-                          .bearer = home->kcfg.token_len ? home->kcfg.token : NULL };
-    lq_watch_handler_t ch = { on_crd, on_crd_relist, on_crd_synced, o, on_crd_error };
-    lq_watch_init(&o->crd_watch_, loop, &o->crd_conn_, o->crd_buf_, sizeof o->crd_buf_, &cw, &ch);
-    lq_watch_cfg_t nw = { .path = "/api/v1/namespaces", .label_selector = o->ns_sel_,
-                          .watch_list = true,
-                          .bearer = foreign->kcfg.token_len ? foreign->kcfg.token : NULL };
-    lq_watch_handler_t nh = { on_remote_ns, on_ns_relist, on_ns_synced, o, NULL };
-    lq_watch_init(&o->ns_watch_, loop, &o->ns_conn_, o->ns_buf_, sizeof o->ns_buf_, &nw, &nh);
     return LQ_OK;
-}
-
-lq_err_t lq_offload_start(lq_offload_t *o)
-{
-    lq_err_t e = lq_watch_start(&o->crd_watch_);
-    if (e == LQ_OK)
-        e = lq_watch_start(&o->ns_watch_);
-    return e;
 }

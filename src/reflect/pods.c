@@ -4,9 +4,13 @@
  *   home:    pods with spec.nodeName=<virtual node>;
  *   foreign: pods labelled virtualkubelet.liqo.io/origin=<home id>,destination=<foreign id>,
  *            mapped back to home through the offloaded namespaces (same pod name).
- * Each pod has a record in a fixed table of LQ_MAX_PODS (node.maxPods in use). Up to
- * LQ_POD_PASSES passes run at once, one per record, and only once both watches have listed and namespace offloading has settled at start-up
- * (so a restart adopts what exists instead of falling back or duplicating).
+ * Each home pod has a record in a fixed table of LQ_MAX_PODS (node.maxPods in use), run
+ * by the reflector engine (src/reflect/refl.c) on its shared workers, once both watches
+ * have listed and namespace offloading has settled at start-up (so a restart adopts
+ * what exists instead of falling back or duplicating). A foreign event only marks the
+ * record of an existing home pod; the remote pod a record owns is the one it created,
+ * or one it read and found to carry our labels and this home pod's UID (adoption), and
+ * every delete carries that UID (DESIGN.md Decision 17).
  *
  * A pass is level-based (Decision 4): GET the home pod, GET the remote pod (when one is
  * known), then the first action still needed:
@@ -14,9 +18,11 @@
  *   home pod terminating       -> delete the remote pod; once it is gone, delete the home
  *                                 pod with grace 0 (uid precondition)  (§1.3)
  *   namespace not offloaded    -> §3.6 fallback: Pending/OffloadingBackOff,
- *                                 Failed/OffloadingAborted, or delete when terminating
- *   no remote pod              -> create it (409: adopt if ours, delete if stale, report
- *                                 if someone else's); a remote pod that vanished is
+ *   (as the home side says)       Failed/OffloadingAborted, or delete when terminating
+ *   remote namespace not usable -> wait (being created or re-created): never a fallback
+ *   no remote pod              -> create it (409: adopt if ours, replace if it is one we
+ *                                 created for an earlier pod of that name, report if
+ *                                 someone else's); a remote pod that vanished is
  *                                 re-created unless the pod had finished (§1.3)
  *   remote pod of ours         -> home status by merge patch on /status when it differs
  *                                 (hostIP = node IP, pod IPs as they are or blank,
@@ -34,10 +40,11 @@
 
 #define RETRY_BASE_MS 500
 #define RETRY_MAX_MS 30000
-#define SETTLE_POLL_MS 200
+#define HOME LQ_RTAB_HOME
+#define FOREIGN LQ_RTAB_FOREIGN
 
 enum {
-    ST_IDLE = 0,
+    ST_START = 0,
     ST_GET_HOME,
     ST_GET_REMOTE,
     ST_CREATE,
@@ -48,21 +55,20 @@ enum {
     ST_FALLBACK,
 };
 
-static void actions(lq_pod_pass_t *ps);
-static void kick(lq_pods_t *p);
+#define F_HAVE_REMOTE 1u /* obj[FOREIGN] holds the remote pod */
+
+#define REC(w) ((lq_pod_rec_t *)(void *)(w)->rec)
+#define MOD(w) ((lq_pods_t *)(w)->k->ctx)
+
+static void actions(lq_refl_work_t *w);
 
 /* An Event on the record's home pod (Liqo's reasons), when events are wired. */
 #define EMIT(p, r, warn, reason, ...)                                                    \
     do {                                                                                 \
         if ((p)->cfg.events)                                                             \
-            lq_events_emit((p)->cfg.events, (r)->ns, (r)->name, (r)->home_uid, (warn),   \
+            lq_events_emit((p)->cfg.events, (r)->h.ns, (r)->h.name, (r)->home_uid, (warn), \
                            (reason), __VA_ARGS__);                                       \
     } while (0)
-
-static bool str_eq(const char *s, const char *v, size_t len)
-{
-    return strlen(s) == len && memcmp(s, v, len) == 0;
-}
 
 static bool is_set(const lq_json_t *it)
 {
@@ -70,116 +76,36 @@ static bool is_set(const lq_json_t *it)
     return t != LQ_JSON_ABSENT && t != LQ_JSON_NULL;
 }
 
-/* --- records ------------------------------------------------------------------------ */
-
-static lq_pod_rec_t *rec_find(lq_pods_t *p, const char *ns, size_t nl, const char *name, size_t len)
+static lq_pod_rec_t *rec_at(const lq_pods_t *p, size_t i)
 {
-    for (size_t i = 0; i < LQ_MAX_PODS; i++) {
-        lq_pod_rec_t *r = &p->recs[i];
-        if (r->used && str_eq(r->name, name, len) && str_eq(r->ns, ns, nl))
-            return r;
-    }
-    return NULL;
+    return (lq_pod_rec_t *)(void *)lq_rtab_at(&p->kind.tab, i);
 }
 
-static lq_pod_rec_t *rec_get(lq_pods_t *p, const char *ns, size_t nl, const char *name, size_t len)
+static bool remote_of(const lq_pod_rec_t *r)
 {
-    lq_pod_rec_t *r = rec_find(p, ns, nl, name, len);
-    if (r)
-        return r;
-    if (nl == 0 || nl >= LQ_FORGE_OFFLOAD_NAME_BUF || len == 0 || len >= LQ_POD_NAME_BUF)
-        return NULL;
-    for (size_t i = 0; i < LQ_MAX_PODS && p->stats.records < p->cfg.max_pods; i++) {
-        r = &p->recs[i];
-        if (r->used)
-            continue;
-        memset(r, 0, sizeof *r);
-        r->used = true;
-        memcpy(r->ns, ns, nl);
-        memcpy(r->name, name, len);
-        lq_backoff_init(&r->backoff, RETRY_BASE_MS, RETRY_MAX_MS, (uint64_t)i * 7919u + len);
-        p->stats.records++;
-        if (p->stats.records > p->stats.records_hwm)
-            p->stats.records_hwm = p->stats.records;
-        return r;
-    }
-    if (!p->overflow_)
-        LQ_WARN("pods", "pod table full (%zu records, node.maxPods): pod %.*s/%.*s waits "
-                "until one frees", p->cfg.max_pods, (int)nl, ns, (int)len, name);
-    p->stats.table_full++;
-    p->overflow_ = true;
-    return NULL;
-}
-
-static void rec_free(lq_pods_t *p, lq_pod_rec_t *r)
-{
-    r->used = false;
-    p->stats.records--;
-    if (p->overflow_)
-        lq_loop_timer_start(p->loop_, &p->timer_, 0); /* relist from the timer */
-}
-
-static void rec_dirty(lq_pods_t *p, lq_pod_rec_t *r)
-{
-    r->dirty = true;
-    kick(p);
-}
-
-static void retry_later(lq_pods_t *p, lq_pod_rec_t *r, uint32_t ms)
-{
-    r->retry_at = lq_port_mono_ms() + ms;
-    if (!p->timer_.armed || p->timer_.due_ms > r->retry_at)
-        lq_loop_timer_start(p->loop_, &p->timer_, ms);
+    return lq_rtab_present(&r->h, FOREIGN);
 }
 
 /* --- the pass ---------------------------------------------------------------------- */
 
-static void finish(lq_pod_pass_t *ps, bool failed)
+static void count(lq_refl_work_t *w, bool ok)
 {
-    lq_pods_t *p = ps->p;
-    lq_pod_rec_t *r = ps->rec;
-    ps->rec = NULL;
-    ps->step = ST_IDLE;
-    r->busy = false;
-    r->retry_at = 0;
-    if (failed) {
-        p->stats.failures++;
-        retry_later(p, r, lq_backoff_next(&r->backoff));
-    } else {
-        lq_backoff_reset(&r->backoff);
-    }
-    kick(p);
+    lq_offload_count(MOD(w)->offload_, w->rec->ns, LQ_MGMT_KIND_POD, ok);
 }
 
-static void failed(lq_pod_pass_t *ps, const char *what, lq_err_t err)
+static void failed(lq_refl_work_t *w, const char *what, lq_err_t err)
 {
-    lq_pods_t *p = ps->p;
-    lq_pod_rec_t *r = ps->rec;
-    lq_offload_count(p->offload_, r->ns, false);
-    LQ_WARN("pods", "pod %s/%s: %s: %s (%s); retrying", r->ns, r->name, what, lq_err_str(err),
-            ps->req.message);
+    lq_pods_t *p = MOD(w);
+    lq_pod_rec_t *r = REC(w);
+    count(w, false);
+    LQ_WARN("pods", "pod %s/%s: %s: %s (%s); retrying", r->h.ns, r->h.name, what, lq_err_str(err),
+            w->req.message);
     if (!r->failed_logged)
-        EMIT(p, r, true, ps->step == ST_DEL_REMOTE ? "FailedDeletion" : "FailedReflection",
+        EMIT(p, r, true, w->step == ST_DEL_REMOTE ? "FailedDeletion" : "FailedReflection",
              "Error reflecting object to cluster %s: %s: %s", p->cfg.foreign_name, what,
-             ps->req.message[0] ? ps->req.message : lq_err_str(err));
+             w->req.message[0] ? w->req.message : lq_err_str(err));
     r->failed_logged = true;
-    finish(ps, true);
-}
-
-static void send(lq_pod_pass_t *ps, lq_kreq_client_t *cl, int step)
-{
-    ps->step = step;
-    if (lq_kreq_submit(cl, &ps->req) != LQ_OK)
-        failed(ps, "request", LQ_ESTATE);
-}
-
-static bool render(lq_pod_pass_t *ps, const lq_json_t *obj, size_t *len)
-{
-    if (obj && lq_json_print(obj, ps->body, sizeof ps->body, len) == LQ_OK)
-        return true;
-    LQ_WARN("pods", "pod %s/%s: a request body does not fit %zu bytes", ps->rec->ns,
-            ps->rec->name, sizeof ps->body);
-    return false;
+    lq_refl_finish(w, LQ_RTAB_RETRY, 0);
 }
 
 static bool pod_path(char *path, size_t cap, const char *ns, const char *name, const char *sub)
@@ -187,251 +113,255 @@ static bool pod_path(char *path, size_t cap, const char *ns, const char *name, c
     return lq_kapi_path(path, cap, "v1", ns, "pods", name, sub) == LQ_OK;
 }
 
-/* GET of the home (into home_) or remote (into remote_) pod. */
-static void get_pod(lq_pod_pass_t *ps, bool home, const char *ns)
+/* GET of the home (into obj[HOME]) or remote (into obj[FOREIGN]) pod. */
+static void get_pod(lq_refl_work_t *w, unsigned side, const char *ns)
 {
-    lq_pods_t *p = ps->p;
     char path[LQ_KREQ_PATH_MAX];
-    lq_pod_rec_t *r = ps->rec;
-    if (!pod_path(path, sizeof path, ns, r->name, NULL)) {
-        finish(ps, true);
+    if (!pod_path(path, sizeof path, ns, w->rec->name, NULL)) {
+        lq_refl_finish(w, LQ_RTAB_RETRY, 0);
         return;
     }
-    lq_kreq_init(&ps->req, home ? ps->home : ps->remote, LQ_POD_BUF, ps->req.done, ps);
-    if (lq_kreq_get(&ps->req, path) != LQ_OK) {
-        finish(ps, true);
-        return;
-    }
-    send(ps, home ? p->home_req_ : p->foreign_req_, home ? ST_GET_HOME : ST_GET_REMOTE);
+    lq_refl_send(w, side, side == HOME ? ST_GET_HOME : ST_GET_REMOTE,
+                 lq_kreq_get(lq_refl_req(w, (int)side), path));
 }
 
-static void delete_pod(lq_pod_pass_t *ps, bool home, const char *ns, const char *uid)
+/* Deletes a pod with its UID as the precondition (only the object the record owns). */
+static void delete_pod(lq_refl_work_t *w, unsigned side, const char *ns, const char *uid)
 {
-    lq_pods_t *p = ps->p;
     char path[LQ_KREQ_PATH_MAX];
-    lq_pod_rec_t *r = ps->rec;
-    if (!pod_path(path, sizeof path, ns, r->name, NULL)) {
-        finish(ps, true);
+    if (!uid[0] || !pod_path(path, sizeof path, ns, w->rec->name, NULL)) {
+        lq_refl_finish(w, LQ_RTAB_RETRY, 0);
         return;
     }
-    lq_kreq_init(&ps->req, NULL, 0, ps->req.done, ps);
-    if (lq_kreq_delete_grace(&ps->req, path, uid && uid[0] ? uid : NULL, NULL, home ? 0 : -1) != LQ_OK) {
-        finish(ps, true);
-        return;
-    }
-    send(ps, home ? p->home_req_ : p->foreign_req_, home ? ST_DEL_HOME : ST_DEL_REMOTE);
+    lq_refl_send(w, side, side == HOME ? ST_DEL_HOME : ST_DEL_REMOTE,
+                 lq_kreq_delete_grace(lq_refl_req(w, -1), path, uid, NULL, side == HOME ? 0 : -1));
 }
 
-/* Merge patch of the home pod (status subresource or metadata), answer into home_. */
-static void patch_home(lq_pod_pass_t *ps, const lq_json_t *patch, bool status, int step)
+/* Merge patch of the home pod (status subresource or metadata), answer into obj[HOME]. */
+static void patch_home(lq_refl_work_t *w, const lq_json_t *patch, bool status, int step)
 {
-    lq_pods_t *p = ps->p;
     char path[LQ_KREQ_PATH_MAX];
     size_t len = 0;
-    lq_pod_rec_t *r = ps->rec;
-    if (!render(ps, patch, &len) || !pod_path(path, sizeof path, r->ns, r->name, status ? "status" : NULL)) {
-        finish(ps, true);
+    if (!lq_refl_render(w, patch, &len) ||
+        !pod_path(path, sizeof path, w->rec->ns, w->rec->name, status ? "status" : NULL)) {
+        lq_refl_finish(w, LQ_RTAB_RETRY, 0);
         return;
     }
-    lq_kreq_init(&ps->req, ps->home, LQ_POD_BUF, ps->req.done, ps);
-    if (lq_kreq_merge_patch(&ps->req, path, ps->body, len) != LQ_OK) {
-        finish(ps, true);
-        return;
-    }
-    send(ps, p->home_req_, step);
+    lq_refl_send(w, HOME, step, lq_kreq_merge_patch(lq_refl_req(w, HOME), path, w->body, len));
 }
 
-static void create_remote(lq_pod_pass_t *ps, const lq_json_t *home, const char *rns)
+static void create_remote(lq_refl_work_t *w, const lq_json_t *home, const char *rns)
 {
-    lq_pods_t *p = ps->p;
+    lq_pods_t *p = MOD(w);
     lq_forge_pod_remote_params_t prm = { rns, p->cfg.home_id, p->cfg.foreign_id, NULL };
     lq_json_t *pod = NULL;
     size_t len = 0;
     char path[LQ_KREQ_PATH_MAX];
-    lq_err_t e = lq_forge_pod_remote(&ps->doc, home, &prm, &pod);
+    lq_err_t e = lq_forge_pod_remote(&w->doc, home, &prm, &pod);
     if (e != LQ_OK) {
-        LQ_WARN("pods", "pod %s/%s cannot be reflected: %s", ps->rec->ns, ps->rec->name,
+        LQ_WARN("pods", "pod %s/%s cannot be reflected: %s", w->rec->ns, w->rec->name,
                 e == LQ_EPROTO ? "the home pod has an unexpected shape" : lq_err_str(e));
-        finish(ps, true);
+        lq_refl_finish(w, LQ_RTAB_RETRY, 0);
         return;
     }
-    if (!render(ps, pod, &len) || !pod_path(path, sizeof path, rns, NULL, NULL)) {
-        finish(ps, true);
+    if (!lq_refl_render(w, pod, &len) || !pod_path(path, sizeof path, rns, NULL, NULL)) {
+        lq_refl_finish(w, LQ_RTAB_RETRY, 0);
         return;
     }
-    lq_kreq_init(&ps->req, ps->remote, LQ_POD_BUF, ps->req.done, ps);
-    if (lq_kreq_create(&ps->req, path, ps->body, len) != LQ_OK) {
-        finish(ps, true);
-        return;
-    }
-    send(ps, p->foreign_req_, ST_CREATE);
+    lq_refl_send(w, FOREIGN, ST_CREATE, lq_kreq_create(lq_refl_req(w, FOREIGN), path, w->body, len));
 }
 
 /* The remote pod is ours: status, then the shadowPod label. */
-static void sync_status(lq_pod_pass_t *ps, const lq_json_t *home, const lq_json_t *remote)
+static void sync_status(lq_refl_work_t *w, const lq_json_t *home, const lq_json_t *remote)
 {
-    lq_pods_t *p = ps->p;
-    lq_pod_rec_t *r = ps->rec;
+    lq_pods_t *p = MOD(w);
+    lq_pod_rec_t *r = REC(w);
     bool changed = false;
     if (lq_forge_pod_restarts_track(&r->restarts, home, remote, &changed) == LQ_OK && changed &&
         r->restarts.offset > 0)
-        LQ_INFO("pods", "pod %s/%s: the remote pod was re-created (restarts +%d)", r->ns,
-                r->name, (int)r->restarts.offset);
+        LQ_INFO("pods", "pod %s/%s: the remote pod was re-created (restarts +%d)", r->h.ns,
+                r->h.name, (int)r->restarts.offset);
     lq_forge_pod_status_params_t sp = { p->cfg.node_ip, p->cfg.reflect_ips, r->restarts.offset };
     lq_json_t *patch = NULL;
-    lq_err_t e = lq_forge_pod_status_patch(&ps->doc, home, remote, &sp, &patch);
+    lq_err_t e = lq_forge_pod_status_patch(&w->doc, home, remote, &sp, &patch);
     if (e != LQ_OK) {
-        LQ_WARN("pods", "pod %s/%s: cannot build the status (%s)", r->ns, r->name, lq_err_str(e));
-        finish(ps, true);
+        LQ_WARN("pods", "pod %s/%s: cannot build the status (%s)", r->h.ns, r->h.name, lq_err_str(e));
+        lq_refl_finish(w, LQ_RTAB_RETRY, 0);
         return;
     }
     if (patch && !lq_forge_pod_patch_noop(home, patch)) {
-        patch_home(ps, patch, true, ST_STATUS);
+        patch_home(w, patch, true, ST_STATUS);
         return;
     }
-    if (lq_forge_pod_home_label_patch(&ps->doc, home, &patch) == LQ_OK && patch) {
-        patch_home(ps, patch, false, ST_LABEL);
+    if (lq_forge_pod_home_label_patch(&w->doc, home, &patch) == LQ_OK && patch) {
+        patch_home(w, patch, false, ST_LABEL);
         return;
     }
-    finish(ps, false);
+    lq_refl_finish(w, LQ_RTAB_DONE, 0);
 }
 
-static void actions(lq_pod_pass_t *ps)
+static void fallback(lq_refl_work_t *w, const lq_json_t *home)
 {
-    lq_pods_t *p = ps->p;
-    lq_pod_rec_t *r = ps->rec;
-    lq_json_reset(&ps->doc);
+    lq_pods_t *p = MOD(w);
+    lq_pod_rec_t *r = REC(w);
+    lq_forge_offload_fallback_t act = LQ_FORGE_OFFLOAD_FALLBACK_LEAVE;
+    lq_json_t *patch = NULL;
+    if (lq_forge_time_format(lq_port_wall_ms(), false, p->now_, sizeof p->now_) != LQ_OK ||
+        lq_forge_offload_fallback(&w->doc, home, p->now_, &act, &patch) != LQ_OK) {
+        failed(w, "fallback", LQ_EPROTO);
+        return;
+    }
+    if (act == LQ_FORGE_OFFLOAD_FALLBACK_DELETE) {
+        delete_pod(w, HOME, r->h.ns, r->home_uid);
+    } else if (patch) {
+        LQ_INFO("pods", "pod %s/%s: namespace %s is not offloaded: %s", r->h.ns, r->h.name, r->h.ns,
+                act == LQ_FORGE_OFFLOAD_FALLBACK_BACKOFF ? LQ_FORGE_OFFLOAD_REASON_BACKOFF
+                                                         : LQ_FORGE_OFFLOAD_REASON_ABORTED);
+        EMIT(p, r, true, LQ_FORGE_OFFLOAD_EVENT_REASON, "Reflection to cluster %s disabled for "
+             "namespace %s", p->cfg.foreign_name, r->h.ns);
+        patch_home(w, patch, true, ST_FALLBACK);
+    } else {
+        lq_refl_finish(w, LQ_RTAB_DONE, 0);
+    }
+}
+
+static void actions(lq_refl_work_t *w)
+{
+    lq_pods_t *p = MOD(w);
+    lq_pod_rec_t *r = REC(w);
+    lq_json_reset(&w->doc);
     lq_json_t *home = NULL, *remote = NULL;
-    if (ps->home_len && lq_json_parse(&ps->doc, ps->home, ps->home_len, &home) != LQ_OK) {
-        failed(ps, "parse the home pod", LQ_EPROTO);
+    if (w->len[HOME] && lq_json_parse(&w->doc, w->obj[HOME], w->len[HOME], &home) != LQ_OK) {
+        failed(w, "parse the home pod", LQ_EPROTO);
         return;
     }
-    if (ps->have_remote && lq_json_parse(&ps->doc, ps->remote, ps->remote_len, &remote) != LQ_OK) {
-        failed(ps, "parse the remote pod", LQ_EPROTO);
+    if ((w->flags & F_HAVE_REMOTE) &&
+        lq_json_parse(&w->doc, w->obj[FOREIGN], w->len[FOREIGN], &remote) != LQ_OK) {
+        failed(w, "parse the remote pod", LQ_EPROTO);
         return;
     }
-    const char *rns = lq_offload_remote_ns(p->offload_, r->ns, strlen(r->ns));
+    const char *rns = NULL;
+    lq_offload_use_t use = lq_offload_ns(p->offload_, r->h.ns, strlen(r->h.ns), &rns);
     if (!rns)
-        remote = NULL; /* an un-offloaded namespace: its remote namespace goes with its pods */
+        remote = NULL; /* the remote namespace is not usable: its pods are not reachable */
+    /* Ownership: our labels and this home pod's UID (the home side is the truth); a pod
+     * we created for an earlier home pod of this name (STALE) is ours to replace only
+     * when its UID is the one we recorded. */
     lq_forge_pod_owner_t own = remote ? lq_forge_pod_owner(remote, p->cfg.home_id, p->cfg.foreign_id,
-                                                           home ? r->home_uid : NULL)
+                                                           r->home_uid[0] ? r->home_uid : NULL)
                                       : LQ_FORGE_POD_NOT_OURS;
-    bool ours = own == LQ_FORGE_POD_OURS || (!home && own == LQ_FORGE_POD_STALE);
+    char ruid[LQ_FORGE_POD_UID_BUF] = "";
+    if (remote)
+        (void)lq_json_str_copy(LQ_JSON_AT(remote, "metadata", "uid"), ruid, sizeof ruid);
+    bool recorded = r->remote_uid[0] && strcmp(ruid, r->remote_uid) == 0;
+    bool ours = own == LQ_FORGE_POD_OURS || (own == LQ_FORGE_POD_STALE && recorded);
+    if (ours && !recorded && ruid[0]) {
+        LQ_DEBUG("pods", "pod %s/%s: remote pod %s is ours (adopted)", r->h.ns, r->h.name, ruid);
+        memcpy(r->remote_uid, ruid, sizeof r->remote_uid);
+        p->stats.adopts++;
+    }
     bool remote_deleting = remote && is_set(LQ_JSON_AT(remote, "metadata", "deletionTimestamp"));
 
     if (!home) { /* gone at home: the remote pod goes too */
         if (remote && ours && !remote_deleting) {
-            delete_pod(ps, false, rns, r->remote_uid);
+            delete_pod(w, FOREIGN, rns, r->remote_uid);
             return;
         }
         if (!remote || !ours) {
-            LQ_DEBUG("pods", "pod %s/%s: gone; record freed", r->ns, r->name);
-            ps->rec = NULL;
-            ps->step = ST_IDLE;
-            r->busy = false;
-            rec_free(p, r);
-            kick(p);
+            LQ_DEBUG("pods", "pod %s/%s: gone; record freed", r->h.ns, r->h.name);
+            lq_refl_finish(w, LQ_RTAB_FREE, 0);
             return;
         }
-        finish(ps, false); /* wait for the remote deletion */
+        lq_refl_finish(w, LQ_RTAB_DONE, 0); /* wait for the remote deletion */
         return;
     }
     if (is_set(LQ_JSON_AT(home, "metadata", "deletionTimestamp"))) {
         if (remote && ours && !remote_deleting) {
-            delete_pod(ps, false, rns, r->remote_uid);
+            delete_pod(w, FOREIGN, rns, r->remote_uid);
             return;
         }
         if (remote && ours) {
-            finish(ps, false); /* the remote pod is terminating; its DELETED event returns */
+            lq_refl_finish(w, LQ_RTAB_DONE, 0); /* terminating; its DELETED event returns */
             return;
         }
-        delete_pod(ps, true, r->ns, r->home_uid);
-        return;
-    }
-    if (!rns) {
-        lq_forge_offload_fallback_t act = LQ_FORGE_OFFLOAD_FALLBACK_LEAVE;
-        lq_json_t *patch = NULL;
-        if (lq_forge_time_format(lq_port_wall_ms(), false, ps->now, sizeof ps->now) != LQ_OK ||
-            lq_forge_offload_fallback(&ps->doc, home, ps->now, &act, &patch) != LQ_OK) {
-            failed(ps, "fallback", LQ_EPROTO);
+        if (use == LQ_OFFLOAD_WAITING && remote_of(r)) {
+            lq_refl_finish(w, LQ_RTAB_DONE, 0); /* the remote side is out of reach for now */
             return;
         }
-        if (act == LQ_FORGE_OFFLOAD_FALLBACK_DELETE) {
-            delete_pod(ps, true, r->ns, r->home_uid);
-        } else if (patch) {
-            LQ_INFO("pods", "pod %s/%s: namespace %s is not offloaded: %s", r->ns, r->name, r->ns,
-                    act == LQ_FORGE_OFFLOAD_FALLBACK_BACKOFF ? LQ_FORGE_OFFLOAD_REASON_BACKOFF
-                                                       : LQ_FORGE_OFFLOAD_REASON_ABORTED);
-            EMIT(p, r, true, LQ_FORGE_OFFLOAD_EVENT_REASON, "Reflection to cluster %s disabled for "
-                 "namespace %s", p->cfg.foreign_name, r->ns);
-            patch_home(ps, patch, true, ST_FALLBACK);
-        } else {
-            finish(ps, false);
-        }
+        delete_pod(w, HOME, r->h.ns, r->home_uid);
         return;
     }
-    if (remote && own == LQ_FORGE_POD_STALE) {
+    if (use == LQ_OFFLOAD_NOT_OFFLOADED) {
+        fallback(w, home);
+        return;
+    }
+    if (use == LQ_OFFLOAD_WAITING) {
+        /* Being created or re-created: not a reason to fail the pod. The offloading
+         * module re-queues the namespace's pods once it is usable. */
+        LQ_DEBUG("pods", "pod %s/%s: the remote namespace is not usable yet; waiting", r->h.ns,
+                 r->h.name);
+        lq_refl_finish(w, LQ_RTAB_DONE, 0);
+        return;
+    }
+    if (remote && own == LQ_FORGE_POD_STALE && recorded) {
         LQ_INFO("pods", "pod %s/%s: the remote pod belongs to an earlier pod of this name; "
-                "replacing it", r->ns, r->name);
-        delete_pod(ps, false, rns, r->remote_uid);
+                "replacing it", r->h.ns, r->h.name);
+        delete_pod(w, FOREIGN, rns, r->remote_uid);
         return;
     }
     if (remote && !ours) {
+        p->stats.not_ours++;
         if (!r->failed_logged) {
             LQ_WARN("pods", "pod %s/%s: a pod of that name exists in %s and is not ours; "
-                    "left alone", r->ns, r->name, rns);
+                    "left alone", r->h.ns, r->h.name, rns);
             EMIT(p, r, true, "FailedReflection", "Error reflecting object to cluster %s: "
                  "remote object already exists", p->cfg.foreign_name);
         }
         r->failed_logged = true;
-        finish(ps, true);
+        lq_refl_finish(w, LQ_RTAB_RETRY, 0);
         return;
     }
     if (!remote) {
         bool again = true;
         if (r->remote_seen && lq_forge_pod_recreate_allowed(home, &again) == LQ_OK && !again) {
-            finish(ps, false); /* finished: never re-created */
+            lq_refl_finish(w, LQ_RTAB_DONE, 0); /* finished: never re-created */
             return;
         }
         if (r->remote_seen)
-            LQ_INFO("pods", "pod %s/%s: the remote pod is gone; re-creating it", r->ns, r->name);
-        create_remote(ps, home, rns);
+            LQ_INFO("pods", "pod %s/%s: the remote pod is gone; re-creating it", r->h.ns, r->h.name);
+        create_remote(w, home, rns);
         return;
     }
     if (remote_deleting) {
-        finish(ps, false);
+        lq_refl_finish(w, LQ_RTAB_DONE, 0);
         return;
     }
     r->remote_seen = true;
     r->failed_logged = false;
-    sync_status(ps, home, remote);
+    sync_status(w, home, remote);
 }
 
-static void store_remote_uid(lq_pod_pass_t *ps)
+static void step(lq_refl_work_t *w, lq_err_t err)
 {
-    (void)lq_scan_uid_rv(ps->remote, ps->remote_len, ps->rec->remote_uid,
-                         sizeof ps->rec->remote_uid, NULL, 0);
-}
-
-static void on_req(lq_kreq_t *q, lq_err_t err, void *ctx)
-{
-    lq_pod_pass_t *ps = ctx;
-    lq_pods_t *p = ps->p;
-    lq_pod_rec_t *r = ps->rec;
-    const char *rns = lq_offload_remote_ns(p->offload_, r->ns, strlen(r->ns));
-    switch (ps->step) {
+    lq_pods_t *p = MOD(w);
+    lq_pod_rec_t *r = REC(w);
+    const char *rns = lq_offload_remote_ns(p->offload_, r->h.ns, strlen(r->h.ns));
+    switch (w->step) {
+    case ST_START:
+        get_pod(w, HOME, r->h.ns);
+        return;
     case ST_GET_HOME:
         if (err == LQ_ENOTFOUND) {
-            r->home_exists = false;
-            ps->home_len = 0;
+            lq_rtab_set_present(&r->h, HOME, false);
+            w->len[HOME] = 0;
         } else if (err != LQ_OK) {
-            failed(ps, err == LQ_ETOOBIG ? "the home pod is larger than the pod buffer"
+            failed(w, err == LQ_ETOOBIG ? "the home pod is larger than the pod buffer"
                                         : "GET the home pod", err);
             return;
         } else {
             char uid[LQ_FORGE_POD_UID_BUF];
-            ps->home_len = q->resp_len;
-            (void)lq_scan_uid_rv(ps->home, ps->home_len, uid, sizeof uid, NULL, 0);
+            w->len[HOME] = w->req.resp_len;
+            (void)lq_scan_uid_rv(w->obj[HOME], w->len[HOME], uid, sizeof uid, NULL, 0);
             if (strcmp(uid, r->home_uid) != 0) {
                 memcpy(r->home_uid, uid, sizeof r->home_uid); /* a new incarnation */
                 memset(&r->restarts, 0, sizeof r->restarts);
@@ -440,291 +370,209 @@ static void on_req(lq_kreq_t *q, lq_err_t err, void *ctx)
         }
         /* The foreign watch says whether a remote pod exists; without one there is
          * nothing to read (a create that races with one gets 409 and reads it then). */
-        if (rns && (r->remote_exists || r->remote_seen || !ps->home_len)) {
-            get_pod(ps, false, rns);
+        if (rns && (remote_of(r) || r->remote_seen || !w->len[HOME])) {
+            get_pod(w, FOREIGN, rns);
             return;
         }
-        actions(ps);
+        actions(w);
         return;
     case ST_GET_REMOTE:
         if (err == LQ_ENOTFOUND) {
-            r->remote_exists = false;
+            lq_rtab_set_present(&r->h, FOREIGN, false);
         } else if (err != LQ_OK) {
-            failed(ps, "GET the remote pod", err);
+            failed(w, "GET the remote pod", err);
             return;
         } else {
-            ps->have_remote = true;
-            ps->remote_len = q->resp_len;
-            r->remote_exists = true;
-            store_remote_uid(ps);
+            w->flags |= F_HAVE_REMOTE;
+            w->len[FOREIGN] = w->req.resp_len;
+            lq_rtab_mark(&r->h, FOREIGN);
         }
-        actions(ps);
+        actions(w);
         return;
     case ST_CREATE:
         if (err == LQ_OK) {
             p->stats.creates++;
-            lq_offload_count(p->offload_, r->ns, true);
-            ps->have_remote = true;
-            ps->remote_len = q->resp_len;
-            r->remote_exists = true;
-            store_remote_uid(ps);
-            LQ_DEBUG("pods", "pod %s/%s: remote pod created in %s", r->ns, r->name, rns ? rns : "?");
+            count(w, true);
+            w->flags |= F_HAVE_REMOTE;
+            w->len[FOREIGN] = w->req.resp_len;
+            lq_rtab_mark(&r->h, FOREIGN);
+            (void)lq_scan_uid_rv(w->obj[FOREIGN], w->len[FOREIGN], r->remote_uid,
+                                 sizeof r->remote_uid, NULL, 0);
+            LQ_DEBUG("pods", "pod %s/%s: remote pod created in %s", r->h.ns, r->h.name,
+                     rns ? rns : "?");
             r->failed_logged = false;
             EMIT(p, r, false, "SuccessfulReflection", "Successfully reflected object to cluster %s",
                  p->cfg.foreign_name);
-            actions(ps);
+            actions(w);
         } else if (err == LQ_ECONFLICT && rns) {
-            get_pod(ps, false, rns); /* AlreadyExists: whose is it? */
+            get_pod(w, FOREIGN, rns); /* AlreadyExists: whose is it? */
         } else {
-            failed(ps, "create the remote pod", err);
+            failed(w, "create the remote pod", err);
         }
         return;
     case ST_DEL_REMOTE:
-        if (err != LQ_OK && err != LQ_ENOTFOUND) {
-            failed(ps, "delete the remote pod", err);
+        if (err != LQ_OK && err != LQ_ENOTFOUND && err != LQ_ECONFLICT) {
+            failed(w, "delete the remote pod", err);
             return;
         }
         p->stats.remote_deletes++;
-        if (err == LQ_ENOTFOUND) {
-            r->remote_exists = false;
-            ps->have_remote = false;
-            actions(ps);
+        if (err != LQ_OK) { /* gone, or no longer the one we own */
+            lq_rtab_set_present(&r->h, FOREIGN, false);
+            w->flags &= ~F_HAVE_REMOTE;
+            actions(w);
             return;
         }
-        finish(ps, false); /* its DELETED event brings the record back */
+        lq_refl_finish(w, LQ_RTAB_DONE, 0); /* its DELETED event brings the record back */
         return;
     case ST_DEL_HOME:
         if (err != LQ_OK && err != LQ_ENOTFOUND && err != LQ_ECONFLICT) {
-            failed(ps, "delete the home pod", err);
+            failed(w, "delete the home pod", err);
             return;
         }
         p->stats.home_deletes++;
-        finish(ps, false);
+        lq_refl_finish(w, LQ_RTAB_DONE, 0);
         return;
     case ST_STATUS:
     case ST_LABEL:
     case ST_FALLBACK:
         if (err == LQ_ENOTFOUND || err == LQ_ECONFLICT) {
-            r->dirty = true; /* gone or changed in between: a new pass reads it again */
-            finish(ps, false);
+            r->h.dirty = true; /* gone or changed in between: a new pass reads it again */
+            lq_refl_finish(w, LQ_RTAB_DONE, 0);
             return;
         }
         if (err != LQ_OK) {
-            failed(ps, ps->step == ST_LABEL ? "label the home pod" : "patch the home pod status", err);
+            failed(w, w->step == ST_LABEL ? "label the home pod" : "patch the home pod status", err);
             return;
         }
-        lq_offload_count(p->offload_, r->ns, true);
-        if (ps->step == ST_STATUS)
+        count(w, true);
+        if (w->step == ST_STATUS)
             p->stats.status_patches++;
-        else if (ps->step == ST_LABEL)
+        else if (w->step == ST_LABEL)
             p->stats.label_patches++;
         else
             p->stats.fallbacks++;
-        ps->home_len = q->resp_len; /* the patched pod: its version is our echo */
-        (void)lq_scan_uid_rv(ps->home, ps->home_len, NULL, 0, r->own_rv, sizeof r->own_rv);
-        if (ps->step == ST_FALLBACK) {
-            finish(ps, false);
+        w->len[HOME] = w->req.resp_len; /* the patched pod: its version is our echo */
+        (void)lq_scan_uid_rv(w->obj[HOME], w->len[HOME], NULL, 0, r->h.own_rv, sizeof r->h.own_rv);
+        if (w->step == ST_FALLBACK) {
+            lq_refl_finish(w, LQ_RTAB_DONE, 0);
             return;
         }
-        actions(ps);
+        actions(w);
         return;
     default:
         return;
     }
 }
 
-static void pass_start(lq_pod_pass_t *ps, lq_pod_rec_t *r)
-{
-    lq_pods_t *p = ps->p;
-    ps->rec = r;
-    r->busy = true;
-    p->stats.passes++;
-    r->dirty = false;
-    r->retry_at = 0;
-    ps->home_len = 0;
-    ps->remote_len = 0;
-    ps->have_remote = false;
-    lq_kreq_init(&ps->req, ps->home, LQ_POD_BUF, on_req, ps);
-    get_pod(ps, true, r->ns);
-}
-
-/* Starts passes while a pass slot is free and a record is due (round robin). */
-static void kick(lq_pods_t *p)
-{
-    if (!p->started)
-        return;
-    for (size_t s = 0; s < LQ_POD_PASSES; s++) {
-        lq_pod_pass_t *ps = &p->passes_[s];
-        if (ps->rec)
-            continue;
-        lq_pod_rec_t *found = NULL;
-        for (size_t k = 0; k < LQ_MAX_PODS && !found; k++) {
-            size_t i = (p->next_ + k) % LQ_MAX_PODS;
-            lq_pod_rec_t *r = &p->recs[i];
-            if (r->used && r->dirty && !r->busy) {
-                p->next_ = (i + 1) % LQ_MAX_PODS;
-                found = r;
-            }
-        }
-        if (!found)
-            return;
-        pass_start(ps, found);
-    }
-}
-
-static void relist(lq_pods_t *p)
-{
-    lq_watch_stop(&p->hwatch_);
-    lq_watch_stop(&p->fwatch_);
-    (void)lq_watch_start(&p->hwatch_);
-    (void)lq_watch_start(&p->fwatch_);
-}
-
-static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
-{
-    (void)t;
-    lq_pods_t *p = ctx;
-    if (!p->started) {
-        if (p->home_synced && p->foreign_synced && lq_offload_settled(p->offload_)) {
-            /* The namespace mapping is known now: list the foreign pods again so each
-             * maps to its home pod, then start passes. */
-            p->started = true;
-            LQ_INFO("pods", "pod reflection starts (%u pods on the node)", (unsigned)p->stats.records);
-            lq_watch_stop(&p->fwatch_);
-            (void)lq_watch_start(&p->fwatch_);
-        } else {
-            lq_loop_timer_start(loop, &p->timer_, SETTLE_POLL_MS);
-            return;
-        }
-    }
-    if (p->overflow_ && p->stats.records < p->cfg.max_pods) {
-        p->overflow_ = false;
-        LQ_INFO("pods", "a pod record freed; relisting to pick up what the full table missed");
-        relist(p);
-    }
-    int64_t now = lq_port_mono_ms(), next = 0;
-    for (size_t i = 0; i < LQ_MAX_PODS; i++) {
-        lq_pod_rec_t *r = &p->recs[i];
-        if (!r->used || r->retry_at == 0)
-            continue;
-        if (r->retry_at <= now) {
-            r->retry_at = 0;
-            r->dirty = true;
-        } else if (next == 0 || r->retry_at < next) {
-            next = r->retry_at;
-        }
-    }
-    if (next != 0)
-        lq_loop_timer_start(loop, &p->timer_, next - now);
-    kick(p);
-}
-
-/* --- watches ----------------------------------------------------------------------- */
+/* --- watches (through the engine) -------------------------------------------------- */
 
 static bool meta_ok(const lq_scan_meta_t *m)
 {
     return m->ns.found && m->name.found && !m->ns.escaped && !m->name.escaped;
 }
 
-static lq_err_t on_home(lq_watch_t *w, const lq_watch_event_t *ev, void *ctx)
+/* Home: the pod's own key. Foreign: the remote pod's namespace mapped back through the
+ * remote namespaces this agent owns (same pod name). */
+static bool key(lq_refl_kind_t *k, unsigned side, const lq_watch_event_t *ev, const char **ns,
+                size_t *nl, const char **name, size_t *len)
 {
-    (void)w;
-    lq_pods_t *p = ctx;
+    lq_pods_t *p = k->ctx;
     const lq_scan_meta_t *m = &ev->meta;
     if (!meta_ok(m))
-        return LQ_OK;
-    lq_pod_rec_t *r = ev->type == LQ_WATCH_DELETED
-                          ? rec_find(p, m->ns.p, m->ns.len, m->name.p, m->name.len)
-                          : rec_get(p, m->ns.p, m->ns.len, m->name.p, m->name.len);
-    if (!r && p->cfg.events && ev->type != LQ_WATCH_DELETED && ev->type != LQ_WATCH_MODIFIED &&
-        m->ns.len < LQ_FORGE_OFFLOAD_NAME_BUF && m->name.len < LQ_POD_NAME_BUF) {
-        char ns[LQ_FORGE_OFFLOAD_NAME_BUF], name[LQ_POD_NAME_BUF], uid[LQ_FORGE_POD_UID_BUF] = "";
-        (void)lq_scan_copy(&m->ns, ns, sizeof ns);
-        (void)lq_scan_copy(&m->name, name, sizeof name);
-        (void)lq_scan_copy(&m->uid, uid, sizeof uid);
-        lq_events_emit(p->cfg.events, ns, name, uid, true, "FailedReflection",
-                       "The agent's pod table is full (%zu pods, node.maxPods); this pod is "
-                       "reflected when another one ends", p->cfg.max_pods);
+        return false;
+    *name = m->name.p;
+    *len = m->name.len;
+    if (side == HOME) {
+        *ns = m->ns.p;
+        *nl = m->ns.len;
+        return true;
     }
-    if (!r)
-        return LQ_OK;
-    bool was = r->home_exists;
-    r->home_exists = ev->type != LQ_WATCH_DELETED;
-    r->home_mark_ = true;
-    if (was && r->home_exists && lq_scan_str_eq(&m->rv, r->own_rv, strlen(r->own_rv)))
-        return LQ_OK; /* the echo of our own write */
-    rec_dirty(p, r);
-    return LQ_OK;
-}
-
-static lq_err_t on_foreign(lq_watch_t *w, const lq_watch_event_t *ev, void *ctx)
-{
-    (void)w;
-    lq_pods_t *p = ctx;
-    const lq_scan_meta_t *m = &ev->meta;
-    if (!meta_ok(m))
-        return LQ_OK;
     const char *hns = lq_offload_home_ns(p->offload_, m->ns.p, m->ns.len);
     if (!hns)
-        return LQ_OK; /* not (or no longer) an offloaded namespace of ours */
-    size_t hl = strlen(hns);
-    lq_pod_rec_t *r = ev->type == LQ_WATCH_DELETED ? rec_find(p, hns, hl, m->name.p, m->name.len)
-                                                  : rec_get(p, hns, hl, m->name.p, m->name.len);
-    if (!r)
-        return LQ_OK;
-    if (ev->type == LQ_WATCH_DELETED) {
-        if (m->uid.found && !str_eq(r->remote_uid, m->uid.p, m->uid.len) && r->remote_uid[0])
-            return LQ_OK; /* an older remote pod */
-        r->remote_exists = false;
-    } else {
-        r->remote_exists = true;
-        r->remote_mark_ = true;
-        if (m->uid.found && m->uid.len < sizeof r->remote_uid && !m->uid.escaped) {
-            memcpy(r->remote_uid, m->uid.p, m->uid.len);
-            r->remote_uid[m->uid.len] = '\0';
-        }
-    }
-    rec_dirty(p, r);
-    return LQ_OK;
+        return false; /* not (or no longer) an offloaded namespace of ours */
+    *ns = hns;
+    *nl = strlen(hns);
+    return true;
 }
 
-/* Relist marks, for either watch (told apart by w): a record that a full (re)list did not
- * show again lost that side's pod while the watch was down, and a pass finds out. */
-static void on_relist(lq_watch_t *w, void *ctx)
+static bool seen(lq_refl_kind_t *k, lq_rtab_hdr_t *h, unsigned side, const lq_watch_event_t *ev)
 {
-    lq_pods_t *p = ctx;
-    bool home = w == &p->hwatch_;
-    for (size_t i = 0; i < LQ_MAX_PODS; i++)
-        *(home ? &p->recs[i].home_mark_ : &p->recs[i].remote_mark_) = false;
+    (void)k;
+    lq_pod_rec_t *r = (lq_pod_rec_t *)(void *)h;
+    const lq_scan_meta_t *m = &ev->meta;
+    if (side == HOME) {
+        bool was = lq_rtab_present(h, HOME);
+        if (ev->type == LQ_WATCH_DELETED) {
+            lq_rtab_set_present(h, HOME, false);
+            return true;
+        }
+        lq_rtab_mark(h, HOME);
+        if (!r->home_uid[0])
+            (void)lq_scan_copy(&m->uid, r->home_uid, sizeof r->home_uid);
+        if (was && lq_scan_str_eq(&m->rv, h->own_rv, strlen(h->own_rv)))
+            return false; /* the echo of our own write */
+        return true;
+    }
+    /* Foreign: only the remote pod the record owns (or, before it owns one, any pod under
+     * its name, which a pass reads and checks) counts; the event never re-points it. */
+    if (r->remote_uid[0] && !lq_scan_str_eq(&m->uid, r->remote_uid, strlen(r->remote_uid)))
+        return false;
+    if (ev->type == LQ_WATCH_DELETED)
+        lq_rtab_set_present(h, FOREIGN, false);
+    else
+        lq_rtab_mark(h, FOREIGN);
+    return true;
 }
 
-static void on_synced(lq_watch_t *w, void *ctx)
+static void full(lq_refl_kind_t *k, const lq_watch_event_t *ev)
 {
-    lq_pods_t *p = ctx;
-    bool home = w == &p->hwatch_;
-    for (size_t i = 0; i < LQ_MAX_PODS; i++) {
-        lq_pod_rec_t *r = &p->recs[i];
-        bool *exists = home ? &r->home_exists : &r->remote_exists;
-        if (r->used && *exists && !(home ? r->home_mark_ : r->remote_mark_)) {
-            *exists = false;
-            r->dirty = true;
-        }
-    }
-    *(home ? &p->home_synced : &p->foreign_synced) = true;
-    kick(p);
+    lq_pods_t *p = k->ctx;
+    const lq_scan_meta_t *m = &ev->meta;
+    if (k->tab.stats.table_full == 1 || !p->cfg.events)
+        LQ_WARN("pods", "pod table full (%zu records, node.maxPods): pod %.*s/%.*s waits "
+                "until one frees", p->cfg.max_pods, (int)m->ns.len, m->ns.p, (int)m->name.len,
+                m->name.p);
+    if (!p->cfg.events || ev->type == LQ_WATCH_MODIFIED || m->ns.len >= LQ_RTAB_NS_BUF ||
+        m->name.len >= LQ_POD_NAME_BUF)
+        return;
+    char ns[LQ_RTAB_NS_BUF], name[LQ_POD_NAME_BUF], uid[LQ_FORGE_POD_UID_BUF] = "";
+    (void)lq_scan_copy(&m->ns, ns, sizeof ns);
+    (void)lq_scan_copy(&m->name, name, sizeof name);
+    (void)lq_scan_copy(&m->uid, uid, sizeof uid);
+    lq_events_emit(p->cfg.events, ns, name, uid, true, "FailedReflection",
+                   "The agent's pod table is full (%zu pods, node.maxPods); this pod is "
+                   "reflected when another one ends", p->cfg.max_pods);
+}
+
+/* Passes wait until namespace offloading has settled; then the foreign pods are listed
+ * again, so each maps to its home pod through the remote namespaces now known. */
+static bool ready(lq_refl_kind_t *k)
+{
+    lq_pods_t *p = k->ctx;
+    if (p->started)
+        return true;
+    if (!lq_offload_settled(p->offload_))
+        return false;
+    p->started = true;
+    LQ_INFO("pods", "pod reflection starts (%u pods on the node)", (unsigned)k->tab.stats.records);
+    lq_refl_relist(k, FOREIGN);
+    return false; /* the foreign relist comes first */
 }
 
 bool lq_pods_lookup(void *ctx, const char *remote_ns, size_t rl, const char *name, size_t nl,
-                    char *ns, size_t ns_cap, char *uid, size_t uid_cap)
+                    const char *remote_uid, size_t ul, char *ns, size_t ns_cap, char *uid,
+                    size_t uid_cap)
 {
     lq_pods_t *p = ctx;
     const char *hns = lq_offload_home_ns(p->offload_, remote_ns, rl);
     if (!hns)
         return false;
-    const lq_pod_rec_t *r = rec_find(p, hns, strlen(hns), name, nl);
-    if (!r || !r->home_exists)
+    const lq_pod_rec_t *r =
+        (const lq_pod_rec_t *)(const void *)lq_rtab_find(&p->kind.tab, hns, strlen(hns), name, nl);
+    if (!r || !lq_rtab_present(&r->h, HOME) || !r->remote_uid[0] ||
+        strlen(r->remote_uid) != ul || memcmp(r->remote_uid, remote_uid, ul) != 0)
         return false;
-    (void)snprintf(ns, ns_cap, "%s", r->ns);
+    (void)snprintf(ns, ns_cap, "%s", r->h.ns);
     (void)snprintf(uid, uid_cap, "%s", r->home_uid);
     return true;
 }
@@ -732,17 +580,64 @@ bool lq_pods_lookup(void *ctx, const char *remote_ns, size_t rl, const char *nam
 void lq_pods_namespace_changed(const char *ns, void *ctx)
 {
     lq_pods_t *p = ctx;
-    for (size_t i = 0; i < LQ_MAX_PODS; i++)
-        if (p->recs[i].used && strcmp(p->recs[i].ns, ns) == 0)
-            p->recs[i].dirty = true;
-    kick(p);
+    for (size_t i = 0; i < p->kind.tab.cap; i++) {
+        lq_pod_rec_t *r = rec_at(p, i);
+        if (r->h.used && strcmp(r->h.ns, ns) == 0)
+            lq_rtab_dirty(&p->kind.tab, &r->h);
+    }
+    lq_refl_kick(p->kind.r);
 }
+
+/* --- management ------------------------------------------------------------------------ */
+
+static void snapshot(lq_refl_kind_t *k, lq_mgmt_snapshot_t *s)
+{
+    lq_pods_t *p = k->ctx;
+    for (size_t i = 0; i < k->tab.cap; i++) {
+        const lq_pod_rec_t *r = rec_at(p, i);
+        s->objects[LQ_MGMT_KIND_POD] += r->h.used && remote_of(r);
+    }
+    s->objects_gen[LQ_MGMT_KIND_POD] = p->stats.creates + p->stats.remote_deletes + k->stats.passes;
+}
+
+/* /objects/pods: the pods that run remotely now, in table order. */
+static bool object(lq_refl_kind_t *k, size_t index, lq_mgmt_object_t *out)
+{
+    lq_pods_t *p = k->ctx;
+    for (size_t i = 0, n = 0; i < k->tab.cap; i++) {
+        const lq_pod_rec_t *r = rec_at(p, i);
+        if (!r->h.used || !remote_of(r) || n++ != index)
+            continue;
+        out->ns = r->h.ns;
+        out->name = r->h.name;
+        out->remote_ns = lq_offload_remote_ns(p->offload_, r->h.ns, strlen(r->h.ns));
+        out->state = lq_rtab_present(&r->h, HOME) ? "Reflected" : "Deleting";
+        return true;
+    }
+    return false;
+}
+
+static const lq_refl_desc_t desc = {
+    .name = "Pod",
+    .table = "pod records",
+    .log = "pods",
+    .rec_size = sizeof(lq_pod_rec_t),
+    .retry_base_ms = RETRY_BASE_MS,
+    .retry_max_ms = RETRY_MAX_MS,
+    .watch = { { "/api/v1/pods", false, 0 }, { "/api/v1/pods", false, 0 } },
+    .key = key,
+    .seen = seen,
+    .full = full,
+    .step = step,
+    .ready = ready,
+    .mgmt_kind = LQ_MGMT_KIND_POD,
+    .snapshot = snapshot,
+    .object = object,
+};
 
 /* --- set-up ------------------------------------------------------------------------- */
 
-lq_err_t lq_pods_init(lq_pods_t *p, lq_loop_t *loop, lq_cluster_t *home, lq_cluster_t *foreign,
-                      lq_kreq_client_t *home_req, lq_kreq_client_t *foreign_req,
-                      lq_offload_t *offload, const lq_pods_cfg_t *cfg)
+lq_err_t lq_pods_init(lq_pods_t *p, lq_refl_t *refl, lq_offload_t *offload, const lq_pods_cfg_t *cfg)
 {
     memset(p, 0, offsetof(lq_pods_t, hbuf_));
     if (!cfg->home_id || !cfg->home_id[0] || !cfg->foreign_id || !cfg->foreign_id[0] ||
@@ -751,42 +646,19 @@ lq_err_t lq_pods_init(lq_pods_t *p, lq_loop_t *loop, lq_cluster_t *home, lq_clus
     p->cfg = *cfg;
     if (p->cfg.max_pods == 0 || p->cfg.max_pods > LQ_MAX_PODS)
         p->cfg.max_pods = LQ_MAX_PODS;
-    p->loop_ = loop;
     p->offload_ = offload;
-    p->home_req_ = home_req;
-    p->foreign_req_ = foreign_req;
     int n = snprintf(p->home_sel_, sizeof p->home_sel_, "spec.nodeName=%s", cfg->node_name);
-    int m = snprintf(p->foreign_sel_, sizeof p->foreign_sel_, "%s=%s,%s=%s",
-                     LQ_LIQO_LABEL_ORIGIN, cfg->home_id, LQ_LIQO_LABEL_DESTINATION,
-                     cfg->foreign_id);
+    int m = snprintf(p->foreign_sel_, sizeof p->foreign_sel_, "%s=%s,%s=%s", LQ_LIQO_LABEL_ORIGIN,
+                     cfg->home_id, LQ_LIQO_LABEL_DESTINATION, cfg->foreign_id);
     if (n < 0 || (size_t)n >= sizeof p->home_sel_ || m < 0 || (size_t)m >= sizeof p->foreign_sel_)
         return LQ_ETOOBIG;
-    for (size_t s = 0; s < LQ_POD_PASSES; s++) {
-        lq_pod_pass_t *ps = &p->passes_[s];
-        memset(ps, 0, offsetof(lq_pod_pass_t, body));
-        ps->p = p;
-        lq_json_doc_init(&ps->doc, ps->arena, sizeof ps->arena);
-    }
-    lq_loop_timer_init(&p->timer_, on_timer, p);
-    lq_conn_init(&p->hconn_, loop, &home->target);
-    lq_conn_init(&p->fconn_, loop, &foreign->target);
-    lq_watch_cfg_t hw = { .path = "/api/v1/pods", .field_selector = p->home_sel_, .watch_list = true,
-                          .bearer = home->kcfg.token_len ? home->kcfg.token : NULL };
-    lq_watch_handler_t hh = { on_home, on_relist, on_synced, p, NULL };
-    lq_watch_init(&p->hwatch_, loop, &p->hconn_, p->hbuf_, sizeof p->hbuf_, &hw, &hh);
-    lq_watch_cfg_t fw = { .path = "/api/v1/pods", .label_selector = p->foreign_sel_,
-                          .watch_list = true,
-                          .bearer = foreign->kcfg.token_len ? foreign->kcfg.token : NULL };
-    lq_watch_handler_t fh = { on_foreign, on_relist, on_synced, p, NULL };
-    lq_watch_init(&p->fwatch_, loop, &p->fconn_, p->fbuf_, sizeof p->fbuf_, &fw, &fh);
-    return LQ_OK;
-}
-
-lq_err_t lq_pods_start(lq_pods_t *p)
-{
-    lq_loop_timer_start(p->loop_, &p->timer_, SETTLE_POLL_MS);
-    lq_err_t e = lq_watch_start(&p->hwatch_);
+    char *const bufs[LQ_RTAB_SIDES] = { p->hbuf_, p->fbuf_ };
+    const size_t caps[LQ_RTAB_SIDES] = { sizeof p->hbuf_, sizeof p->fbuf_ };
+    const char *const labels[LQ_RTAB_SIDES] = { NULL, p->foreign_sel_ };
+    const char *const fields[LQ_RTAB_SIDES] = { p->home_sel_, NULL };
+    lq_err_t e = lq_refl_kind_add(refl, &p->kind, &desc, p, p->recs, LQ_MAX_PODS, bufs, caps,
+                                  labels, fields);
     if (e == LQ_OK)
-        e = lq_watch_start(&p->fwatch_);
+        lq_rtab_set_limit(&p->kind.tab, p->cfg.max_pods);
     return e;
 }
