@@ -55,7 +55,7 @@ CFLAGS  := $(BASE_CFLAGS) $(BOARD_CFLAGS) $(DEPS_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -Wl,--gc-sections $(EXTRA_LDFLAGS)
 
 # Pure modules: no OS header; they also build into the fuzzers.
-PURE_SRCS  := src/core/err.c $(wildcard src/kube/http.c src/kube/frame.c src/kube/scan.c src/kube/kapi.c src/kube/perms.c)
+PURE_SRCS  := src/core/err.c $(wildcard src/kube/names.c src/kube/http.c src/kube/frame.c src/kube/scan.c src/kube/kapi.c src/kube/perms.c)
 AGENT_SRCS := $(filter-out src/cmd/main.c,$(wildcard src/*/*.c))
 POSIX_SRCS := $(wildcard port/posix/*.c)
 FAKE_SRCS  := $(wildcard port/fake/*.c)
@@ -177,10 +177,10 @@ $(FBUILD)/fuzz_kubeconfig: tests/fuzz/fuzz_kubeconfig.c src/kube/kubeconfig.c sr
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iport/fake -isystem build/host/sysroot/include -o $@ $< src/kube/kubeconfig.c src/core/log.c src/core/err.c port/fake/port.c build/host/sysroot/lib/libyaml.a
 
-$(FBUILD)/fuzz_config: tests/fuzz/fuzz_config.c src/core/config.c src/core/err.c src/core/log.c port/fake/port.c $(wildcard include/liqolet/*.h)
+$(FBUILD)/fuzz_config: tests/fuzz/fuzz_config.c src/core/config.c src/kube/names.c src/core/err.c src/core/log.c port/fake/port.c $(wildcard include/liqolet/*.h)
 	@mkdir -p $(FBUILD)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iport/fake -o $@ $< src/core/config.c src/core/err.c src/core/log.c port/fake/port.c
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iport/fake -o $@ $< src/core/config.c src/kube/names.c src/core/err.c src/core/log.c port/fake/port.c
 
 $(FBUILD)/src/cjson/cJSON.c: tools/deps/versions tools/deps/fetch-src.sh
 	@mkdir -p $(FBUILD)/src $(FBUILD)/include/cjson

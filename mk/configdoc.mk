@@ -23,7 +23,7 @@ CONFIGDOC_END    := <!-- configdoc:end
 
 .PHONY: configdoc configdoc-check
 
-$(CONFIGDOC): tools/configdoc.c src/core/config.c src/core/err.c port/posix/port.c \
+$(CONFIGDOC): tools/configdoc.c src/core/config.c src/kube/names.c src/core/err.c port/posix/port.c \
               include/liqolet/config.h include/liqolet/config_defaults.h \
               include/liqolet/err.h include/liqolet/port.h boards/host/lq_board.h
 	@mkdir -p $(dir $@)

@@ -51,6 +51,7 @@
 
 #include "liqolet/config_defaults.h"
 #include "liqolet/err.h"
+#include "liqolet/names.h"
 
 /* --- capacities (a board may override them in its lq_board.h) --------------------- */
 #ifndef LQ_CONFIG_MAX_NODE_LABELS
@@ -82,7 +83,7 @@
 #define LQ_CONFIG_LABEL_MAX 63      /* DNS-1123 label, label value: names, ids, namespaces */
 #define LQ_CONFIG_QNAME_MAX 317     /* qualified name: 253-byte prefix '/' 63-byte name */
 #define LQ_CONFIG_VALUE_MAX LQ_CONFIG_ANNOTATION_VALUE_MAX
-#define LQ_CONFIG_IP_MAX 45         /* textual IPv6 (with embedded IPv4) */
+#define LQ_CONFIG_IP_MAX LQ_NAMES_IP_MAX /* textual IPv6 (with embedded IPv4) */
 #define LQ_CONFIG_MSG_MAX 384       /* error messages: a buffer this big holds any of them */
 
 _Static_assert(LQ_CONFIG_VALUE_MAX >= LQ_CONFIG_LABEL_MAX, "annotation values shorter than labels");

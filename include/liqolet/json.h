@@ -160,6 +160,12 @@ size_t lq_json_size(const lq_json_t *container);
  * an integer outside int64, or of magnitude 2^53 or more written in exponent or
  * fraction form (9.1e15, 1e999). */
 lq_err_t lq_json_str(const lq_json_t *item, lq_json_str_t *out);
+/* True when item is a string equal to s (false for NULL s, absent or other types). */
+bool lq_json_str_is(const lq_json_t *item, const char *s);
+/* True when item is present and not JSON null. */
+bool lq_json_is_set(const lq_json_t *item);
+/* True when the object's metadata.deletionTimestamp is set (it is being deleted). */
+bool lq_json_deleting(const lq_json_t *obj);
 lq_err_t lq_json_int(const lq_json_t *item, int64_t *out);
 lq_err_t lq_json_bool(const lq_json_t *item, bool *out);
 /* Copies a string item into dst[0..cap) with a terminating NUL. LQ_ETOOBIG when it does

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "liqolet/config.h"
+#include "liqolet/names.h"
 #include "liqolet/port.h"
 
 #define F(field) offsetof(lq_config_t, field), sizeof(((lq_config_t *)0)->field)
@@ -191,145 +192,6 @@ static shown_t show(const char *v)
     return r;
 }
 
-/* --- syntax checks ----------------------------------------------------------------------- */
-
-static bool is_lower_alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-static bool is_alnum(char c)
-{
-    return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
-}
-
-static bool dns_label(const char *s, size_t n)
-{
-    if (n == 0 || n > 63 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[n - 1]))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!is_lower_alnum(s[i]) && s[i] != '-')
-            return false;
-    return true;
-}
-
-static bool dns_subdomain(const char *s, size_t n)
-{
-    size_t start = 0;
-    if (n == 0 || n > 253)
-        return false;
-    for (size_t i = 0; i <= n; i++) {
-        if (i == n || s[i] == '.') {
-            if (!dns_label(s + start, i - start))
-                return false;
-            start = i + 1;
-        }
-    }
-    return true;
-}
-
-/* Kubernetes label value / qualified-name "name" part: alnum at both ends, [-_.] inside. */
-static bool label_name(const char *s, size_t n)
-{
-    if (n == 0 || n > 63 || !is_alnum(s[0]) || !is_alnum(s[n - 1]))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-            return false;
-    return true;
-}
-
-static bool qualified_name(const char *s, size_t n)
-{
-    const char *slash = memchr(s, '/', n);
-    if (slash == NULL)
-        return label_name(s, n);
-    size_t pl = (size_t)(slash - s);
-    return dns_subdomain(s, pl) && label_name(slash + 1, n - pl - 1);
-}
-
-static bool ipv4(const char *s, size_t n)
-{
-    size_t i = 0;
-    for (int part = 0; part < 4; part++) {
-        unsigned v = 0;
-        size_t digits = 0;
-        if (part > 0) {
-            if (i >= n || s[i] != '.')
-                return false;
-            i++;
-        }
-        while (i < n && s[i] >= '0' && s[i] <= '9' && digits < 4) {
-            v = v * 10u + (unsigned)(s[i] - '0');
-            i++;
-            digits++;
-        }
-        if (digits == 0 || digits > 3 || v > 255 || (digits > 1 && s[i - digits] == '0'))
-            return false;
-    }
-    return i == n;
-}
-
-static bool is_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* RFC 4291 text form: up to 8 groups of 1-4 hex digits, at most one "::", optionally
- * ending in a dotted IPv4 address (worth two groups). No zone id. */
-static bool ipv6(const char *s, size_t n)
-{
-    size_t i = 0, groups = 0;
-    bool dcolon = false;
-
-    if (n < 2 || n > LQ_CONFIG_IP_MAX)
-        return false;
-    if (s[0] == ':') {
-        if (s[1] != ':')
-            return false;
-        dcolon = true;
-        i = 2;
-        if (i == n)
-            return true; /* "::" */
-    }
-    while (i < n) {
-        size_t start = i;
-        while (i < n && is_hex(s[i]) && i - start < 5)
-            i++;
-        if (i < n && s[i] == '.') { /* trailing IPv4 */
-            if (!ipv4(s + start, n - start))
-                return false;
-            groups += 2;
-            i = n;
-            break;
-        }
-        if (i == start || i - start > 4)
-            return false;
-        groups++;
-        if (i == n)
-            break;
-        if (s[i] != ':')
-            return false;
-        i++;
-        if (i < n && s[i] == ':') {
-            if (dcolon)
-                return false;
-            dcolon = true;
-            i++;
-            if (i == n)
-                break;
-        } else if (i == n) {
-            return false; /* trailing single ':' */
-        }
-    }
-    return dcolon ? groups <= 7 : groups == 8;
-}
-
-static bool ip_literal(const char *s, size_t n)
-{
-    return memchr(s, ':', n) != NULL ? ipv6(s, n) : ipv4(s, n);
-}
-
 /* --- setting values ---------------------------------------------------------------------- */
 
 /* How the option was named by the user: its flag, or its key. */
@@ -357,31 +219,31 @@ static lq_err_t check_str(const setter_t *st, const lq_config_opt_t *o, const ch
         return o->allow_empty ? LQ_OK : fail(st->m, "%s: an empty value is not allowed", name);
     switch (o->check) {
     case LQ_CONFIG_C_DNS_LABEL:
-        if (!dns_label(v, n))
+        if (!lq_names_dns_label(v, n))
             return fail(st->m, "%s: '%s' is not a DNS-1123 label (a-z, 0-9 and '-', "
                         "alphanumeric at both ends, at most 63)", name, show(v).s);
         break;
     case LQ_CONFIG_C_OFFLOAD_NS: {
         const char *eq = strchr(v, '=');
         size_t ln = eq ? (size_t)(eq - v) : n;
-        if (!dns_label(v, ln) || (eq && !dns_label(eq + 1, n - ln - 1)))
+        if (!lq_names_dns_label(v, ln) || (eq && !lq_names_dns_label(eq + 1, n - ln - 1)))
             return fail(st->m, "%s: '%s' is not NS or NS=REMOTE with both DNS-1123 labels "
                         "(a-z, 0-9 and '-', alphanumeric at both ends, at most 63)", name,
                         show(v).s);
         break;
     }
     case LQ_CONFIG_C_DNS_SUBDOMAIN:
-        if (!dns_subdomain(v, n))
+        if (!lq_names_dns_subdomain(v, n))
             return fail(st->m, "%s: '%s' is not a DNS-1123 subdomain (dot-separated "
                         "labels of a-z, 0-9 and '-', at most 253)", name, show(v).s);
         break;
     case LQ_CONFIG_C_LABEL_VALUE:
-        if (!label_name(v, n))
+        if (!lq_names_label_name(v, n))
             return fail(st->m, "%s: '%s' is not a label value (A-Z, a-z, 0-9, '-', '_', "
                         "'.', alphanumeric at both ends, at most 63)", name, show(v).s);
         break;
     case LQ_CONFIG_C_IP:
-        if (!ip_literal(v, n))
+        if (!lq_names_ip_literal(v, n))
             return fail(st->m, "%s: '%s' is not an IPv4 or IPv6 address", name, show(v).s);
         break;
     default:
@@ -397,10 +259,10 @@ static lq_err_t set_kv(const setter_t *st, const lq_config_opt_t *o, const char 
     if (eq == NULL)
         return fail(st->m, "%s: '%s' is not KEY=VALUE", name, show(v).s);
     size_t kl = (size_t)(eq - v), vl = strlen(eq + 1);
-    if (!qualified_name(v, kl))
+    if (!lq_names_qualified_name(v, kl))
         return fail(st->m, "%s: '%s' has an invalid key (a qualified name: [prefix/]name, "
                     "the name of A-Z, a-z, 0-9, '-', '_', '.', at most 63)", name, show(v).s);
-    if (o->check == LQ_CONFIG_C_LABEL_KV && vl > 0 && !label_name(eq + 1, vl))
+    if (o->check == LQ_CONFIG_C_LABEL_KV && vl > 0 && !lq_names_label_name(eq + 1, vl))
         return fail(st->m, "%s: '%s' has an invalid value (a label value: A-Z, a-z, 0-9, "
                     "'-', '_', '.', alphanumeric at both ends, at most 63)", name, show(v).s);
     if (vl > LQ_CONFIG_VALUE_MAX)
@@ -425,7 +287,7 @@ static bool parse_addr(const char *s, size_t n, lq_config_addr_t *a)
             return false;
         host = s + 1;
         hl = (size_t)(close - host);
-        if (!ipv6(host, hl))
+        if (!lq_names_ipv6(host, hl))
             return false;
         port = close + 2;
     } else {
@@ -437,7 +299,7 @@ static bool parse_addr(const char *s, size_t n, lq_config_addr_t *a)
             return false;
         host = s;
         hl = (size_t)(colon - s);
-        if (!ipv4(host, hl))
+        if (!lq_names_ipv4(host, hl))
             return false;
         port = colon + 1;
     }

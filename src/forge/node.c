@@ -263,12 +263,6 @@ lq_err_t lq_quantity_format(int64_t v, int scale, char *buf, size_t cap, size_t 
 
 /* ---- capacity ---------------------------------------------------------------------- */
 
-static bool str_is(const lq_json_t *item, const char *want)
-{
-    lq_json_str_t s;
-    return lq_json_str(item, &s) == LQ_OK && strcmp(s.p, want) == 0;
-}
-
 static int res_scale(const char *name)
 {
     return strcmp(name, "cpu") == 0 ? -3 : 0;
@@ -324,8 +318,8 @@ static bool node_ready(const lq_json_t *node)
 {
     for (lq_json_t *c = lq_json_first(LQ_JSON_AT(node, "status", "conditions")); c;
          c = lq_json_next(c)) {
-        if (str_is(lq_json_get(c, "type"), "Ready"))
-            return str_is(lq_json_get(c, "status"), "True");
+        if (lq_json_str_is(lq_json_get(c, "type"), "Ready"))
+            return lq_json_str_is(lq_json_get(c, "status"), "True");
     }
     return false;
 }
@@ -357,7 +351,7 @@ lq_err_t lq_forge_capacity_add_node(lq_forge_capacity_t *cap, const lq_json_t *n
         *counted = false;
     if (!cap || !node)
         return LQ_EINVAL;
-    if (str_is(LQ_JSON_AT(node, "metadata", "labels", LQ_LIQO_LABEL_TYPE), LQ_LIQO_TYPE_VIRTUAL_NODE))
+    if (lq_json_str_is(LQ_JSON_AT(node, "metadata", "labels", LQ_LIQO_LABEL_TYPE), LQ_LIQO_TYPE_VIRTUAL_NODE))
         return LQ_OK;
     if (!node_ready(node)) {
         arch_vote(cap, node);
@@ -427,9 +421,9 @@ lq_err_t lq_forge_capacity_add_pod(lq_forge_capacity_t *cap, const lq_json_t *po
         *counted = false;
     if (!cap || !pod)
         return LQ_EINVAL;
-    if (!str_is(LQ_JSON_AT(pod, "status", "phase"), "Running"))
+    if (!lq_json_str_is(LQ_JSON_AT(pod, "status", "phase"), "Running"))
         return LQ_OK;
-    if (str_is(LQ_JSON_AT(pod, "metadata", "labels", LQ_LIQO_LABEL_SHADOW_POD), "true"))
+    if (lq_json_str_is(LQ_JSON_AT(pod, "metadata", "labels", LQ_LIQO_LABEL_SHADOW_POD), "true"))
         return LQ_OK;
     lq_forge_capacity_t next = *cap;
     int64_t req[LQ_FORGE_MAX_RESOURCES] = {0};
@@ -438,7 +432,7 @@ lq_err_t lq_forge_capacity_add_pod(lq_forge_capacity_t *cap, const lq_json_t *po
     TRY(containers(&next, lq_json_get(spec, "initContainers"), req, false));
     TRY(merge_requests(&next, lq_json_get(spec, "overhead"), req, true));
     bool origin = home_cluster_id && home_cluster_id[0] &&
-                  str_is(LQ_JSON_AT(pod, "metadata", "labels", LQ_LIQO_LABEL_ORIGIN),
+                  lq_json_str_is(LQ_JSON_AT(pod, "metadata", "labels", LQ_LIQO_LABEL_ORIGIN),
                          home_cluster_id);
     for (size_t i = 0; i < next.n; i++) {
         TRY(add_i64(&next.res[i].used, req[i]));
@@ -641,7 +635,7 @@ static const lq_json_t *prev_condition(const lq_json_t *prev_node, const char *t
 {
     for (lq_json_t *c = lq_json_first(LQ_JSON_AT(prev_node, "status", "conditions")); c;
          c = lq_json_next(c))
-        if (str_is(lq_json_get(c, "type"), type))
+        if (lq_json_str_is(lq_json_get(c, "type"), type))
             return c;
     return NULL;
 }
@@ -686,7 +680,7 @@ static lq_err_t build_status(lq_json_doc_t *doc, const lq_forge_node_params_t *p
         const lq_json_t *pc = prev_condition(prev_node, d->type);
         const lq_json_t *pt = lq_json_get(pc, "lastTransitionTime");
         lq_json_str_t pts;
-        if (pc && str_is(lq_json_get(pc, "status"), status) && lq_json_str(pt, &pts) == LQ_OK &&
+        if (pc && lq_json_str_is(lq_json_get(pc, "status"), status) && lq_json_str(pt, &pts) == LQ_OK &&
             pts.len > 0)
             TRY(lq_json_obj_add(doc, c, "lastTransitionTime", lq_json_new_str(doc, pts.p, pts.len)));
         else
@@ -840,12 +834,12 @@ lq_err_t lq_forge_node_status_changed(const lq_json_t *prev_node, const lq_forge
     bool ready = lq_forge_offer_ready(offer);
     for (size_t i = 0; i < NCONDS; i++) {
         bool t = CONDS[i].true_when_ready ? ready : !ready;
-        if (!str_is(lq_json_get(prev_condition(prev_node, CONDS[i].type), "status"),
+        if (!lq_json_str_is(lq_json_get(prev_condition(prev_node, CONDS[i].type), "status"),
                     t ? "True" : "False"))
             return LQ_OK;
     }
     const lq_json_t *arch = LQ_JSON_AT(st, "nodeInfo", "architecture");
-    if (!str_is(arch, offer->arch[0] ? offer->arch : LQ_FORGE_DEFAULT_ARCH))
+    if (!lq_json_str_is(arch, offer->arch[0] ? offer->arch : LQ_FORGE_DEFAULT_ARCH))
         return LQ_OK;
     *changed = false;
     return LQ_OK;

@@ -1,5 +1,6 @@
 /* liqolet: namespace offloading rules (pure; see include/liqolet/forge_offload.h). */
 #include "liqolet/forge_offload.h"
+#include "liqolet/names.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,12 +35,6 @@ static lq_err_t member_of(const lq_json_t *obj, const char *key, lq_json_type_t 
         return LQ_EPROTO;
     *out = it;
     return LQ_OK;
-}
-
-static bool has_value(const lq_json_t *obj, const char *key)
-{
-    lq_json_type_t t = lq_json_type(lq_json_get(obj, key));
-    return t != LQ_JSON_ABSENT && t != LQ_JSON_NULL;
 }
 
 /* The error that made a constructor return NULL. */
@@ -120,21 +115,10 @@ void lq_forge_offload_hash_suffix(const unsigned char digest[32], char out[LQ_FO
     out[LQ_FORGE_OFFLOAD_SUFFIX_LEN] = '\0';
 }
 
-static bool alnum_lower(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
 
 bool lq_forge_offload_dns_label_valid(const char *s, size_t len)
 {
-    if (!s || len == 0 || len > LQ_FORGE_OFFLOAD_NAME_MAX)
-        return false;
-    if (!alnum_lower(s[0]) || !alnum_lower(s[len - 1]))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!alnum_lower(s[i]) && s[i] != '-')
-            return false;
-    return true;
+    return s && lq_names_dns_label(s, len);
 }
 
 static bool suffix_valid(const char *s)
@@ -241,52 +225,17 @@ static bool parse_i64(const char *s, size_t len, int64_t *out)
  * a name is 1..63 of [A-Za-z0-9._-], beginning and ending alphanumeric; a key is an
  * optional DNS-1123 subdomain prefix (<= 253) and '/', then a name; a value is empty or
  * a name. labels.NewRequirement rejects requirements that break these rules. */
-static bool alnum_any(char c)
-{
-    return alnum_lower(c) || (c >= 'A' && c <= 'Z');
-}
 
-static bool label_name_valid(const char *s, size_t len)
-{
-    if (len == 0 || len > LQ_FORGE_OFFLOAD_NAME_MAX || !alnum_any(s[0]) || !alnum_any(s[len - 1]))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!alnum_any(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-            return false;
-    return true;
-}
 
-static bool dns_subdomain_valid(const char *s, size_t len)
-{
-    if (len == 0 || len > 253)
-        return false;
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || s[i] == '.') {
-            size_t n = i - start;
-            if (n == 0 || !alnum_lower(s[start]) || !alnum_lower(s[i - 1]))
-                return false;
-            for (size_t j = start; j < i; j++)
-                if (!alnum_lower(s[j]) && s[j] != '-')
-                    return false;
-            start = i + 1;
-        }
-    }
-    return true;
-}
 
 static bool label_key_valid(const lq_json_str_t *k)
 {
-    const char *slash = k->len ? memchr(k->p, '/', k->len) : NULL;
-    if (!slash)
-        return label_name_valid(k->p, k->len);
-    size_t pl = (size_t)(slash - k->p);
-    return dns_subdomain_valid(k->p, pl) && label_name_valid(slash + 1, k->len - pl - 1);
+    return lq_names_qualified_name(k->p, k->len);
 }
 
 static bool label_value_valid(const lq_json_str_t *v)
 {
-    return v->len == 0 || label_name_valid(v->p, v->len);
+    return v->len == 0 || lq_names_label_name(v->p, v->len);
 }
 
 enum { REQ_NO = 0, REQ_YES = 1, REQ_INVALID = 2 };
@@ -636,7 +585,7 @@ lq_err_t lq_forge_offload_status_build(lq_json_doc_t *doc, const lq_json_t *nsof
         (err = member_of(nsof, "status", LQ_JSON_OBJECT, &status)) != LQ_OK ||
         (err = member_of(status, "remoteNamespacesConditions", LQ_JSON_OBJECT, &all)) != LQ_OK)
         return err;
-    bool deleting = has_value(meta, "deletionTimestamp");
+    bool deleting = lq_json_is_set(lq_json_get(meta, "deletionTimestamp"));
     int64_t generation = 0;
     err = lq_json_int(lq_json_get(meta, "generation"), &generation);
     bool have_gen = err == LQ_OK;
@@ -776,7 +725,7 @@ lq_err_t lq_forge_offload_fallback(lq_json_doc_t *doc, const lq_json_t *pod, con
         (err = member_of(status, "conditions", LQ_JSON_ARRAY, &conds)) != LQ_OK ||
         (err = member_of(status, "containerStatuses", LQ_JSON_ARRAY, &cstats)) != LQ_OK)
         return err;
-    if (has_value(meta, "deletionTimestamp")) {
+    if (lq_json_is_set(lq_json_get(meta, "deletionTimestamp"))) {
         *action = LQ_FORGE_OFFLOAD_FALLBACK_DELETE;
         return LQ_OK;
     }

@@ -35,13 +35,6 @@ static lq_err_t typed(const lq_json_t *obj, const char *key, lq_json_type_t want
     return LQ_OK;
 }
 
-/* True when item is a string equal to s. */
-static bool str_is(const lq_json_t *item, const char *s)
-{
-    lq_json_str_t v;
-    return s && lq_json_str(item, &v) == LQ_OK && strlen(s) == v.len && memcmp(v.p, s, v.len) == 0;
-}
-
 /* A required non-empty string member. */
 static lq_err_t need_str(const lq_json_t *obj, const char *key, lq_json_str_t *out)
 {
@@ -267,7 +260,7 @@ static lq_err_t mutate_volumes(lq_json_doc_t *doc, lq_json_t *vols, const char *
                 continue;
             }
             lq_json_t *cm = lq_json_get(s, "configMap");
-            if (root_ca && str_is(lq_json_get(cm, "name"), LQ_FORGE_POD_ROOT_CA))
+            if (root_ca && lq_json_str_is(lq_json_get(cm, "name"), LQ_FORGE_POD_ROOT_CA))
                 TRY(lq_json_obj_set(doc, cm, "name", lq_json_new_cstr(doc, root_ca)));
             s = next;
             i++;
@@ -282,7 +275,7 @@ static lq_err_t remote_tolerations(lq_json_doc_t *doc, const lq_json_t *list, lq
     *out = NULL;
     lq_json_t *arr = NULL;
     for (const lq_json_t *t = lq_json_first(list); t; t = lq_json_next(t)) {
-        if (str_is(lq_json_get(t, "key"), LQ_FORGE_POD_VNODE_TOLERATION))
+        if (lq_json_str_is(lq_json_get(t, "key"), LQ_FORGE_POD_VNODE_TOLERATION))
             continue;
         if (!arr) {
             arr = lq_json_new_array(doc);
@@ -356,8 +349,8 @@ static lq_err_t remote_affinity(lq_json_doc_t *doc, const home_meta_t *m, const 
 {
     *out = NULL;
     const lq_json_t *preset = lq_json_get(m->annotations, LQ_LIQO_ANN_AA_PRESET);
-    bool soft = str_is(preset, "soft"), hard = str_is(preset, "hard");
-    if (str_is(preset, "propagate")) {
+    bool soft = lq_json_str_is(preset, "soft"), hard = lq_json_str_is(preset, "hard");
+    if (lq_json_str_is(preset, "propagate")) {
         const lq_json_t *anti = lq_json_get(lq_json_get(spec, "affinity"), "podAntiAffinity");
         if (lq_json_type(anti) != LQ_JSON_OBJECT) /* shape checked by the caller */
             return LQ_OK;
@@ -440,7 +433,7 @@ lq_err_t lq_forge_pod_remote(lq_json_doc_t *doc, const lq_json_t *home,
     if (!spec)
         return LQ_EPROTO;
     TRY(check_spec(spec));
-    if (str_is(lq_json_get(m.annotations, LQ_LIQO_ANN_AA_PRESET), "propagate")) {
+    if (lq_json_str_is(lq_json_get(m.annotations, LQ_LIQO_ANN_AA_PRESET), "propagate")) {
         const lq_json_t *aff, *anti;
         TRY(typed(spec, "affinity", LQ_JSON_OBJECT, &aff));
         TRY(typed(aff, "podAntiAffinity", LQ_JSON_OBJECT, &anti));
@@ -484,7 +477,7 @@ static lq_err_t map_diff(lq_json_doc_t *doc, const lq_json_t *want, const lq_jso
     for (const lq_json_t *w = lq_json_first(want); w; w = lq_json_next(w)) {
         lq_json_str_t v;
         (void)lq_json_str(w, &v);
-        if (str_is(lq_json_get(have, lq_json_key(w)), v.p))
+        if (lq_json_str_is(lq_json_get(have, lq_json_key(w)), v.p))
             continue;
         if (!*out) {
             *out = lq_json_new_object(doc);
@@ -534,7 +527,7 @@ lq_err_t lq_forge_pod_home_label_patch(lq_json_doc_t *doc, const lq_json_t *home
         return LQ_EINVAL;
     home_meta_t m;
     TRY(read_meta(home, &m));
-    if (str_is(lq_json_get(m.labels, LQ_LIQO_LABEL_SHADOW_POD), "true"))
+    if (lq_json_str_is(lq_json_get(m.labels, LQ_LIQO_LABEL_SHADOW_POD), "true"))
         return LQ_OK;
     lq_json_t *root, *meta, *labels;
     TRY(patch_root(doc, m.uid, &root, &meta));
@@ -713,7 +706,7 @@ lq_err_t lq_forge_pod_restarts_infer(const lq_json_t *home, const lq_json_t *rem
     if (lq_json_str(lq_json_get(first, "name"), &name) != LQ_OK)
         return LQ_OK;
     for (const lq_json_t *c = lq_json_first(rs); c; c = lq_json_next(c)) {
-        if (!str_is(lq_json_get(c, "name"), name.p))
+        if (!lq_json_str_is(lq_json_get(c, "name"), name.p))
             continue;
         int64_t r;
         TRY(restart_count(c, &r));
@@ -761,15 +754,15 @@ lq_forge_pod_owner_t lq_forge_pod_owner(const lq_json_t *remote, const char *hom
         return LQ_FORGE_POD_NOT_OURS;
     const lq_json_t *meta = lq_json_get(remote, "metadata");
     const lq_json_t *labels = lq_json_get(meta, "labels");
-    if (!str_is(lq_json_get(labels, LQ_LIQO_LABEL_ORIGIN), home_id) ||
-        !str_is(lq_json_get(labels, LQ_LIQO_LABEL_DESTINATION), foreign_id))
+    if (!lq_json_str_is(lq_json_get(labels, LQ_LIQO_LABEL_ORIGIN), home_id) ||
+        !lq_json_str_is(lq_json_get(labels, LQ_LIQO_LABEL_DESTINATION), foreign_id))
         return LQ_FORGE_POD_NOT_OURS;
     if (!home_uid)
         return LQ_FORGE_POD_OURS;
     const lq_json_t *tag = lq_json_get(lq_json_get(meta, "annotations"), LQ_FORGE_POD_ANN_HOME_UID);
     if (absent(tag))
         return LQ_FORGE_POD_UNTAGGED;
-    return str_is(tag, home_uid) ? LQ_FORGE_POD_OURS : LQ_FORGE_POD_STALE;
+    return lq_json_str_is(tag, home_uid) ? LQ_FORGE_POD_OURS : LQ_FORGE_POD_STALE;
 }
 
 lq_err_t lq_forge_pod_recreate_allowed(const lq_json_t *home, bool *allowed)
@@ -784,10 +777,10 @@ lq_err_t lq_forge_pod_recreate_allowed(const lq_json_t *home, bool *allowed)
     TRY(typed(home, "status", LQ_JSON_OBJECT, &st));
     TRY(typed(spec, "restartPolicy", LQ_JSON_STRING, &policy));
     TRY(typed(st, "phase", LQ_JSON_STRING, &phase));
-    bool succeeded = str_is(phase, "Succeeded"), failed = str_is(phase, "Failed");
-    if (str_is(policy, "Never"))
+    bool succeeded = lq_json_str_is(phase, "Succeeded"), failed = lq_json_str_is(phase, "Failed");
+    if (lq_json_str_is(policy, "Never"))
         *allowed = !(succeeded || failed);
-    else if (str_is(policy, "OnFailure"))
+    else if (lq_json_str_is(policy, "OnFailure"))
         *allowed = !succeeded;
     return LQ_OK;
 }

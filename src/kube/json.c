@@ -460,6 +460,23 @@ lq_err_t lq_json_str(const lq_json_t *item, lq_json_str_t *out)
     return LQ_OK;
 }
 
+bool lq_json_str_is(const lq_json_t *item, const char *s)
+{
+    lq_json_str_t v;
+    return s && lq_json_str(item, &v) == LQ_OK && strlen(s) == v.len && memcmp(v.p, s, v.len) == 0;
+}
+
+bool lq_json_is_set(const lq_json_t *item)
+{
+    lq_json_type_t t = lq_json_type(item);
+    return t != LQ_JSON_ABSENT && t != LQ_JSON_NULL;
+}
+
+bool lq_json_deleting(const lq_json_t *obj)
+{
+    return lq_json_is_set(LQ_JSON_AT(obj, "metadata", "deletionTimestamp"));
+}
+
 lq_err_t lq_json_str_copy(const lq_json_t *item, char *dst, size_t cap)
 {
     if (dst == NULL || cap == 0)

@@ -84,18 +84,6 @@ const char *lq_offload_state_str(lq_forge_offload_ns_state_t s)
     return "?";
 }
 
-static bool view_is(const lq_json_t *it, const char *s)
-{
-    lq_json_str_t v;
-    return lq_json_str(it, &v) == LQ_OK && v.len == strlen(s) && memcmp(v.p, s, v.len) == 0;
-}
-
-static bool is_set(const lq_json_t *it)
-{
-    lq_json_type_t t = lq_json_type(it);
-    return t != LQ_JSON_ABSENT && t != LQ_JSON_NULL;
-}
-
 static lq_offload_rec_t *rec_at(const lq_offload_t *o, size_t i)
 {
     return (lq_offload_rec_t *)(void *)lq_rtab_at(&o->kind.tab, i);
@@ -263,7 +251,7 @@ static lq_json_t *eval_nsof(lq_refl_work_t *w, lq_forge_offload_spec_t *spec)
         return NULL;
     if (lq_json_parse(&w->doc, w->obj[HOME], w->len[HOME], &nsof) != LQ_OK)
         return NULL;
-    r->deleting = is_set(LQ_JSON_AT(nsof, "metadata", "deletionTimestamp"));
+    r->deleting = lq_json_deleting(nsof);
     r->spec_bad = lq_forge_offload_spec_parse(nsof, spec) != LQ_OK;
     return nsof;
 }
@@ -302,7 +290,7 @@ static bool has_finalizer(const lq_json_t *nsof, const char *fin)
 {
     const lq_json_t *list = LQ_JSON_AT(nsof, "metadata", "finalizers");
     for (const lq_json_t *it = lq_json_first(list); it; it = lq_json_next(it))
-        if (view_is(it, fin))
+        if (lq_json_str_is(it, fin))
             return true;
     return false;
 }
@@ -317,7 +305,7 @@ static void patch_finalizer(lq_refl_work_t *w, const lq_json_t *nsof, bool add)
     lq_json_t *list = lq_json_new_array(d);
     const lq_json_t *cur = LQ_JSON_AT(nsof, "metadata", "finalizers");
     for (const lq_json_t *it = lq_json_first(cur); it; it = lq_json_next(it))
-        if (!view_is(it, o->finalizer_))
+        if (!lq_json_str_is(it, o->finalizer_))
             (void)lq_json_arr_add(d, list, lq_json_copy(d, it));
     if (add)
         (void)lq_json_arr_add(d, list, lq_json_new_cstr(d, o->finalizer_));
@@ -503,13 +491,13 @@ static bool status_current(lq_refl_work_t *w, const lq_json_t *nsof, const lq_js
     lq_offload_t *o = MOD(w);
     const lq_json_t *st = lq_json_get(nsof, "status");
     const lq_json_t *mine = LQ_JSON_AT(st, "remoteNamespacesConditions", o->cfg.foreign_name);
-    if (!conds != !is_set(mine))
+    if (!conds != !lq_json_is_set(mine))
         return false;
     if (conds && !conditions_equal(conds, mine))
         return false;
-    if (!view_is(lq_json_get(st, "offloadingPhase"), lq_forge_offload_phase_str(phase)))
+    if (!lq_json_str_is(lq_json_get(st, "offloadingPhase"), lq_forge_offload_phase_str(phase)))
         return false;
-    if (with_name && !view_is(lq_json_get(st, "remoteNamespaceName"), REC(w)->remote))
+    if (with_name && !lq_json_str_is(lq_json_get(st, "remoteNamespaceName"), REC(w)->remote))
         return false;
     int64_t gen = 0, obs = 0;
     if (lq_json_int(LQ_JSON_AT(nsof, "metadata", "generation"), &gen) == LQ_OK &&
@@ -677,7 +665,7 @@ static void remote_read(lq_refl_work_t *w)
         memcpy(r->seen, name, sizeof r->seen);
         memcpy(r->seen_uid, uid, sizeof r->seen_uid);
         lq_rtab_mark(&r->h, FOREIGN);
-        r->remote_terminating = is_set(LQ_JSON_AT(obj, "metadata", "deletionTimestamp"));
+        r->remote_terminating = lq_json_deleting(obj);
     } else {
         w->flags |= F_CONFLICT;
         (void)snprintf(r->message, sizeof r->message,
@@ -868,7 +856,7 @@ static lq_offload_seen_t *note_foreign(lq_offload_t *o, const lq_watch_event_t *
     memcpy(e->uid, uid, sizeof e->uid);
     (void)lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "annotations", LQ_LIQO_ANN_ORIGINAL_NAME),
                            e->original, sizeof e->original);
-    e->terminating = is_set(LQ_JSON_AT(obj, "metadata", "deletionTimestamp"));
+    e->terminating = lq_json_deleting(obj);
     return e;
 }
 

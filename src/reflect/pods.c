@@ -70,12 +70,6 @@ static void actions(lq_refl_work_t *w);
                            (reason), __VA_ARGS__);                                       \
     } while (0)
 
-static bool is_set(const lq_json_t *it)
-{
-    lq_json_type_t t = lq_json_type(it);
-    return t != LQ_JSON_ABSENT && t != LQ_JSON_NULL;
-}
-
 static lq_pod_rec_t *rec_at(const lq_pods_t *p, size_t i)
 {
     return (lq_pod_rec_t *)(void *)lq_rtab_at(&p->kind.tab, i);
@@ -260,7 +254,7 @@ static void actions(lq_refl_work_t *w)
         memcpy(r->remote_uid, ruid, sizeof r->remote_uid);
         p->stats.adopts++;
     }
-    bool remote_deleting = remote && is_set(LQ_JSON_AT(remote, "metadata", "deletionTimestamp"));
+    bool remote_deleting = remote && lq_json_deleting(remote);
 
     if (!home) { /* gone at home: the remote pod goes too */
         if (remote && ours && !remote_deleting) {
@@ -275,7 +269,7 @@ static void actions(lq_refl_work_t *w)
         lq_refl_finish(w, LQ_RTAB_DONE, 0); /* wait for the remote deletion */
         return;
     }
-    if (is_set(LQ_JSON_AT(home, "metadata", "deletionTimestamp"))) {
+    if (lq_json_deleting(home)) {
         if (remote && ours && !remote_deleting) {
             delete_pod(w, FOREIGN, rns, r->remote_uid);
             return;
