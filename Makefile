@@ -71,7 +71,7 @@ all: $(BUILD)/liqolet $(BUILD)/liqoletctl
 help:
 	@sed -n '2,18p' Makefile | sed 's/^# \{0,1\}//'
 
-# libcoap's heap fence (src/mgmt.c, docs/management.md): the agent links a copy of
+# libcoap's heap fence (src/mgmt/mgmt.c, docs/management.md): the agent links a copy of
 # libcoap's archive in which its calls to malloc, calloc, realloc, free, strdup and
 # strndup are renamed to lq_mgmt_heap_*, which count every byte and cap the total at
 # LQ_COAP_HEAP_CAP. AGENT_LIBS is DEPS_LIBS with that copy instead of the original.

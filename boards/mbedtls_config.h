@@ -53,7 +53,7 @@
 #define MBEDTLS_KEY_EXCHANGE_PSK_ENABLED
 
 /*
- * TLS client (src/tls.c) tuning.
+ * TLS client (src/kube/tls.c) tuning.
  *
  * Incoming records stay at the full 16 KiB: Go's API server does not negotiate
  * max_fragment_length, so any record it sends may be that large. Outgoing

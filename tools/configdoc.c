@@ -1,5 +1,5 @@
 /* configdoc: writes the option reference of `liqolet run` to stdout, from the option
- * table in src/config.c. A host build tool: `make configdoc` / `make configdoc-check`
+ * table in src/core/config.c. A host build tool: `make configdoc` / `make configdoc-check`
  * (mk/configdoc.mk) keep the table of docs/configuration.md in step with the code.
  *
  *   configdoc --markdown     the Markdown table (between the configdoc markers)

@@ -1,5 +1,5 @@
 /* rbacgen: writes liqolet's RBAC manifests (or the docs table) from the permission
- * table in src/perms.c to stdout. A host build tool: `make rbac` / `make rbac-check`.
+ * table in src/kube/perms.c to stdout. A host build tool: `make rbac` / `make rbac-check`.
  *
  *   rbacgen home|foreign [--node-name N] [--namespace NS] [--role-name R]
  *                        [--user U]... [--service-account NS/NAME]...

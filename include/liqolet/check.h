@@ -1,4 +1,4 @@
-/* liqolet: `liqolet check`, the preflight before peering (src/check.c). */
+/* liqolet: `liqolet check`, the preflight before peering (src/cmd/check.c). */
 #ifndef LIQOLET_CHECK_H
 #define LIQOLET_CHECK_H
 

@@ -7,7 +7,7 @@
  * with an error and a sentence in lq_conn_t.error naming the server; the connection is
  * closed and the next request reconnects. Nothing waits: everything resumes from the loop.
  *
- * Transport: TLS through src/tls.c when target->tls_profile >= 0; plain TCP otherwise
+ * Transport: TLS through src/kube/tls.c when target->tls_profile >= 0; plain TCP otherwise
  * (unit tests on the fake port, and nothing else: a target without TLS is refused by
  * the configuration layer).
  *

@@ -1,4 +1,4 @@
-/* liqolet: `liqolet debug ...` diagnostics (src/debug.c). */
+/* liqolet: `liqolet debug ...` diagnostics (src/cmd/debug.c). */
 #ifndef LIQOLET_DEBUG_H
 #define LIQOLET_DEBUG_H
 

@@ -1,4 +1,4 @@
-/* liqolet: Kubernetes Events on home pods (src/events.c): the agent's own reflection
+/* liqolet: Kubernetes Events on home pods (src/reflect/events.c): the agent's own reflection
  * results (Liqo's reasons SuccessfulReflection, FailedReflection, FailedDeletion,
  * ReflectionDisabled; source liqo-pod-reflection) and the events of the remote pods,
  * reflected onto their home pods as Liqo 0.9 does, so `kubectl describe pod` at home

@@ -15,7 +15,7 @@
  *   lq_forge_offload_status_build      this agent's conditions, the phase, the status patch
  *   lq_forge_offload_fallback          what to do with a home pod whose namespace is not offloaded
  *
- * The digest comes from the caller (mbedTLS lives only in src/tls.c):
+ * The digest comes from the caller (mbedTLS lives only in src/kube/tls.c):
  *     unsigned char d[32]; char sfx[LQ_FORGE_OFFLOAD_SUFFIX_LEN + 1];
  *     err = lq_tls_sha256(home_id, strlen(home_id), d);      // include/liqolet/tls.h
  *     lq_forge_offload_hash_suffix(d, sfx);

@@ -1,4 +1,4 @@
-/* liqolet: JSON documents (pure module; the only user of cJSON is src/json.c).
+/* liqolet: JSON documents (pure module; the only user of cJSON is src/kube/json.c).
  *
  * A document (lq_json_doc_t) is an arena the caller owns: every item parsed into it or
  * built in it is carved from that memory by a bump allocator, and lq_json_reset()

@@ -1,6 +1,6 @@
 /* liqolet: Kubernetes REST conventions (pure parts): resource paths, query strings, and
  * the mapping of HTTP status + metav1.Status reason to lq_err_t and a retry decision
- * (DESIGN.md Decision 5). The I/O side (connections, credentials) is src/conn.c and the
+ * (DESIGN.md Decision 5). The I/O side (connections, credentials) is src/kube/conn.c and the
  * callers of lq_conn_request. */
 #ifndef LIQOLET_KAPI_H
 #define LIQOLET_KAPI_H

@@ -1,5 +1,5 @@
 /* liqolet: Kubernetes REST requests over a small fixed pool of connections (one client
- * per API server). Watches are not here (src/watch.c owns one connection per watch).
+ * per API server). Watches are not here (src/kube/watch.c owns one connection per watch).
  *
  * Model. A client (lq_kreq_client_t, caller-owned, static: it embeds LQ_MAX_REQ_CONNS
  * connections and their buffers) carries requests (lq_kreq_t, caller-owned, e.g. inside

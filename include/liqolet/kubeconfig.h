@@ -1,5 +1,5 @@
 /* liqolet: credentials for one API server, from a kubeconfig file (libyaml; the only
- * module that includes yaml.h: src/kubeconfig.c) or from in-cluster service-account files.
+ * module that includes yaml.h: src/kube/kubeconfig.c) or from in-cluster service-account files.
  *
  * Everything lands in fixed fields of lq_kcfg_t; nothing is allocated for the caller
  * (libyaml's own allocations happen during parsing, which is start-up only). A field that

@@ -1,5 +1,5 @@
 /* liqolet: one agent per (home, foreign) pair, through a Lease in the home cluster
- * (src/lock.c). */
+ * (src/node/lock.c). */
 #ifndef LIQOLET_LOCK_H
 #define LIQOLET_LOCK_H
 

@@ -23,7 +23,7 @@
  * socket is bound (lq_mgmt_configure).
  *
  * Optional HTTP listener (http.listen): GET /healthz, /readyz (200 or 503) and /metrics,
- * nothing else (src/mgmt_http.c).
+ * nothing else (src/mgmt/mgmt_http.c).
  *
  * Pull interface. The module knows nothing of the agent's internals: when it needs the
  * agent's state (a request, a notification check every LQ_MGMT_POLL_MS), it zeroes an
@@ -31,9 +31,9 @@
  * knows. Strings in the snapshot are borrowed: they must stay valid until the callback's
  * caller returns to the loop (pointers into the owner's static state are fine).
  *
- * Modules: src/mgmt_render.c (pure: rendering, Block2 windows, query and HTTP request
- * parsing, the address rule), src/mgmt.c (the only file that includes libcoap; its heap
- * fence), src/mgmt_http.c (the HTTP listener).
+ * Modules: src/mgmt/mgmt_render.c (pure: rendering, Block2 windows, query and HTTP request
+ * parsing, the address rule), src/mgmt/mgmt.c (the only file that includes libcoap; its heap
+ * fence), src/mgmt/mgmt_http.c (the HTTP listener).
  *
  *   static lq_mgmt_t mgmt;
  *   lq_mgmt_init(&mgmt);
@@ -206,7 +206,7 @@ void lq_mgmt_snap_table(lq_mgmt_snapshot_t *s, const char *name, uint64_t used,
 /* "idle", "connecting", ... for an lq_conn_state_t. */
 const char *lq_mgmt_conn_state_name(int state);
 
-/* --- libcoap's heap (src/mgmt.c) ------------------------------------------------------- */
+/* --- libcoap's heap (src/mgmt/mgmt.c) ------------------------------------------------------- */
 
 typedef struct lq_mgmt_heap_stats {
     uint64_t in_use;       /* bytes now (payload + bookkeeping) */
@@ -229,7 +229,7 @@ void lq_mgmt_heap_free(void *p);
 char *lq_mgmt_heap_strdup(const char *s);
 char *lq_mgmt_heap_strndup(const char *s, size_t n);
 
-/* --- the pure core (src/mgmt_render.c) ------------------------------------------------- */
+/* --- the pure core (src/mgmt/mgmt_render.c) ------------------------------------------------- */
 
 typedef enum lq_mgmt_res {
     LQ_MGMT_RES_HEALTH = 0,
@@ -334,7 +334,7 @@ bool lq_mgmt_is_loopback(const char *ip);
  * LQ_MGMT_HTTP_REQ_MAX (400). */
 lq_err_t lq_mgmt_http_parse(const char *buf, size_t len, int *res, bool *head_only);
 
-/* --- the service (src/mgmt.c) ---------------------------------------------------------- */
+/* --- the service (src/mgmt/mgmt.c) ---------------------------------------------------------- */
 
 typedef struct lq_mgmt_cfg {
     const lq_config_addr_t *listen;  /* CoAP addresses (at least one) */
@@ -391,7 +391,7 @@ typedef struct lq_mgmt {
     lq_mgmt_snapshot_t snap_;
     int64_t snap_at_;         /* when snap_ was pulled (monotonic ms; 0 never) */
     char block_[LQ_MGMT_BLOCK_MAX];
-    /* HTTP listener (src/mgmt_http.c) */
+    /* HTTP listener (src/mgmt/mgmt_http.c) */
     struct lq_mgmt_http_conn_ {
         lq_loop_io_t io;
         lq_loop_timer_t timer;
@@ -436,7 +436,7 @@ void lq_mgmt_view(lq_mgmt_t *m, lq_mgmt_view_t *v);
 /* Leaves the loop and frees libcoap's context. Idempotent. */
 void lq_mgmt_close(lq_mgmt_t *m);
 
-/* HTTP listener (src/mgmt_http.c), called by lq_mgmt_start/_close. */
+/* HTTP listener (src/mgmt/mgmt_http.c), called by lq_mgmt_start/_close. */
 lq_err_t lq_mgmt_http_start(lq_mgmt_t *m);
 void lq_mgmt_http_close(lq_mgmt_t *m);
 

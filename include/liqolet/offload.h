@@ -1,8 +1,8 @@
-/* liqolet: namespace offloading in `liqolet run` (src/offload.c): NamespaceOffloading
+/* liqolet: namespace offloading in `liqolet run` (src/reflect/offload.c): NamespaceOffloading
  * resources and --offload namespaces -> remote namespaces, the home namespace label,
  * this agent's part of the status, its finalizer. The rules themselves are the pure
  * forge (include/liqolet/forge_offload.h); this module does the I/O. See the comment at
- * the top of src/offload.c for the reconcile pass. */
+ * the top of src/reflect/offload.c for the reconcile pass. */
 #ifndef LIQOLET_OFFLOAD_H
 #define LIQOLET_OFFLOAD_H
 

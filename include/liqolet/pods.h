@@ -1,7 +1,7 @@
-/* liqolet: pod offloading in `liqolet run` (src/pods.c): home pods bound to the virtual
+/* liqolet: pod offloading in `liqolet run` (src/reflect/pods.c): home pods bound to the virtual
  * node run as plain Pods in the foreign cluster, their status comes back home. The rules
  * are the pure forge (include/liqolet/forge_pod.h, forge_offload.h for the fallback);
- * this module does the I/O. See the comment at the top of src/pods.c. */
+ * this module does the I/O. See the comment at the top of src/reflect/pods.c. */
 #ifndef LIQOLET_PODS_H
 #define LIQOLET_PODS_H
 

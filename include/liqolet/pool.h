@@ -3,7 +3,7 @@
  * Tables whose size depends on configuration (not only on the board) are carved from one
  * static region (LQ_STARTUP_POOL bytes) during start-up; then lq_pool_seal() closes it.
  * After the seal every lq_pool_alloc fails, and the guarded test build
- * (src/allocguard.c) counts any malloc/calloc/realloc/free made by the agent's own code. */
+ * (src/core/allocguard.c) counts any malloc/calloc/realloc/free made by the agent's own code. */
 #ifndef LIQOLET_POOL_H
 #define LIQOLET_POOL_H
 
@@ -20,7 +20,7 @@ int lq_pool_sealed(void);
 size_t lq_pool_used(void);
 size_t lq_pool_capacity(void);
 
-/* Allocation guard (tests/guarded builds only; see src/allocguard.c). */
+/* Allocation guard (tests/guarded builds only; see src/core/allocguard.c). */
 /* Number of heap calls made by the agent's own code after lq_pool_seal(). */
 unsigned long lq_allocguard_violations(void);
 /* Third-party code that is allowed to use the heap (libcoap, the documented exception)

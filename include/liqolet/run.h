@@ -1,4 +1,4 @@
-/* liqolet: `liqolet run` after its configuration is parsed (src/run.c). */
+/* liqolet: `liqolet run` after its configuration is parsed (src/cmd/run.c). */
 #ifndef LIQOLET_RUN_H
 #define LIQOLET_RUN_H
 

@@ -1,4 +1,4 @@
-/* liqolet: TLS client (the only module that includes mbedTLS: src/tls.c).
+/* liqolet: TLS client (the only module that includes mbedTLS: src/kube/tls.c).
  *
  * Contexts live in fixed tables inside tls.c; callers hold small integer handles, so
  * no mbedTLS type leaks out. All mbedTLS allocation comes from one static arena of

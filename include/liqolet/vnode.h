@@ -1,6 +1,6 @@
-/* liqolet: the virtual node in the home cluster (src/vnode.c): Node, status, Lease,
+/* liqolet: the virtual node in the home cluster (src/node/vnode.c): Node, status, Lease,
  * capacity from the foreign cluster, foreign health. See the comment at the top of
- * src/vnode.c for the timers and watches. */
+ * src/node/vnode.c for the timers and watches. */
 #ifndef LIQOLET_VNODE_H
 #define LIQOLET_VNODE_H
 

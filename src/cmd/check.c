@@ -2,7 +2,7 @@
  *
  * For each cluster (home, foreign), in parallel on the one event loop: load credentials,
  * open TLS, GET /version, read the kube-system namespace (cluster identity = its UID),
- * ask one SelfSubjectAccessReview per permission of the table in src/perms.c, and probe
+ * ask one SelfSubjectAccessReview per permission of the table in src/kube/perms.c, and probe
  * whether the server supports the streaming watch-list (sendInitialEvents=true).
  * Prints a report and exits 0 when everything is in order, 1 otherwise, each failure
  * with an explanation of what to do. */

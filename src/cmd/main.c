@@ -115,7 +115,7 @@ static int apply_global(int argc, char **argv, int *i)
 }
 
 /* `liqolet run`: configuration (flags, file, --set; docs/configuration.md), then the
- * agent (src/run.c). */
+ * agent (src/cmd/run.c). */
 static int cmd_run(int argc, char **argv)
 {
     static lq_config_t cfg;

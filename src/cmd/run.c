@@ -88,7 +88,7 @@ static bool mgmt_object(void *ctx, lq_mgmt_kind_t kind, size_t index, lq_mgmt_ob
     return lq_refl_object(&rn.refl, kind, index, out);
 }
 
-/* The management endpoint pulls the agent's state through this (src/mgmt.c; the
+/* The management endpoint pulls the agent's state through this (src/mgmt/mgmt.c; the
  * strings stay in rn). */
 static void mgmt_snapshot(void *ctx, lq_mgmt_snapshot_t *s)
 {

@@ -13,7 +13,7 @@
  * links a copy of libcoap's archive in which those calls are renamed to the
  * lq_mgmt_heap_* functions below (objcopy --redefine-sym), which count every byte, refuse
  * what would pass LQ_COAP_HEAP_CAP, and are the allocation guard's one allowed exception.
- * DTLS record buffers are mbedTLS's and come out of the mbedTLS arena (src/tls.c). */
+ * DTLS record buffers are mbedTLS's and come out of the mbedTLS arena (src/kube/tls.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* libFuzzer target: the pod forge (src/forge/pod.c) over JSON documents (src/json.c).
+/* libFuzzer target: the pod forge (src/forge/pod.c) over JSON documents (src/kube/json.c).
  *
  * Input: 2 header bytes, then JSON text. Byte 0: bit 0 reflectIPs, bit 1 a root CA name,
  * bits 2..7 the restart offset. Byte 1: the output arena size (small ones make the

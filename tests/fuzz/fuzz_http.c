@@ -1,4 +1,4 @@
-/* libFuzzer target for src/http.c.
+/* libFuzzer target for src/kube/http.c.
  *
  * Input: byte 0 = flags (bit 0: the response answers a HEAD request), bytes 1..2 =
  * seeds for split points, the rest = bytes received from the server. The same bytes
@@ -8,7 +8,7 @@
  * Invariants (views inside the input, decoded <= consumed <= length, ...) abort.
  * The request writer and the query escaper are exercised with slices of the input.
  *
- * Build: clang -fsanitize=fuzzer,address,undefined ... tests/fuzz/fuzz_http.c src/http.c
+ * Build: clang -fsanitize=fuzzer,address,undefined ... tests/fuzz/fuzz_http.c src/kube/http.c
  * Without libFuzzer (e.g. a 32-bit ARM build run under qemu) define LQ_FUZZ_MAIN to get
  * a main() that runs each file named on the command line once. */
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-/* libFuzzer target: JSON documents (src/json.c over cJSON).
+/* libFuzzer target: JSON documents (src/kube/json.c over cJSON).
  *
  * Input: 2 header bytes (arena size selector), then the JSON text. The text is parsed
  * into a small arena; a failure must be one of the documented codes with an offset
@@ -16,7 +16,7 @@
  *   clang -std=c11 -g -O1 -Iinclude -include boards/host/lq_board.h \
  *         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
  *         -isystem build/fuzz/include -o build/fuzz/fuzz_json tests/fuzz/fuzz_json.c \
- *         src/json.c src/err.c build/fuzz/cJSON.o */
+ *         src/kube/json.c src/core/err.c build/fuzz/cJSON.o */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Fuzz target for src/kubeconfig.c: lq_kcfg_parse on arbitrary bytes must never crash,
+/* Fuzz target for src/kube/kubeconfig.c: lq_kcfg_parse on arbitrary bytes must never crash,
  * never write past a field, and leave every string NUL-terminated within its field with
  * lengths inside their limits. Linked with the fake port, whose in-memory files give the
  * file references (certificate-authority: ca.crt, tokenFile: token, ...) something to
@@ -6,7 +6,7 @@
  *   clang -std=c11 -g -O1 -Iinclude -Iport/fake -include boards/host/lq_board.h \
  *     -isystem build/host/sysroot/include -fsanitize=fuzzer,address,undefined \
  *     -fno-sanitize-recover=all -o build/fuzz/fuzz_kubeconfig tests/fuzz/fuzz_kubeconfig.c \
- *     src/kubeconfig.c src/log.c src/err.c port/fake/port.c build/host/sysroot/lib/libyaml.a */
+ *     src/kube/kubeconfig.c src/core/log.c src/core/err.c port/fake/port.c build/host/sysroot/lib/libyaml.a */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

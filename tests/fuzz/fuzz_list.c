@@ -1,4 +1,4 @@
-/* libFuzzer target: LIST splitting (src/frame.c) and the prefix scan of items.
+/* libFuzzer target: LIST splitting (src/kube/frame.c) and the prefix scan of items.
  *
  * Input: 4 header bytes (buffer capacity, split seed), then the body. The body is fed
  * all at once, one byte at a time and in pieces chosen from the seed; the three runs

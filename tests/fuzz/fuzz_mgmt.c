@@ -1,5 +1,5 @@
 /* libFuzzer target: the management endpoint's own request parsing and rendering
- * (src/mgmt_render.c): the HTTP listener's request head parser, the Uri-Query parser,
+ * (src/mgmt/mgmt_render.c): the HTTP listener's request head parser, the Uri-Query parser,
  * Block2 values, Accept, the loopback test, and the rendering of every resource with
  * strings taken from the input (escaping in JSON and Prometheus labels).
  *

@@ -1,4 +1,4 @@
-/* libFuzzer target: watch stream splitting (src/frame.c) and the prefix scan (src/scan.c).
+/* libFuzzer target: watch stream splitting (src/kube/frame.c) and the prefix scan (src/kube/scan.c).
  *
  * Input: 4 header bytes (buffer capacity, split seed), then the body. The body is fed
  * all at once, one byte at a time and in pieces chosen from the seed; the three runs

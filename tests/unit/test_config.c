@@ -1,4 +1,4 @@
-/* Unit tests for src/config.c: every option type, the config file format, precedence,
+/* Unit tests for src/core/config.c: every option type, the config file format, precedence,
  * --set for every key, exact error messages, list overflow, the effective-config line,
  * and that --help and the Markdown reference cover the whole table. */
 #include <setjmp.h>

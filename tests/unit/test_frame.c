@@ -1,4 +1,4 @@
-/* Unit tests for src/frame.c: watch stream and LIST splitting.
+/* Unit tests for src/kube/frame.c: watch stream and LIST splitting.
  *
  * Every input is fed all at once, one byte at a time, split at every offset and in
  * pseudo-random pieces; the delivered objects must be identical in all cases and must

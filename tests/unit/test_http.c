@@ -1,4 +1,4 @@
-/* Unit tests for src/http.c: request writer, response head parser, body decoder.
+/* Unit tests for src/kube/http.c: request writer, response head parser, body decoder.
  *
  * Every incremental parser is fed all at once, one byte at a time and split at every
  * point; every feed copies the bytes into an exactly sized heap block, so ASan catches

@@ -1,4 +1,4 @@
-/* Unit tests of src/json.c: documents over caller arenas, parsing, typed getters, paths
+/* Unit tests of src/kube/json.c: documents over caller arenas, parsing, typed getters, paths
  * with Kubernetes label keys, builders, deep copy between documents, printing into
  * fixed buffers, and the proof (sealed pool + allocation guard) that none of it touches
  * the heap. */

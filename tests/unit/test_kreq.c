@@ -1,4 +1,4 @@
-/* Unit tests of the Kubernetes request pool (src/kreq.c) on the fake port, plain TCP:
+/* Unit tests of the Kubernetes request pool (src/kube/kreq.c) on the fake port, plain TCP:
  * verbs and their wire form, Status decoding, retries with backoff and Retry-After,
  * 401 token rotation, queueing beyond the pool, oversized bodies, and no heap use. */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/kubeconfig.c on the fake port: kubeconfig fields, file references,
+/* Unit tests for src/kube/kubeconfig.c on the fake port: kubeconfig fields, file references,
  * $KUBECONFIG merging, ~/.kube/config, in-cluster credentials, token rotation, every
  * error with its message, and that no token ever reaches the log.
  * Sample kubeconfigs and PEM/DER files are read from tests/vectors/kubeconfig

@@ -1,6 +1,6 @@
-/* Unit tests of the management endpoint's resource handlers (src/mgmt_render.c: the
+/* Unit tests of the management endpoint's resource handlers (src/mgmt/mgmt_render.c: the
  * representations, Block2 windows, query and HTTP request parsing, readiness, the
- * address rule) and of lq_mgmt_configure (src/mgmt.c: the PSK file), on the fake port.
+ * address rule) and of lq_mgmt_configure (src/mgmt/mgmt.c: the PSK file), on the fake port.
  * The libcoap side is tested in test_mgmt_coap.c. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests of the CoAP management endpoint through libcoap (src/mgmt.c): the agent's
+/* Unit tests of the CoAP management endpoint through libcoap (src/mgmt/mgmt.c): the agent's
  * side runs in an lq_loop on the real POSIX port, bound to 127.0.0.1 port 0; the test's
  * side is a libcoap client context in the same process. Both are pumped in turn until an
  * answer arrives (bounded by an iteration count, not by time). Covers every resource,

@@ -1,4 +1,4 @@
-/* Unit tests of namespace offloading (src/offload.c) on the fake port, plain TCP.
+/* Unit tests of namespace offloading (src/reflect/offload.c) on the fake port, plain TCP.
  *
  * A small scripted API server stands in for both clusters. Every fake socket the agent
  * opens is classified by its first request: the home side is port 6443, the foreign side

@@ -1,4 +1,4 @@
-/* Unit tests for src/perms.c: the permission table is consistent, and what is generated
+/* Unit tests for src/kube/perms.c: the permission table is consistent, and what is generated
  * from it (RBAC YAML, Markdown, SelfSubjectAccessReview attributes) says the same.
  * The committed deploy/rbac/{home,foreign}.yaml are compared with the generator by `make rbac-check`;
  * here the rendered YAML is parsed back with libyaml and checked against the table. */

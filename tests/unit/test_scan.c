@@ -1,4 +1,4 @@
-/* Unit tests for src/scan.c: prefix scan of events and objects, unescaping. */
+/* Unit tests for src/kube/scan.c: prefix scan of events and objects, unescaping. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

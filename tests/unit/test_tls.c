@@ -1,4 +1,4 @@
-/* Tests of the TLS client (src/tls.c) against an mbedTLS server run in this process.
+/* Tests of the TLS client (src/kube/tls.c) against an mbedTLS server run in this process.
  *
  * Client and server sit on the two ends of a non-blocking AF_UNIX socketpair; one thread
  * steps the client handshake (lq_tls_handshake) and the server handshake
