@@ -162,12 +162,24 @@ bool lq_forge_offload_remote_ns_owned(const lq_json_t *ns, const char *home_id, 
 
 /* ---- home namespace label (§3.3 item 1, Decision 7) --------------------------------- */
 
+/* The agent's own mark on a home namespace whose remote namespace it owns (DESIGN.md
+ * Decision 17: ownership is recorded at home, where the foreign side cannot forge it):
+ * label <key> = the remote namespace's name, annotation <key> = its UID. The key is
+ * LQ_FORGE_OFFLOAD_MARK_PREFIX + the foreign cluster's name. */
+#define LQ_FORGE_OFFLOAD_MARK_PREFIX "liqolet.liqo.io/remote."
+typedef struct lq_forge_offload_mark {
+    const char *key;         /* NULL: the patch carries no mark */
+    const char *name, *uid;  /* NULL name: remove the mark */
+} lq_forge_offload_mark_t;
+
 /* Merge patch for the home namespace: {"metadata":{"labels":{"liqo.io/scheduling-enabled":
  * "true"}}} when active and pods is Remote or LocalAndRemote; the same with null (remove
- * the label) for Local, or when offloading ends (active false). Returns LQ_OK (*out set);
- * LQ_ETOOBIG arena full; LQ_EINVAL doc/out NULL or pods out of range. */
+ * the label) for Local, or when offloading ends (active false). With mark->key set, the
+ * mark label and annotation are set to mark->name / mark->uid, or removed (null) when
+ * mark->name is NULL. Returns LQ_OK (*out set); LQ_ETOOBIG arena full; LQ_EINVAL doc/out
+ * NULL, pods out of range, or a mark name without a uid. */
 lq_err_t lq_forge_offload_home_ns_patch(lq_json_doc_t *doc, lq_forge_offload_pods_t pods, bool active,
-                                  lq_json_t **out);
+                                        const lq_forge_offload_mark_t *mark, lq_json_t **out);
 
 /* ---- status (§3.1, Decision 1) ------------------------------------------------------ */
 

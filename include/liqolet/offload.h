@@ -81,6 +81,13 @@ typedef struct lq_offload_rec {
     char seen[LQ_FORGE_OFFLOAD_NAME_BUF];
     char seen_uid[48];
     char flag_remote[LQ_FORGE_OFFLOAD_NAME_BUF]; /* --offload NS=REMOTE: SelectedName */
+    /* The agent's mark on the home namespace (label and annotation
+     * liqolet.liqo.io/remote.<foreign name>): the remote namespace it owns, as home holds
+     * it. Read at start-up, so a restart knows what it created; mark_known false until
+     * read or written. */
+    bool mark_known;
+    char mark_name[LQ_FORGE_OFFLOAD_NAME_BUF];
+    char mark_uid[48];
     char message[LQ_OFFLOAD_MSG_MAX];   /* why the state is what it is (status message) */
     /* private */
     lq_forge_offload_ns_state_t logged_;
@@ -117,6 +124,13 @@ typedef struct lq_offload {
     char suffix_[LQ_FORGE_OFFLOAD_SUFFIX_LEN + 1];
     char finalizer_[sizeof LQ_OFFLOAD_FINALIZER_PREFIX + LQ_FORGE_OFFLOAD_NAME_MAX];
     char ns_sel_[LQ_FORGE_OFFLOAD_MANAGED_BY_MAX + 40];
+    char mark_key_[sizeof LQ_FORGE_OFFLOAD_MARK_PREFIX + 64];
+    bool marks_listed;        /* the home namespaces marked by this agent are known */
+    char cont_[1024];         /* continue token of the marks LIST */
+    lq_kreq_t mreq_;
+    lq_loop_timer_t mtimer_;
+    lq_backoff_t mbo_;
+    char mbuf_[LQ_OFFLOAD_OBJ_BUF];
     char now_[32];
     lq_json_doc_t evdoc_;     /* foreign namespace events */
     unsigned char evarena_[4u * LQ_OFFLOAD_NS_EVENT_BUF];
@@ -129,6 +143,9 @@ typedef struct lq_offload {
  * required cfg string is NULL or empty; LQ_ETOOBIG more --offload namespaces than
  * records, or names that do not fit; an engine error. */
 lq_err_t lq_offload_init(lq_offload_t *o, lq_refl_t *refl, const lq_offload_cfg_t *cfg);
+/* Lists the home namespaces that carry this agent's mark (the remote namespaces a previous
+ * run created), then lets offloading passes start; call after lq_refl_start. */
+lq_err_t lq_offload_start(lq_offload_t *o);
 /* What the home cluster asks for namespace ns and whether its remote namespace is usable;
  * *remote (optional) gets the remote name when USABLE, else NULL. */
 lq_offload_use_t lq_offload_ns(const lq_offload_t *o, const char *ns, size_t len,

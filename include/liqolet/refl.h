@@ -183,8 +183,11 @@ void lq_refl_kick(lq_refl_t *r);
 /* Marks h dirty and kicks. */
 void lq_refl_dirty(lq_refl_kind_t *k, lq_rtab_hdr_t *h);
 /* Restarts one side's watch with a full relist (from the loop, never from inside that
- * watch's callbacks). */
+ * watch's callbacks); the kind's passes wait until it has listed again. */
 void lq_refl_relist(lq_refl_kind_t *k, unsigned side);
+/* The loop and a side's request client, for a kind's own requests outside passes. */
+lq_loop_t *lq_refl_loop(const lq_refl_t *r);
+lq_kreq_client_t *lq_refl_client(const lq_refl_t *r, unsigned side);
 /* Both sides listed, nothing queued, no worker on it: the kind has settled. */
 bool lq_refl_kind_idle(const lq_refl_kind_t *k);
 

@@ -149,7 +149,8 @@ static void on_locked(lq_lock_t *l, void *ctx)
         LQ_ERROR("run", "cannot start the virtual node");
         lq_loop_stop(&rn.loop);
     }
-    if (lq_refl_start(&rn.refl) != LQ_OK || lq_events_start(&rn.events) != LQ_OK) {
+    if (lq_refl_start(&rn.refl) != LQ_OK || lq_offload_start(&rn.offload) != LQ_OK ||
+        lq_events_start(&rn.events) != LQ_OK) {
         LQ_ERROR("run", "cannot start namespace offloading or pod reflection");
         lq_loop_stop(&rn.loop);
     }

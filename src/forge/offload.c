@@ -468,11 +468,12 @@ bool lq_forge_offload_remote_ns_owned(const lq_json_t *ns, const char *home_id, 
 /* ---- home namespace ----------------------------------------------------------------- */
 
 lq_err_t lq_forge_offload_home_ns_patch(lq_json_doc_t *doc, lq_forge_offload_pods_t pods, bool active,
-                                  lq_json_t **out)
+                                        const lq_forge_offload_mark_t *mark, lq_json_t **out)
 {
     if (out)
         *out = NULL;
-    if (!doc || !out || (unsigned)pods > (unsigned)LQ_FORGE_OFFLOAD_PODS_LOCAL)
+    if (!doc || !out || (unsigned)pods > (unsigned)LQ_FORGE_OFFLOAD_PODS_LOCAL ||
+        (mark && mark->key && mark->name && !mark->uid))
         return LQ_EINVAL;
     bool set = active && pods != LQ_FORGE_OFFLOAD_PODS_LOCAL;
     lq_json_t *root = lq_json_new_object(doc);
@@ -483,8 +484,21 @@ lq_err_t lq_forge_offload_home_ns_patch(lq_json_doc_t *doc, lq_forge_offload_pod
         (err = built(doc, labels)) != LQ_OK)
         return err;
     if ((err = lq_json_obj_add(doc, labels, LQ_LIQO_LABEL_SCHEDULING,
-                               set ? lq_json_new_cstr(doc, "true") : lq_json_new_null(doc))) != LQ_OK ||
-        (err = lq_json_obj_add(doc, meta, "labels", labels)) != LQ_OK ||
+                               set ? lq_json_new_cstr(doc, "true") : lq_json_new_null(doc))) != LQ_OK)
+        return err;
+    if (mark && mark->key) {
+        lq_json_t *ann = lq_json_new_object(doc);
+        if ((err = built(doc, ann)) != LQ_OK ||
+            (err = lq_json_obj_add(doc, labels, mark->key,
+                                   mark->name ? lq_json_new_cstr(doc, mark->name)
+                                              : lq_json_new_null(doc))) != LQ_OK ||
+            (err = lq_json_obj_add(doc, ann, mark->key,
+                                   mark->name ? lq_json_new_cstr(doc, mark->uid)
+                                              : lq_json_new_null(doc))) != LQ_OK ||
+            (err = lq_json_obj_add(doc, meta, "annotations", ann)) != LQ_OK)
+            return err;
+    }
+    if ((err = lq_json_obj_add(doc, meta, "labels", labels)) != LQ_OK ||
         (err = lq_json_obj_add(doc, root, "metadata", meta)) != LQ_OK)
         return err;
     *out = root;

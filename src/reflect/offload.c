@@ -37,6 +37,7 @@
 #include "liqolet/forge_node.h"
 #include "liqolet/kapi.h"
 #include "liqolet/log.h"
+#include "liqolet/names.h"
 #include "liqolet/offload.h"
 #include "liqolet/tls.h"
 
@@ -175,7 +176,7 @@ bool lq_offload_settled(const lq_offload_t *o)
 static bool rec_done(const lq_offload_rec_t *r)
 {
     return !r->flag && !crd_of(r) && !remote_of(r) && !r->h.dirty &&
-           r->label != LQ_OFFLOAD_LABEL_SET;
+           r->label != LQ_OFFLOAD_LABEL_SET && !(r->mark_known && r->mark_name[0]);
 }
 
 /* --- the pass ---------------------------------------------------------------------- */
@@ -440,22 +441,30 @@ static bool remote_action(lq_refl_work_t *w, bool want)
     return true;
 }
 
-/* Step 3: the home namespace label. It is set while the namespace is offloaded (as
- * Liqo's webhook would) and removed only by a record that asked for it. */
+/* Step 3: the home namespace: Liqo's scheduling label (set while the namespace is
+ * offloaded, as Liqo's webhook would; removed only by a record that asked for it) and the
+ * agent's mark, which records at home the remote namespace it owns (name and UID), so a
+ * restart can prove what it created. One merge patch when either differs. */
 static bool label_action(lq_refl_work_t *w)
 {
+    lq_offload_t *o = MOD(w);
     lq_offload_rec_t *r = REC(w);
     bool set = crd_of(r) ? (!r->deleting && !r->spec_bad && r->pods != LQ_FORGE_OFFLOAD_PODS_LOCAL)
                          : r->flag;
     if (crd_of(r) && r->spec_bad)
         return false; /* leave it as it is */
     lq_offload_label_state_t want = set ? LQ_OFFLOAD_LABEL_SET : LQ_OFFLOAD_LABEL_CLEARED;
-    if (r->label == want)
+    bool mark = r->seen_uid[0] && remote_of(r);
+    bool mark_ok = r->mark_known && (mark ? strcmp(r->mark_name, r->seen) == 0 &&
+                                                strcmp(r->mark_uid, r->seen_uid) == 0
+                                          : !r->mark_name[0]);
+    if (r->label == want && mark_ok)
         return false;
+    lq_forge_offload_mark_t m = { o->mark_key_, mark ? r->seen : NULL, mark ? r->seen_uid : NULL };
     lq_json_t *patch = NULL;
     size_t len = 0;
     char path[LQ_KREQ_PATH_MAX];
-    if (lq_forge_offload_home_ns_patch(&w->doc, r->pods, set, &patch) != LQ_OK ||
+    if (lq_forge_offload_home_ns_patch(&w->doc, r->pods, set, &m, &patch) != LQ_OK ||
         !lq_refl_render(w, patch, &len) ||
         lq_kapi_path(path, sizeof path, "v1", NULL, "namespaces", r->h.ns, NULL) != LQ_OK) {
         finish(w, true);
@@ -806,6 +815,13 @@ static void step(lq_refl_work_t *w, lq_err_t err)
             return;
         }
         o->stats.label_patches++;
+        r->mark_known = true;
+        if (r->seen_uid[0] && remote_of(r)) {
+            memcpy(r->mark_name, r->seen, sizeof r->mark_name);
+            memcpy(r->mark_uid, r->seen_uid, sizeof r->mark_uid);
+        } else {
+            r->mark_name[0] = r->mark_uid[0] = '\0';
+        }
         r->label = crd_of(r) ? (!r->deleting && r->pods != LQ_FORGE_OFFLOAD_PODS_LOCAL
                                     ? LQ_OFFLOAD_LABEL_SET
                                     : LQ_OFFLOAD_LABEL_CLEARED)
@@ -997,6 +1013,107 @@ static void http_error(lq_refl_kind_t *k, unsigned side, int status)
     k->synced[HOME] = true;
 }
 
+/* --- the marks of a previous run (home namespaces) --------------------------------------- */
+
+#define MARKS_PAGE 50
+
+static void marks_get(lq_offload_t *o);
+
+/* One page of home namespaces with our mark: each gets a record that owns the remote
+ * namespace the mark names (its UID is the proof), unless a record already knows better. */
+static lq_err_t marks_page(lq_offload_t *o, size_t len, bool *more)
+{
+    lq_json_t *root = NULL;
+    lq_json_reset(&o->evdoc_);
+    lq_err_t e = lq_json_parse(&o->evdoc_, o->mbuf_, len, &root);
+    if (e != LQ_OK)
+        return e;
+    for (const lq_json_t *it = lq_json_first(lq_json_get(root, "items")); it; it = lq_json_next(it)) {
+        lq_json_str_t ns;
+        char name[LQ_FORGE_OFFLOAD_NAME_BUF], uid[48];
+        if (lq_json_str(LQ_JSON_AT(it, "metadata", "name"), &ns) != LQ_OK ||
+            lq_json_str_copy(LQ_JSON_AT(it, "metadata", "labels", o->mark_key_), name, sizeof name) != LQ_OK ||
+            lq_json_str_copy(LQ_JSON_AT(it, "metadata", "annotations", o->mark_key_), uid, sizeof uid) != LQ_OK ||
+            !lq_names_dns_label(name, strlen(name)) || !uid[0])
+            continue;
+        lq_offload_rec_t *r = (lq_offload_rec_t *)(void *)lq_rtab_get(&o->kind.tab, ns.p, ns.len, "", 0);
+        if (!r) {
+            LQ_WARN("offload", "namespace table full: the mark of namespace %.*s waits",
+                    (int)ns.len, ns.p);
+            continue;
+        }
+        r->mark_known = true;
+        memcpy(r->mark_name, name, sizeof r->mark_name);
+        memcpy(r->mark_uid, uid, sizeof r->mark_uid);
+        if (!r->seen_uid[0]) {
+            memcpy(r->seen, name, sizeof r->seen);
+            memcpy(r->seen_uid, uid, sizeof r->seen_uid);
+        }
+        lq_rtab_dirty(&o->kind.tab, &r->h);
+    }
+    *more = lq_json_str_copy(LQ_JSON_AT(root, "metadata", "continue"), o->cont_, sizeof o->cont_) == LQ_OK &&
+            o->cont_[0];
+    return LQ_OK;
+}
+
+static void marks_done(lq_kreq_t *q, lq_err_t err, void *ctx)
+{
+    lq_offload_t *o = ctx;
+    bool more = false;
+    if (err == LQ_OK)
+        err = marks_page(o, q->resp_len, &more);
+    if (err != LQ_OK) {
+        LQ_WARN("offload", "cannot list the home namespaces this agent marked: %s (%s); retrying",
+                lq_err_str(err), q->message);
+        o->cont_[0] = '\0';
+        lq_loop_timer_start(lq_refl_loop(o->kind.r), &o->mtimer_, lq_backoff_next(&o->mbo_));
+        return;
+    }
+    if (more) {
+        marks_get(o);
+        return;
+    }
+    o->marks_listed = true;
+    LQ_DEBUG("offload", "home namespaces marked by this agent: %u records",
+             (unsigned)o->kind.tab.stats.records);
+    /* the foreign namespaces listed so far may belong to records made just now */
+    lq_refl_relist(&o->kind, FOREIGN);
+    lq_refl_kick(o->kind.r);
+}
+
+static void marks_get(lq_offload_t *o)
+{
+    char path[LQ_KREQ_PATH_MAX];
+    int n = snprintf(path, sizeof path, "/api/v1/namespaces?labelSelector=%s&limit=%u%s%s",
+                     o->mark_key_, MARKS_PAGE, o->cont_[0] ? "&continue=" : "", o->cont_);
+    lq_kreq_init(&o->mreq_, o->mbuf_, sizeof o->mbuf_, marks_done, o);
+    if (n < 0 || (size_t)n >= sizeof path || lq_kreq_get(&o->mreq_, path) != LQ_OK ||
+        lq_kreq_submit(lq_refl_client(o->kind.r, HOME), &o->mreq_) != LQ_OK) {
+        o->cont_[0] = '\0';
+        lq_loop_timer_start(lq_refl_loop(o->kind.r), &o->mtimer_, lq_backoff_next(&o->mbo_));
+    }
+}
+
+static void marks_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
+{
+    (void)loop;
+    (void)t;
+    marks_get(ctx);
+}
+
+lq_err_t lq_offload_start(lq_offload_t *o)
+{
+    o->cont_[0] = '\0';
+    marks_get(o);
+    return LQ_OK;
+}
+
+/* Passes wait until the marks of a previous run are known. */
+static bool ready(lq_refl_kind_t *k)
+{
+    return ((lq_offload_t *)k->ctx)->marks_listed;
+}
+
 /* --- management -------------------------------------------------------------------------- */
 
 static void snapshot(lq_refl_kind_t *k, lq_mgmt_snapshot_t *s)
@@ -1028,6 +1145,7 @@ static const lq_refl_desc_t desc = {
     .seen = seen,
     .full = full,
     .step = step,
+    .ready = ready,
     .relist = relist,
     .synced = synced,
     .http_error = http_error,
@@ -1056,7 +1174,13 @@ lq_err_t lq_offload_init(lq_offload_t *o, lq_refl_t *refl, const lq_offload_cfg_
                      cfg->home_id, LQ_LIQO_LABEL_DESTINATION, cfg->foreign_id);
     if (n < 0 || (size_t)n >= sizeof o->finalizer_ || m < 0 || (size_t)m >= sizeof o->ns_sel_)
         return LQ_ETOOBIG;
+    n = snprintf(o->mark_key_, sizeof o->mark_key_, "%s%s", LQ_FORGE_OFFLOAD_MARK_PREFIX,
+                 cfg->foreign_name);
+    if (n < 0 || (size_t)n >= sizeof o->mark_key_ || !lq_names_qualified_name(o->mark_key_, (size_t)n))
+        return LQ_ETOOBIG; /* the foreign name is too long for a label key */
     lq_json_doc_init(&o->evdoc_, o->evarena_, sizeof o->evarena_);
+    lq_loop_timer_init(&o->mtimer_, marks_timer, o);
+    lq_backoff_init(&o->mbo_, 1000, 30000, 17);
     char *const bufs[LQ_RTAB_SIDES] = { o->crd_buf_, o->ns_buf_ };
     const size_t caps[LQ_RTAB_SIDES] = { sizeof o->crd_buf_, sizeof o->ns_buf_ };
     const char *const labels[LQ_RTAB_SIDES] = { NULL, o->ns_sel_ };

@@ -296,8 +296,19 @@ void lq_refl_relist(lq_refl_kind_t *k, unsigned side)
 {
     if (!k->d->watch[side].path)
         return;
+    k->synced[side] = false;
     lq_watch_stop(&k->side_[side].watch);
     (void)lq_watch_start(&k->side_[side].watch);
+}
+
+lq_loop_t *lq_refl_loop(const lq_refl_t *r)
+{
+    return r->loop_;
+}
+
+lq_kreq_client_t *lq_refl_client(const lq_refl_t *r, unsigned side)
+{
+    return r->req_[side];
 }
 
 bool lq_refl_kind_idle(const lq_refl_kind_t *k)

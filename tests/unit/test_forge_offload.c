@@ -433,16 +433,26 @@ static void test_home_ns_patch(void **state)
 {
     (void)state;
     lq_json_t *p;
-    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_LOCAL_AND_REMOTE, true, &p), LQ_OK);
+    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_LOCAL_AND_REMOTE, true, NULL, &p), LQ_OK);
     golden("home-ns-label-set", p);
-    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_REMOTE, true, &p), LQ_OK);
+    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_REMOTE, true, NULL, &p), LQ_OK);
     golden("home-ns-label-set", p);
-    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_LOCAL, true, &p), LQ_OK);
+    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_LOCAL, true, NULL, &p), LQ_OK);
     golden("home-ns-label-remove", p);
-    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_REMOTE, false, &p), LQ_OK);
+    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_REMOTE, false, NULL, &p), LQ_OK);
     golden("home-ns-label-remove", p);
-    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, (lq_forge_offload_pods_t)7, true, &p), LQ_EINVAL);
-    assert_int_equal(lq_forge_offload_home_ns_patch(NULL, LQ_FORGE_OFFLOAD_PODS_REMOTE, true, &p), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, (lq_forge_offload_pods_t)7, true, NULL, &p), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_home_ns_patch(NULL, LQ_FORGE_OFFLOAD_PODS_REMOTE, true, NULL, &p), LQ_EINVAL);
+    /* the agent's mark: set with the scheduling label, removed with it */
+    lq_forge_offload_mark_t mark = { LQ_FORGE_OFFLOAD_MARK_PREFIX "foreign", "team-a-home-1a2b3c", "uid-1" };
+    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_REMOTE, true, &mark, &p), LQ_OK);
+    golden("home-ns-label-set-mark", p);
+    mark.name = NULL;
+    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_REMOTE, false, &mark, &p), LQ_OK);
+    golden("home-ns-label-remove-mark", p);
+    mark.name = "x";
+    mark.uid = NULL;
+    assert_int_equal(lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_REMOTE, true, &mark, &p), LQ_EINVAL);
 }
 
 /* ---- status ------------------------------------------------------------------------------ */
@@ -790,7 +800,7 @@ static void test_no_heap_after_seal(void **state)
     e[1] = lq_forge_offload_remote_name(&spec, "foo", "home", "0123ab", name, sizeof name, NULL);
     e[2] = lq_forge_offload_selector_match(spec.cluster_selector, LABELS, NLABELS, "liqo-foreign", &sel, NULL);
     e[3] = lq_forge_offload_remote_ns_build(&g_doc, name, "foo", "h", "f", &ns);
-    e[4] = lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_REMOTE, true, &hp);
+    e[4] = lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_REMOTE, true, NULL, &hp);
     e[5] = lq_forge_offload_status_build(&g_doc, nsof, &in, &conds, &ph, &sp);
     e[6] = lq_forge_offload_fallback(&g_doc, pod, T1, &act, &fp);
     e[7] = lq_json_print(sp, g_out, sizeof g_out, NULL);

@@ -31,8 +31,8 @@
 #define TS "2024-01-01T00:00:00Z"
 #define FIN_META   ",\"finalizers\":[\"" FINALIZER "\"]"
 #define SAME_NAME  "\"namespaceMappingStrategy\":\"EnforceSameName\""
-#define LABEL_SET   "{\"metadata\":{\"labels\":{\"liqo.io/scheduling-enabled\":\"true\"}}}"
-#define LABEL_CLEAR "{\"metadata\":{\"labels\":{\"liqo.io/scheduling-enabled\":null}}}"
+#define MARK_KEY "liqolet.liqo.io/remote.foreign"
+#define MARKS_PATH "/api/v1/namespaces?labelSelector=" MARK_KEY "&limit=50"
 /* status of another agent (another foreign cluster) that ours must never touch */
 #define OTHER_KEY \
     "\"other-cluster\":[{\"type\":\"OffloadingRequired\",\"status\":\"True\",\"reason\":" \
@@ -169,7 +169,7 @@ static void on_request(peer_t *p, const char *head, size_t head_len, const char 
     if (!p->classified) {
         p->classified = true;
         p->side = find(head, head_len, "Host: 127.0.0.1:7443\r\n") ? FOREIGN : HOME;
-        p->watch = has(path, "watch=1") || has(path, "limit=");
+        p->watch = has(path, "watch=1") || (has(path, "limit=") && !has(path, MARK_KEY)); /* the marks LIST is a request */
     }
     if (p->watch) {
         srv.watch_requests[p->side]++;
@@ -488,10 +488,38 @@ static void boot(const char *const *flag_ns, size_t n_flags, lq_forge_offload_ma
     lq_forge_offload_hash_suffix(d, sfx);
 }
 
-static void start(void)
+/* The agent's patch of a home namespace: the scheduling label (set or removed) and its
+ * mark (the remote namespace it owns: name + uid, or removed when name is NULL). */
+static void assert_home_patch(const req_t *q, bool set, const char *name, const char *uid)
+{
+    char want[512];
+    char n[128], u[128];
+    (void)snprintf(n, sizeof n, name ? "\"%s\"" : "null", name);
+    (void)snprintf(u, sizeof u, name ? "\"%s\"" : "null", uid);
+    (void)snprintf(want, sizeof want,
+                   "{\"metadata\":{\"annotations\":{\"" MARK_KEY "\":%s},\"labels\":{"
+                   "\"liqo.io/scheduling-enabled\":%s,\"" MARK_KEY "\":%s}}}",
+                   u, set ? "\"true\"" : "null", n);
+    assert_string_equal(q->body, want);
+}
+
+/* Starts the engine, then the offloading module, whose first request lists the home
+ * namespaces a previous run marked (items: the JSON list items, "" for none). */
+static void start_with_marks(const char *items)
 {
     arm();
     assert_int_equal(lq_refl_start(&refl), LQ_OK);
+    assert_int_equal(lq_offload_start(&off), LQ_OK);
+    req_t *q = expect(HOME, "GET", MARKS_PATH);
+    char *b = tbuf();
+    (void)snprintf(b, 8192, "{\"kind\":\"NamespaceList\",\"apiVersion\":\"v1\","
+                            "\"metadata\":{\"resourceVersion\":\"1\"},\"items\":[%s]}", items);
+    reply(q, 200, b);
+}
+
+static void start(void)
+{
+    start_with_marks("");
 }
 
 /* ---- tests --------------------------------------------------------------------------- */
@@ -513,7 +541,7 @@ static void test_crd_absent_offloads_flag_namespaces_only(void **state)
     assert_true(has(q->head, "Content-Type: application/json\r\n"));
     reply(q, 201, remote_ns(rb, "uid-b", "team-b", true, false));
     q = expect(HOME, "PATCH", "/api/v1/namespaces/team-b");
-    assert_string_equal(q->body, LABEL_SET);
+    assert_home_patch(q, true, rb, "uid-b");
     assert_true(has(q->head, "Content-Type: application/merge-patch+json\r\n"));
     reply(q, 200, "{}");
 
@@ -521,7 +549,7 @@ static void test_crd_absent_offloads_flag_namespaces_only(void **state)
     assert_owned_ns_body(q, "custom-c", "team-c");
     reply(q, 201, remote_ns("custom-c", "uid-c", "team-c", true, false));
     q = expect(HOME, "PATCH", "/api/v1/namespaces/team-c");
-    assert_string_equal(q->body, LABEL_SET);
+    assert_home_patch(q, true, "custom-c", "uid-c");
     reply(q, 200, "{}");
 
     quiet(3000);
@@ -540,7 +568,7 @@ static void test_crd_absent_offloads_flag_namespaces_only(void **state)
     watch_event(FOREIGN, "ADDED", remote_ns(rb, "uid-b", "team-b", true, false));
     watch_event(FOREIGN, "ADDED", remote_ns("custom-c", "uid-c", "team-c", true, false));
     quiet(1000);
-    assert_int_equal(srv.nreqs, 4);
+    assert_int_equal(srv.nreqs, 5); /* the marks LIST, two creates, two home patches */
     assert_true(srv.watch_requests[HOME] >= 1); /* the CRD watch keeps trying */
 }
 
@@ -580,7 +608,7 @@ static void test_default_name_write_order_and_own_echo(void **state)
     reply(q, 201, remote_ns(rn, "uid-a", "team-a", true, false));
 
     q = expect(HOME, "PATCH", "/api/v1/namespaces/team-a");
-    assert_string_equal(q->body, LABEL_SET);
+    assert_home_patch(q, true, rn, "uid-a");
     reply(q, 200, "{}");
 
     q = expect(HOME, "PATCH", NSOF_PATH("team-a") "/status");
@@ -611,7 +639,7 @@ static void test_default_name_write_order_and_own_echo(void **state)
     watch_event(HOME, "MODIFIED", final);
     quiet(10000);
     assert_int_equal(off.stats.passes, passes);
-    assert_int_equal(srv.nreqs, 5);
+    assert_int_equal(srv.nreqs, 6);
     assert_int_equal(rec_of("team-a")->h.retry_at, 0);
 
     /* A change by someone else (new resourceVersion) does. */
@@ -656,7 +684,7 @@ static void test_conflict_not_ours_loopbackoff_and_retry(void **state)
     const char *theirs = remote_ns("team-x", "uid-theirs", "team-x", false, false);
     reply(q, 200, theirs);
     q = expect(HOME, "PATCH", "/api/v1/namespaces/team-x");
-    assert_string_equal(q->body, LABEL_SET);
+    assert_home_patch(q, true, NULL, NULL);
     reply(q, 200, "{}");
     q = expect(HOME, "PATCH", NSOF_PATH("team-x") "/status");
     assert_true(has(q->body, "\"reason\":\"CreationLoopBackOff\""));
@@ -767,7 +795,7 @@ static void test_deletion_drops_key_then_finalizer(void **state)
     assert_true(has(q->body, "\"preconditions\":{\"uid\":\"rns-d\"}"));
     reply(q, 200, remote_ns(rn, "rns-d", "team-d", true, true));
     q = expect(HOME, "PATCH", "/api/v1/namespaces/team-d");
-    assert_string_equal(q->body, LABEL_CLEAR);
+    assert_home_patch(q, false, rn, "rns-d");
     reply(q, 200, "{}");
     q = expect(HOME, "PATCH", NSOF_PATH("team-d") "/status");
     assert_true(has(q->body, "\"resourceVersion\":\"30\""));
@@ -782,6 +810,9 @@ static void test_deletion_drops_key_then_finalizer(void **state)
     watch_event(FOREIGN, "DELETED", remote_ns(rn, "rns-d", "team-d", true, true));
     q = expect(HOME, "GET", NSOF_PATH("team-d"));
     reply(q, 200, nsof("team-d", "31", meta, "", st1));
+    q = expect(HOME, "PATCH", "/api/v1/namespaces/team-d"); /* the mark goes with it */
+    assert_home_patch(q, false, NULL, NULL);
+    reply(q, 200, "{}");
     q = expect(HOME, "PATCH", NSOF_PATH("team-d") "/status");
     char want[512];
     (void)snprintf(want, sizeof want,
@@ -870,7 +901,7 @@ static void test_foreign_namespaces_never_create_records(void **state)
     assert_true(off.kind.synced[LQ_RTAB_FOREIGN]);
     quiet(3000);
     assert_false(off.kind.synced[LQ_RTAB_HOME]);
-    assert_int_equal(srv.nreqs, 0);
+    assert_int_equal(srv.nreqs, 1); /* the marks LIST only */
     assert_int_equal(off.stats.passes, 0);
     assert_true(srv.watch_requests[HOME] >= 1);
     assert_null(rec_of("gone"));
@@ -883,7 +914,7 @@ static void test_foreign_namespaces_never_create_records(void **state)
     req_t *q = expect(HOME, "GET", NSOF_PATH("kept"));
     reply(q, 200, home_items[0]);
     q = expect(HOME, "PATCH", "/api/v1/namespaces/kept");
-    assert_string_equal(q->body, LABEL_SET);
+    assert_home_patch(q, true, kept, "rns-k");
     reply(q, 200, "{}");
     q = expect(HOME, "PATCH", NSOF_PATH("kept") "/status");
     assert_true(has(q->body, "\"reason\":\"NamespaceCreated\""));
@@ -905,11 +936,76 @@ static void test_foreign_namespaces_never_create_records(void **state)
     watch_event(FOREIGN, "DELETED", remote_ns(gone, "rns-g", "gone", true, true));
     watch_event(FOREIGN, "MODIFIED", remote_ns(kept, "rns-forged", "kept", true, true));
     quiet(1000);
-    assert_int_equal(srv.nreqs, 3);
+    assert_int_equal(srv.nreqs, 4);
     assert_string_equal(rec_of("kept")->seen_uid, "rns-k");
     assert_false(rec_of("kept")->remote_terminating);
     assert_int_equal(lq_offload_home_ns(&off, "evil", 4) == NULL, 1);
     assert_string_equal(lq_offload_remote_ns(&off, "kept", 4), kept);
+}
+
+/* 7b. A restart finds the home namespaces this agent marked: a remote namespace whose
+ * UID the mark records is ours and, no longer wanted, is deleted with that UID as the
+ * precondition; one under a marked name but with another UID (re-created by someone
+ * else) is left alone. Either way the label and the mark go. */
+static const char *marked_ns(const char *ns, const char *remote, const char *uid)
+{
+    char *b = tbuf();
+    (void)snprintf(b, 8192, "{\"metadata\":{\"name\":\"%s\",\"labels\":{\"" MARK_KEY "\":\"%s\"},"
+                            "\"annotations\":{\"" MARK_KEY "\":\"%s\"}}}", ns, remote, uid);
+    return b;
+}
+
+static void test_restart_removes_what_the_marks_prove(void **state)
+{
+    (void)state;
+    boot(NULL, 0, LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME);
+    char left[LQ_FORGE_OFFLOAD_NAME_BUF], fake[LQ_FORGE_OFFLOAD_NAME_BUF];
+    default_name(left, "left");
+    default_name(fake, "fake");
+    const char *const foreign_items[] = { remote_ns(left, "rns-l", "left", true, false),
+                                          remote_ns(fake, "rns-other", "fake", true, false) };
+    set_list(HOME, 404, NULL, 0);
+    set_list(FOREIGN, 200, foreign_items, 2);
+    char items[1024];
+    (void)snprintf(items, sizeof items, "%s,%s", marked_ns("left", left, "rns-l"),
+                   marked_ns("fake", fake, "rns-f"));
+    start_with_marks(items);
+
+    char path[128];
+    (void)snprintf(path, sizeof path, "/api/v1/namespaces/%s", left);
+    req_t *q = NULL;
+    bool deleted = false, fake_patched = false;
+    /* the two records run one after the other, in either order */
+    for (int n = 0; n < 3; n++) {
+        q = next_req(300);
+        assert_non_null(q);
+        if (q->side == FOREIGN) {
+            assert_string_equal(q->method, "DELETE");
+            assert_string_equal(q->path, path);
+            assert_true(has(q->body, "\"preconditions\":{\"uid\":\"rns-l\"}"));
+            reply(q, 200, remote_ns(left, "rns-l", "left", true, true));
+            deleted = true;
+        } else if (strcmp(q->path, "/api/v1/namespaces/fake") == 0) {
+            assert_home_patch(q, false, NULL, NULL); /* not ours: only our own marks go */
+            reply(q, 200, "{}");
+            fake_patched = true;
+        } else {
+            assert_string_equal(q->path, "/api/v1/namespaces/left");
+            assert_home_patch(q, false, left, "rns-l"); /* terminating: the mark stays */
+            reply(q, 200, "{}");
+        }
+    }
+    assert_true(deleted && fake_patched);
+    quiet(1000);
+    watch_event(FOREIGN, "DELETED", remote_ns(left, "rns-l", "left", true, true));
+    q = expect(HOME, "PATCH", "/api/v1/namespaces/left");
+    assert_home_patch(q, false, NULL, NULL);
+    reply(q, 200, "{}");
+    quiet(1000);
+    assert_int_equal(count_reqs(FOREIGN, "DELETE", NULL), 1);
+    assert_null(rec_of("left"));
+    assert_null(rec_of("fake"));
+    assert_int_equal(off.kind.tab.stats.records, 0);
 }
 
 /* 8. More NamespaceOffloadings than records: logged, no crash; once a record frees, the
@@ -1079,6 +1175,9 @@ static void test_no_heap_after_start(void **state)
     watch_event(FOREIGN, "DELETED", remote_ns(rn, "rns-h", "team-h", true, true));
     q = expect(HOME, "GET", NSOF_PATH("team-h"));
     reply(q, 200, nsof("team-h", "64", del, "", st2));
+    q = expect(HOME, "PATCH", "/api/v1/namespaces/team-h"); /* the mark goes with it */
+    assert_home_patch(q, false, NULL, NULL);
+    reply(q, 200, "{}");
     q = expect(HOME, "PATCH", NSOF_PATH("team-h") "/status");
     char st3[512];
     (void)snprintf(st3, sizeof st3,
@@ -1120,7 +1219,7 @@ static void test_cluster_selector_not_matching(void **state)
     reply(q, 200, "{\"kind\":\"Node\",\"metadata\":{\"name\":\"liqo-foreign\",\"labels\":{"
                   "\"liqo.io/type\":\"virtual-node\",\"region\":\"us\"}}}");
     q = expect(HOME, "PATCH", "/api/v1/namespaces/team-n");
-    assert_string_equal(q->body, LABEL_SET);
+    assert_home_patch(q, true, NULL, NULL);
     reply(q, 200, "{}");
     q = expect(HOME, "PATCH", NSOF_PATH("team-n") "/status");
     assert_true(has(q->body, "\"reason\":\"ClusterNotSelected\""));
@@ -1142,6 +1241,7 @@ int main(void)
         cmocka_unit_test(test_deletion_drops_key_then_finalizer),
         cmocka_unit_test(test_status_conflict_rereads),
         cmocka_unit_test(test_foreign_namespaces_never_create_records),
+        cmocka_unit_test(test_restart_removes_what_the_marks_prove),
         cmocka_unit_test(test_table_full_relists_when_a_record_frees),
         cmocka_unit_test(test_no_heap_after_start),
         cmocka_unit_test(test_cluster_selector_not_matching),
