@@ -44,6 +44,10 @@ void lq_fake_sock_recv_chunk(lq_port_fd_t fd, size_t n);
 /* At most n bytes per send call; 0 = the socket is "full" (send returns LQ_IO_WAIT and
  * the descriptor is not writable). SIZE_MAX = unlimited (default). */
 void lq_fake_sock_send_limit(lq_port_fd_t fd, size_t n);
+/* The peer's receive window: the socket takes n more bytes in total, then is "full"
+ * (send returns LQ_IO_WAIT, not writable) until the budget is raised. SIZE_MAX =
+ * unlimited (default). */
+void lq_fake_sock_send_budget(lq_port_fd_t fd, size_t n);
 /* Everything the agent has sent on fd so far; *len receives its length. */
 const char *lq_fake_sock_sent(lq_port_fd_t fd, size_t *len);
 /* Whether the agent closed fd. */

@@ -15,6 +15,7 @@ typedef struct fake_sock {
     int connecting;
     size_t recv_chunk;
     size_t send_limit;
+    size_t send_budget;
     char in[LQ_FAKE_SOCK_BUF];
     size_t in_len, in_off;
     char out[LQ_FAKE_SOCK_BUF];
@@ -123,6 +124,7 @@ lq_port_fd_t lq_fake_expect_connect(lq_err_t result)
             s->used = 1;
             s->connect_result = result;
             s->send_limit = SIZE_MAX;
+            s->send_budget = SIZE_MAX;
             fk.next_connect = i;
             return FD_BASE + i;
         }
@@ -184,6 +186,13 @@ void lq_fake_sock_send_limit(lq_port_fd_t fd, size_t n)
     fake_sock_t *s = sock_of(fd);
     if (s)
         s->send_limit = n;
+}
+
+void lq_fake_sock_send_budget(lq_port_fd_t fd, size_t n)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (s)
+        s->send_budget = n;
 }
 
 const char *lq_fake_sock_sent(lq_port_fd_t fd, size_t *len)
@@ -252,12 +261,16 @@ long lq_port_send(lq_port_fd_t fd, const void *buf, size_t len)
     size_t n = len;
     if (n > s->send_limit)
         n = s->send_limit;
+    if (n > s->send_budget)
+        n = s->send_budget;
     if (n > sizeof s->out - s->out_len)
         n = sizeof s->out - s->out_len;
     if (n == 0)
         return LQ_IO_WAIT;
     memcpy(s->out + s->out_len, buf, n);
     s->out_len += n;
+    if (s->send_budget != SIZE_MAX)
+        s->send_budget -= n;
     return (long)n;
 }
 
@@ -326,6 +339,7 @@ static fake_sock_t *sock_alloc(int *index)
             memset(s, 0, sizeof *s);
             s->used = 1;
             s->send_limit = SIZE_MAX;
+            s->send_budget = SIZE_MAX;
             *index = i;
             return s;
         }
@@ -499,7 +513,7 @@ static unsigned readiness(lq_port_fd_t fd, unsigned want)
         return LQ_PORT_ERR | (want & (LQ_PORT_IN | LQ_PORT_OUT));
     if ((want & LQ_PORT_IN) && (s->in_len > s->in_off || s->peer_closed))
         got |= LQ_PORT_IN;
-    if ((want & LQ_PORT_OUT) && s->send_limit > 0 && !s->agent_closed)
+    if ((want & LQ_PORT_OUT) && s->send_limit > 0 && s->send_budget > 0 && !s->agent_closed)
         got |= LQ_PORT_OUT;
     return got;
 }
