@@ -71,7 +71,7 @@ all: $(BUILD)/liqolet $(BUILD)/liqoletctl
 help:
 	@sed -n '2,18p' Makefile | sed 's/^# \{0,1\}//'
 
-# libcoap's heap fence (src/mgmt/mgmt.c, docs/management.md): the agent links a copy of
+# libcoap's heap fence (src/mgmt/heap.c, docs/management.md): the agent links a copy of
 # libcoap's archive in which its calls to malloc, calloc, realloc, free, strdup and
 # strndup are renamed to lq_mgmt_heap_*, which count every byte and cap the total at
 # LQ_COAP_HEAP_CAP. AGENT_LIBS is DEPS_LIBS with that copy instead of the original.
@@ -201,11 +201,11 @@ $(FBUILD)/fuzz_forge_pod: tests/fuzz/fuzz_forge_pod.c src/forge/pod.c src/kube/j
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/forge/pod.c src/kube/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
 
-# The management endpoint's request parsing and rendering (src/mgmt/mgmt_render.c, pure).
-$(FBUILD)/fuzz_mgmt: tests/fuzz/fuzz_mgmt.c src/mgmt/mgmt_render.c $(PURE_SRCS) $(wildcard include/liqolet/*.h)
+# The management endpoint's request parsing and rendering (src/mgmt/render.c, pure).
+$(FBUILD)/fuzz_mgmt: tests/fuzz/fuzz_mgmt.c src/mgmt/render.c $(PURE_SRCS) $(wildcard include/liqolet/*.h)
 	@mkdir -p $(FBUILD)
 	@echo "  FUZZ    $@"
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< src/mgmt/mgmt_render.c $(PURE_SRCS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< src/mgmt/render.c $(PURE_SRCS)
 
 fuzz-smoke: $(addprefix $(FBUILD)/,$(FUZZERS))
 	@set -e; for f in $(FUZZERS); do \

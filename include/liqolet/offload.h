@@ -15,7 +15,7 @@
 #include "liqolet/forge_offload.h"
 #include "liqolet/json.h"
 #include "liqolet/kreq.h"
-#include "liqolet/mgmt.h"
+#include "liqolet/mgmt_render.h"
 #include "liqolet/refl.h"
 #include "liqolet/watch.h"
 

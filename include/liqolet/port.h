@@ -54,14 +54,40 @@ lq_err_t lq_port_tcp_finish(lq_port_fd_t fd);
 /* Moves bytes; see the transport convention above. len must be > 0. */
 long lq_port_send(lq_port_fd_t fd, const void *buf, size_t len);
 long lq_port_recv(lq_port_fd_t fd, void *buf, size_t len);
-/* The OS error number behind the last LQ_IO_ERR / failed connect on this descriptor
- * (errno style), for log messages. */
+/* The OS error number behind the last LQ_IO_ERR / failed connect or accept on this
+ * descriptor (errno style), for log messages; fd -1: that of the last failed
+ * lq_port_tcp_listen. */
 int lq_port_sock_error(lq_port_fd_t fd);
 /* Closes the descriptor. Idempotent for fd == -1. */
 void lq_port_close(lq_port_fd_t fd);
 /* Writes the local address of a connected socket as text (for the node IP,
  * DESIGN.md Decision 10). Returns LQ_OK, LQ_ETOOBIG (buffer) or LQ_EIO. */
 lq_err_t lq_port_local_addr(lq_port_fd_t fd, char *buf, size_t cap);
+/* The local port of a bound socket (a listener made with port 0 learns its port here).
+ * Returns LQ_OK, LQ_EINVAL or LQ_EIO. */
+lq_err_t lq_port_local_port(lq_port_fd_t fd, uint16_t *port);
+
+/* --- listening --------------------------------------------------------------- */
+
+/* Longest peer text lq_port_tcp_accept writes ("[v6]:port" with its NUL). */
+#define LQ_PORT_PEER_MAX 56u
+
+/* Opens a non-blocking TCP listener on addr:port. addr is an IPv4 or IPv6 literal
+ * (without brackets; no names, so nothing blocks); port 0 picks a free port (see
+ * lq_port_local_port). SO_REUSEADDR is set, so a restarted agent binds at once; an IPv6
+ * listener is IPv6-only. backlog <= 0 means a small default. On LQ_OK *fd is ready to
+ * wait on for LQ_PORT_IN (a connection to accept). Errors: LQ_EINVAL (not a literal),
+ * LQ_ECONFLICT (the address is in use), LQ_ENOTSUP (not an address of this host, or its
+ * family is turned off), LQ_EFORBIDDEN (a privileged port), LQ_EIO; the OS error number
+ * is then lq_port_sock_error(-1), for the log line. */
+lq_err_t lq_port_tcp_listen(const char *addr, uint16_t port, int backlog, lq_port_fd_t *fd);
+/* Takes one pending connection from a listener: LQ_OK with *cfd, non-blocking and used
+ * like a connected descriptor (lq_port_send, lq_port_recv, lq_port_close); LQ_AGAIN when
+ * none is pending (wait for LQ_PORT_IN again); LQ_ENOSPC when the process is out of
+ * descriptors (the connection stays queued); LQ_EIO. peer (may be NULL) receives the
+ * peer's address as text, "127.0.0.1:41234" or "[::1]:41234"; peer_cap must then be at
+ * least LQ_PORT_PEER_MAX (LQ_EINVAL otherwise, before anything is taken). */
+lq_err_t lq_port_tcp_accept(lq_port_fd_t fd, lq_port_fd_t *cfd, char *peer, size_t peer_cap);
 
 /* --- waiting ----------------------------------------------------------------- */
 

@@ -43,7 +43,7 @@
 #include "liqolet/json.h"
 #include "liqolet/kreq.h"
 #include "liqolet/loop.h"
-#include "liqolet/mgmt.h"
+#include "liqolet/mgmt_render.h"
 #include "liqolet/rtab.h"
 #include "liqolet/watch.h"
 

@@ -44,10 +44,35 @@ void lq_fake_sock_recv_chunk(lq_port_fd_t fd, size_t n);
 /* At most n bytes per send call; 0 = the socket is "full" (send returns LQ_IO_WAIT and
  * the descriptor is not writable). SIZE_MAX = unlimited (default). */
 void lq_fake_sock_send_limit(lq_port_fd_t fd, size_t n);
+/* The peer's receive window: the socket takes n more bytes in total, then is "full"
+ * (send returns LQ_IO_WAIT, not writable) until the budget is raised. SIZE_MAX =
+ * unlimited (default). */
+void lq_fake_sock_send_budget(lq_port_fd_t fd, size_t n);
 /* Everything the agent has sent on fd so far; *len receives its length. */
 const char *lq_fake_sock_sent(lq_port_fd_t fd, size_t *len);
 /* Whether the agent closed fd. */
 int lq_fake_sock_closed(lq_port_fd_t fd);
+
+/* --- listeners --- */
+/* Scripts the next lq_port_tcp_listen to fail with `result` (and lq_port_sock_error(-1)
+ * to say `err`). LQ_OK (the default) lets it succeed. One-shot. */
+void lq_fake_listen_result(lq_err_t result, int err);
+/* The descriptor, address, requested port and backlog of the last successful listen
+ * (-1 / "" / 0 / 0 before any). A listener bound to port 0 gets 40000 + its slot. */
+lq_port_fd_t lq_fake_last_listen_fd(void);
+const char *lq_fake_last_listen_addr(void);
+uint16_t lq_fake_last_listen_port(void);
+int lq_fake_last_listen_backlog(void);
+/* A client connects to listener: the connection is queued (the listener becomes
+ * readable) until lq_port_tcp_accept takes it, with peer as its peer text. Returns the
+ * descriptor the agent will get, usable at once with lq_fake_sock_feed & co., or -1 when
+ * listener is not an open listener or the table is full. */
+lq_port_fd_t lq_fake_accept_push(lq_port_fd_t listener, const char *peer);
+/* Connections queued on listener and not yet accepted. */
+size_t lq_fake_accept_pending(lq_port_fd_t listener);
+/* The next lq_port_tcp_accept on listener returns `result` (e.g. LQ_ENOSPC, LQ_EIO)
+ * without taking anything. One-shot. */
+void lq_fake_accept_result(lq_port_fd_t listener, lq_err_t result);
 
 /* --- files and environment --- */
 /* Creates or replaces an in-memory file; bumps its mtime to the current virtual time.

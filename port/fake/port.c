@@ -15,10 +15,19 @@ typedef struct fake_sock {
     int connecting;
     size_t recv_chunk;
     size_t send_limit;
+    size_t send_budget;
     char in[LQ_FAKE_SOCK_BUF];
     size_t in_len, in_off;
     char out[LQ_FAKE_SOCK_BUF];
     size_t out_len;
+    /* listeners and accepted connections */
+    int listening;
+    char addr[64];            /* a listener's address */
+    uint16_t port;            /* a listener's bound port */
+    lq_err_t accept_result;   /* scripted one-shot accept result (LQ_OK: none) */
+    lq_port_fd_t pending_on;  /* queued on this listener, not accepted yet (0: no) */
+    uint32_t pending_seq;     /* queue order */
+    char peer[LQ_PORT_PEER_MAX];
 } fake_sock_t;
 
 typedef struct fake_file {
@@ -36,6 +45,13 @@ static struct {
     int next_connect; /* index of the scripted socket the next connect returns; -1 none */
     char last_host[256];
     uint16_t last_port;
+    lq_err_t listen_result;
+    int listen_errno;
+    lq_port_fd_t last_listen_fd;
+    char last_listen_addr[64];
+    uint16_t last_listen_port;
+    int last_listen_backlog;
+    uint32_t accept_seq;
     fake_file_t files[LQ_FAKE_MAX_FILES];
     char env_names[8][64];
     char env_values[8][256];
@@ -51,6 +67,7 @@ void lq_fake_reset(void)
 {
     memset(&fk, 0, sizeof fk);
     fk.next_connect = -1;
+    fk.last_listen_fd = -1;
     fk.rng = UINT64_C(0x9e3779b97f4a7c15);
 }
 
@@ -107,6 +124,7 @@ lq_port_fd_t lq_fake_expect_connect(lq_err_t result)
             s->used = 1;
             s->connect_result = result;
             s->send_limit = SIZE_MAX;
+            s->send_budget = SIZE_MAX;
             fk.next_connect = i;
             return FD_BASE + i;
         }
@@ -170,6 +188,13 @@ void lq_fake_sock_send_limit(lq_port_fd_t fd, size_t n)
         s->send_limit = n;
 }
 
+void lq_fake_sock_send_budget(lq_port_fd_t fd, size_t n)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (s)
+        s->send_budget = n;
+}
+
 const char *lq_fake_sock_sent(lq_port_fd_t fd, size_t *len)
 {
     fake_sock_t *s = sock_of(fd);
@@ -227,7 +252,7 @@ lq_err_t lq_port_tcp_finish(lq_port_fd_t fd)
 long lq_port_send(lq_port_fd_t fd, const void *buf, size_t len)
 {
     fake_sock_t *s = sock_of(fd);
-    if (s == NULL || s->agent_closed)
+    if (s == NULL || s->agent_closed || s->listening)
         return LQ_IO_ERR;
     if (s->fail_errno)
         return LQ_IO_ERR;
@@ -236,19 +261,23 @@ long lq_port_send(lq_port_fd_t fd, const void *buf, size_t len)
     size_t n = len;
     if (n > s->send_limit)
         n = s->send_limit;
+    if (n > s->send_budget)
+        n = s->send_budget;
     if (n > sizeof s->out - s->out_len)
         n = sizeof s->out - s->out_len;
     if (n == 0)
         return LQ_IO_WAIT;
     memcpy(s->out + s->out_len, buf, n);
     s->out_len += n;
+    if (s->send_budget != SIZE_MAX)
+        s->send_budget -= n;
     return (long)n;
 }
 
 long lq_port_recv(lq_port_fd_t fd, void *buf, size_t len)
 {
     fake_sock_t *s = sock_of(fd);
-    if (s == NULL || s->agent_closed)
+    if (s == NULL || s->agent_closed || s->listening)
         return LQ_IO_ERR;
     if (s->fail_errno)
         return LQ_IO_ERR;
@@ -265,6 +294,8 @@ long lq_port_recv(lq_port_fd_t fd, void *buf, size_t len)
 
 int lq_port_sock_error(lq_port_fd_t fd)
 {
+    if (fd == -1)
+        return fk.listen_errno;
     fake_sock_t *s = sock_of(fd);
     return s ? s->fail_errno : 0;
 }
@@ -287,6 +318,187 @@ lq_err_t lq_port_local_addr(lq_port_fd_t fd, char *buf, size_t cap)
     return LQ_OK;
 }
 
+lq_err_t lq_port_local_port(lq_port_fd_t fd, uint16_t *port)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (port == NULL)
+        return LQ_EINVAL;
+    if (s == NULL)
+        return LQ_EIO;
+    *port = s->listening ? s->port : (uint16_t)(50000 + (fd - FD_BASE));
+    return LQ_OK;
+}
+
+/* --- listeners --- */
+
+static fake_sock_t *sock_alloc(int *index)
+{
+    for (int i = 0; i < LQ_FAKE_MAX_SOCKS; i++) {
+        if (!fk.socks[i].used) {
+            fake_sock_t *s = &fk.socks[i];
+            memset(s, 0, sizeof *s);
+            s->used = 1;
+            s->send_limit = SIZE_MAX;
+            s->send_budget = SIZE_MAX;
+            *index = i;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static int is_literal(const char *a)
+{
+    size_t n = strlen(a);
+    if (n == 0 || n >= 64)
+        return 0;
+    int colon = strchr(a, ':') != NULL;
+    for (size_t i = 0; i < n; i++) {
+        char c = a[i];
+        int ok = (c >= '0' && c <= '9') || c == '.' ||
+                 (colon && (c == ':' || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')));
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+void lq_fake_listen_result(lq_err_t result, int err)
+{
+    fk.listen_result = result;
+    fk.listen_errno = err;
+}
+
+lq_port_fd_t lq_fake_last_listen_fd(void)
+{
+    return fk.last_listen_fd;
+}
+
+const char *lq_fake_last_listen_addr(void)
+{
+    return fk.last_listen_addr;
+}
+
+uint16_t lq_fake_last_listen_port(void)
+{
+    return fk.last_listen_port;
+}
+
+int lq_fake_last_listen_backlog(void)
+{
+    return fk.last_listen_backlog;
+}
+
+lq_err_t lq_port_tcp_listen(const char *addr, uint16_t port, int backlog, lq_port_fd_t *fd)
+{
+    if (addr == NULL || fd == NULL)
+        return LQ_EINVAL;
+    *fd = -1;
+    if (!is_literal(addr))
+        return LQ_EINVAL;
+    if (fk.listen_result != LQ_OK) {
+        lq_err_t r = fk.listen_result;
+        fk.listen_result = LQ_OK;
+        return r;
+    }
+    for (int i = 0; i < LQ_FAKE_MAX_SOCKS; i++) {
+        const fake_sock_t *o = &fk.socks[i];
+        if (port != 0 && o->used && o->listening && !o->agent_closed && o->port == port &&
+            strcmp(o->addr, addr) == 0) {
+            fk.listen_errno = 98; /* EADDRINUSE on Linux */
+            return LQ_ECONFLICT;
+        }
+    }
+    int idx;
+    fake_sock_t *s = sock_alloc(&idx);
+    if (s == NULL) {
+        fk.listen_errno = 24; /* EMFILE */
+        return LQ_EIO;
+    }
+    s->listening = 1;
+    memcpy(s->addr, addr, strlen(addr) + 1);
+    s->port = port != 0 ? port : (uint16_t)(40000 + idx);
+    *fd = FD_BASE + idx;
+    fk.last_listen_fd = *fd;
+    memcpy(fk.last_listen_addr, addr, strlen(addr) + 1);
+    fk.last_listen_port = port;
+    fk.last_listen_backlog = backlog;
+    return LQ_OK;
+}
+
+lq_port_fd_t lq_fake_accept_push(lq_port_fd_t listener, const char *peer)
+{
+    fake_sock_t *l = sock_of(listener);
+    if (l == NULL || !l->listening || l->agent_closed)
+        return -1;
+    int idx;
+    fake_sock_t *s = sock_alloc(&idx);
+    if (s == NULL)
+        return -1;
+    s->pending_on = listener;
+    s->pending_seq = ++fk.accept_seq;
+    if (peer != NULL) {
+        size_t n = strlen(peer);
+        if (n >= sizeof s->peer)
+            n = sizeof s->peer - 1;
+        memcpy(s->peer, peer, n);
+        s->peer[n] = '\0';
+    }
+    return FD_BASE + idx;
+}
+
+/* The oldest connection queued on listener, or NULL. */
+static fake_sock_t *pending_first(lq_port_fd_t listener)
+{
+    fake_sock_t *best = NULL;
+    for (int i = 0; i < LQ_FAKE_MAX_SOCKS; i++) {
+        fake_sock_t *s = &fk.socks[i];
+        if (s->used && s->pending_on == listener &&
+            (best == NULL || s->pending_seq < best->pending_seq))
+            best = s;
+    }
+    return best;
+}
+
+size_t lq_fake_accept_pending(lq_port_fd_t listener)
+{
+    size_t n = 0;
+    for (int i = 0; i < LQ_FAKE_MAX_SOCKS; i++)
+        if (fk.socks[i].used && fk.socks[i].pending_on == listener)
+            n++;
+    return n;
+}
+
+void lq_fake_accept_result(lq_port_fd_t listener, lq_err_t result)
+{
+    fake_sock_t *l = sock_of(listener);
+    if (l != NULL && l->listening)
+        l->accept_result = result;
+}
+
+lq_err_t lq_port_tcp_accept(lq_port_fd_t fd, lq_port_fd_t *cfd, char *peer, size_t peer_cap)
+{
+    if (cfd == NULL || (peer != NULL && peer_cap < LQ_PORT_PEER_MAX))
+        return LQ_EINVAL;
+    *cfd = -1;
+    fake_sock_t *l = sock_of(fd);
+    if (l == NULL || !l->listening || l->agent_closed)
+        return LQ_EIO;
+    if (l->accept_result != LQ_OK) {
+        lq_err_t r = l->accept_result;
+        l->accept_result = LQ_OK;
+        return r;
+    }
+    fake_sock_t *s = pending_first(fd);
+    if (s == NULL)
+        return LQ_AGAIN;
+    s->pending_on = 0;
+    *cfd = FD_BASE + (int)(s - fk.socks);
+    if (peer != NULL)
+        memcpy(peer, s->peer, sizeof s->peer);
+    return LQ_OK;
+}
+
 /* --- waiting --- */
 
 static unsigned readiness(lq_port_fd_t fd, unsigned want)
@@ -295,11 +507,13 @@ static unsigned readiness(lq_port_fd_t fd, unsigned want)
     if (s == NULL)
         return 0;
     unsigned got = 0;
+    if (s->listening)
+        return (want & LQ_PORT_IN) && !s->agent_closed && pending_first(fd) != NULL ? LQ_PORT_IN : 0;
     if (s->fail_errno)
         return LQ_PORT_ERR | (want & (LQ_PORT_IN | LQ_PORT_OUT));
     if ((want & LQ_PORT_IN) && (s->in_len > s->in_off || s->peer_closed))
         got |= LQ_PORT_IN;
-    if ((want & LQ_PORT_OUT) && s->send_limit > 0 && !s->agent_closed)
+    if ((want & LQ_PORT_OUT) && s->send_limit > 0 && s->send_budget > 0 && !s->agent_closed)
         got |= LQ_PORT_OUT;
     return got;
 }

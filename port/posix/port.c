@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,8 @@ lq_err_t lq_port_entropy(void *buf, size_t len)
  * the table report errno at the time of the call. */
 #define SOCK_ERR_SLOTS 1024
 static int sock_err[SOCK_ERR_SLOTS];
+/* errno of the last failed listen, for lq_port_sock_error(-1). */
+static int listen_err;
 
 static void remember_error(int fd, int err)
 {
@@ -209,6 +212,8 @@ long lq_port_recv(lq_port_fd_t fd, void *buf, size_t len)
 
 int lq_port_sock_error(lq_port_fd_t fd)
 {
+    if (fd == -1)
+        return listen_err;
     if (fd >= 0 && fd < SOCK_ERR_SLOTS)
         return sock_err[fd];
     return errno;
@@ -242,6 +247,138 @@ lq_err_t lq_port_local_addr(lq_port_fd_t fd, char *buf, size_t cap)
     if (n + 1 > cap)
         return LQ_ETOOBIG;
     memcpy(buf, tmp, n + 1);
+    return LQ_OK;
+}
+
+lq_err_t lq_port_local_port(lq_port_fd_t fd, uint16_t *port)
+{
+    if (port == NULL)
+        return LQ_EINVAL;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return LQ_EIO;
+    if (ss.ss_family == AF_INET)
+        *port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    else if (ss.ss_family == AF_INET6)
+        *port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    else
+        return LQ_EIO;
+    return LQ_OK;
+}
+
+/* --- listening --------------------------------------------------------------- */
+
+#define LISTEN_BACKLOG_DEFAULT 8
+
+static lq_err_t map_listen_errno(int err)
+{
+    switch (err) {
+    case EADDRINUSE:
+        return LQ_ECONFLICT;
+    case EADDRNOTAVAIL:
+    case EAFNOSUPPORT:
+        return LQ_ENOTSUP;
+    case EACCES:
+    case EPERM:
+        return LQ_EFORBIDDEN;
+    default:
+        return LQ_EIO;
+    }
+}
+
+lq_err_t lq_port_tcp_listen(const char *addr, uint16_t port, int backlog, lq_port_fd_t *fd)
+{
+    if (addr == NULL || fd == NULL)
+        return LQ_EINVAL;
+    *fd = -1;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof ss);
+    bool v6 = strchr(addr, ':') != NULL;
+    if (v6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(port);
+        if (inet_pton(AF_INET6, addr, &s6->sin6_addr) != 1)
+            return LQ_EINVAL;
+        sl = sizeof *s6;
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(port);
+        if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1)
+            return LQ_EINVAL;
+        sl = sizeof *s4;
+    }
+    int s = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        listen_err = errno;
+        return map_listen_errno(listen_err);
+    }
+    int one = 1;
+    (void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (v6)
+        (void)setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(s, (struct sockaddr *)&ss, sl) != 0 ||
+        listen(s, backlog > 0 ? backlog : LISTEN_BACKLOG_DEFAULT) != 0) {
+        listen_err = errno;
+        (void)close(s);
+        return map_listen_errno(listen_err);
+    }
+    remember_error(s, 0);
+    *fd = s;
+    return LQ_OK;
+}
+
+lq_err_t lq_port_tcp_accept(lq_port_fd_t fd, lq_port_fd_t *cfd, char *peer, size_t peer_cap)
+{
+    if (cfd == NULL || (peer != NULL && peer_cap < LQ_PORT_PEER_MAX))
+        return LQ_EINVAL;
+    *cfd = -1;
+    struct sockaddr_storage ss;
+    for (;;) {
+        socklen_t sl = sizeof ss;
+        int c = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c >= 0) {
+            remember_error(c, 0);
+            *cfd = c;
+            break;
+        }
+        switch (errno) {
+        case EINTR:
+        case ECONNABORTED: /* the peer gave up while queued: take the next one */
+        case EPROTO:
+            continue;
+        case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+        case EWOULDBLOCK:
+#endif
+            return LQ_AGAIN;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            remember_error(fd, errno);
+            return LQ_ENOSPC;
+        default:
+            remember_error(fd, errno);
+            return LQ_EIO;
+        }
+    }
+    if (peer == NULL)
+        return LQ_OK;
+    char ip[INET6_ADDRSTRLEN];
+    peer[0] = '\0';
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+        if (inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof ip) != NULL)
+            (void)snprintf(peer, peer_cap, "[%s]:%u", ip, (unsigned)ntohs(s6->sin6_port));
+    } else if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+        if (inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof ip) != NULL)
+            (void)snprintf(peer, peer_cap, "%s:%u", ip, (unsigned)ntohs(s4->sin_port));
+    }
     return LQ_OK;
 }
 

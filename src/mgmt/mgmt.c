@@ -1,186 +1,79 @@
-/* liqolet: the CoAP management endpoint; the only file that includes libcoap
- * (see include/liqolet/mgmt.h for the resources and the pull interface).
- *
- * Loop integration (c-models T3): libcoap 4.3.1 is built with epoll, so one descriptor
- * (its epoll instance, duplicated so that the loop may close its copy) stands for every
- * socket and for libcoap's timer descriptor. The loop watches it for input and then calls
- * coap_io_process(ctx, COAP_IO_NO_WAIT), which never waits; a prepare hook calls
- * coap_io_prepare_epoll before every wait, which sends retransmissions and pending
- * notifications and returns the time to libcoap's next action, folded into the loop's
- * timeout. No second thread, no blocking call.
- *
- * Heap fence: libcoap (and its mbedTLS glue) calls malloc & co. on POSIX. The Makefile
- * links a copy of libcoap's archive in which those calls are renamed to the
- * lq_mgmt_heap_* functions below (objcopy --redefine-sym), which count every byte, refuse
- * what would pass LQ_COAP_HEAP_CAP, and are the allocation guard's one allowed exception.
- * DTLS record buffers are mbedTLS's and come out of the mbedTLS arena (src/kube/tls.c). */
-#define _POSIX_C_SOURCE 200809L
-#include <arpa/inet.h>
-#include <errno.h>
+/* liqolet: the management endpoint's service object (see include/liqolet/mgmt.h): the
+ * configuration and its address rule, the PSK file, the snapshot pull and the sampled
+ * figures every view is built from, the observer poll, and the start and close of the
+ * CoAP service (src/mgmt/coap.c) and the HTTP listener (src/mgmt/http.c), which get the
+ * view through an lq_mgmt_source_t and never see this struct. No libcoap, no socket. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <coap3/coap.h>
 
 #include "liqolet/log.h"
 #include "liqolet/mgmt.h"
-#include "liqolet/pool.h"
 #include "liqolet/port.h"
 
 #ifndef LQ_VERSION
 #define LQ_VERSION "0.0.0-unknown"
 #endif
 
-/* --- the heap fence ------------------------------------------------------------------- */
+/* A later block of one transfer reuses the snapshot its first block saw while it is
+ * younger than this (ms). */
+#define SNAP_REUSE_MS 5000
 
-typedef union heap_hdr {
-    max_align_t align;
-    size_t size; /* payload bytes */
-} heap_hdr_t;
+/* --- snapshot helpers -------------------------------------------------------------------- */
 
-static lq_mgmt_heap_stats_t heap = { .cap = LQ_COAP_HEAP_CAP };
-
-static bool heap_fits(size_t add, size_t release)
+const char *lq_mgmt_conn_state_name(int state)
 {
-    uint64_t after = heap.in_use - release;
-    return add <= LQ_COAP_HEAP_CAP && after + add + sizeof(heap_hdr_t) <= LQ_COAP_HEAP_CAP;
-}
-
-static void heap_account(uint64_t add, uint64_t release)
-{
-    heap.in_use = heap.in_use - release + add;
-    if (heap.in_use > heap.high_water)
-        heap.high_water = heap.in_use;
-}
-
-void *lq_mgmt_heap_malloc(size_t n)
-{
-    if (!heap_fits(n, 0)) {
-        heap.refused++;
-        return NULL;
+    switch (state) {
+    case LQ_CONN_IDLE:
+        return "idle";
+    case LQ_CONN_CONNECTING:
+        return "connecting";
+    case LQ_CONN_HANDSHAKE:
+        return "handshake";
+    case LQ_CONN_SENDING:
+        return "sending";
+    case LQ_CONN_HEAD:
+        return "head";
+    case LQ_CONN_BODY:
+        return "body";
+    default:
+        return "unknown";
     }
-    lq_allocguard_allow_enter();
-    heap_hdr_t *h = malloc(sizeof *h + n);
-    lq_allocguard_allow_leave();
-    if (h == NULL) {
-        heap.refused++;
-        return NULL;
-    }
-    h->size = n;
-    heap_account(sizeof *h + n, 0);
-    heap.allocations++;
-    return h + 1;
 }
 
-void *lq_mgmt_heap_calloc(size_t n, size_t size)
+void lq_mgmt_snap_conn(lq_mgmt_snapshot_t *s, const char *cluster, const char *name,
+                       const lq_conn_t *c)
 {
-    if (size != 0 && n > SIZE_MAX / size) {
-        heap.refused++;
-        return NULL;
-    }
-    void *p = lq_mgmt_heap_malloc(n * size);
-    if (p != NULL)
-        memset(p, 0, n * size);
-    return p;
-}
-
-void lq_mgmt_heap_free(void *p)
-{
-    if (p == NULL)
+    if (s->n_conns >= LQ_MGMT_MAX_CONNS)
         return;
-    heap_hdr_t *h = (heap_hdr_t *)p - 1;
-    heap_account(0, sizeof *h + h->size);
-    lq_allocguard_allow_enter();
-    free(h);
-    lq_allocguard_allow_leave();
+    lq_mgmt_conn_t *e = &s->conns[s->n_conns++];
+    e->cluster = cluster;
+    e->name = name;
+    e->state = lq_mgmt_conn_state_name((int)c->state);
+    e->last_error = c->error;
+    e->requests = c->stats.requests;
+    e->connects = c->stats.connects;
+    e->failures = c->stats.failures;
 }
 
-void *lq_mgmt_heap_realloc(void *p, size_t n)
+void lq_mgmt_snap_table(lq_mgmt_snapshot_t *s, const char *name, uint64_t used,
+                        uint64_t capacity, uint64_t high_water)
 {
-    if (p == NULL)
-        return lq_mgmt_heap_malloc(n);
-    if (n == 0) {
-        lq_mgmt_heap_free(p);
-        return NULL;
-    }
-    heap_hdr_t *h = (heap_hdr_t *)p - 1;
-    size_t old = h->size;
-    if (!heap_fits(n, sizeof *h + old)) {
-        heap.refused++;
-        return NULL;
-    }
-    lq_allocguard_allow_enter();
-    heap_hdr_t *nh = realloc(h, sizeof *nh + n);
-    lq_allocguard_allow_leave();
-    if (nh == NULL) {
-        heap.refused++;
-        return NULL;
-    }
-    nh->size = n;
-    heap_account(sizeof *nh + n, sizeof *nh + old);
-    heap.allocations++;
-    return nh + 1;
-}
-
-char *lq_mgmt_heap_strndup(const char *s, size_t n)
-{
-    size_t len = 0;
-    while (len < n && s[len] != '\0')
-        len++;
-    char *d = lq_mgmt_heap_malloc(len + 1);
-    if (d != NULL) {
-        memcpy(d, s, len);
-        d[len] = '\0';
-    }
-    return d;
-}
-
-char *lq_mgmt_heap_strdup(const char *s)
-{
-    return lq_mgmt_heap_strndup(s, SIZE_MAX);
-}
-
-void lq_mgmt_heap_stats(lq_mgmt_heap_stats_t *out)
-{
-    *out = heap;
-}
-
-/* --- libcoap's log ---------------------------------------------------------------------- */
-
-static void coap_log_cb(coap_log_t level, const char *message)
-{
-    size_t n = strlen(message);
-    while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == '\r'))
-        n--;
-    lq_log_level_t l = level <= LOG_ERR       ? LQ_LOG_WARN
-                       : level == LOG_WARNING ? LQ_LOG_INFO
-                       : level <= LOG_INFO    ? LQ_LOG_DEBUG
-                                              : LQ_LOG_TRACE;
-    if (l <= lq_log_level())
-        lq_log(l, "coap", "%.*s", (int)(n < 400 ? n : 400), message);
-}
-
-static void coap_once(void)
-{
-    static bool done;
-    if (done)
+    if (s->n_tables >= LQ_MGMT_MAX_TABLES)
         return;
-    done = true;
-    coap_startup();
-    coap_set_log_handler(coap_log_cb);
-    lq_log_level_t l = lq_log_level();
-    int cl = l >= LQ_LOG_TRACE ? LOG_DEBUG : l >= LQ_LOG_DEBUG ? LOG_INFO : LOG_WARNING;
-    coap_set_log_level(cl);
-    coap_dtls_set_log_level(cl);
+    lq_mgmt_table_t *t = &s->tables[s->n_tables++];
+    t->name = name;
+    t->used = used;
+    t->capacity = capacity;
+    t->high_water = high_water;
 }
 
 /* --- set-up ----------------------------------------------------------------------------- */
 
 void lq_mgmt_init(lq_mgmt_t *m)
 {
-    memset(m, 0, offsetof(lq_mgmt_t, snap_));
+    memset(m, 0, offsetof(lq_mgmt_t, coap_));
+    lq_mgmt_coap_init(&m->coap_);
+    lq_mgmt_http_init(&m->httpd_);
     lq_loop_timer_init(&m->poll_timer_, NULL, NULL);
 }
 
@@ -230,7 +123,7 @@ lq_err_t lq_mgmt_configure(lq_mgmt_t *m, const lq_mgmt_cfg_t *cfg, char *msg, si
         cfg->n_http > LQ_CONFIG_MAX_LISTEN)
         return LQ_EINVAL;
     bool psk = cfg->psk_file != NULL && cfg->psk_file[0] != '\0';
-    lq_err_t e = lq_mgmt_check_listen(cfg->listen, cfg->n_listen, psk, msg, msg_cap);
+    lq_err_t e = lq_mgmt_render_check_listen(cfg->listen, cfg->n_listen, psk, msg, msg_cap);
     if (e != LQ_OK)
         return e;
     if (cfg->psk_identity != NULL && cfg->psk_identity[0] != '\0') {
@@ -256,18 +149,19 @@ lq_err_t lq_mgmt_configure(lq_mgmt_t *m, const lq_mgmt_cfg_t *cfg, char *msg, si
     return LQ_OK;
 }
 
-/* --- requests ----------------------------------------------------------------------------- */
+/* --- views ------------------------------------------------------------------------------- */
 
-/* The view over the current snapshot; refresh false reuses the last one (the later blocks
- * of one Block2 transfer must render the same document as its first block). */
-static void view_fill(lq_mgmt_t *m, lq_mgmt_view_t *v, bool refresh)
+/* The view over the current snapshot; fresh false reuses the last one while recent (the
+ * later blocks of one Block2 transfer must render the same document as its first block). */
+static void view_fill(lq_mgmt_t *m, lq_mgmt_view_t *v, bool fresh)
 {
     memset(v, 0, sizeof *v);
-    if (refresh || m->snap_at_ == 0) {
+    int64_t now = lq_port_mono_ms();
+    if (fresh || m->snap_at_ == 0 || now - m->snap_at_ >= SNAP_REUSE_MS) {
         memset(&m->snap_, 0, sizeof m->snap_);
         if (m->snap_fn_ != NULL)
             m->snap_fn_(m->snap_ctx_, &m->snap_);
-        m->snap_at_ = lq_port_mono_ms();
+        m->snap_at_ = now;
         m->snap_sample_ = m->sample_;
     }
     v->snap = &m->snap_;
@@ -279,6 +173,12 @@ static void view_fill(lq_mgmt_t *m, lq_mgmt_view_t *v, bool refresh)
     v->heap = m->snap_sample_.heap;
     v->version = LQ_VERSION;
     v->board = LQ_BOARD_NAME;
+}
+
+/* lq_mgmt_view_fn for the listeners. */
+static void source_view(void *ctx, lq_mgmt_view_t *v, bool fresh)
+{
+    view_fill(ctx, v, fresh);
 }
 
 void lq_mgmt_view(lq_mgmt_t *m, lq_mgmt_view_t *v)
@@ -295,102 +195,13 @@ static void sample(lq_mgmt_t *m)
     lq_mgmt_heap_stats(&m->sample_.heap);
 }
 
-/* The largest power-of-two block that fits the session's PDU with our options (token 8,
- * ETag 9, Observe 4, Content-Format 3, Block2 4, Size2 5, marker 1, header 4). */
-static size_t block_for(const coap_session_t *session)
-{
-    size_t pdu = coap_session_max_pdu_size(session);
-    size_t room = pdu > 48 ? pdu - 48 : 16;
-    size_t b = LQ_MGMT_BLOCK_MAX;
-    while (b > 16 && b > room)
-        b >>= 1;
-    return b;
-}
-
-static void add_uint_option(coap_pdu_t *pdu, coap_option_num_t num, uint32_t v)
-{
-    uint8_t buf[4];
-    (void)coap_add_option(pdu, num, coap_encode_var_safe(buf, sizeof buf, v), buf);
-}
-
-static void on_get(coap_resource_t *r, coap_session_t *session, const coap_pdu_t *request,
-                   const coap_string_t *query, coap_pdu_t *response)
-{
-    struct lq_mgmt_route_ *rt = coap_resource_get_userdata(r);
-    lq_mgmt_t *m = rt->m;
-    lq_mgmt_req_t req;
-    memset(&req, 0, sizeof req);
-    req.res = (lq_mgmt_res_t)rt->res;
-    req.kind = rt->kind;
-    req.accept = -1;
-    req.max_block = block_for(session);
-    if (query != NULL) {
-        req.query = (const char *)query->s;
-        req.query_len = query->length;
-    }
-    coap_opt_iterator_t it;
-    coap_opt_t *opt = coap_check_option(request, COAP_OPTION_BLOCK2, &it);
-    if (opt != NULL) {
-        req.has_block2 = true;
-        unsigned n = coap_opt_length(opt);
-        req.block2 = n > 3 ? 0xFFFFFFFFu : coap_decode_var_bytes(coap_opt_value(opt), n);
-    }
-    opt = coap_check_option(request, COAP_OPTION_ACCEPT, &it);
-    if (opt != NULL) {
-        unsigned n = coap_opt_length(opt);
-        req.accept = n > 2 ? 0xFFFF : (int)coap_decode_var_bytes(coap_opt_value(opt), n);
-    }
-
-    lq_mgmt_view_t v;
-    lq_mgmt_resp_t resp;
-    /* A block after the first renders the snapshot its first block saw (when recent), so
-     * a multi-block document stays one consistent document while the agent changes. */
-    bool later_block = req.has_block2 && (req.block2 >> 4) > 0 &&
-                       lq_port_mono_ms() - m->snap_at_ < 5000;
-    view_fill(m, &v, !later_block);
-    if (lq_mgmt_render(&v, &req, &m->cursor_, m->block_, sizeof m->block_, &resp) != LQ_OK) {
-        coap_pdu_set_code(response, COAP_RESPONSE_CODE(500));
-        return;
-    }
-    m->stats.requests++;
-    if (resp.code >= 400)
-        m->stats.bad_requests++;
-    coap_pdu_set_code(response, (coap_pdu_code_t)COAP_RESPONSE_CODE(resp.code));
-    if (resp.etag)
-        (void)coap_add_option(response, COAP_OPTION_ETAG, resp.etag_len, resp.etag_value);
-    add_uint_option(response, COAP_OPTION_CONTENT_FORMAT, resp.content_format);
-    if (resp.block2)
-        add_uint_option(response, COAP_OPTION_BLOCK2, resp.block2_value);
-    if (resp.size2)
-        add_uint_option(response, COAP_OPTION_SIZE2, resp.size2_value);
-    (void)coap_add_data(response, resp.len, (const uint8_t *)m->block_);
-}
-
-/* --- observers ---------------------------------------------------------------------------- */
-
-static void check_observers(lq_mgmt_t *m)
-{
-    lq_mgmt_view_t v;
-    lq_mgmt_view(m, &v);
-    uint64_t d = lq_mgmt_digest(&v, LQ_MGMT_RES_READY);
-    if (d != m->digest_ready_) {
-        m->digest_ready_ = d;
-        (void)coap_resource_notify_observers(m->res_ready_, NULL);
-        m->stats.notifications++;
-    }
-    d = lq_mgmt_digest(&v, LQ_MGMT_RES_STATUS);
-    if (d != m->digest_status_) {
-        m->digest_status_ = d;
-        (void)coap_resource_notify_observers(m->res_status_, NULL);
-        m->stats.notifications++;
-    }
-}
+/* --- the observer poll -------------------------------------------------------------------- */
 
 static void on_poll(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
 {
     lq_mgmt_t *m = ctx;
     sample(m);
-    check_observers(m);
+    lq_mgmt_coap_notify(&m->coap_);
     lq_loop_timer_start(loop, t, LQ_MGMT_POLL_MS);
 }
 
@@ -400,228 +211,43 @@ void lq_mgmt_changed(lq_mgmt_t *m)
         lq_loop_timer_start(m->loop_, &m->poll_timer_, 0);
 }
 
-/* --- the loop ----------------------------------------------------------------------------- */
-
-static void on_io(lq_loop_t *loop, lq_loop_io_t *io, unsigned events, void *ctx)
-{
-    (void)loop;
-    (void)io;
-    (void)events;
-    lq_mgmt_t *m = ctx;
-    (void)coap_io_process(m->ctx_, COAP_IO_NO_WAIT);
-}
-
-static int on_prepare(lq_loop_t *loop, void *ctx, int64_t now_ms)
-{
-    (void)loop;
-    (void)now_ms;
-    lq_mgmt_t *m = ctx;
-    if (m->ctx_ == NULL)
-        return -1;
-    coap_tick_t now;
-    coap_ticks(&now);
-    unsigned ms = coap_io_prepare_epoll(m->ctx_, now);
-    return ms == 0 ? -1 : ms > 0x7fffffffu ? 0x7fffffff : (int)ms;
-}
-
-/* --- resources ---------------------------------------------------------------------------- */
-
-static const coap_bin_const_t *check_identity(coap_bin_const_t *identity, coap_session_t *session,
-                                              void *arg)
-{
-    (void)session;
-    static coap_bin_const_t key;
-    lq_mgmt_t *m = arg;
-    size_t want = strlen(m->psk_id_);
-    if (want > 0 && (identity == NULL || identity->length != want ||
-                     memcmp(identity->s, m->psk_id_, want) != 0)) {
-        LQ_WARN("mgmt", "DTLS client with an unknown PSK identity refused");
-        return NULL;
-    }
-    key.s = m->psk_;
-    key.length = m->psk_len_;
-    return &key;
-}
-
-static coap_resource_t *add_resource(lq_mgmt_t *m, size_t slot, const char *path, int res,
-                                     int kind, const char *rt, unsigned cf, bool observable,
-                                     const char *title)
-{
-    coap_resource_t *r = coap_resource_init(coap_make_str_const(path), 0);
-    if (r == NULL)
-        return NULL;
-    m->routes_[slot].m = m;
-    m->routes_[slot].res = res;
-    m->routes_[slot].kind = kind;
-    coap_resource_set_userdata(r, &m->routes_[slot]);
-    coap_register_handler(r, COAP_REQUEST_GET, on_get);
-    char ct[4];
-    (void)snprintf(ct, sizeof ct, "%u", cf);
-    (void)coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const(ct), 0);
-    (void)coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
-    (void)coap_add_attr(r, coap_make_str_const("title"), coap_make_str_const(title), 0);
-    if (observable) {
-        coap_resource_set_get_observable(r, 1);
-        (void)coap_add_attr(r, coap_make_str_const("obs"), NULL, 0);
-    }
-    coap_add_resource(m->ctx_, r);
-    return r;
-}
-
-static lq_err_t add_resources(lq_mgmt_t *m)
-{
-    size_t slot = 0;
-    if (add_resource(m, slot++, "health", LQ_MGMT_RES_HEALTH, 0, "\"liqolet.health\"",
-                     LQ_MGMT_CF_TEXT, false, "\"liveness\"") == NULL)
-        return LQ_ENOMEM;
-    m->res_ready_ = add_resource(m, slot++, "ready", LQ_MGMT_RES_READY, 0, "\"liqolet.ready\"",
-                                 LQ_MGMT_CF_TEXT, true, "\"readiness\"");
-    m->res_status_ = add_resource(m, slot++, "status", LQ_MGMT_RES_STATUS, 0,
-                                  "\"liqolet.status\"", LQ_MGMT_CF_JSON, true, "\"agent status\"");
-    if (m->res_ready_ == NULL || m->res_status_ == NULL)
-        return LQ_ENOMEM;
-    if (add_resource(m, slot++, "metrics", LQ_MGMT_RES_METRICS, 0, "\"liqolet.metrics\"",
-                     LQ_MGMT_CF_TEXT, false, "\"Prometheus metrics\"") == NULL)
-        return LQ_ENOMEM;
-    for (int k = 0; k <= (int)LQ_MGMT_KIND_NAMESPACES; k++) {
-        char path[40];
-        (void)snprintf(path, sizeof path, "objects/%s", lq_mgmt_kind_path(k));
-        if (add_resource(m, slot++, path, LQ_MGMT_RES_OBJECTS, k, "\"liqolet.objects\"",
-                         LQ_MGMT_CF_JSON, false, "\"reflected objects\"") == NULL)
-            return LQ_ENOMEM;
-    }
-    return LQ_OK;
-}
-
-/* "127.0.0.1:5683 UDP" / "[::1]:5683 DTLS" -> 5683 */
-static uint16_t endpoint_port(const coap_endpoint_t *ep)
-{
-    const char *s = coap_endpoint_str(ep);
-    const char *sp = strchr(s, ' ');
-    const char *end = sp != NULL ? sp : s + strlen(s);
-    const char *colon = NULL;
-    for (const char *p = s; p < end; p++)
-        if (*p == ':')
-            colon = p;
-    if (colon == NULL)
-        return 0;
-    unsigned long v = strtoul(colon + 1, NULL, 10);
-    return v <= 65535u ? (uint16_t)v : 0;
-}
-
-static lq_err_t bind_all(lq_mgmt_t *m)
-{
-    size_t bound = 0;
-    for (size_t i = 0; i < m->n_listen_; i++) {
-        const lq_config_addr_t *a = &m->listen_[i];
-        bool v6 = strchr(a->host, ':') != NULL;
-        coap_address_t addr;
-        coap_address_init(&addr);
-        if (v6) {
-            addr.addr.sin6.sin6_family = AF_INET6;
-            addr.addr.sin6.sin6_port = htons(a->port);
-            addr.size = sizeof addr.addr.sin6;
-            if (inet_pton(AF_INET6, a->host, &addr.addr.sin6.sin6_addr) != 1)
-                return LQ_EINVAL;
-        } else {
-            addr.addr.sin.sin_family = AF_INET;
-            addr.addr.sin.sin_port = htons(a->port);
-            addr.size = sizeof addr.addr.sin;
-            if (inet_pton(AF_INET, a->host, &addr.addr.sin.sin_addr) != 1)
-                return LQ_EINVAL;
-        }
-        errno = 0;
-        coap_endpoint_t *ep = coap_new_endpoint(m->ctx_, &addr, m->dtls_ ? COAP_PROTO_DTLS
-                                                                         : COAP_PROTO_UDP);
-        int why = errno;
-        if (ep == NULL && v6 && lq_mgmt_is_loopback(a->host) &&
-            (why == EAFNOSUPPORT || why == EADDRNOTAVAIL)) {
-            /* A host with IPv6 turned off (common on gateways): the default [::1] goes. */
-            LQ_WARN("mgmt", "IPv6 is not available on this host; not listening on [%s]:%u",
-                    a->host, (unsigned)a->port);
-            continue;
-        }
-        if (ep == NULL) {
-            LQ_ERROR("mgmt", "cannot listen on %s%s%s:%u: %s", v6 ? "[" : "", a->host,
-                     v6 ? "]" : "", (unsigned)a->port,
-                     why != 0 ? strerror(why) : "in use, or not an address of this host?");
-            return LQ_EIO;
-        }
-        bound++;
-        m->ports[i] = endpoint_port(ep);
-        LQ_INFO("mgmt", "CoAP listening on %s://%s%s%s:%u", m->dtls_ ? "coaps" : "coap",
-                v6 ? "[" : "", a->host, v6 ? "]" : "", (unsigned)m->ports[i]);
-    }
-    if (bound == 0) {
-        LQ_ERROR("mgmt", "no management address could be bound");
-        return LQ_EIO;
-    }
-    return LQ_OK;
-}
+/* --- start and close ---------------------------------------------------------------------- */
 
 lq_err_t lq_mgmt_start(lq_mgmt_t *m, lq_loop_t *loop, lq_mgmt_snapshot_fn *snapshot,
                        void *snapshot_ctx, lq_mgmt_object_fn *objects, void *objects_ctx)
 {
     if (m == NULL || loop == NULL || snapshot == NULL || m->n_listen_ == 0 || m->started)
         return LQ_EINVAL;
-    coap_once();
-    if (m->dtls_ && !coap_dtls_is_supported()) {
-        LQ_ERROR("mgmt", "this libcoap has no DTLS support; cannot serve coaps");
-        return LQ_ENOTSUP;
-    }
     m->loop_ = loop;
     m->snap_fn_ = snapshot;
     m->snap_ctx_ = snapshot_ctx;
     m->obj_fn_ = objects;
     m->obj_ctx_ = objects_ctx;
     m->started_ms_ = lq_port_mono_ms();
-    m->ctx_ = coap_new_context(NULL);
-    if (m->ctx_ == NULL)
-        return LQ_ENOMEM;
-    coap_context_set_max_idle_sessions(m->ctx_, LQ_MGMT_MAX_SESSIONS);
-    coap_context_set_max_handshake_sessions(m->ctx_, LQ_MGMT_MAX_HANDSHAKES);
-    coap_context_set_session_timeout(m->ctx_, 60);
-    lq_err_t e = LQ_OK;
-    if (m->dtls_) {
-        coap_dtls_spsk_t spsk;
-        memset(&spsk, 0, sizeof spsk);
-        spsk.version = COAP_DTLS_SPSK_SETUP_VERSION;
-        spsk.validate_id_call_back = check_identity;
-        spsk.id_call_back_arg = m;
-        spsk.psk_info.key.s = m->psk_;
-        spsk.psk_info.key.length = m->psk_len_;
-        if (!coap_context_set_psk2(m->ctx_, &spsk))
-            e = LQ_ENOMEM;
-    }
-    if (e == LQ_OK)
-        e = add_resources(m);
-    if (e == LQ_OK)
-        e = bind_all(m);
-    int fd = e == LQ_OK ? coap_context_get_coap_fd(m->ctx_) : -1;
-    int dfd = fd >= 0 ? dup(fd) : -1;
-    if (e == LQ_OK && dfd < 0) {
-        LQ_ERROR("mgmt", "libcoap offers no descriptor to wait on (built without epoll?)");
-        e = LQ_ENOTSUP;
-    }
-    if (e == LQ_OK && (e = lq_loop_io_add(loop, &m->io_, dfd, LQ_PORT_IN, on_io, m)) != LQ_OK)
-        close(dfd);
-    if (e == LQ_OK)
-        e = lq_loop_hook_add(loop, on_prepare, m);
-    if (e != LQ_OK) {
-        if (m->io_.state == LQ_LOOP_IO_ACTIVE)
-            lq_loop_io_close(loop, &m->io_, NULL);
-        coap_free_context(m->ctx_);
-        m->ctx_ = NULL;
+    m->snap_at_ = 0;
+    const lq_mgmt_source_t src = { source_view, m, &m->stats };
+    const lq_mgmt_coap_cfg_t ccfg = {
+        m->listen_, m->n_listen_, m->dtls_ ? m->psk_ : NULL, m->dtls_ ? m->psk_len_ : 0,
+        m->psk_id_,
+    };
+    lq_err_t e = lq_mgmt_coap_start(&m->coap_, loop, &ccfg, &src);
+    if (e != LQ_OK)
         return e;
-    }
+    memcpy(m->ports, m->coap_.ports, sizeof m->ports);
     sample(m);
     lq_loop_timer_init(&m->poll_timer_, on_poll, m);
     lq_loop_timer_start(loop, &m->poll_timer_, LQ_MGMT_POLL_MS);
     m->started = true;
-    if (m->n_http_ > 0 && (e = lq_mgmt_http_start(m)) != LQ_OK) {
-        lq_mgmt_close(m);
-        return e;
+    if (m->n_http_ > 0) {
+        e = lq_mgmt_http_start(&m->httpd_, loop, m->http_, m->n_http_, &src);
+        if (e != LQ_OK) {
+            lq_mgmt_close(m);
+            return e;
+        }
+        memcpy(m->http_ports, m->httpd_.ports, sizeof m->http_ports);
     }
+    lq_mgmt_heap_stats_t heap;
+    lq_mgmt_heap_stats(&heap);
     LQ_INFO("mgmt", "libcoap heap after start-up: %llu of %llu bytes%s",
             (unsigned long long)heap.in_use, (unsigned long long)heap.cap,
             m->dtls_ ? "; DTLS with a pre-shared key on every address" : "");
@@ -632,11 +258,8 @@ void lq_mgmt_close(lq_mgmt_t *m)
 {
     if (m == NULL || !m->started)
         return;
-    lq_mgmt_http_close(m);
+    lq_mgmt_http_close(&m->httpd_);
     lq_loop_timer_stop(m->loop_, &m->poll_timer_);
-    lq_loop_io_close(m->loop_, &m->io_, NULL);
-    /* The prepare hook stays registered (the loop has no removal) and sees ctx_ NULL. */
-    coap_free_context(m->ctx_);
-    m->ctx_ = NULL;
+    lq_mgmt_coap_close(&m->coap_);
     m->started = false;
 }

@@ -1,5 +1,5 @@
 /* libFuzzer target: the management endpoint's own request parsing and rendering
- * (src/mgmt/mgmt_render.c): the HTTP listener's request head parser, the Uri-Query parser,
+ * (src/mgmt/render.c): the HTTP listener's request head parser, the Uri-Query parser,
  * Block2 values, Accept, the loopback test, and the rendering of every resource with
  * strings taken from the input (escaping in JSON and Prometheus labels).
  *
@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "liqolet/mgmt.h"
+#include "liqolet/mgmt_render.h"
 
 static lq_mgmt_snapshot_t snap;
 static char strs[4][64];
@@ -54,9 +54,9 @@ static void check_render(const lq_mgmt_view_t *v, const lq_mgmt_req_t *q)
 {
     static char a[1024], b[1024];
     lq_mgmt_resp_t ra, rb;
-    if (lq_mgmt_render(v, q, NULL, a, sizeof a, &ra) != LQ_OK)
+    if (lq_mgmt_render_response(v, q, NULL, a, sizeof a, &ra) != LQ_OK)
         __builtin_trap();
-    if (lq_mgmt_render(v, q, NULL, b, sizeof b, &rb) != LQ_OK)
+    if (lq_mgmt_render_response(v, q, NULL, b, sizeof b, &rb) != LQ_OK)
         __builtin_trap();
     if (ra.len != rb.len || memcmp(a, b, ra.len) != 0 || ra.code != rb.code ||
         memcmp(ra.etag_value, rb.etag_value, sizeof ra.etag_value) != 0)
@@ -87,7 +87,7 @@ static void check_blocks(const lq_mgmt_view_t *v, lq_mgmt_res_t res, int kind)
         q.has_block2 = true;
         q.block2 = num << 4 | 3u;
         lq_mgmt_resp_t r;
-        if (lq_mgmt_render(v, &q, res == LQ_MGMT_RES_OBJECTS ? &cur : NULL, part, sizeof part, &r) != LQ_OK)
+        if (lq_mgmt_render_response(v, &q, res == LQ_MGMT_RES_OBJECTS ? &cur : NULL, part, sizeof part, &r) != LQ_OK)
             __builtin_trap();
         if (r.code != 205 || r.len > 128 || off + r.len > sizeof whole)
             __builtin_trap();
@@ -116,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (mode % 4 == 0) { /* HTTP request head */
         int res = 7;
         bool head = false;
-        lq_err_t e = lq_mgmt_http_parse((const char *)p, n, &res, &head);
+        lq_err_t e = lq_mgmt_render_http_parse((const char *)p, n, &res, &head);
         if (e == LQ_OK && res != -1 && res != LQ_MGMT_RES_HEALTH && res != LQ_MGMT_RES_READY &&
             res != LQ_MGMT_RES_METRICS)
             __builtin_trap();
@@ -129,14 +129,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t nl = 0;
         char msg[96];
         memset(msg, 'x', sizeof msg);
-        lq_err_t e = lq_mgmt_parse_query((const char *)p, n, &ns, &nl, msg, sizeof msg);
+        lq_err_t e = lq_mgmt_render_parse_query((const char *)p, n, &ns, &nl, msg, sizeof msg);
         if (e == LQ_OK && ns != NULL && (ns < (const char *)p || ns + nl > (const char *)p + n || nl == 0))
             __builtin_trap();
         if (e != LQ_OK && memchr(msg, '\0', sizeof msg) == NULL)
             __builtin_trap();
         char ip[64];
         take(&p, &n, ip);
-        (void)lq_mgmt_is_loopback(ip);
+        (void)lq_mgmt_render_is_loopback(ip);
         return 0;
     }
 
@@ -157,7 +157,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snap.ns[i].items[i % LQ_MGMT_KIND_COUNT] = i + 1;
         snap.ns[i].errors[(i + 1) % LQ_MGMT_KIND_COUNT] = i;
     }
-    lq_mgmt_snap_table(&snap, strs[0], 1, 2, 3);
+    snap.tables[0] = (lq_mgmt_table_t){ strs[0], 1, 2, 3 };
+    snap.n_tables = 1;
     snap.conns[0] = (lq_mgmt_conn_t){ strs[0], strs[1], strs[2], strs[3], 1, 2, 3 };
     snap.n_conns = 1;
     n_obj = n > 1 ? p[1] % 40 : 0;
@@ -181,8 +182,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     q.query = (const char *)p + skip;
     q.query_len = n - skip;
     check_render(&v, &q);
-    (void)lq_mgmt_digest(&v, LQ_MGMT_RES_STATUS);
-    (void)lq_mgmt_digest(&v, LQ_MGMT_RES_READY);
+    (void)lq_mgmt_render_digest(&v, LQ_MGMT_RES_STATUS);
+    (void)lq_mgmt_render_digest(&v, LQ_MGMT_RES_READY);
     if (mode & 0x08) {
         int kind = q.kind >= 0 && q.kind <= (int)LQ_MGMT_KIND_NAMESPACES ? q.kind : 0;
         lq_mgmt_res_t res = mode & 0x04 ? LQ_MGMT_RES_OBJECTS

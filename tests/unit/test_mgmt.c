@@ -1,4 +1,4 @@
-/* Unit tests of the management endpoint's resource handlers (src/mgmt/mgmt_render.c: the
+/* Unit tests of the management endpoint's resource handlers (src/mgmt/render.c: the
  * representations, Block2 windows, query and HTTP request parsing, readiness, the
  * address rule) and of lq_mgmt_configure (src/mgmt/mgmt.c: the PSK file), on the fake port.
  * The libcoap side is tested in test_mgmt_coap.c. */
@@ -91,7 +91,7 @@ static size_t whole(lq_mgmt_res_t res, int kind, const char *query, lq_mgmt_resp
     for (uint32_t num = 0;; num++) {
         r.has_block2 = true;
         r.block2 = num << 4 | 6u;
-        assert_int_equal(lq_mgmt_render(&view, &r, NULL, big + off, sizeof big - off, &x), LQ_OK);
+        assert_int_equal(lq_mgmt_render_response(&view, &r, NULL, big + off, sizeof big - off, &x), LQ_OK);
         assert_int_equal(x.code, 205);
         off += x.len;
         if (num == 0 && resp != NULL)
@@ -111,7 +111,7 @@ static void test_health_and_ready_payloads(void **st)
     char buf[1024];
     lq_mgmt_resp_t r;
     lq_mgmt_req_t q = req_of(LQ_MGMT_RES_HEALTH, 0, NULL, -1);
-    assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
+    assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
     assert_int_equal(r.code, 205);
     assert_int_equal(r.content_format, LQ_MGMT_CF_TEXT);
     assert_int_equal(r.len, 3);
@@ -119,12 +119,12 @@ static void test_health_and_ready_payloads(void **st)
     assert_false(r.block2);
 
     q = req_of(LQ_MGMT_RES_READY, 0, NULL, -1);
-    assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
+    assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
     assert_int_equal(r.len, 6);
     assert_memory_equal(buf, "ready\n", 6);
     snap.foreign.reachable = false;
     snap.vnode.registered = false;
-    assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
+    assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
     assert_int_equal(r.code, 205); /* observers must keep their registration */
     buf[r.len] = '\0';
     assert_string_equal(buf, "not ready: foreign API server unreachable; virtual node not registered\n");
@@ -134,14 +134,14 @@ static void test_ready_reasons(void **st)
 {
     (void)st;
     char why[LQ_MGMT_REASON_MAX];
-    assert_true(lq_mgmt_ready(&snap, why, sizeof why));
+    assert_true(lq_mgmt_render_ready(&snap, why, sizeof why));
     assert_string_equal(why, "");
     memset(&snap.home, 0, sizeof snap.home);
     snap.vnode.lock_held = false;
-    assert_false(lq_mgmt_ready(&snap, why, sizeof why));
+    assert_false(lq_mgmt_render_ready(&snap, why, sizeof why));
     assert_string_equal(why, "home API server unreachable; waiting for the single-instance Lease");
     char tiny[12];
-    assert_false(lq_mgmt_ready(&snap, tiny, sizeof tiny));
+    assert_false(lq_mgmt_render_ready(&snap, tiny, sizeof tiny));
     assert_string_equal(tiny, "home API...");
 }
 
@@ -194,7 +194,7 @@ static void test_blocks_of_every_size_reassemble(void **st)
         for (uint32_t num = 0;; num++) {
             lq_mgmt_req_t q = req_of(LQ_MGMT_RES_STATUS, 0, NULL, (int)(num << 4 | szx));
             lq_mgmt_resp_t r;
-            assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
+            assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
             assert_int_equal(r.code, 205);
             assert_true(r.block2);
             assert_int_equal(r.block2_value >> 4, num);
@@ -222,14 +222,14 @@ static void test_block_size_follows_session_and_client(void **st)
     /* no Block2 asked, the session carries 256: block 0 of 256 with M */
     lq_mgmt_req_t q = req_of(LQ_MGMT_RES_STATUS, 0, NULL, -1);
     q.max_block = 300;
-    assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
+    assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
     assert_true(r.block2);
     assert_int_equal(r.block2_value, 8u | 4u); /* num 0, M, SZX 4 = 256 */
     assert_int_equal(r.len, 256);
     /* the client asks for block 2 of 1024 while we serve 256: offset 2048 = block 8 */
     q = req_of(LQ_MGMT_RES_STATUS, 0, NULL, 2 << 4 | 6);
     q.max_block = 256;
-    assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
+    assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
     size_t total = whole(LQ_MGMT_RES_STATUS, 0, NULL, NULL);
     if (total > 2048) {
         assert_int_equal(r.block2_value >> 4, 8);
@@ -239,7 +239,7 @@ static void test_block_size_follows_session_and_client(void **st)
     }
     /* a small representation without Block2 is sent whole, without options */
     q = req_of(LQ_MGMT_RES_HEALTH, 0, NULL, -1);
-    assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
+    assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
     assert_false(r.block2);
     assert_false(r.size2);
 }
@@ -250,30 +250,30 @@ static void test_bad_requests(void **st)
     char buf[1024];
     lq_mgmt_resp_t r;
     lq_mgmt_req_t q = req_of(LQ_MGMT_RES_STATUS, 0, NULL, 7); /* SZX 7 is reserved */
-    assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
+    assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
     assert_int_equal(r.code, 400);
     q = req_of(LQ_MGMT_RES_STATUS, 0, NULL, 0);
     q.block2 = 0xFFFFFFF6u; /* an option longer than 3 bytes */
-    assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
+    assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
     assert_int_equal(r.code, 400);
     q = req_of(LQ_MGMT_RES_HEALTH, 0, NULL, 500 << 4 | 0); /* far past the end */
-    assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
+    assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
     assert_int_equal(r.code, 402);
     q = req_of(LQ_MGMT_RES_METRICS, 0, "ns=a", -1);
-    assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
+    assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
     assert_int_equal(r.code, 400);
     q = req_of(LQ_MGMT_RES_STATUS, 0, NULL, -1);
     q.accept = 0; /* text/plain for a JSON resource */
-    assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
+    assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
     assert_int_equal(r.code, 406);
     q.accept = 50;
-    assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
+    assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
     assert_int_equal(r.code, 205);
     q = req_of(LQ_MGMT_RES_OBJECTS, 99, NULL, -1);
-    assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
+    assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, sizeof buf, &r), LQ_OK);
     assert_int_equal(r.code, 404);
-    assert_int_equal(lq_mgmt_render(&view, &q, NULL, buf, 8, &r), LQ_EINVAL);
-    assert_int_equal(lq_mgmt_render(NULL, &q, NULL, buf, sizeof buf, &r), LQ_EINVAL);
+    assert_int_equal(lq_mgmt_render_response(&view, &q, NULL, buf, 8, &r), LQ_EINVAL);
+    assert_int_equal(lq_mgmt_render_response(NULL, &q, NULL, buf, sizeof buf, &r), LQ_EINVAL);
 }
 
 static void test_metrics_liqo_counters_and_gauges(void **st)
@@ -351,7 +351,7 @@ static void test_objects_list_filter_and_cursor(void **st)
         size_t off = 0;
         for (uint32_t num = 0;; num++) {
             lq_mgmt_req_t q = req_of(LQ_MGMT_RES_OBJECTS, LQ_MGMT_KIND_SECRET, NULL, (int)(num << 4 | szx));
-            assert_int_equal(lq_mgmt_render(&view, &q, &cur, buf, sizeof buf, &r), LQ_OK);
+            assert_int_equal(lq_mgmt_render_response(&view, &q, &cur, buf, sizeof buf, &r), LQ_OK);
             assert_int_equal(r.code, 205);
             assert_memory_equal(buf, ref + off, r.len);
             off += r.len;
@@ -374,7 +374,7 @@ static void test_objects_list_filter_and_cursor(void **st)
     size_t off = 0;
     for (uint32_t num = 0;; num++) {
         lq_mgmt_req_t q = req_of(LQ_MGMT_RES_OBJECTS, LQ_MGMT_KIND_SECRET, "ns=blog", (int)(num << 4 | 1));
-        assert_int_equal(lq_mgmt_render(&view, &q, &cur, buf, sizeof buf, &r), LQ_OK);
+        assert_int_equal(lq_mgmt_render_response(&view, &q, &cur, buf, sizeof buf, &r), LQ_OK);
         assert_memory_equal(buf, ref + off, r.len);
         off += r.len;
         if (!(r.block2_value & 8u))
@@ -406,52 +406,52 @@ static void test_query_parsing(void **st)
     const char *ns;
     size_t nl;
     char msg[96];
-    assert_int_equal(lq_mgmt_parse_query("ns=shop", 7, &ns, &nl, msg, sizeof msg), LQ_OK);
+    assert_int_equal(lq_mgmt_render_parse_query("ns=shop", 7, &ns, &nl, msg, sizeof msg), LQ_OK);
     assert_int_equal(nl, 4);
     assert_memory_equal(ns, "shop", 4);
-    assert_int_equal(lq_mgmt_parse_query("", 0, &ns, &nl, msg, sizeof msg), LQ_OK);
+    assert_int_equal(lq_mgmt_render_parse_query("", 0, &ns, &nl, msg, sizeof msg), LQ_OK);
     assert_null(ns);
-    assert_int_equal(lq_mgmt_parse_query("&&ns=a-1&", 9, &ns, &nl, msg, sizeof msg), LQ_OK);
+    assert_int_equal(lq_mgmt_render_parse_query("&&ns=a-1&", 9, &ns, &nl, msg, sizeof msg), LQ_OK);
     assert_int_equal(nl, 3);
-    assert_int_equal(lq_mgmt_parse_query("limit=3", 7, &ns, &nl, msg, sizeof msg), LQ_EINVAL);
+    assert_int_equal(lq_mgmt_render_parse_query("limit=3", 7, &ns, &nl, msg, sizeof msg), LQ_EINVAL);
     assert_string_equal(msg, "unknown query parameter 'limit' (only ns=NAMESPACE)");
-    assert_int_equal(lq_mgmt_parse_query("ns=a&ns=b", 9, &ns, &nl, msg, sizeof msg), LQ_EINVAL);
+    assert_int_equal(lq_mgmt_render_parse_query("ns=a&ns=b", 9, &ns, &nl, msg, sizeof msg), LQ_EINVAL);
     assert_string_equal(msg, "ns= given twice");
     const char *bad[] = { "ns=", "ns", "ns=Shop", "ns=-a", "ns=a-", "ns=a_b",
                           "ns=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(lq_mgmt_parse_query(bad[i], strlen(bad[i]), &ns, &nl, msg, sizeof msg), LQ_EINVAL);
+        assert_int_equal(lq_mgmt_render_parse_query(bad[i], strlen(bad[i]), &ns, &nl, msg, sizeof msg), LQ_EINVAL);
         assert_non_null(strstr(msg, "DNS-1123"));
     }
     /* not NUL-terminated: only len bytes count */
-    assert_int_equal(lq_mgmt_parse_query("ns=abcXYZ", 6, &ns, &nl, msg, sizeof msg), LQ_OK);
+    assert_int_equal(lq_mgmt_render_parse_query("ns=abcXYZ", 6, &ns, &nl, msg, sizeof msg), LQ_OK);
     assert_int_equal(nl, 3);
 
     uint32_t num;
     size_t size;
-    assert_int_equal(lq_mgmt_block2_decode(0x36, &num, &size), LQ_OK);
+    assert_int_equal(lq_mgmt_render_block2_decode(0x36, &num, &size), LQ_OK);
     assert_int_equal(num, 3);
     assert_int_equal(size, 1024);
-    assert_int_equal(lq_mgmt_block2_decode(0x0F, &num, &size), LQ_EINVAL);
+    assert_int_equal(lq_mgmt_render_block2_decode(0x0F, &num, &size), LQ_EINVAL);
 }
 
 static void test_digest_follows_state_not_counters(void **st)
 {
     (void)st;
-    uint64_t s0 = lq_mgmt_digest(&view, LQ_MGMT_RES_STATUS);
-    uint64_t r0 = lq_mgmt_digest(&view, LQ_MGMT_RES_READY);
+    uint64_t s0 = lq_mgmt_render_digest(&view, LQ_MGMT_RES_STATUS);
+    uint64_t r0 = lq_mgmt_render_digest(&view, LQ_MGMT_RES_READY);
     view.uptime_ms += 10000;
     view.heap.in_use += 100;
     snap.vnode.lease_renewals++;
     snap.requests_home.submitted += 3;
     snap.tables[0].used++;
-    assert_int_equal(lq_mgmt_digest(&view, LQ_MGMT_RES_STATUS), s0);
-    assert_int_equal(lq_mgmt_digest(&view, LQ_MGMT_RES_READY), r0);
+    assert_int_equal(lq_mgmt_render_digest(&view, LQ_MGMT_RES_STATUS), s0);
+    assert_int_equal(lq_mgmt_render_digest(&view, LQ_MGMT_RES_READY), r0);
     snap.ns[0].state = "Terminating";
-    assert_int_not_equal(lq_mgmt_digest(&view, LQ_MGMT_RES_STATUS), s0);
-    assert_int_equal(lq_mgmt_digest(&view, LQ_MGMT_RES_READY), r0);
+    assert_int_not_equal(lq_mgmt_render_digest(&view, LQ_MGMT_RES_STATUS), s0);
+    assert_int_equal(lq_mgmt_render_digest(&view, LQ_MGMT_RES_READY), r0);
     snap.foreign.reachable = false;
-    assert_int_not_equal(lq_mgmt_digest(&view, LQ_MGMT_RES_READY), r0);
+    assert_int_not_equal(lq_mgmt_render_digest(&view, LQ_MGMT_RES_READY), r0);
 }
 
 static void test_snapshot_helpers(void **st)
@@ -475,10 +475,10 @@ static void test_snapshot_helpers(void **st)
     assert_int_equal(s.n_tables, LQ_MGMT_MAX_TABLES);
     assert_string_equal(lq_mgmt_conn_state_name(LQ_CONN_BODY), "body");
     assert_string_equal(lq_mgmt_conn_state_name(99), "unknown");
-    assert_string_equal(lq_mgmt_kind_path(LQ_MGMT_KIND_NAMESPACES), "namespaces");
-    assert_string_equal(lq_mgmt_kind_reflector(LQ_MGMT_KIND_ENDPOINTSLICE), "EndpointSlice");
-    assert_null(lq_mgmt_kind_reflector(LQ_MGMT_KIND_NAMESPACES));
-    assert_null(lq_mgmt_kind_path(-1));
+    assert_string_equal(lq_mgmt_render_kind_path(LQ_MGMT_KIND_NAMESPACES), "namespaces");
+    assert_string_equal(lq_mgmt_render_kind_reflector(LQ_MGMT_KIND_ENDPOINTSLICE), "EndpointSlice");
+    assert_null(lq_mgmt_render_kind_reflector(LQ_MGMT_KIND_NAMESPACES));
+    assert_null(lq_mgmt_render_kind_path(-1));
 }
 
 /* --- the address rule and the PSK file ------------------------------------------------ */
@@ -489,25 +489,25 @@ static void test_loopback_rule(void **st)
     const char *lo[] = { "127.0.0.1", "127.0.0.2", "127.255.255.254", "::1", "0:0:0:0:0:0:0:1",
                          "::ffff:127.0.0.1", "0::1" };
     for (size_t i = 0; i < sizeof lo / sizeof lo[0]; i++)
-        assert_true(lq_mgmt_is_loopback(lo[i]));
+        assert_true(lq_mgmt_render_is_loopback(lo[i]));
     const char *not_lo[] = { "0.0.0.0", "10.0.0.1", "128.0.0.1", "::", "fd00::5", "::2",
                              "::ffff:10.0.0.1", "1::1", "", "127.0.0.256", "localhost" };
     for (size_t i = 0; i < sizeof not_lo / sizeof not_lo[0]; i++)
-        assert_false(lq_mgmt_is_loopback(not_lo[i]));
+        assert_false(lq_mgmt_render_is_loopback(not_lo[i]));
 
     lq_config_addr_t a[3] = { { "127.0.0.1", 5683 }, { "::1", 5683 }, { "0.0.0.0", 5684 } };
     char msg[320];
-    assert_int_equal(lq_mgmt_check_listen(a, 2, false, msg, sizeof msg), LQ_OK);
-    assert_int_equal(lq_mgmt_check_listen(a, 3, false, msg, sizeof msg), LQ_ECONFIG);
+    assert_int_equal(lq_mgmt_render_check_listen(a, 2, false, msg, sizeof msg), LQ_OK);
+    assert_int_equal(lq_mgmt_render_check_listen(a, 3, false, msg, sizeof msg), LQ_ECONFIG);
     assert_string_equal(msg, "mgmt.listen: 0.0.0.0:5684 is not a loopback address; the management "
                              "endpoint is served beyond this host only over DTLS: give a pre-shared "
                              "key with --mgmt-psk-file FILE (see docs/management.md), or listen on "
                              "127.0.0.1/[::1]");
-    assert_int_equal(lq_mgmt_check_listen(a, 3, true, msg, sizeof msg), LQ_OK);
+    assert_int_equal(lq_mgmt_render_check_listen(a, 3, true, msg, sizeof msg), LQ_OK);
     lq_config_addr_t v6 = { "fd00::5", 0 };
-    assert_int_equal(lq_mgmt_check_listen(&v6, 1, false, msg, sizeof msg), LQ_ECONFIG);
+    assert_int_equal(lq_mgmt_render_check_listen(&v6, 1, false, msg, sizeof msg), LQ_ECONFIG);
     assert_non_null(strstr(msg, "[fd00::5]:0 is not a loopback address"));
-    assert_int_equal(lq_mgmt_check_listen(a, 0, false, msg, sizeof msg), LQ_ECONFIG);
+    assert_int_equal(lq_mgmt_render_check_listen(a, 0, false, msg, sizeof msg), LQ_ECONFIG);
 }
 
 static lq_err_t configure(const char *listen_host, const char *psk, const char *id, char *msg)
@@ -555,20 +555,20 @@ static void test_http_parse(void **st)
     const char *ok = "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n";
     size_t n = strlen(ok);
     for (size_t i = 0; i < n; i++) /* one byte at a time: incomplete until the end */
-        assert_int_equal(lq_mgmt_http_parse(ok, i, &res, &head), LQ_AGAIN);
-    assert_int_equal(lq_mgmt_http_parse(ok, n, &res, &head), LQ_OK);
+        assert_int_equal(lq_mgmt_render_http_parse(ok, i, &res, &head), LQ_AGAIN);
+    assert_int_equal(lq_mgmt_render_http_parse(ok, n, &res, &head), LQ_OK);
     assert_int_equal(res, LQ_MGMT_RES_METRICS);
     assert_false(head);
-    assert_int_equal(lq_mgmt_http_parse("HEAD /readyz?x=1 HTTP/1.0\n\n", 27, &res, &head), LQ_OK);
+    assert_int_equal(lq_mgmt_render_http_parse("HEAD /readyz?x=1 HTTP/1.0\n\n", 27, &res, &head), LQ_OK);
     assert_int_equal(res, LQ_MGMT_RES_READY);
     assert_true(head);
-    assert_int_equal(lq_mgmt_http_parse("GET /healthz HTTP/1.1\r\n\r\n", 25, &res, &head), LQ_OK);
+    assert_int_equal(lq_mgmt_render_http_parse("GET /healthz HTTP/1.1\r\n\r\n", 25, &res, &head), LQ_OK);
     assert_int_equal(res, LQ_MGMT_RES_HEALTH);
-    assert_int_equal(lq_mgmt_http_parse("GET /status HTTP/1.1\r\n\r\n", 24, &res, &head), LQ_OK);
+    assert_int_equal(lq_mgmt_render_http_parse("GET /status HTTP/1.1\r\n\r\n", 24, &res, &head), LQ_OK);
     assert_int_equal(res, -1);
-    assert_int_equal(lq_mgmt_http_parse("GET /healthzz HTTP/1.1\r\n\r\n", 26, &res, &head), LQ_OK);
+    assert_int_equal(lq_mgmt_render_http_parse("GET /healthzz HTTP/1.1\r\n\r\n", 26, &res, &head), LQ_OK);
     assert_int_equal(res, -1);
-    assert_int_equal(lq_mgmt_http_parse("POST /metrics HTTP/1.1\r\n\r\n", 26, &res, &head), LQ_ENOTSUP);
+    assert_int_equal(lq_mgmt_render_http_parse("POST /metrics HTTP/1.1\r\n\r\n", 26, &res, &head), LQ_ENOTSUP);
     const char *bad[] = { "GET  /metrics HTTP/1.1\r\n\r\n", "GET metrics HTTP/1.1\r\n\r\n",
                           "GET /metrics HTTP/2.0\r\n\r\n", "get /metrics HTTP/1.1\r\n\r\n",
                           "GET /metrics HTTP/1.1\r\nno colon\r\n\r\n",
@@ -576,12 +576,12 @@ static void test_http_parse(void **st)
                           "GET /met\x01rics HTTP/1.1\r\n\r\n", "GET /metrics\r\n\r\n",
                           "GET /metrics HTTP/1.1\r\nX: a\x01b\r\n\r\n" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_equal(lq_mgmt_http_parse(bad[i], strlen(bad[i]), &res, &head), LQ_EPROTO);
+        assert_int_equal(lq_mgmt_render_http_parse(bad[i], strlen(bad[i]), &res, &head), LQ_EPROTO);
     static char huge[LQ_MGMT_HTTP_REQ_MAX + 10];
     memset(huge, 'a', sizeof huge);
     memcpy(huge, "GET /metrics HTTP/1.1\r\nX: ", 26);
-    assert_int_equal(lq_mgmt_http_parse(huge, sizeof huge, &res, &head), LQ_ETOOBIG);
-    assert_int_equal(lq_mgmt_http_parse(huge, 100, &res, &head), LQ_AGAIN);
+    assert_int_equal(lq_mgmt_render_http_parse(huge, sizeof huge, &res, &head), LQ_ETOOBIG);
+    assert_int_equal(lq_mgmt_render_http_parse(huge, 100, &res, &head), LQ_AGAIN);
 }
 
 /* Rendering never touches the heap (the guard stays quiet after the seal). */
@@ -599,11 +599,11 @@ static void test_render_allocates_nothing(void **st)
     for (int res = LQ_MGMT_RES_HEALTH; res <= LQ_MGMT_RES_OBJECTS; res++) {
         for (uint32_t num = 0; num < 4; num++) {
             lq_mgmt_req_t q = req_of((lq_mgmt_res_t)res, LQ_MGMT_KIND_SECRET, NULL, (int)(num << 4 | 5));
-            lq_err_t x = lq_mgmt_render(&view, &q, &cur, buf, sizeof buf, &r);
+            lq_err_t x = lq_mgmt_render_response(&view, &q, &cur, buf, sizeof buf, &r);
             e = e != LQ_OK ? e : x;
         }
     }
-    (void)lq_mgmt_digest(&view, LQ_MGMT_RES_STATUS);
+    (void)lq_mgmt_render_digest(&view, LQ_MGMT_RES_STATUS);
     unsigned long v1 = lq_allocguard_violations();
     lq_pool_init();
     assert_int_equal(e, LQ_OK);

@@ -1,4 +1,4 @@
-/* Unit tests of the CoAP management endpoint through libcoap (src/mgmt/mgmt.c): the agent's
+/* Unit tests of the CoAP management endpoint through libcoap (src/mgmt/coap.c): the agent's
  * side runs in an lq_loop on the real POSIX port, bound to 127.0.0.1 port 0; the test's
  * side is a libcoap client context in the same process. Both are pumped in turn until an
  * answer arrives (bounded by an iteration count, not by time). Covers every resource,
@@ -336,7 +336,7 @@ static void test_block_request_from_client(void **st)
     lq_mgmt_req_t req = { .res = LQ_MGMT_RES_STATUS, .accept = -1, .max_block = 1024,
                           .has_block2 = true, .block2 = (1 << 4) | 2 };
     lq_mgmt_resp_t r;
-    assert_int_equal(lq_mgmt_render(&v, &req, NULL, whole, sizeof whole, &r), LQ_OK);
+    assert_int_equal(lq_mgmt_render_response(&v, &req, NULL, whole, sizeof whole, &r), LQ_OK);
     /* the uptime may have moved; the first bytes of block 1 are version and board */
     assert_int_equal(r.len, 64);
     assert_memory_equal(ans.body, whole, 16);

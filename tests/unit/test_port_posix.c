@@ -1,5 +1,5 @@
 /* Tests of the POSIX port against the real OS: loopback sockets (IPv4 and IPv6),
- * non-blocking connect, poll, clocks, entropy and files. Only loopback is dialled. */
+ * non-blocking connect, listen and accept, poll, clocks, entropy and files. Only loopback is dialled. */
 #define _GNU_SOURCE 1
 #include <setjmp.h>
 #include <stdarg.h>
@@ -181,6 +181,124 @@ static void test_file_read_limits(void **state)
     assert_int_equal(lq_port_file_stat(path, &mtime, &size), LQ_ENOTFOUND);
 }
 
+/* --- listen / accept ------------------------------------------------------------------ */
+
+/* The port layer's listener against the OS's client: accept, peer text, both directions,
+ * an empty queue and an orderly close. */
+static void listen_roundtrip(const char *addr, const char *peer_prefix)
+{
+    lq_port_fd_t ls = -1;
+    lq_err_t e = lq_port_tcp_listen(addr, 0, 4, &ls);
+    if (e == LQ_ENOTSUP && strchr(addr, ':') != NULL) {
+        skip(); /* IPv6 disabled in this environment */
+        return;
+    }
+    assert_int_equal(e, LQ_OK);
+    assert_true(ls >= 0);
+    uint16_t port = 0;
+    assert_int_equal(lq_port_local_port(ls, &port), LQ_OK);
+    assert_true(port > 0);
+
+    /* Nothing queued yet: no block, LQ_AGAIN, and not readable. */
+    lq_port_fd_t c = -1;
+    char peer[LQ_PORT_PEER_MAX];
+    assert_int_equal(lq_port_tcp_accept(ls, &c, peer, sizeof peer), LQ_AGAIN);
+    assert_int_equal(c, -1);
+    unsigned got = 0;
+    assert_int_equal(wait_one(ls, LQ_PORT_IN, 0, &got), LQ_OK);
+    assert_int_equal(got, 0);
+
+    lq_port_fd_t cl = -1;
+    e = lq_port_tcp_connect(addr, port, &cl);
+    assert_true(e == LQ_OK || e == LQ_AGAIN);
+    assert_int_equal(wait_one(ls, LQ_PORT_IN, 2000, &got), LQ_OK);
+    assert_true(got & LQ_PORT_IN);
+    assert_int_equal(lq_port_tcp_accept(ls, &c, peer, sizeof peer), LQ_OK);
+    assert_true(c >= 0);
+    assert_int_equal(strncmp(peer, peer_prefix, strlen(peer_prefix)), 0);
+    /* The peer's port is the client's local port. */
+    uint16_t cport = 0;
+    assert_int_equal(lq_port_local_port(cl, &cport), LQ_OK);
+    char want[16];
+    snprintf(want, sizeof want, ":%u", (unsigned)cport);
+    assert_string_equal(peer + strlen(peer) - strlen(want), want);
+    assert_int_equal(wait_one(cl, LQ_PORT_OUT, 2000, &got), LQ_OK);
+    assert_int_equal(lq_port_tcp_finish(cl), LQ_OK);
+
+    /* The accepted descriptor is non-blocking: recv says "wait", never blocks. */
+    char buf[16];
+    assert_int_equal(lq_port_recv(c, buf, sizeof buf), LQ_IO_WAIT);
+    assert_int_equal(lq_port_send(cl, "ping", 4), 4);
+    assert_int_equal(wait_one(c, LQ_PORT_IN, 2000, &got), LQ_OK);
+    assert_int_equal(lq_port_recv(c, buf, sizeof buf), 4);
+    assert_memory_equal(buf, "ping", 4);
+    assert_int_equal(lq_port_send(c, "pong", 4), 4);
+    assert_int_equal(wait_one(cl, LQ_PORT_IN, 2000, &got), LQ_OK);
+    assert_int_equal(lq_port_recv(cl, buf, sizeof buf), 4);
+    assert_memory_equal(buf, "pong", 4);
+    lq_port_close(cl);
+    assert_int_equal(wait_one(c, LQ_PORT_IN, 2000, &got), LQ_OK);
+    assert_int_equal(lq_port_recv(c, buf, sizeof buf), LQ_IO_CLOSED);
+    lq_port_close(c);
+    assert_int_equal(lq_port_tcp_accept(ls, &c, NULL, 0), LQ_AGAIN);
+    lq_port_close(ls);
+}
+
+static void test_listen_accept_ipv4(void **state)
+{
+    (void)state;
+    listen_roundtrip("127.0.0.1", "127.0.0.1:");
+}
+
+static void test_listen_accept_ipv6(void **state)
+{
+    (void)state;
+    listen_roundtrip("::1", "[::1]:");
+}
+
+static void test_listen_errors(void **state)
+{
+    (void)state;
+    lq_port_fd_t ls = -1, other = -1, c = -1;
+    /* Literals only: a name is never resolved here. */
+    assert_int_equal(lq_port_tcp_listen("localhost", 0, 4, &ls), LQ_EINVAL);
+    assert_int_equal(ls, -1);
+    assert_int_equal(lq_port_tcp_listen("127.0.0.256", 0, 4, &ls), LQ_EINVAL);
+    assert_int_equal(lq_port_tcp_listen("[::1]", 0, 4, &ls), LQ_EINVAL);
+    assert_int_equal(lq_port_tcp_listen(NULL, 0, 4, &ls), LQ_EINVAL);
+    /* Not an address of this host (TEST-NET-1). */
+    assert_int_equal(lq_port_tcp_listen("192.0.2.1", 0, 4, &ls), LQ_ENOTSUP);
+    assert_int_not_equal(lq_port_sock_error(-1), 0);
+
+    /* A port in use by a listener is refused; SO_REUSEADDR does not allow two. */
+    assert_int_equal(lq_port_tcp_listen("127.0.0.1", 0, 0, &ls), LQ_OK);
+    uint16_t port = 0;
+    assert_int_equal(lq_port_local_port(ls, &port), LQ_OK);
+    assert_int_equal(lq_port_tcp_listen("127.0.0.1", port, 0, &other), LQ_ECONFLICT);
+    assert_int_equal(other, -1);
+    assert_int_not_equal(lq_port_sock_error(-1), 0);
+    /* A too small peer buffer is refused before anything is taken. */
+    char small[8];
+    assert_int_equal(lq_port_tcp_accept(ls, &c, small, sizeof small), LQ_EINVAL);
+    lq_port_close(ls);
+
+    /* SO_REUSEADDR: after an accepted connection closed by the server (TIME_WAIT on the
+     * listening port), the port can be listened on again at once. */
+    assert_int_equal(lq_port_tcp_listen("127.0.0.1", port, 0, &ls), LQ_OK);
+    lq_port_fd_t cl = -1;
+    lq_err_t e = lq_port_tcp_connect("127.0.0.1", port, &cl);
+    assert_true(e == LQ_OK || e == LQ_AGAIN);
+    unsigned got = 0;
+    assert_int_equal(wait_one(ls, LQ_PORT_IN, 2000, &got), LQ_OK);
+    assert_int_equal(lq_port_tcp_accept(ls, &c, NULL, 0), LQ_OK);
+    lq_port_close(c); /* the server closes first: its side goes to TIME_WAIT */
+    lq_port_close(ls);
+    assert_int_equal(wait_one(cl, LQ_PORT_IN, 2000, &got), LQ_OK);
+    lq_port_close(cl);
+    assert_int_equal(lq_port_tcp_listen("127.0.0.1", port, 0, &ls), LQ_OK);
+    lq_port_close(ls);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +308,9 @@ int main(void)
         cmocka_unit_test(test_wait_times_out_on_monotonic_clock),
         cmocka_unit_test(test_entropy_fills_and_differs),
         cmocka_unit_test(test_file_read_limits),
+        cmocka_unit_test(test_listen_accept_ipv4),
+        cmocka_unit_test(test_listen_accept_ipv6),
+        cmocka_unit_test(test_listen_errors),
     };
     return cmocka_run_group_tests_name("port_posix", tests, NULL, NULL);
 }

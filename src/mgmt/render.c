@@ -1,4 +1,4 @@
-/* liqolet: the management endpoint's pure core (see include/liqolet/mgmt.h).
+/* liqolet: the management endpoint's pure core (see include/liqolet/mgmt_render.h).
  *
  * Every representation is produced by one function per resource writing into an out_t,
  * a window over the byte stream: only the bytes of the requested block are stored, the
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "liqolet/ascii.h"
-#include "liqolet/mgmt.h"
+#include "liqolet/mgmt_render.h"
 
 /* --- kinds ------------------------------------------------------------------------------ */
 
@@ -29,12 +29,12 @@ static const char *const kind_refl[] = {
 #undef KIND_REFL_
 };
 
-const char *lq_mgmt_kind_path(int kind)
+const char *lq_mgmt_render_kind_path(int kind)
 {
     return kind >= 0 && kind <= (int)LQ_MGMT_KIND_NAMESPACES ? kind_paths[kind] : NULL;
 }
 
-const char *lq_mgmt_kind_reflector(int kind)
+const char *lq_mgmt_render_kind_reflector(int kind)
 {
     return kind >= 0 && kind < (int)LQ_MGMT_KIND_COUNT ? kind_refl[kind] : NULL;
 }
@@ -228,7 +228,7 @@ static void text_add(text_t *t, const char *s)
     t->len += (size_t)n;
 }
 
-bool lq_mgmt_ready(const lq_mgmt_snapshot_t *s, char *reason, size_t cap)
+bool lq_mgmt_render_ready(const lq_mgmt_snapshot_t *s, char *reason, size_t cap)
 {
     text_t t = { reason, cap, 0 };
     if (cap > 0)
@@ -283,7 +283,7 @@ static void render_status(out_t *o, const lq_mgmt_view_t *v, bool stable)
 {
     const lq_mgmt_snapshot_t *s = v->snap;
     char reason[LQ_MGMT_REASON_MAX];
-    bool ready = lq_mgmt_ready(s, reason, sizeof reason);
+    bool ready = lq_mgmt_render_ready(s, reason, sizeof reason);
     jw_t w = { o, 0, 0 };
 
     jw_open(&w, NULL, "{");
@@ -455,7 +455,7 @@ static void render_metrics(out_t *o, const lq_mgmt_view_t *v)
     sample(o, "liqolet_uptime_seconds", NULL, NULL, v->uptime_ms / 1000u);
     family(o, "liqolet_ready", "gauge", "1 when both API servers are reachable and the virtual "
            "node is registered.");
-    sample(o, "liqolet_ready", NULL, NULL, lq_mgmt_ready(s, reason, sizeof reason) ? 1u : 0u);
+    sample(o, "liqolet_ready", NULL, NULL, lq_mgmt_render_ready(s, reason, sizeof reason) ? 1u : 0u);
     family(o, "liqolet_cluster_reachable", "gauge", "1 when the cluster's API server answers.");
     sample(o, "liqolet_cluster_reachable", "cluster", "home", s->home.reachable ? 1u : 0u);
     sample(o, "liqolet_cluster_reachable", "cluster", "foreign", s->foreign.reachable ? 1u : 0u);
@@ -626,8 +626,8 @@ static bool dns_label(const char *s, size_t n)
     return true;
 }
 
-lq_err_t lq_mgmt_parse_query(const char *q, size_t len, const char **ns, size_t *ns_len,
-                             char *msg, size_t msg_cap)
+lq_err_t lq_mgmt_render_parse_query(const char *q, size_t len, const char **ns,
+                                    size_t *ns_len, char *msg, size_t msg_cap)
 {
     if (ns == NULL || ns_len == NULL || (q == NULL && len > 0))
         return LQ_EINVAL;
@@ -666,7 +666,7 @@ lq_err_t lq_mgmt_parse_query(const char *q, size_t len, const char **ns, size_t 
     return LQ_OK;
 }
 
-lq_err_t lq_mgmt_block2_decode(uint32_t value, uint32_t *num, size_t *size)
+lq_err_t lq_mgmt_render_block2_decode(uint32_t value, uint32_t *num, size_t *size)
 {
     uint32_t szx = value & 7u;
     if (szx == 7u || value > 0xFFFFFFu)
@@ -717,8 +717,9 @@ static uint64_t ns_list_gen(const lq_mgmt_snapshot_t *s)
     return h;
 }
 
-lq_err_t lq_mgmt_render(const lq_mgmt_view_t *v, const lq_mgmt_req_t *req,
-                        lq_mgmt_cursor_t *cur, char *buf, size_t cap, lq_mgmt_resp_t *resp)
+lq_err_t lq_mgmt_render_response(const lq_mgmt_view_t *v, const lq_mgmt_req_t *req,
+                                 lq_mgmt_cursor_t *cur, char *buf, size_t cap,
+                                 lq_mgmt_resp_t *resp)
 {
     if (v == NULL || v->snap == NULL || req == NULL || buf == NULL || resp == NULL || cap < 16)
         return LQ_EINVAL;
@@ -736,11 +737,11 @@ lq_err_t lq_mgmt_render(const lq_mgmt_view_t *v, const lq_mgmt_req_t *req,
     const char *ns = NULL;
     size_t ns_len = 0;
     if (req->res == LQ_MGMT_RES_OBJECTS) {
-        if (lq_mgmt_kind_path(req->kind) == NULL) {
+        if (lq_mgmt_render_kind_path(req->kind) == NULL) {
             diag(resp, buf, cap, 404, "no such kind");
             return LQ_OK;
         }
-        if (lq_mgmt_parse_query(req->query, req->query_len, &ns, &ns_len, msg, sizeof msg) !=
+        if (lq_mgmt_render_parse_query(req->query, req->query_len, &ns, &ns_len, msg, sizeof msg) !=
             LQ_OK) {
             diag(resp, buf, cap, 400, msg);
             return LQ_OK;
@@ -758,7 +759,7 @@ lq_err_t lq_mgmt_render(const lq_mgmt_view_t *v, const lq_mgmt_req_t *req,
     if (req->has_block2) {
         uint32_t rnum;
         size_t rsize;
-        if (lq_mgmt_block2_decode(req->block2, &rnum, &rsize) != LQ_OK) {
+        if (lq_mgmt_render_block2_decode(req->block2, &rnum, &rsize) != LQ_OK) {
             diag(resp, buf, cap, 400, "bad Block2 option");
             return LQ_OK;
         }
@@ -811,7 +812,7 @@ lq_err_t lq_mgmt_render(const lq_mgmt_view_t *v, const lq_mgmt_req_t *req,
             put(&o, "ok\n");
             break;
         case LQ_MGMT_RES_READY:
-            if (lq_mgmt_ready(v->snap, reason, sizeof reason))
+            if (lq_mgmt_render_ready(v->snap, reason, sizeof reason))
                 put(&o, "ready\n");
             else {
                 put(&o, "not ready: ");
@@ -850,68 +851,19 @@ lq_err_t lq_mgmt_render(const lq_mgmt_view_t *v, const lq_mgmt_req_t *req,
     return LQ_OK;
 }
 
-uint64_t lq_mgmt_digest(const lq_mgmt_view_t *v, lq_mgmt_res_t res)
+uint64_t lq_mgmt_render_digest(const lq_mgmt_view_t *v, lq_mgmt_res_t res)
 {
     char none[1];
     out_t o;
     out_init(&o, none, 0, 0, true);
     if (res == LQ_MGMT_RES_READY) {
         char reason[LQ_MGMT_REASON_MAX];
-        put(&o, lq_mgmt_ready(v->snap, reason, sizeof reason) ? "1" : "0");
+        put(&o, lq_mgmt_render_ready(v->snap, reason, sizeof reason) ? "1" : "0");
         put(&o, reason);
     } else {
         render_status(&o, v, true);
     }
     return o.hash;
-}
-
-/* --- snapshot helpers -------------------------------------------------------------------- */
-
-const char *lq_mgmt_conn_state_name(int state)
-{
-    switch (state) {
-    case LQ_CONN_IDLE:
-        return "idle";
-    case LQ_CONN_CONNECTING:
-        return "connecting";
-    case LQ_CONN_HANDSHAKE:
-        return "handshake";
-    case LQ_CONN_SENDING:
-        return "sending";
-    case LQ_CONN_HEAD:
-        return "head";
-    case LQ_CONN_BODY:
-        return "body";
-    default:
-        return "unknown";
-    }
-}
-
-void lq_mgmt_snap_conn(lq_mgmt_snapshot_t *s, const char *cluster, const char *name,
-                       const lq_conn_t *c)
-{
-    if (s->n_conns >= LQ_MGMT_MAX_CONNS)
-        return;
-    lq_mgmt_conn_t *e = &s->conns[s->n_conns++];
-    e->cluster = cluster;
-    e->name = name;
-    e->state = lq_mgmt_conn_state_name((int)c->state);
-    e->last_error = c->error;
-    e->requests = c->stats.requests;
-    e->connects = c->stats.connects;
-    e->failures = c->stats.failures;
-}
-
-void lq_mgmt_snap_table(lq_mgmt_snapshot_t *s, const char *name, uint64_t used,
-                        uint64_t capacity, uint64_t high_water)
-{
-    if (s->n_tables >= LQ_MGMT_MAX_TABLES)
-        return;
-    lq_mgmt_table_t *t = &s->tables[s->n_tables++];
-    t->name = name;
-    t->used = used;
-    t->capacity = capacity;
-    t->high_water = high_water;
 }
 
 /* --- addresses --------------------------------------------------------------------------- */
@@ -998,7 +950,7 @@ static bool parse_v6(const char *s, size_t n, uint8_t out[16])
     return true;
 }
 
-bool lq_mgmt_is_loopback(const char *ip)
+bool lq_mgmt_render_is_loopback(const char *ip)
 {
     if (ip == NULL)
         return false;
@@ -1015,8 +967,8 @@ bool lq_mgmt_is_loopback(const char *ip)
     return memcmp(a, mapped, 12) == 0 && a[12] == 127;
 }
 
-lq_err_t lq_mgmt_check_listen(const lq_config_addr_t *addrs, size_t n, bool have_psk,
-                              char *msg, size_t msg_cap)
+lq_err_t lq_mgmt_render_check_listen(const lq_config_addr_t *addrs, size_t n, bool have_psk,
+                                     char *msg, size_t msg_cap)
 {
     if (msg != NULL && msg_cap > 0)
         msg[0] = '\0';
@@ -1027,7 +979,7 @@ lq_err_t lq_mgmt_check_listen(const lq_config_addr_t *addrs, size_t n, bool have
         return LQ_ECONFIG;
     }
     for (size_t i = 0; i < n; i++) {
-        if (have_psk || lq_mgmt_is_loopback(addrs[i].host))
+        if (have_psk || lq_mgmt_render_is_loopback(addrs[i].host))
             continue;
         bool v6 = strchr(addrs[i].host, ':') != NULL;
         msgf(msg, msg_cap,
@@ -1042,7 +994,7 @@ lq_err_t lq_mgmt_check_listen(const lq_config_addr_t *addrs, size_t n, bool have
 
 /* --- the HTTP listener's request head ---------------------------------------------------- */
 
-lq_err_t lq_mgmt_http_parse(const char *buf, size_t len, int *res, bool *head_only)
+lq_err_t lq_mgmt_render_http_parse(const char *buf, size_t len, int *res, bool *head_only)
 {
     if (buf == NULL || res == NULL || head_only == NULL)
         return LQ_EINVAL;

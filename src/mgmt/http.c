@@ -1,41 +1,31 @@
-/* liqolet: the optional HTTP listener of the management endpoint (--http-listen,
- * DESIGN.md Decision 12): GET or HEAD /healthz, /readyz (200, or 503 when not ready) and
- * /metrics, for kubelet probes and Prometheus, which reach a pod over HTTP. Nothing else,
- * nothing secret, no authentication; one request per connection (Connection: close).
+/* liqolet: the optional HTTP listener of the management endpoint (see
+ * include/liqolet/mgmt_http.h).
  *
- * Memory: LQ_MGMT_HTTP_CONNS connections, each with one LQ_MGMT_HTTP_REQ_MAX buffer that
- * holds the request head and then, while answering, one window of the body. The body is
- * rendered window by window from the start (lq_mgmt_render with Block2), so /metrics of
- * any size is sent without a body buffer; its digest is checked at every window, and a
- * body that changed while it was being sent is cut short (the client sees fewer bytes
- * than Content-Length and retries) rather than sent inconsistent.
+ * The body is rendered window by window from the start (lq_mgmt_render_response with
+ * Block2); its digest is checked at every window, and a body that changed while it was
+ * being sent is cut short (the client sees fewer bytes than Content-Length and retries)
+ * rather than sent inconsistent.
  *
- * The listening sockets are made here with POSIX calls: the port layer has no listen or
- * accept yet (only this module needs them). Accepted connections then use lq_port_recv,
- * lq_port_send and the loop like any other descriptor. */
-#define _GNU_SOURCE 1
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
+ * Sockets: lq_port_tcp_listen / lq_port_tcp_accept, then lq_port_recv, lq_port_send and
+ * the loop like any other descriptor. No OS header here. */
 #include <stdio.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "liqolet/log.h"
-#include "liqolet/mgmt.h"
+#include "liqolet/mgmt_http.h"
+#include "liqolet/port.h"
 
-#define HTTP_TIMEOUT_MS 10000
 #define HTTP_BACKLOG 8
+/* How long accepting pauses when the process is out of descriptors (ms). */
+#define HTTP_ACCEPT_PAUSE_MS 1000
 
 typedef struct lq_mgmt_http_conn_ hconn_t;
 
 static void conn_close(hconn_t *c)
 {
-    lq_mgmt_t *m = c->m;
-    lq_loop_timer_stop(m->loop_, &c->timer);
-    lq_loop_io_close(m->loop_, &c->io, NULL);
+    lq_mgmt_http_t *h = c->h;
+    lq_loop_timer_stop(h->loop_, &c->timer);
+    lq_loop_io_close(h->loop_, &c->io, NULL);
     c->busy = false;
 }
 
@@ -57,8 +47,9 @@ static bool fill_window(hconn_t *c)
     req.block2 = (uint32_t)(num << 4) | szx;
     lq_mgmt_view_t v;
     lq_mgmt_resp_t resp;
-    lq_mgmt_view(c->m, &v);
-    if (lq_mgmt_render(&v, &req, NULL, c->buf, sizeof c->buf, &resp) != LQ_OK || resp.code != 205)
+    c->h->src_.view(c->h->src_.ctx, &v, true);
+    if (lq_mgmt_render_response(&v, &req, NULL, c->buf, sizeof c->buf, &resp) != LQ_OK ||
+        resp.code != 205)
         return false;
     if (c->sent > 0 && memcmp(resp.etag_value, c->etag, sizeof c->etag) != 0)
         return false;
@@ -124,8 +115,8 @@ static void answer_text(hconn_t *c, int status, const char *reason, const char *
 
 static void answer(hconn_t *c, lq_err_t parsed, int res, bool head_only)
 {
-    lq_mgmt_t *m = c->m;
-    m->stats.http_requests++;
+    lq_mgmt_http_t *h = c->h;
+    h->src_.stats->http_requests++;
     if (parsed == LQ_ENOTSUP) {
         answer_text(c, 405, "Method Not Allowed", "only GET and HEAD\n", false,
                     "Allow: GET, HEAD\r\n");
@@ -152,8 +143,8 @@ static void answer(hconn_t *c, lq_err_t parsed, int res, bool head_only)
     if (res == LQ_MGMT_RES_READY) {
         char why[8];
         lq_mgmt_view_t v;
-        lq_mgmt_view(m, &v);
-        if (!lq_mgmt_ready(v.snap, why, sizeof why)) {
+        h->src_.view(h->src_.ctx, &v, true);
+        if (!lq_mgmt_render_ready(v.snap, why, sizeof why)) {
             status = 503;
             reason = "Service Unavailable";
         }
@@ -192,7 +183,7 @@ static void on_conn(lq_loop_t *loop, lq_loop_io_t *io, unsigned events, void *ct
     c->len += (size_t)n;
     int res;
     bool head_only;
-    lq_err_t e = lq_mgmt_http_parse(c->buf, c->len, &res, &head_only);
+    lq_err_t e = lq_mgmt_render_http_parse(c->buf, c->len, &res, &head_only);
     if (e == LQ_AGAIN)
         return;
     answer(c, e, res, head_only);
@@ -205,105 +196,129 @@ static void on_timeout(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
     conn_close(ctx);
 }
 
+static void set_accepting(lq_mgmt_http_t *h, bool on)
+{
+    for (size_t i = 0; i < h->n_listening_; i++)
+        lq_loop_io_want(&h->listen_io_[i], on ? LQ_PORT_IN : 0u);
+}
+
+static void on_pause_end(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
+{
+    (void)loop;
+    (void)t;
+    set_accepting(ctx, true);
+}
+
 static void on_accept(lq_loop_t *loop, lq_loop_io_t *io, unsigned events, void *ctx)
 {
     (void)events;
-    lq_mgmt_t *m = ctx;
+    lq_mgmt_http_t *h = ctx;
     for (;;) {
-        int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
-            return; /* EAGAIN: all taken; anything else: try again next time */
+        lq_port_fd_t fd = -1;
+        char peer[LQ_PORT_PEER_MAX];
+        lq_err_t e = lq_port_tcp_accept(io->fd, &fd, peer, sizeof peer);
+        if (e == LQ_AGAIN)
+            return;
+        if (e != LQ_OK) {
+            /* Out of descriptors (or a broken listener): the listener would stay readable,
+             * so stop watching it for a while instead of spinning. */
+            LQ_WARN("mgmt", "HTTP: cannot accept: %s; pausing for %d ms", lq_err_str(e),
+                    HTTP_ACCEPT_PAUSE_MS);
+            set_accepting(h, false);
+            lq_loop_timer_start(loop, &h->pause_timer_, HTTP_ACCEPT_PAUSE_MS);
+            return;
+        }
         hconn_t *c = NULL;
         for (size_t i = 0; i < LQ_MGMT_HTTP_CONNS && c == NULL; i++)
-            if (!m->http_conns_[i].busy && m->http_conns_[i].io.state == LQ_LOOP_IO_FREE)
-                c = &m->http_conns_[i];
+            if (!h->conns_[i].busy && h->conns_[i].io.state == LQ_LOOP_IO_FREE)
+                c = &h->conns_[i];
         if (c == NULL) {
-            LQ_DEBUG("mgmt", "HTTP: %u connections already open; one refused",
-                     (unsigned)LQ_MGMT_HTTP_CONNS);
-            close(fd);
+            LQ_DEBUG("mgmt", "HTTP: %u connections already open; %s refused",
+                     (unsigned)LQ_MGMT_HTTP_CONNS, peer);
+            lq_port_close(fd);
             continue;
         }
-        c->m = m;
+        c->h = h;
         c->busy = true;
         c->sending = false;
         c->len = 0;
         if (lq_loop_io_add(loop, &c->io, fd, LQ_PORT_IN, on_conn, c) != LQ_OK) {
             c->busy = false;
-            close(fd);
+            lq_port_close(fd);
             continue;
         }
+        LQ_TRACE("mgmt", "HTTP: connection from %s", peer);
         lq_loop_timer_init(&c->timer, on_timeout, c);
-        lq_loop_timer_start(loop, &c->timer, HTTP_TIMEOUT_MS);
+        lq_loop_timer_start(loop, &c->timer, LQ_MGMT_HTTP_TIMEOUT_MS);
     }
 }
 
-static lq_err_t listen_one(lq_mgmt_t *m, size_t i)
+static lq_err_t listen_one(lq_mgmt_http_t *h, const lq_config_addr_t *a, size_t i)
 {
-    const lq_config_addr_t *a = &m->http_[i];
     bool v6 = strchr(a->host, ':') != NULL;
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    memset(&ss, 0, sizeof ss);
-    if (v6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(a->port);
-        if (inet_pton(AF_INET6, a->host, &s6->sin6_addr) != 1)
-            return LQ_EINVAL;
-        sl = sizeof *s6;
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)&ss;
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons(a->port);
-        if (inet_pton(AF_INET, a->host, &s4->sin_addr) != 1)
-            return LQ_EINVAL;
-        sl = sizeof *s4;
+    lq_port_fd_t fd = -1;
+    lq_err_t e = lq_port_tcp_listen(a->host, a->port, HTTP_BACKLOG, &fd);
+    if (e != LQ_OK) {
+        int os = lq_port_sock_error(-1);
+        LQ_ERROR("mgmt", "cannot listen on http://%s%s%s:%u: %s%s%s", v6 ? "[" : "", a->host,
+                 v6 ? "]" : "", (unsigned)a->port, lq_err_str(e), os != 0 ? ": " : "",
+                 os != 0 ? strerror(os) : "");
+        return e;
     }
-    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return LQ_EIO;
-    int one = 1;
-    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (v6)
-        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)(void *)&ss, sl) != 0 || listen(fd, HTTP_BACKLOG) != 0) {
-        LQ_ERROR("mgmt", "cannot listen on http://%s%s%s:%u: %s", v6 ? "[" : "", a->host,
-                 v6 ? "]" : "", (unsigned)a->port, strerror(errno));
-        close(fd);
-        return LQ_EIO;
+    if (lq_port_local_port(fd, &h->ports[i]) != LQ_OK)
+        h->ports[i] = a->port;
+    e = lq_loop_io_add(h->loop_, &h->listen_io_[i], fd, LQ_PORT_IN, on_accept, h);
+    if (e != LQ_OK) {
+        lq_port_close(fd);
+        return e;
     }
-    sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)(void *)&ss, &sl) == 0)
-        m->http_ports[i] = ntohs(v6 ? ((struct sockaddr_in6 *)(void *)&ss)->sin6_port
-                                    : ((struct sockaddr_in *)(void *)&ss)->sin_port);
-    if (lq_loop_io_add(m->loop_, &m->http_listen_io_[i], fd, LQ_PORT_IN, on_accept, m) != LQ_OK) {
-        close(fd);
-        return LQ_ENOSPC;
-    }
-    m->n_http_listening_ = i + 1;
+    h->n_listening_ = i + 1;
     LQ_INFO("mgmt", "HTTP listening on http://%s%s%s:%u (/healthz, /readyz, /metrics)%s",
-            v6 ? "[" : "", a->host, v6 ? "]" : "", (unsigned)m->http_ports[i],
-            lq_mgmt_is_loopback(a->host) ? "" : "; not a loopback address: reachable from the "
-                                                "network, without authentication");
+            v6 ? "[" : "", a->host, v6 ? "]" : "", (unsigned)h->ports[i],
+            lq_mgmt_render_is_loopback(a->host) ? "" : "; not a loopback address: reachable "
+                                                       "from the network, without "
+                                                       "authentication");
     return LQ_OK;
 }
 
-lq_err_t lq_mgmt_http_start(lq_mgmt_t *m)
+void lq_mgmt_http_init(lq_mgmt_http_t *h)
 {
-    for (size_t i = 0; i < m->n_http_; i++) {
-        lq_err_t e = listen_one(m, i);
-        if (e != LQ_OK)
+    memset(h, 0, sizeof *h);
+    lq_loop_timer_init(&h->pause_timer_, on_pause_end, h);
+}
+
+lq_err_t lq_mgmt_http_start(lq_mgmt_http_t *h, lq_loop_t *loop, const lq_config_addr_t *addrs,
+                            size_t n, const lq_mgmt_source_t *src)
+{
+    if (h == NULL || loop == NULL || src == NULL || src->view == NULL || src->stats == NULL ||
+        (addrs == NULL && n > 0) || n > LQ_CONFIG_MAX_LISTEN || h->started)
+        return LQ_EINVAL;
+    h->loop_ = loop;
+    h->src_ = *src;
+    h->n_listening_ = 0;
+    memset(h->ports, 0, sizeof h->ports);
+    lq_loop_timer_init(&h->pause_timer_, on_pause_end, h);
+    h->started = true;
+    for (size_t i = 0; i < n; i++) {
+        lq_err_t e = listen_one(h, &addrs[i], i);
+        if (e != LQ_OK) {
+            lq_mgmt_http_close(h);
             return e;
+        }
     }
     return LQ_OK;
 }
 
-void lq_mgmt_http_close(lq_mgmt_t *m)
+void lq_mgmt_http_close(lq_mgmt_http_t *h)
 {
+    if (h == NULL || !h->started)
+        return;
     for (size_t i = 0; i < LQ_MGMT_HTTP_CONNS; i++)
-        if (m->http_conns_[i].busy)
-            conn_close(&m->http_conns_[i]);
-    for (size_t i = 0; i < m->n_http_listening_; i++)
-        lq_loop_io_close(m->loop_, &m->http_listen_io_[i], NULL);
-    m->n_http_listening_ = 0;
+        if (h->conns_[i].busy)
+            conn_close(&h->conns_[i]);
+    for (size_t i = 0; i < h->n_listening_; i++)
+        lq_loop_io_close(h->loop_, &h->listen_io_[i], NULL);
+    h->n_listening_ = 0;
+    lq_loop_timer_stop(h->loop_, &h->pause_timer_);
+    h->started = false;
 }
