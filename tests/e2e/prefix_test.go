@@ -224,12 +224,18 @@ func (p *prefixProxy) requireServed(t *testing.T, prefix string, parts ...string
 // went without a bearer token or liqolet's User-Agent.
 func (p *prefixProxy) requireClean(t *testing.T, allowed func(line string) bool) {
 	t.Helper()
-	_, rejected, badHead := p.snapshot()
-	var bad []string
+	served, rejected, badHead := p.snapshot()
+	var bad, tolerated []string
 	for _, r := range rejected {
 		if allowed == nil || !allowed(r) {
 			bad = append(bad, r)
+		} else {
+			tolerated = append(tolerated, r)
 		}
+	}
+	t.Logf("%d requests went through the prefix; %d without it were tolerated", len(served), len(tolerated))
+	if len(tolerated) > 0 {
+		t.Logf("tolerated (src/reflect watches still on .bearer):\n  %s", strings.Join(tolerated, "\n  "))
 	}
 	if len(bad) > 0 {
 		t.Errorf("requests without the server's path prefix %s (answered 404):\n  %s", proxyPrefix, strings.Join(bad, "\n  "))
