@@ -1,5 +1,7 @@
 /* liqolet: Kubernetes REST requests over a small fixed pool of connections (one client
- * per API server). Watches are not here (src/kube/watch.c owns one connection per watch).
+ * per API server), and streamed requests on a connection the caller owns (watches, the
+ * capacity scan's paginated LISTs, `liqolet check`): see "streamed requests" below.
+ * Both kinds get their request head from one place, lq_kreq_head.
  *
  * Model. A client (lq_kreq_client_t, caller-owned, static: it embeds LQ_MAX_REQ_CONNS
  * connections and their buffers) carries requests (lq_kreq_t, caller-owned, e.g. inside
@@ -64,6 +66,8 @@
 #ifndef LQ_KREQ_DRAIN_MAX
 #define LQ_KREQ_DRAIN_MAX (64u * 1024u)
 #endif
+/* Request target on the wire: the kubeconfig's server path prefix plus path and query. */
+#define LQ_KREQ_TARGET_MAX (LQ_KREQ_PATH_MAX + sizeof(((lq_kcfg_t *)0)->path_prefix))
 /* Built-in DeleteOptions body (preconditions uid + propagationPolicy). */
 #define LQ_KREQ_OPTS_MAX 192u
 
@@ -144,7 +148,7 @@ typedef struct lq_kreq_slot_ {
     size_t status_len;
     bool status_overflow;
     uint64_t got;         /* body bytes seen */
-    char target[LQ_KREQ_PATH_MAX + sizeof(((lq_kcfg_t *)0)->path_prefix)];
+    char target[LQ_KREQ_TARGET_MAX];
     char status_body[LQ_KREQ_STATUS_BUF];
 } lq_kreq_slot_t;
 
@@ -227,5 +231,66 @@ lq_err_t lq_kreq_delete_grace(lq_kreq_t *r, const char *path, const char *uid,
  * apply, get). LQ_ETOOBIG when it no longer fits (r->path unchanged); LQ_EINVAL when
  * the path already ends in /status or is empty; LQ_ESTATE when r is pending. */
 lq_err_t lq_kreq_status(lq_kreq_t *r);
+
+/* ---- the request head ------------------------------------------------------------ */
+
+/* Fills q with what every request to an API server carries, buffered or streamed:
+ * method; target = kcfg->path_prefix (trailing '/' dropped) + path (with its query),
+ * written into target[cap] (q->target points there); "Accept: application/json";
+ * "User-Agent: liqolet/<version>"; "Authorization: Bearer <token>" when kcfg has a token.
+ * kcfg may be NULL (no prefix, no token). The token is borrowed, so q is for immediate
+ * use (lq_conn_request renders it at once). Everything else in q is zeroed.
+ * Returns LQ_OK; LQ_EINVAL (NULL q/target/method/path, path not starting with '/');
+ * LQ_ETOOBIG (prefix + path do not fit cap). Pure: no I/O. */
+lq_err_t lq_kreq_head(lq_http_req_t *q, char *target, size_t cap, const lq_kcfg_t *kcfg,
+                      const char *method, const char *path);
+
+/* ---- streamed requests ------------------------------------------------------------ */
+
+/* A request whose response the caller reads itself, piece by piece, on its own
+ * lq_conn_t (an endless watch, a LIST streamed through lq_frame_list). The head comes
+ * from lq_kreq_head. The helper sits between the connection and the caller's handler
+ * and does one thing on its own: a 401 answer makes it re-read the token
+ * (lq_kcfg_token_refresh, force) once per request; when the token changed, the 401
+ * response is consumed silently and the request is sent again with the new token, so
+ * the caller only sees the second answer. Otherwise (no kcfg, token unchanged, second
+ * 401) the caller gets the 401 like any other status.
+ * Caller-owned (static), one per connection; no allocation. */
+typedef struct lq_kreq_stream {
+    /* ---- readable ---- */
+    uint64_t sent;      /* requests handed to the connection, re-sends included */
+    uint64_t reauths;   /* re-sends after a 401 with a re-read token */
+    /* ---- private ---- */
+    lq_conn_t *conn_;
+    lq_kcfg_t *kcfg_;
+    const char *bearer_;         /* lq_kreq_stream_set_bearer (without kcfg only) */
+    const char *method_, *path_, *body_;
+    size_t body_len_;
+    int64_t timeout_ms_;
+    lq_conn_handler_t h_;        /* the caller's */
+    bool reauthed_;              /* this request already re-read the token */
+    bool resend_;                /* swallowing a 401 answer; send again at its end */
+} lq_kreq_stream_t;
+
+/* Binds s to a connection (borrowed, used by nothing else meanwhile) and credentials
+ * (borrowed; NULL: no prefix and no token; written by the 401 re-read). Cannot fail. */
+void lq_kreq_stream_init(lq_kreq_stream_t *s, lq_conn_t *conn, lq_kcfg_t *kcfg);
+
+/* Without a kcfg: a fixed bearer token instead (borrowed, may change in place; NULL or
+ * "" for none); no prefix, no re-read. Kept for lq_watch_cfg_t.bearer, which is going
+ * away: give a kcfg. */
+void lq_kreq_stream_set_bearer(lq_kreq_stream_t *s, const char *bearer);
+
+/* Sends method path (origin-form with its query; the prefix is added here) with an
+ * optional application/json body on the connection, handing the response to h (copied;
+ * its callbacks get the connection and h->ctx, as with lq_conn_request). path and body
+ * are borrowed until h->on_done (a re-send after a 401 needs them again). timeout_ms
+ * bounds the wait for the response head of each attempt (see lq_conn_request).
+ * Returns LQ_OK (h->on_done will be called exactly once), LQ_ESTATE (the connection is
+ * busy), LQ_EINVAL / LQ_ETOOBIG (the request does not build or render; nothing is
+ * called). Close the connection (lq_conn_close) to abort. */
+lq_err_t lq_kreq_stream_send(lq_kreq_stream_t *s, const char *method, const char *path,
+                             const char *body, size_t body_len, const lq_conn_handler_t *h,
+                             int64_t timeout_ms);
 
 #endif

@@ -56,6 +56,7 @@ typedef struct lq_vnode {
     lq_forge_capacity_t cap_;
     lq_frame_list_t list_;
     lq_conn_t scan_conn_, fwatch_conn_, hwatch_conn_;
+    lq_kreq_stream_t scan_st_;  /* the scan's LISTs on scan_conn_ */
     lq_watch_t fwatch_, hwatch_;
     lq_loop_timer_t ping_timer_, lease_timer_, status_timer_, rescan_timer_;
     lq_kreq_t req_node_, req_status_, req_lease_, req_ping_;

@@ -14,7 +14,9 @@
  * the event buffer are delivered with oversized=true, their prefix and exact size, never
  * truncated (DESIGN.md Decision 6). A relist calls on_relist first, so the owner can mark
  * its records, and on_synced at the end, so it can sweep the ones not seen again.
- * Nothing blocks: the connection and timers run in the event loop. */
+ * Nothing blocks: the connection and timers run in the event loop.
+ * Requests go through lq_kreq_stream_send (kreq.h): the kubeconfig's server path prefix,
+ * the bearer token and its re-read after a 401 come from cfg.kcfg. */
 #ifndef LIQOLET_WATCH_H
 #define LIQOLET_WATCH_H
 
@@ -25,6 +27,8 @@
 #include "liqolet/backoff.h"
 #include "liqolet/conn.h"
 #include "liqolet/frame.h"
+#include "liqolet/kreq.h"
+#include "liqolet/kubeconfig.h"
 #include "liqolet/scan.h"
 
 #ifndef LQ_WATCH_PATH_MAX
@@ -70,7 +74,13 @@ typedef struct lq_watch_cfg {
     const char *path;            /* collection, e.g. "/api/v1/pods" (borrowed) */
     const char *label_selector;  /* optional (borrowed) */
     const char *field_selector;  /* optional (borrowed) */
-    const char *bearer;          /* optional token (borrowed; may change in place) */
+    /* Credentials (borrowed for the watch's life): the server's path prefix, the bearer
+     * token, and its re-read on a 401 (then the request is sent again at once). Requests
+     * are built by lq_kreq_stream_send, like every streamed request. */
+    lq_kcfg_t *kcfg;
+    /* Deprecated, used only when kcfg is NULL: a fixed token (borrowed; may change in
+     * place), no prefix, no re-read. Goes away once every caller sets kcfg. */
+    const char *bearer;
     bool watch_list;             /* try sendInitialEvents=true first */
     bool quiet_not_found;        /* log 404 answers at debug level (an optional CRD) */
     uint32_t timeout_s;          /* server-side watch timeout (default 300) */
@@ -105,6 +115,7 @@ struct lq_watch {
     char last_error[LQ_CONN_ERR_MAX];
     /* private */
     lq_conn_t *conn_;
+    lq_kreq_stream_t st_;        /* requests on conn_: prefix, token, 401 re-read */
     lq_loop_t *loop_;
     lq_watch_cfg_t cfg_;
     lq_watch_handler_t h_;

@@ -15,6 +15,7 @@
 #include "liqolet/conn.h"
 #include "liqolet/json.h"
 #include "liqolet/kapi.h"
+#include "liqolet/kreq.h"
 #include "liqolet/kubeconfig.h"
 #include "liqolet/log.h"
 #include "liqolet/loop.h"
@@ -40,8 +41,8 @@ typedef struct cluster {
     lq_cluster_t cl;
     bool loaded;
     lq_conn_t conn;
+    lq_kreq_stream_t st; /* requests on conn: server path prefix, token, 401 re-read */
     enum step step;
-    bool reauthed;
     int status;
     char body[CHECK_BODY_MAX];
     size_t body_len;
@@ -199,24 +200,12 @@ static const char *hint_for(lq_err_t e, const char *detail)
     }
 }
 
+/* path and body stay valid until on_done (literals, or c->ssar[]). */
 static void request(cluster_t *c, const char *method, const char *target, const char *body)
 {
-    lq_http_req_t req;
-    memset(&req, 0, sizeof req);
-    req.method = method;
-    req.target = target;
-    req.accept = "application/json";
-    req.ua_version = LQ_VERSION;
-    if (c->cl.kcfg.token_len > 0)
-        req.bearer = c->cl.kcfg.token;
-    if (body != NULL) {
-        req.content_type = "application/json";
-        req.has_body = true;
-        req.body = body;
-        req.body_len = strlen(body);
-    }
     lq_conn_handler_t h = { on_head, on_body, on_done, c };
-    lq_err_t e = lq_conn_request(&c->conn, &req, &h, CHECK_TIMEOUT_MS);
+    lq_err_t e = lq_kreq_stream_send(&c->st, method, target, body, body ? strlen(body) : 0, &h,
+                                     CHECK_TIMEOUT_MS);
     if (e != LQ_OK) {
         problem(c, "cannot send %s %s: %s", method, target, lq_err_str(e));
         c->fatal = true;
@@ -287,15 +276,9 @@ static void on_done(lq_conn_t *conn, lq_err_t err, void *ctx)
     if (c->tls_info[0] == '\0' && c->cl.kcfg.insecure_skip_tls_verify)
         (void)snprintf(c->tls_info, sizeof c->tls_info, "NOT VERIFIED (insecure-skip-tls-verify)");
     lq_kapi_action_t action;
+    /* A 401 here already had its token re-read and the request sent again by
+     * lq_kreq_stream_send when the token file had changed. */
     lq_err_t st = lq_kapi_classify(c->status, NULL, 0, &action);
-    if (st == LQ_EAUTH && !c->reauthed) {
-        bool changed = false;
-        c->reauthed = true;
-        if (lq_kcfg_token_refresh(&c->cl.kcfg, true, &changed) == LQ_OK && changed) {
-            next(c); /* same step again with the new token */
-            return;
-        }
-    }
     char msg[LQ_CONN_ERR_MAX];
     switch (c->step) {
     case ST_VERSION: {
@@ -368,6 +351,7 @@ static bool load(cluster_t *c, const char *path, const char *context)
         return false;
     }
     lq_conn_init(&c->conn, &ck.loop, &c->cl.target);
+    lq_kreq_stream_init(&c->st, &c->conn, &c->cl.kcfg);
     c->loaded = true;
     return true;
 }

@@ -166,7 +166,7 @@ int lq_debug_main(int argc, char **argv)
         fprintf(stderr, "liqolet debug watch: %s\n", err);
         return 1;
     }
-    cfg.bearer = dbg.cl.kcfg.token_len ? dbg.cl.kcfg.token : NULL;
+    cfg.kcfg = &dbg.cl.kcfg;
     lq_loop_init(&dbg.loop);
     lq_conn_init(&dbg.conn, &dbg.loop, &dbg.cl.target);
     lq_watch_handler_t h = { on_event, on_relist, on_synced, NULL, NULL };

@@ -23,6 +23,46 @@ static lq_json_doc_t status_doc;
 
 static void pump(lq_kreq_client_t *cl);
 
+/* ---- shared by buffered and streamed requests ------------------------------------- */
+
+lq_err_t lq_kreq_head(lq_http_req_t *q, char *target, size_t cap, const lq_kcfg_t *kcfg,
+                      const char *method, const char *path)
+{
+    if (q == NULL || target == NULL || method == NULL || path == NULL || path[0] != '/')
+        return LQ_EINVAL;
+    memset(q, 0, sizeof *q);
+    const char *prefix = kcfg ? kcfg->path_prefix : "";
+    size_t plen = strlen(prefix);
+    while (plen > 0 && prefix[plen - 1] == '/')
+        plen--;
+    size_t n = strlen(path);
+    if (plen + n + 1 > cap)
+        return LQ_ETOOBIG;
+    memcpy(target, prefix, plen);
+    memcpy(target + plen, path, n + 1);
+    q->method = method;
+    q->target = target;
+    q->accept = "application/json";
+    q->ua_version = LQ_VERSION;
+    if (kcfg != NULL && kcfg->token_len > 0)
+        q->bearer = kcfg->token;
+    return LQ_OK;
+}
+
+/* A 401: re-read the token file, at most once per request (*reauthed). True when the
+ * token changed, so the request should be sent again. */
+static bool reauth(lq_kcfg_t *kcfg, bool *reauthed, const char *method, const char *path)
+{
+    if (kcfg == NULL || *reauthed)
+        return false;
+    *reauthed = true;
+    bool changed = false;
+    if (lq_kcfg_token_refresh(kcfg, true, &changed) != LQ_OK || !changed)
+        return false;
+    LQ_INFO("kreq", "%s %s: 401, token re-read; sending again", method, path);
+    return true;
+}
+
 /* ---- queue ------------------------------------------------------------------------ */
 
 static void enqueue(lq_kreq_client_t *cl, lq_kreq_t *r, bool front)
@@ -270,19 +310,12 @@ static void on_done(lq_conn_t *c, lq_err_t err, void *ctx)
         lq_err_t e = lq_kapi_classify(r->status, r->reason, strlen(r->reason), &a);
         r->action = a;
         if (a == LQ_KAPI_REAUTH) {
-            bool changed = false;
             r->action = LQ_KAPI_DONE;
-            if (!r->reauthed_ && cl->kcfg_ != NULL) {
-                r->reauthed_ = true;
-                lq_err_t re = lq_kcfg_token_refresh(cl->kcfg_, true, &changed);
-                if (re == LQ_OK && changed) {
-                    LQ_INFO("kreq", "%s %s: 401, token re-read; sending again", r->method,
-                            r->path);
-                    cl->stats.reauths++;
-                    enqueue(cl, r, true);
-                    pump(cl);
-                    return;
-                }
+            if (reauth(cl->kcfg_, &r->reauthed_, r->method, r->path)) {
+                cl->stats.reauths++;
+                enqueue(cl, r, true);
+                pump(cl);
+                return;
             }
             complete(r, e);
         } else if (a == LQ_KAPI_RETRY) {
@@ -299,32 +332,17 @@ static void on_done(lq_conn_t *c, lq_err_t err, void *ctx)
 static void send_on(lq_kreq_client_t *cl, size_t i, lq_kreq_t *r)
 {
     lq_kreq_slot_t *s = &cl->slots_[i];
-    const char *prefix = cl->kcfg_ ? cl->kcfg_->path_prefix : "";
-    size_t plen = strlen(prefix);
-    while (plen > 0 && prefix[plen - 1] == '/')
-        plen--;
-    size_t n = strlen(r->path);
     r->status = 0;
     r->resp_len = 0;
     r->reason[0] = '\0';
     r->message[0] = '\0';
     r->action = LQ_KAPI_DONE;
-    if (plen + n + 1 > sizeof s->target) {
+    lq_http_req_t q;
+    if (lq_kreq_head(&q, s->target, sizeof s->target, cl->kcfg_, r->method, r->path) != LQ_OK) {
         (void)snprintf(r->message, sizeof r->message, "path with the server's prefix is too long");
         complete(r, LQ_ETOOBIG);
         return;
     }
-    memcpy(s->target, prefix, plen);
-    memcpy(s->target + plen, r->path, n + 1);
-
-    lq_http_req_t q;
-    memset(&q, 0, sizeof q);
-    q.method = r->method;
-    q.target = s->target;
-    q.accept = "application/json";
-    q.ua_version = LQ_VERSION;
-    if (cl->kcfg_ != NULL && cl->kcfg_->token_len > 0)
-        q.bearer = cl->kcfg_->token;
     if (r->body != NULL) {
         q.has_body = true;
         q.body = r->body;
@@ -579,4 +597,102 @@ lq_err_t lq_kreq_status(lq_kreq_t *r)
     memmove(r->path + at + sl, r->path + at, n - at + 1);
     memcpy(r->path + at, sub, sl);
     return LQ_OK;
+}
+
+/* ---- public: streamed requests ----------------------------------------------------- */
+
+static lq_err_t stream_head(lq_conn_t *c, const lq_http_resp_t *resp, void *ctx)
+{
+    lq_kreq_stream_t *s = ctx;
+    s->resend_ = false;
+    if (resp->status == 401 && reauth(s->kcfg_, &s->reauthed_, s->method_, s->path_)) {
+        s->resend_ = true; /* read the 401 to its end (keep-alive), then send again */
+        return LQ_OK;
+    }
+    return s->h_.on_head ? s->h_.on_head(c, resp, s->h_.ctx) : LQ_OK;
+}
+
+static lq_err_t stream_body(lq_conn_t *c, const char *data, size_t len, void *ctx)
+{
+    lq_kreq_stream_t *s = ctx;
+    if (s->resend_)
+        return LQ_OK;
+    return s->h_.on_body ? s->h_.on_body(c, data, len, s->h_.ctx) : LQ_OK;
+}
+
+static lq_err_t stream_start(lq_kreq_stream_t *s);
+
+static void stream_done(lq_conn_t *c, lq_err_t err, void *ctx)
+{
+    lq_kreq_stream_t *s = ctx;
+    if (s->resend_) {
+        s->resend_ = false;
+        /* Only when the 401 answer ended normally: a close (lq_conn_close included)
+         * goes to the caller, whose next request carries the new token anyway. */
+        if (err == LQ_OK) {
+            s->reauths++;
+            lq_err_t e = stream_start(s);
+            if (e == LQ_OK)
+                return;
+            (void)snprintf(c->error, sizeof c->error,
+                           "%s %s: the request with the re-read token does not render (%s)",
+                           s->method_, s->path_, lq_err_str(e));
+            err = e;
+        }
+    }
+    if (s->h_.on_done)
+        s->h_.on_done(c, err, s->h_.ctx);
+}
+
+static lq_err_t stream_start(lq_kreq_stream_t *s)
+{
+    char target[LQ_KREQ_TARGET_MAX];
+    lq_http_req_t q;
+    lq_err_t e = lq_kreq_head(&q, target, sizeof target, s->kcfg_, s->method_, s->path_);
+    if (e != LQ_OK)
+        return e;
+    if (s->kcfg_ == NULL && s->bearer_ != NULL && s->bearer_[0] != '\0')
+        q.bearer = s->bearer_;
+    if (s->body_ != NULL) {
+        q.has_body = true;
+        q.body = s->body_;
+        q.body_len = s->body_len_;
+        q.content_type = "application/json";
+    }
+    lq_conn_handler_t h = { stream_head, stream_body, stream_done, s };
+    e = lq_conn_request(s->conn_, &q, &h, s->timeout_ms_);
+    if (e == LQ_OK)
+        s->sent++;
+    return e;
+}
+
+void lq_kreq_stream_init(lq_kreq_stream_t *s, lq_conn_t *conn, lq_kcfg_t *kcfg)
+{
+    memset(s, 0, sizeof *s);
+    s->conn_ = conn;
+    s->kcfg_ = kcfg;
+}
+
+void lq_kreq_stream_set_bearer(lq_kreq_stream_t *s, const char *bearer)
+{
+    s->bearer_ = bearer;
+}
+
+lq_err_t lq_kreq_stream_send(lq_kreq_stream_t *s, const char *method, const char *path,
+                             const char *body, size_t body_len, const lq_conn_handler_t *h,
+                             int64_t timeout_ms)
+{
+    if (s == NULL || s->conn_ == NULL || h == NULL || (body == NULL && body_len > 0))
+        return LQ_EINVAL;
+    if (s->conn_->state != LQ_CONN_IDLE)
+        return LQ_ESTATE;
+    s->method_ = method;
+    s->path_ = path;
+    s->body_ = body;
+    s->body_len_ = body_len;
+    s->timeout_ms_ = timeout_ms;
+    s->h_ = *h;
+    s->reauthed_ = false; /* a new request may re-read the token once */
+    s->resend_ = false;
+    return stream_start(s);
 }

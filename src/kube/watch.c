@@ -25,6 +25,9 @@ void lq_watch_init(lq_watch_t *w, lq_loop_t *loop, lq_conn_t *conn, char *buf, s
     if (w->cfg_.backoff_max_ms == 0)
         w->cfg_.backoff_max_ms = 30000;
     w->h_ = *h;
+    lq_kreq_stream_init(&w->st_, conn, cfg->kcfg);
+    if (cfg->kcfg == NULL)
+        lq_kreq_stream_set_bearer(&w->st_, cfg->bearer);
     w->wl_supported_ = cfg->watch_list;
     lq_loop_timer_init(&w->timer_, on_timer, w);
     uint64_t seed = 0;
@@ -341,16 +344,9 @@ static void start_request(lq_watch_t *w)
         fail(w, e, false);
         return;
     }
-    lq_http_req_t req;
-    memset(&req, 0, sizeof req);
-    req.method = "GET";
-    req.target = w->path_;
-    req.accept = "application/json";
-    req.ua_version = LQ_VERSION;
-    req.bearer = (w->cfg_.bearer && w->cfg_.bearer[0]) ? w->cfg_.bearer : NULL;
     lq_conn_handler_t h = { on_head, on_body, on_done, w };
     /* Bounded wait for the response head; the stream itself may be quiet for long. */
-    e = lq_conn_request(w->conn_, &req, &h, 30000);
+    e = lq_kreq_stream_send(&w->st_, "GET", w->path_, NULL, 0, &h, 30000);
     if (e != LQ_OK) {
         (void)snprintf(w->last_error, sizeof w->last_error, "cannot start request: %s",
                        lq_err_str(e));

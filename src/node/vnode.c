@@ -9,7 +9,9 @@
  *            (DELETED -> re-created at once)
  *
  * The capacity scan streams LISTs of foreign Nodes and Running Pods one object at a
- * time (lq_frame_list), so the foreign cluster's size never has to fit in memory. */
+ * time (lq_frame_list), so the foreign cluster's size never has to fit in memory; its
+ * requests, like the watches', go through lq_kreq_stream_send (server path prefix, token,
+ * 401 re-read). */
 #include <stdio.h>
 #include <string.h>
 
@@ -104,8 +106,11 @@ static void scan_done(lq_conn_t *c, lq_err_t err, void *ctx)
 {
     lq_vnode_t *v = ctx;
     if (err != LQ_OK || v->scan_status_ != 200 || lq_frame_list_end(&v->list_) != LQ_OK) {
-        LQ_WARN("vnode", "capacity scan of the foreign cluster failed: %s",
-                err != LQ_OK ? c->error : "unexpected response");
+        if (err != LQ_OK)
+            LQ_WARN("vnode", "capacity scan of the foreign cluster failed: %s", c->error);
+        else
+            LQ_WARN("vnode", "capacity scan of the foreign cluster failed: HTTP %d for %s%s",
+                    v->scan_status_, v->foreign->kcfg.path_prefix, v->scan_path_);
         v->scanning_ = false;
         return; /* the next status tick tries again */
     }
@@ -157,15 +162,8 @@ static void scan_request(lq_vnode_t *v)
         return;
     }
     memcpy(v->scan_path_, path, sizeof path);
-    lq_http_req_t req;
-    memset(&req, 0, sizeof req);
-    req.method = "GET";
-    req.target = v->scan_path_;
-    req.accept = "application/json";
-    req.ua_version = LQ_VERSION;
-    req.bearer = v->foreign->kcfg.token_len ? v->foreign->kcfg.token : NULL;
     lq_conn_handler_t h = { scan_head, scan_body, scan_done, v };
-    if (lq_conn_request(&v->scan_conn_, &req, &h, 30000) != LQ_OK)
+    if (lq_kreq_stream_send(&v->scan_st_, "GET", v->scan_path_, NULL, 0, &h, 30000) != LQ_OK)
         v->scanning_ = false;
 }
 
@@ -415,17 +413,17 @@ void lq_vnode_init(lq_vnode_t *v, lq_loop_t *loop, lq_cluster_t *home, lq_cluste
     lq_conn_init(&v->scan_conn_, loop, &foreign->target);
     lq_conn_init(&v->fwatch_conn_, loop, &foreign->target);
     lq_conn_init(&v->hwatch_conn_, loop, &home->target);
+    lq_kreq_stream_init(&v->scan_st_, &v->scan_conn_, &foreign->kcfg);
     lq_loop_timer_init(&v->ping_timer_, on_timer, v);
     lq_loop_timer_init(&v->lease_timer_, on_timer, v);
     lq_loop_timer_init(&v->status_timer_, on_timer, v);
     lq_loop_timer_init(&v->rescan_timer_, on_timer, v);
     (void)snprintf(v->home_sel_, sizeof v->home_sel_, "metadata.name=%s", cfg->node_name);
-    lq_watch_cfg_t fw = { .path = "/api/v1/nodes", .watch_list = true,
-                          .bearer = foreign->kcfg.token_len ? foreign->kcfg.token : NULL };
+    lq_watch_cfg_t fw = { .path = "/api/v1/nodes", .watch_list = true, .kcfg = &foreign->kcfg };
     lq_watch_handler_t fh = { on_foreign_node, NULL, NULL, v, NULL };
     lq_watch_init(&v->fwatch_, loop, &v->fwatch_conn_, v->fwatch_buf_, sizeof v->fwatch_buf_, &fw, &fh);
     lq_watch_cfg_t hw = { .path = "/api/v1/nodes", .field_selector = v->home_sel_, .watch_list = false,
-                          .bearer = home->kcfg.token_len ? home->kcfg.token : NULL };
+                          .kcfg = &home->kcfg };
     lq_watch_handler_t hh = { on_home_node, NULL, NULL, v, NULL };
     lq_watch_init(&v->hwatch_, loop, &v->hwatch_conn_, v->hwatch_buf_, sizeof v->hwatch_buf_, &hw, &hh);
 }

@@ -218,7 +218,7 @@ void lq_events_init(lq_events_t *e, lq_loop_t *loop, lq_cluster_t *foreign,
     lq_conn_init(&e->conn_, loop, &foreign->target);
     lq_watch_cfg_t wc = { .path = "/api/v1/events", .field_selector = "involvedObject.kind=Pod",
                           .watch_list = true,
-                          .bearer = foreign->kcfg.token_len ? foreign->kcfg.token : NULL };
+                          .kcfg = &foreign->kcfg };
     lq_watch_handler_t wh = { on_event, NULL, NULL, e, NULL };
     lq_watch_init(&e->watch_, loop, &e->conn_, e->wbuf_, sizeof e->wbuf_, &wc, &wh);
 }

@@ -269,7 +269,7 @@ lq_err_t lq_refl_kind_add(lq_refl_t *r, lq_refl_kind_t *k, const lq_refl_desc_t 
                               .field_selector = field_sel ? field_sel[s] : NULL,
                               .watch_list = true, .quiet_not_found = wd->quiet_not_found,
                               .backoff_max_ms = wd->backoff_max_ms,
-                              .bearer = cl->kcfg.token_len ? cl->kcfg.token : NULL };
+                              .kcfg = &cl->kcfg };
         lq_watch_handler_t wh = { on_event, on_relist, on_synced, k, on_http_error };
         lq_watch_init(&k->side_[s].watch, r->loop_, &k->side_[s].conn, buf[s], cap_buf[s], &wc, &wh);
     }

@@ -1,6 +1,7 @@
 /* Unit tests of the Kubernetes request pool (src/kube/kreq.c) on the fake port, plain TCP:
  * verbs and their wire form, Status decoding, retries with backoff and Retry-After,
- * 401 token rotation, queueing beyond the pool, oversized bodies, and no heap use. */
+ * 401 token rotation, queueing beyond the pool, oversized bodies, and no heap use; the
+ * shared request head (lq_kreq_head) and streamed requests (lq_kreq_stream_*). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -739,6 +740,201 @@ static void test_path_prefix_and_no_token(void **state)
     assert_int_equal(recs[0].err, LQ_OK);
 }
 
+static void test_head_prefix_token_user_agent(void **state)
+{
+    (void)state;
+    lq_http_req_t q;
+    char t[LQ_KREQ_TARGET_MAX];
+    memset(&kcfg, 0, sizeof kcfg);
+    (void)snprintf(kcfg.path_prefix, sizeof kcfg.path_prefix, "/k8s/clusters/c-1//");
+    (void)snprintf(kcfg.token, sizeof kcfg.token, "head-token");
+    kcfg.token_len = 10;
+    assert_int_equal(lq_kreq_head(&q, t, sizeof t, &kcfg, "GET", "/api/v1/pods?watch=1"), LQ_OK);
+    assert_string_equal(q.target, "/k8s/clusters/c-1/api/v1/pods?watch=1");
+    assert_ptr_equal(q.target, t);
+    assert_string_equal(q.method, "GET");
+    assert_string_equal(q.bearer, "head-token");
+    assert_string_equal(q.ua_version, LQ_VERSION);
+    assert_string_equal(q.accept, "application/json");
+    assert_null(q.body);
+    assert_false(q.has_body);
+    /* no kcfg: no prefix, no token */
+    assert_int_equal(lq_kreq_head(&q, t, sizeof t, NULL, "GET", "/version"), LQ_OK);
+    assert_string_equal(q.target, "/version");
+    assert_null(q.bearer);
+    /* "/k8s/clusters/c-1" + "/version" + NUL exactly fits; one byte less does not */
+    assert_int_equal(lq_kreq_head(&q, t, 17 + 8 + 1, &kcfg, "GET", "/version"), LQ_OK);
+    assert_int_equal(lq_kreq_head(&q, t, 17 + 8, &kcfg, "GET", "/version"), LQ_ETOOBIG);
+    assert_int_equal(lq_kreq_head(&q, t, sizeof t, &kcfg, "GET", "version"), LQ_EINVAL);
+    assert_int_equal(lq_kreq_head(&q, t, sizeof t, &kcfg, NULL, "/version"), LQ_EINVAL);
+    assert_int_equal(lq_kreq_head(NULL, t, sizeof t, &kcfg, "GET", "/version"), LQ_EINVAL);
+}
+
+/* ---- streamed requests ---- */
+
+static struct {
+    int heads, dones, status;
+    lq_err_t err;
+    char body[512];
+    size_t len;
+} srec;
+
+static lq_err_t s_head(lq_conn_t *c, const lq_http_resp_t *resp, void *ctx)
+{
+    (void)c;
+    assert_ptr_equal(ctx, &srec);
+    srec.heads++;
+    srec.status = resp->status;
+    return LQ_OK;
+}
+
+static lq_err_t s_body(lq_conn_t *c, const char *d, size_t n, void *ctx)
+{
+    (void)c;
+    (void)ctx;
+    assert_true(srec.len + n < sizeof srec.body);
+    memcpy(srec.body + srec.len, d, n);
+    srec.len += n;
+    return LQ_OK;
+}
+
+static void s_done(lq_conn_t *c, lq_err_t err, void *ctx)
+{
+    (void)c;
+    (void)ctx;
+    srec.dones++;
+    srec.err = err;
+}
+
+/* The line "Name: value" of header name in the first request sent on fd. */
+static void header_line(lq_port_fd_t fd, const char *name, char *out, size_t cap)
+{
+    size_t len = 0;
+    const char *s = lq_fake_sock_sent(fd, &len);
+    const char *p = s ? strstr(s, name) : NULL;
+    assert_non_null(p);
+    const char *e = strstr(p, "\r\n");
+    assert_non_null(e);
+    assert_true((size_t)(e - p) < cap);
+    memcpy(out, p, (size_t)(e - p));
+    out[e - p] = '\0';
+}
+
+static void test_stream_post_same_head_as_buffered(void **state)
+{
+    (void)state;
+    memset(&srec, 0, sizeof srec);
+    (void)snprintf(kcfg.path_prefix, sizeof kcfg.path_prefix, "/k8s/clusters/c-1");
+    static lq_conn_t sc;
+    static lq_kreq_stream_t st;
+    lq_conn_init(&sc, &loop, &target);
+    lq_kreq_stream_init(&st, &sc, &kcfg);
+    lq_port_fd_t sfd = lq_fake_expect_connect(LQ_OK);
+    static const char body[] = "{\"kind\":\"SelfSubjectAccessReview\"}";
+    const lq_conn_handler_t h = { s_head, s_body, s_done, &srec };
+    assert_int_equal(lq_kreq_stream_send(&st, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                                         body, sizeof body - 1, &h, 10000), LQ_OK);
+    assert_int_equal(lq_kreq_stream_send(&st, "GET", "/version", NULL, 0, &h, 10000), LQ_ESTATE);
+    spin(2);
+    assert_int_equal(sent_count(sfd, "POST /k8s/clusters/c-1/apis/authorization.k8s.io/v1/selfsubjectaccessreviews HTTP/1.1\r\n"), 1);
+    assert_int_equal(sent_count(sfd, "\r\nContent-Type: application/json\r\n"), 1);
+    assert_int_equal(sent_count(sfd, "\r\nAuthorization: Bearer static-token-1234\r\n"), 1);
+    assert_int_equal(sent_count(sfd, body), 1);
+    respond(sfd, "201 Created", NULL, "{\"status\":{\"allowed\":true}}");
+    spin(3);
+    assert_int_equal(srec.dones, 1);
+    assert_int_equal(srec.err, LQ_OK);
+    assert_int_equal(srec.status, 201);
+    assert_string_equal(srec.body, "{\"status\":{\"allowed\":true}}");
+    assert_int_equal(st.sent, 1);
+
+    /* A buffered request carries the same User-Agent, Accept and token lines. */
+    lq_port_fd_t bfd = lq_fake_expect_connect(LQ_OK);
+    assert_int_equal(lq_kreq_get(&reqs[0], "/version"), LQ_OK);
+    assert_int_equal(lq_kreq_submit(&cl, &reqs[0]), LQ_OK);
+    spin(2);
+    assert_int_equal(sent_count(bfd, "GET /k8s/clusters/c-1/version HTTP/1.1\r\n"), 1);
+    static const char *const names[] = { "User-Agent:", "Accept:", "Authorization:" };
+    for (size_t i = 0; i < 3; i++) {
+        char a[256], b[256];
+        header_line(sfd, names[i], a, sizeof a);
+        header_line(bfd, names[i], b, sizeof b);
+        assert_string_equal(a, b);
+    }
+    assert_int_equal(sent_count(bfd, "\r\nUser-Agent: liqolet/" LQ_VERSION "\r\n"), 1);
+    lq_conn_close(&sc);
+}
+
+/* 401 on a streamed request: re-read the token once; resent (the caller never sees
+ * the 401) when it changed, handed to the caller when it did not. */
+static void test_stream_401_token_reread(void **state)
+{
+    (void)state;
+    memset(&srec, 0, sizeof srec);
+    static const char old_tok[] = "stream-old-tok";
+    static const char new_tok[] = "stream-new-tok";
+    assert_int_equal(lq_fake_file_set("/var/run/sa/token", old_tok, strlen(old_tok)), 0);
+    memset(&kcfg, 0, sizeof kcfg);
+    (void)snprintf(kcfg.token_file, sizeof kcfg.token_file, "/var/run/sa/token");
+    bool changed = false;
+    assert_int_equal(lq_kcfg_token_refresh(&kcfg, true, &changed), LQ_OK);
+    static lq_conn_t sc;
+    static lq_kreq_stream_t st;
+    lq_conn_init(&sc, &loop, &target);
+    lq_kreq_stream_init(&st, &sc, &kcfg);
+    lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
+    const lq_conn_handler_t h = { s_head, s_body, s_done, &srec };
+    assert_int_equal(lq_fake_file_set("/var/run/sa/token", new_tok, strlen(new_tok)), 0);
+    lq_fake_clock_advance(5000);
+    /* From the send to the 200 after the re-read, nothing touches the heap. */
+    lq_pool_init();
+    unsigned long v0 = lq_allocguard_violations();
+    lq_pool_seal();
+    lq_err_t se = lq_kreq_stream_send(&st, "GET", "/api/v1/nodes?limit=500", NULL, 0, &h, 10000);
+    for (int i = 0; i < 2; i++)
+        (void)lq_loop_run_once(&loop, 10);
+    respond(fd, "401 Unauthorized", NULL, "{\"kind\":\"Status\",\"reason\":\"Unauthorized\",\"code\":401}");
+    for (int i = 0; i < 3; i++)
+        (void)lq_loop_run_once(&loop, 10);
+    int heads_after_401 = srec.heads, dones_after_401 = srec.dones;
+    size_t gets = sent_count(fd, "GET /api/v1/nodes?limit=500 HTTP/1.1\r\n");
+    size_t old_auth = sent_count(fd, "\r\nAuthorization: Bearer stream-old-tok\r\n");
+    size_t new_auth = sent_count(fd, "\r\nAuthorization: Bearer stream-new-tok\r\n");
+    respond(fd, "200 OK", NULL, "{\"items\":[]}");
+    for (int i = 0; i < 3; i++)
+        (void)lq_loop_run_once(&loop, 10);
+    unsigned long v1 = lq_allocguard_violations();
+    lq_pool_init(); /* unseal before asserting (cmocka allocates on failure) */
+    assert_int_equal(se, LQ_OK);
+    assert_int_equal(v1, v0);
+    assert_int_equal(heads_after_401, 0); /* the caller never saw the 401 */
+    assert_int_equal(dones_after_401, 0);
+    assert_int_equal(gets, 2);
+    assert_int_equal(old_auth, 1);
+    assert_int_equal(new_auth, 1);
+    assert_int_equal(srec.heads, 1);
+    assert_int_equal(srec.dones, 1);
+    assert_int_equal(srec.status, 200);
+    assert_string_equal(srec.body, "{\"items\":[]}"); /* nothing of the 401's body */
+    assert_int_equal(st.reauths, 1);
+    assert_int_equal(st.sent, 2);
+
+    /* Same token in the file: the caller gets the 401 (one re-read, no loop). */
+    memset(&srec, 0, sizeof srec);
+    assert_int_equal(lq_kreq_stream_send(&st, "GET", "/api/v1/nodes?limit=500", NULL, 0, &h, 10000), LQ_OK);
+    spin(2);
+    respond(fd, "401 Unauthorized", NULL, "{\"kind\":\"Status\",\"code\":401}");
+    spin(3);
+    assert_int_equal(srec.heads, 1);
+    assert_int_equal(srec.status, 401);
+    assert_int_equal(srec.dones, 1);
+    assert_int_equal(srec.err, LQ_OK);
+    assert_int_equal(st.reauths, 1);
+    assert_int_equal(st.sent, 3);
+    assert_null(strstr(lq_fake_log_text(), "stream-"));
+    lq_conn_close(&sc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -758,6 +954,9 @@ int main(void)
         cmocka_unit_test_setup(test_cancel, setup),
         cmocka_unit_test_setup(test_no_heap_after_seal, setup),
         cmocka_unit_test_setup(test_path_prefix_and_no_token, setup),
+        cmocka_unit_test_setup(test_head_prefix_token_user_agent, setup),
+        cmocka_unit_test_setup(test_stream_post_same_head_as_buffered, setup),
+        cmocka_unit_test_setup(test_stream_401_token_reread, setup),
     };
     return cmocka_run_group_tests_name("kreq", tests, NULL, NULL);
 }

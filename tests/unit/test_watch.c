@@ -1,6 +1,8 @@
 /* Unit tests of the list + watch state machine on the fake port: pagination, watch from
  * the list's version, bookmarks, re-watch after a server timeout, 410 -> relist, backoff
- * after a broken connection (resume, not relist), watch-list and its fallback. */
+ * after a broken connection (resume, not relist), watch-list and its fallback; the
+ * request head from the kubeconfig (server path prefix, bearer token, User-Agent) and a
+ * 401 that re-reads the token file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "liqolet/kubeconfig.h"
+#include "liqolet/log.h"
 #include "liqolet/watch.h"
 #include "lq_fake.h"
 
@@ -52,15 +56,23 @@ static void on_synced(lq_watch_t *w, void *ctx)
 
 static const lq_watch_handler_t handler = { on_event, on_relist, on_synced, NULL, NULL };
 
-static void setup_watch(bool watch_list)
+static lq_kcfg_t kcfg;
+
+static void setup_watch_with(bool watch_list, lq_kcfg_t *k, const char *bearer)
 {
     lq_fake_reset();
     memset(&rec, 0, sizeof rec);
     lq_loop_init(&loop);
     lq_conn_init(&conn, &loop, &target);
     lq_watch_cfg_t cfg = { .path = "/api/v1/configmaps", .label_selector = "app=x",
-                           .watch_list = watch_list, .timeout_s = 300 };
+                           .watch_list = watch_list, .timeout_s = 300, .kcfg = k,
+                           .bearer = bearer };
     lq_watch_init(&watch, &loop, &conn, evbuf, sizeof evbuf, &cfg, &handler);
+}
+
+static void setup_watch(bool watch_list)
+{
+    setup_watch_with(watch_list, NULL, NULL);
 }
 
 static void spin(int n)
@@ -104,6 +116,17 @@ static const char *last_request(lq_port_fd_t fd)
     memcpy(line, last, n);
     line[n] = '\0';
     return line;
+}
+
+/* How often needle occurs in everything sent on fd. */
+static size_t sent_count(lq_port_fd_t fd, const char *needle)
+{
+    size_t len = 0, c = 0, n = strlen(needle);
+    const char *s = lq_fake_sock_sent(fd, &len);
+    for (size_t i = 0; s && i + n <= len; i++)
+        if (memcmp(s + i, needle, n) == 0)
+            c++;
+    return c;
 }
 
 #define CM(name, rv) "{\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"" name "\",\"namespace\":\"n\",\"resourceVersion\":\"" rv "\"}}"
@@ -272,6 +295,137 @@ static void test_oversized_list_item_reported_with_name(void **state)
     assert_int_equal(rec.synced, 1);
 }
 
+/* A kubeconfig server URL with a path (Rancher: https://host/k8s/clusters/c-1): every
+ * LIST and WATCH goes to prefix + path, with the kubeconfig's token and liqolet's
+ * User-Agent, the same head buffered requests carry. */
+static void test_prefix_token_and_user_agent_from_kcfg(void **state)
+{
+    (void)state;
+    memset(&kcfg, 0, sizeof kcfg);
+    (void)snprintf(kcfg.path_prefix, sizeof kcfg.path_prefix, "/k8s/clusters/c-1");
+    (void)snprintf(kcfg.token, sizeof kcfg.token, "tok-prefix-1");
+    kcfg.token_len = strlen(kcfg.token);
+    setup_watch_with(false, &kcfg, "ignored-when-kcfg-is-set");
+    lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
+    assert_int_equal(lq_watch_start(&watch), LQ_OK);
+    spin(2);
+    assert_string_equal(last_request(fd),
+                        "GET /k8s/clusters/c-1/api/v1/configmaps?labelSelector=app%3Dx&limit=500 HTTP/1.1");
+    respond(fd, 200, "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"10\",\"continue\":\"t1\"},"
+                     "\"items\":[" CM("a", "5") "]}");
+    spin(3);
+    assert_string_equal(last_request(fd),
+                        "GET /k8s/clusters/c-1/api/v1/configmaps?labelSelector=app%3Dx&limit=500&continue=t1 HTTP/1.1");
+    respond(fd, 200, "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"11\"},\"items\":[]}");
+    spin(3);
+    assert_int_equal(rec.synced, 1);
+    const char *rq = last_request(fd);
+    assert_true(strncmp(rq, "GET /k8s/clusters/c-1/api/v1/configmaps?labelSelector=app%3Dx&watch=1&"
+                            "allowWatchBookmarks=true&resourceVersion=11&timeoutSeconds=", 107) == 0);
+    /* three requests, each with the token and the User-Agent, none without the prefix */
+    assert_int_equal(sent_count(fd, "GET /k8s/clusters/c-1/api/v1/configmaps?"), 3);
+    assert_int_equal(sent_count(fd, "GET /api/"), 0);
+    assert_int_equal(sent_count(fd, "\r\nAuthorization: Bearer tok-prefix-1\r\n"), 3);
+    assert_int_equal(sent_count(fd, "ignored-when-kcfg-is-set"), 0);
+    assert_int_equal(sent_count(fd, "\r\nUser-Agent: liqolet/" LQ_VERSION "\r\n"), 3);
+
+    /* Watch-list requests too. */
+    setup_watch_with(true, &kcfg, NULL);
+    fd = lq_fake_expect_connect(LQ_OK);
+    assert_int_equal(lq_watch_start(&watch), LQ_OK);
+    spin(2);
+    assert_non_null(strstr(last_request(fd), "GET /k8s/clusters/c-1/api/v1/configmaps?labelSelector=app%3Dx&watch=1&"
+                                             "allowWatchBookmarks=true&sendInitialEvents=true"));
+    assert_int_equal(sent_count(fd, "\r\nAuthorization: Bearer tok-prefix-1\r\n"), 1);
+}
+
+/* The deprecated cfg.bearer still works without a kcfg: token, no prefix. */
+static void test_legacy_bearer_without_kcfg(void **state)
+{
+    (void)state;
+    setup_watch_with(false, NULL, "legacy-token-7");
+    lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
+    assert_int_equal(lq_watch_start(&watch), LQ_OK);
+    spin(2);
+    assert_string_equal(last_request(fd), "GET /api/v1/configmaps?labelSelector=app%3Dx&limit=500 HTTP/1.1");
+    assert_int_equal(sent_count(fd, "\r\nAuthorization: Bearer legacy-token-7\r\n"), 1);
+    assert_int_equal(sent_count(fd, "\r\nUser-Agent: liqolet/" LQ_VERSION "\r\n"), 1);
+    /* and no Authorization at all without either */
+    setup_watch(false);
+    fd = lq_fake_expect_connect(LQ_OK);
+    assert_int_equal(lq_watch_start(&watch), LQ_OK);
+    spin(2);
+    assert_int_equal(sent_count(fd, "Authorization"), 0);
+}
+
+static void use_token_file(const char *tok)
+{
+    assert_int_equal(lq_fake_file_set("/var/run/sa/token", tok, strlen(tok)), 0);
+    memset(&kcfg, 0, sizeof kcfg);
+    (void)snprintf(kcfg.path_prefix, sizeof kcfg.path_prefix, "/k8s/clusters/c-1/");
+    (void)snprintf(kcfg.token_file, sizeof kcfg.token_file, "/var/run/sa/token");
+    bool changed = false;
+    assert_int_equal(lq_kcfg_token_refresh(&kcfg, true, &changed), LQ_OK);
+    assert_true(changed);
+}
+
+/* A 401 (the token rotated under the agent) re-reads the token file and sends the same
+ * request again at once: no failure, no backoff, no relist. A 401 with a token that did
+ * not change fails and backs off; the next request may re-read it again. */
+static void test_401_rereads_token_and_retries(void **state)
+{
+    (void)state;
+    setup_watch_with(false, &kcfg, NULL); /* kcfg is borrowed: filled next */
+    lq_log_init();
+    use_token_file("old-token-aaaa");
+    lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
+    assert_int_equal(lq_watch_start(&watch), LQ_OK);
+    spin(2);
+    assert_int_equal(sent_count(fd, "\r\nAuthorization: Bearer old-token-aaaa\r\n"), 1);
+    lq_fake_clock_advance(5000);
+    assert_int_equal(lq_fake_file_set("/var/run/sa/token", "new-token-bbbb", 14), 0);
+    respond(fd, 401, "{\"kind\":\"Status\",\"reason\":\"Unauthorized\",\"code\":401}");
+    spin(3);
+    /* the LIST again, with the new token, on the same connection */
+    assert_int_equal(sent_count(fd, "GET /k8s/clusters/c-1/api/v1/configmaps?labelSelector=app%3Dx&limit=500 HTTP/1.1\r\n"), 2);
+    assert_int_equal(sent_count(fd, "\r\nAuthorization: Bearer new-token-bbbb\r\n"), 1);
+    assert_int_equal(watch.state, LQ_WATCH_LISTING);
+    assert_int_equal(watch.stats.failures, 0);
+    assert_int_equal(watch.st_.reauths, 1);
+    assert_memory_equal(kcfg.token, "new-token-bbbb", 15);
+    respond(fd, 200, "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[" CM("a", "5") "]}");
+    spin(3);
+    assert_int_equal(rec.synced, 1);
+    assert_int_equal(rec.relists, 1);
+    assert_string_equal(rec.log, "L:a ");
+    assert_non_null(strstr(last_request(fd), "watch=1&"));
+    assert_int_equal(sent_count(fd, "\r\nAuthorization: Bearer new-token-bbbb\r\n"), 2);
+
+    /* The WATCH gets a 401 and the file holds the same token: fail, back off. */
+    respond(fd, 401, "{\"kind\":\"Status\",\"reason\":\"Unauthorized\",\"code\":401}");
+    spin(2);
+    assert_int_equal(watch.state, LQ_WATCH_BACKOFF);
+    assert_int_equal(watch.stats.failures, 1);
+    assert_int_equal(watch.st_.reauths, 1);
+    /* The token rotates during the backoff. The next WATCH still carries the old one,
+     * gets a 401, re-reads (once for this new request) and goes on at once. */
+    lq_fake_clock_advance(5000);
+    assert_int_equal(lq_fake_file_set("/var/run/sa/token", "third-token-cc", 14), 0);
+    for (int i = 0; i < 400 && sent_count(fd, "watch=1&") < 2; i++)
+        (void)lq_loop_run_once(&loop, 10);
+    assert_int_equal(sent_count(fd, "watch=1&"), 2);
+    respond(fd, 401, "{\"kind\":\"Status\",\"reason\":\"Unauthorized\",\"code\":401}");
+    spin(3);
+    assert_int_equal(sent_count(fd, "watch=1&"), 3);
+    assert_int_equal(sent_count(fd, "\r\nAuthorization: Bearer third-token-cc\r\n"), 1);
+    assert_int_equal(watch.st_.reauths, 2);
+    assert_int_equal(watch.stats.failures, 1);
+    assert_int_equal(rec.relists, 1); /* resumed from version 10, no relist */
+    assert_non_null(strstr(last_request(fd), "resourceVersion=10&"));
+    assert_non_null(strstr(lq_fake_log_text(), "401, token re-read"));
+    assert_null(strstr(lq_fake_log_text(), "-token-")); /* never a token in the log */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +435,9 @@ int main(void)
         cmocka_unit_test(test_broken_connection_resumes_from_version),
         cmocka_unit_test(test_watch_list_and_fallback),
         cmocka_unit_test(test_oversized_list_item_reported_with_name),
+        cmocka_unit_test(test_prefix_token_and_user_agent_from_kcfg),
+        cmocka_unit_test(test_legacy_bearer_without_kcfg),
+        cmocka_unit_test(test_401_rereads_token_and_retries),
     };
     return cmocka_run_group_tests_name("watch", tests, NULL, NULL);
 }
