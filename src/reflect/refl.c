@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "liqolet/log.h"
+#include "liqolet/mgmt.h"
 #include "liqolet/refl.h"
 
 static lq_refl_kind_t *kind_of_watch(lq_watch_t *w, void *ctx, unsigned *side)
