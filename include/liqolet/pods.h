@@ -111,9 +111,11 @@ lq_err_t lq_pods_init(lq_pods_t *p, lq_loop_t *loop, lq_cluster_t *home, lq_clus
                       lq_offload_t *offload, const lq_pods_cfg_t *cfg);
 /* Starts both watches. Passes begin once they and the offloading module have settled. */
 lq_err_t lq_pods_start(lq_pods_t *p);
-/* lq_events_lookup_fn over the pod table: remote namespace + name -> home ns + uid. */
+/* lq_events_lookup_fn over the pod table: remote namespace + name + remote pod uid ->
+ * home ns + uid; false unless remote_uid is the record's remote uid. */
 bool lq_pods_lookup(void *ctx, const char *remote_ns, size_t rl, const char *name, size_t nl,
-                    char *ns, size_t ns_cap, char *uid, size_t uid_cap);
+                    const char *remote_uid, size_t ul, char *ns, size_t ns_cap, char *uid,
+                    size_t uid_cap);
 /* The offloading of home namespace ns changed: re-queue its pods (wire it to
  * lq_offload_cfg_t.on_change). */
 void lq_pods_namespace_changed(const char *ns, void *ctx);

@@ -715,14 +715,16 @@ static void on_synced(lq_watch_t *w, void *ctx)
 }
 
 bool lq_pods_lookup(void *ctx, const char *remote_ns, size_t rl, const char *name, size_t nl,
-                    char *ns, size_t ns_cap, char *uid, size_t uid_cap)
+                    const char *remote_uid, size_t ul, char *ns, size_t ns_cap, char *uid,
+                    size_t uid_cap)
 {
     lq_pods_t *p = ctx;
     const char *hns = lq_offload_home_ns(p->offload_, remote_ns, rl);
     if (!hns)
         return false;
     const lq_pod_rec_t *r = rec_find(p, hns, strlen(hns), name, nl);
-    if (!r || !r->home_exists)
+    /* Ours only by the remote uid the record holds (Decision 17), never by name alone. */
+    if (!r || !r->home_exists || ul == 0 || !str_eq(r->remote_uid, remote_uid, ul))
         return false;
     (void)snprintf(ns, ns_cap, "%s", r->ns);
     (void)snprintf(uid, uid_cap, "%s", r->home_uid);
