@@ -102,86 +102,107 @@ func (h *hostileEnv) snap(t *testing.T) hostileSnap {
 	return s
 }
 
-// check says what differs from want (or "" when nothing does).
-func (h *hostileEnv) check(ctx context.Context, want hostileSnap) (string, error) {
+// complaints collects what a check found wrong (all of it, not only the first thing).
+type complaints []string
+
+func (c *complaints) add(format string, args ...interface{}) {
+	*c = append(*c, fmt.Sprintf(format, args...))
+}
+
+// check adds to bad what differs from want.
+func (h *hostileEnv) check(ctx context.Context, want hostileSnap, bad *complaints) error {
 	hp, err := podsList(ctx, tb.Home, h.ns, "app=web")
 	if err != nil {
-		return "", err
+		return err
 	}
 	if len(hp) != len(want.homePods) {
-		return fmt.Sprintf("%d home pods, were %d", len(hp), len(want.homePods)), nil
+		bad.add("%d home pods, were %d", len(hp), len(want.homePods))
 	}
 	for _, p := range hp {
-		switch {
-		case want.homePods[p.Name] != p.UID:
-			return "home pod " + p.Name + " is new (uid " + string(p.UID) + ")", nil
-		case p.DeletionTimestamp != nil:
-			return "home pod " + p.Name + " is being deleted", nil
-		case p.Status.Phase == corev1.PodFailed:
-			return fmt.Sprintf("home pod %s is Failed (reason %q, message %q)", p.Name, p.Status.Reason, p.Status.Message), nil
-		case p.Status.Reason == "OffloadingAborted" || p.Status.Reason == "OffloadingBackOff":
-			return fmt.Sprintf("home pod %s has reason %s (phase %s)", p.Name, p.Status.Reason, p.Status.Phase), nil
+		if want.homePods[p.Name] != p.UID {
+			bad.add("home pod %s is new (uid %s)", p.Name, p.UID)
+		}
+		if p.DeletionTimestamp != nil {
+			bad.add("home pod %s is being deleted", p.Name)
+		}
+		if p.Status.Phase == corev1.PodFailed {
+			bad.add("home pod %s is Failed (reason %q)", p.Name, p.Status.Reason)
+		}
+		if p.Status.Reason == "OffloadingAborted" || p.Status.Reason == "OffloadingBackOff" {
+			bad.add("home pod %s has reason %s (phase %s)", p.Name, p.Status.Reason, p.Status.Phase)
 		}
 	}
 	rp, err := podsList(ctx, tb.Foreign, h.remote, "app=web")
 	if err != nil {
-		return "", err
+		return err
 	}
 	if len(rp) != len(want.remotePods) {
-		return fmt.Sprintf("%d remote pods, were %d", len(rp), len(want.remotePods)), nil
+		bad.add("%d remote pods, were %d", len(rp), len(want.remotePods))
 	}
 	for _, p := range rp {
 		if want.remotePods[p.Name] != p.UID {
-			return "remote pod " + p.Name + " was replaced (uid " + string(p.UID) + ")", nil
+			bad.add("remote pod %s was replaced (uid %s)", p.Name, p.UID)
 		}
 		if p.DeletionTimestamp != nil {
-			return "remote pod " + p.Name + " is being deleted", nil
+			bad.add("remote pod %s is being deleted", p.Name)
 		}
 	}
 	rn, err := tb.Foreign.Client.CoreV1().Namespaces().Get(ctx, h.remote, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return "remote namespace " + h.remote + " deleted", nil
-	}
-	if err != nil {
-		return "", err
-	}
-	if rn.UID != want.remoteUID || rn.DeletionTimestamp != nil {
-		return fmt.Sprintf("remote namespace %s replaced or being deleted (uid %s, was %s)", h.remote, rn.UID, want.remoteUID), nil
+	switch {
+	case apierrors.IsNotFound(err):
+		bad.add("remote namespace %s deleted", h.remote)
+	case err != nil:
+		return err
+	case rn.UID != want.remoteUID:
+		bad.add("remote namespace %s replaced (uid %s, was %s)", h.remote, rn.UID, want.remoteUID)
+	case rn.DeletionTimestamp != nil:
+		bad.add("remote namespace %s is being deleted", h.remote)
 	}
 	st, err := offGetStatus(ctx, h.d, h.ns, h.id.foreignName)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if st.phase != want.nsof.phase || st.remoteName != want.nsof.remoteName || !reflect.DeepEqual(st.conds, want.nsof.conds) {
-		return fmt.Sprintf("NamespaceOffloading of %s changed: %v, was %v", h.ns, st, want.nsof), nil
+		bad.add("NamespaceOffloading of %s changed: %v, was %v", h.ns, st, want.nsof)
 	}
 	hn, err := tb.Home.Client.CoreV1().Namespaces().Get(ctx, h.ns, metav1.GetOptions{})
 	if err != nil {
-		return "", err
+		return err
 	}
 	if hn.Labels[offSchedLabel] != want.label {
-		return fmt.Sprintf("home namespace %s label %s=%q, was %q", h.ns, offSchedLabel, hn.Labels[offSchedLabel], want.label), nil
+		bad.add("home namespace %s label %s=%q, was %q", h.ns, offSchedLabel, hn.Labels[offSchedLabel], want.label)
 	}
-	return "", nil
+	return nil
 }
 
-// hostileHold checks cond every 500 ms for d: the first complaint fails the test.
-func hostileHold(t *testing.T, l *Liqolet, d time.Duration, what string, cond func(ctx context.Context) (string, error)) {
+// hostileHold runs cond every 500 ms for d and fails the test with every distinct
+// complaint it made (in the order first seen), so one run shows all that went wrong.
+func hostileHold(t *testing.T, l *Liqolet, d time.Duration, what string, cond func(ctx context.Context, bad *complaints) error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	seen := map[string]bool{}
+	var all []string
+	start := time.Now()
+	for time.Since(start) < d {
 		if done, err := l.Exited(); done {
 			t.Fatalf("liqolet exited (%v) %s:\n%s", err, what, tail(l.LogPath, 40))
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		why, err := cond(ctx)
+		var bad complaints
+		err := cond(ctx, &bad)
 		cancel()
 		if err != nil {
 			t.Logf("%s: transient: %v", what, err)
-		} else if why != "" {
-			t.Fatalf("%s: %s", what, why)
+		}
+		for _, b := range bad {
+			if !seen[b] {
+				seen[b] = true
+				all = append(all, fmt.Sprintf("[+%.1fs] %s", time.Since(start).Seconds(), b))
+			}
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+	for _, b := range all {
+		t.Errorf("%s: %s", what, b)
 	}
 }
 
@@ -207,19 +228,18 @@ func hostileNamespace(t *testing.T, id offIdentity, name, original string) types
 	return n.UID
 }
 
-// hostileNSIntact says why foreign namespace name (uid) is no longer there as created.
-func hostileNSIntact(ctx context.Context, name string, uid types.UID) (string, error) {
+// hostileNSIntact complains when foreign namespace name (uid) is no longer there as created.
+func hostileNSIntact(ctx context.Context, name string, uid types.UID, bad *complaints) error {
 	n, err := tb.Foreign.Client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return "the agent deleted foreign namespace " + name + ", which it did not create", nil
+	switch {
+	case apierrors.IsNotFound(err):
+		bad.add("the agent deleted foreign namespace %s, which it did not create", name)
+	case err != nil:
+		return err
+	case n.UID != uid || n.DeletionTimestamp != nil:
+		bad.add("the agent deleted (or is deleting) foreign namespace %s, which it did not create", name)
 	}
-	if err != nil {
-		return "", err
-	}
-	if n.UID != uid || n.DeletionTimestamp != nil {
-		return "the agent deleted (or is deleting) foreign namespace " + name + ", which it did not create", nil
-	}
-	return "", nil
+	return nil
 }
 
 // A foreign namespace forged to claim offloaded home namespace A (origin/destination
@@ -234,18 +254,18 @@ func TestHostileForeignNamespaceForgedOriginalName(t *testing.T) {
 	}
 	evil := "evil-" + offRand(6)
 	uid := hostileNamespace(t, h.id, evil, h.ns)
-	hostileHold(t, h.l, hostileWatch, "after the forged namespace "+evil+" appeared", func(ctx context.Context) (string, error) {
-		if why, err := h.check(ctx, want); why != "" || err != nil {
-			return why, err
+	hostileHold(t, h.l, hostileWatch, "after the forged namespace "+evil+" appeared", func(ctx context.Context, bad *complaints) error {
+		if err := h.check(ctx, want, bad); err != nil {
+			return err
 		}
-		return hostileNSIntact(ctx, evil, uid)
+		return hostileNSIntact(ctx, evil, uid, bad)
 	})
 	ctx := ctxFor(t, 20*time.Second)
-	if err := tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, evil, metav1.DeleteOptions{}); err != nil {
+	if err := tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, evil, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
-	hostileHold(t, h.l, hostileWatch/2, "after the forged namespace "+evil+" was deleted", func(ctx context.Context) (string, error) {
-		return h.check(ctx, want)
+	hostileHold(t, h.l, hostileWatch/2, "after the forged namespace "+evil+" was deleted", func(ctx context.Context, bad *complaints) error {
+		return h.check(ctx, want, bad)
 	})
 }
 
@@ -265,42 +285,41 @@ func TestHostileForeignNamespaceUnrelatedHome(t *testing.T) {
 	}
 	evil := "evil-" + offRand(6)
 	uid := hostileNamespace(t, h.id, evil, b)
-	bIntact := func(ctx context.Context) (string, error) {
+	bIntact := func(ctx context.Context, bad *complaints) error {
 		n, err := tb.Home.Client.CoreV1().Namespaces().Get(ctx, b, metav1.GetOptions{})
 		if err != nil {
-			return "", err
+			return err
 		}
 		if n.Labels[offSchedLabel] != "true" {
-			return fmt.Sprintf("home namespace %s (not offloaded) lost its %s label: %v", b, offSchedLabel, n.Labels), nil
+			bad.add("home namespace %s (not offloaded) lost its %s label: %v", b, offSchedLabel, n.Labels)
 		}
 		if n.DeletionTimestamp != nil {
-			return "home namespace " + b + " is being deleted", nil
+			bad.add("home namespace %s is being deleted", b)
 		}
 		l, err := tb.Foreign.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 		if err != nil {
-			return "", err
+			return err
 		}
 		for _, f := range l.Items {
 			if f.Name != evil && (f.Annotations[offOriginalName] == b || strings.HasPrefix(f.Name, b)) {
-				return "a remote namespace " + f.Name + " exists for " + b + ", which is not offloaded", nil
+				bad.add("a remote namespace %s exists for %s, which is not offloaded", f.Name, b)
 			}
 		}
 		u, err := h.d.Resource(nsofGVR).Namespace(b).Get(ctx, "offloading", metav1.GetOptions{})
 		if err == nil {
-			return fmt.Sprintf("a NamespaceOffloading appeared in %s: %v", b, u.Object), nil
+			bad.add("a NamespaceOffloading appeared in %s: %v", b, u.Object)
+		} else if !apierrors.IsNotFound(err) {
+			return err
 		}
-		if !apierrors.IsNotFound(err) {
-			return "", err
-		}
-		return h.check(ctx, want)
+		return h.check(ctx, want, bad)
 	}
-	hostileHold(t, h.l, hostileWatch, "after the forged namespace "+evil+" claiming "+b+" appeared", func(ctx context.Context) (string, error) {
-		if why, err := bIntact(ctx); why != "" || err != nil {
-			return why, err
+	hostileHold(t, h.l, hostileWatch, "after the forged namespace "+evil+" claiming "+b+" appeared", func(ctx context.Context, bad *complaints) error {
+		if err := bIntact(ctx, bad); err != nil {
+			return err
 		}
-		return hostileNSIntact(ctx, evil, uid)
+		return hostileNSIntact(ctx, evil, uid, bad)
 	})
-	if err := tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, evil, metav1.DeleteOptions{}); err != nil {
+	if err := tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, evil, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
 	hostileHold(t, h.l, hostileWatch/2, "after the forged namespace "+evil+" was deleted", bIntact)
