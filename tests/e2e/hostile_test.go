@@ -342,7 +342,8 @@ func hostileEvent(ctx context.Context, ns, name, ions, pod string, uid types.UID
 // remote namespace with the right name but a wrong uid never reach home; (c) an Event
 // named like an existing home Event N is reflected under a name derived from the remote
 // Event's UID, and N is untouched; (d) a huge message arrives bounded and attributed to
-// the foreign cluster.
+// the foreign cluster; (e) a reflected Event later edited at home is not taken back when
+// the foreign Event changes (apply without force).
 func TestHostileForeignEvent(t *testing.T) {
 	h := hostileStart(t)
 	ctx := ctxFor(t, 3*time.Minute)
@@ -465,6 +466,38 @@ func TestHostileForeignEvent(t *testing.T) {
 	}
 	if r2, err := tb.Foreign.Client.CoreV1().Pods(h.remote).Get(ctx, r.Name, metav1.GetOptions{}); err != nil || r2.UID != r.UID {
 		t.Errorf("remote pod %s/%s replaced or gone: %v", h.remote, r.Name, err)
+	}
+
+	// (e) Someone at home edits the reflected copy of (c); when the foreign Event changes,
+	// the agent's apply (no force) conflicts on the field they now own and is refused: the
+	// home edit stays. (An apply with force would take the field back.)
+	if gotC {
+		hc, err := tb.Home.Client.CoreV1().Events(h.ns).Get(ctx, nameC, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc.Message = "edited at home " + tag
+		if hc, err = tb.Home.Client.CoreV1().Events(h.ns).Update(ctx, hc, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		fc, err := tb.Foreign.Client.CoreV1().Events(h.remote).Get(ctx, n, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fc.Message, fc.Count, fc.LastTimestamp = "foreign-c2 "+tag, 2, metav1.Now()
+		if _, err := tb.Foreign.Client.CoreV1().Events(h.remote).Update(ctx, fc, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		hostileHold(t, h.l, 8*time.Second, "(e) after the foreign Event changed", func(ctx context.Context, bad *complaints) error {
+			e, err := tb.Home.Client.CoreV1().Events(h.ns).Get(ctx, nameC, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if e.Message != "edited at home "+tag || e.ResourceVersion != hc.ResourceVersion {
+				bad.add("the home-edited Event %s was overwritten: message %q count %d", nameC, e.Message, e.Count)
+			}
+			return nil
+		})
 	}
 	t.Logf("events on the home pod: %v", seen)
 }
