@@ -215,6 +215,11 @@ lq_err_t lq_kreq_merge_patch(lq_kreq_t *r, const char *path, const char *body, s
  * object). field_manager must be non-empty (LQ_EINVAL), at most 128 bytes. */
 lq_err_t lq_kreq_apply(lq_kreq_t *r, const char *path, const char *field_manager,
                        const char *body, size_t body_len);
+/* The same without force: fields another manager owns with other values make the API
+ * server answer 409 Conflict instead of taking them over (for objects the agent must not
+ * overwrite when it did not write them, e.g. reflected Events). */
+lq_err_t lq_kreq_apply_noforce(lq_kreq_t *r, const char *path, const char *field_manager,
+                               const char *body, size_t body_len);
 /* DELETE with a DeleteOptions body: preconditions.uid when uid is non-NULL/non-empty,
  * propagationPolicy ("Foreground", "Background", "Orphan") when propagation is
  * non-NULL/non-empty; without both, no body. The body lives in r itself.

@@ -304,7 +304,8 @@ int lq_run_main(lq_config_t *cfg)
         LQ_ERROR("run", "cannot set up namespace offloading (cluster names or ids too long?)");
         return 1;
     }
-    lq_events_init(&rn.events, &rn.loop, &rn.foreign, &rn.home_req, lq_pods_lookup, &rn.pods);
+    lq_events_init(&rn.events, &rn.loop, &rn.foreign, &rn.home_req, lq_pods_lookup, &rn.pods,
+                   rn.foreign_name);
     lq_pods_cfg_t pc = { rn.home_id, rn.foreign_id, rn.node_name, rn.node_ip, rn.foreign_name,
                          &rn.events, cfg->networking_reflect_ips, (size_t)cfg->max_pods };
     if (lq_pods_init(&rn.pods, &rn.refl, &rn.offload, &pc) != LQ_OK) {

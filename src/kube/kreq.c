@@ -518,8 +518,8 @@ lq_err_t lq_kreq_merge_patch(lq_kreq_t *r, const char *path, const char *body, s
     return fill(r, "PATCH", path, "application/merge-patch+json", body, body_len);
 }
 
-lq_err_t lq_kreq_apply(lq_kreq_t *r, const char *path, const char *field_manager,
-                       const char *body, size_t body_len)
+static lq_err_t apply(lq_kreq_t *r, const char *path, const char *field_manager, bool force,
+                      const char *body, size_t body_len)
 {
     if (field_manager == NULL || field_manager[0] == '\0' ||
         strlen(field_manager) > FIELD_MANAGER_MAX)
@@ -528,11 +528,23 @@ lq_err_t lq_kreq_apply(lq_kreq_t *r, const char *path, const char *field_manager
     if (e != LQ_OK)
         return e;
     e = lq_kapi_query(r->path, sizeof r->path, "fieldManager", field_manager);
-    if (e == LQ_OK)
+    if (e == LQ_OK && force)
         e = lq_kapi_query(r->path, sizeof r->path, "force", "true");
     if (e != LQ_OK)
         r->path[0] = '\0'; /* never submit a half-built request */
     return e;
+}
+
+lq_err_t lq_kreq_apply(lq_kreq_t *r, const char *path, const char *field_manager,
+                       const char *body, size_t body_len)
+{
+    return apply(r, path, field_manager, true, body, body_len);
+}
+
+lq_err_t lq_kreq_apply_noforce(lq_kreq_t *r, const char *path, const char *field_manager,
+                               const char *body, size_t body_len)
+{
+    return apply(r, path, field_manager, false, body, body_len);
 }
 
 static bool plain_value(const char *s)

@@ -594,6 +594,12 @@ static void test_ssa_wire_form(void **state)
     /* Bad input */
     assert_int_equal(lq_kreq_apply(r, path, "", "{}", 2), LQ_EINVAL);
     assert_int_equal(lq_kreq_apply(r, path, NULL, "{}", 2), LQ_EINVAL);
+    assert_int_equal(lq_kreq_apply_noforce(r, path, "", "{}", 2), LQ_EINVAL);
+    /* Without force: no force=true, so others' fields are never taken over. */
+    assert_int_equal(lq_kreq_apply_noforce(r, path, "liqolet", "{}", 2), LQ_OK);
+    assert_string_equal(r->path, "/api/v1/namespaces/shop/configmaps/cfg?fieldManager=liqolet");
+    assert_string_equal(r->content_type, "application/apply-patch+yaml");
+    assert_string_equal(r->method, "PATCH");
     assert_int_equal(lq_kreq_get(r, "api/v1/pods"), LQ_EINVAL);
     assert_int_equal(lq_kreq_create(r, "/api/v1/pods", NULL, 3), LQ_EINVAL);
     static char longp[LQ_KREQ_PATH_MAX + 8];
