@@ -268,7 +268,6 @@ typedef struct lq_kreq_stream {
     /* ---- private ---- */
     lq_conn_t *conn_;
     lq_kcfg_t *kcfg_;
-    const char *bearer_;         /* lq_kreq_stream_set_bearer (without kcfg only) */
     const char *method_, *path_, *body_;
     size_t body_len_;
     int64_t timeout_ms_;
@@ -280,11 +279,6 @@ typedef struct lq_kreq_stream {
 /* Binds s to a connection (borrowed, used by nothing else meanwhile) and credentials
  * (borrowed; NULL: no prefix and no token; written by the 401 re-read). Cannot fail. */
 void lq_kreq_stream_init(lq_kreq_stream_t *s, lq_conn_t *conn, lq_kcfg_t *kcfg);
-
-/* Without a kcfg: a fixed bearer token instead (borrowed, may change in place; NULL or
- * "" for none); no prefix, no re-read. Kept for lq_watch_cfg_t.bearer, which is going
- * away: give a kcfg. */
-void lq_kreq_stream_set_bearer(lq_kreq_stream_t *s, const char *bearer);
 
 /* Sends method path (origin-form with its query; the prefix is added here) with an
  * optional application/json body on the connection, handing the response to h (copied;

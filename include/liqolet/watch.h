@@ -77,10 +77,7 @@ typedef struct lq_watch_cfg {
     /* Credentials (borrowed for the watch's life): the server's path prefix, the bearer
      * token, and its re-read on a 401 (then the request is sent again at once). Requests
      * are built by lq_kreq_stream_send, like every streamed request. */
-    lq_kcfg_t *kcfg;
-    /* Deprecated, used only when kcfg is NULL: a fixed token (borrowed; may change in
-     * place), no prefix, no re-read. Goes away once every caller sets kcfg. */
-    const char *bearer;
+    lq_kcfg_t *kcfg;             /* NULL: no prefix, no token */
     bool watch_list;             /* try sendInitialEvents=true first */
     bool quiet_not_found;        /* log 404 answers at debug level (an optional CRD) */
     uint32_t timeout_s;          /* server-side watch timeout (default 300) */

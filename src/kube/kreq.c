@@ -663,8 +663,6 @@ static lq_err_t stream_start(lq_kreq_stream_t *s)
     lq_err_t e = lq_kreq_head(&q, target, sizeof target, s->kcfg_, s->method_, s->path_);
     if (e != LQ_OK)
         return e;
-    if (s->kcfg_ == NULL && s->bearer_ != NULL && s->bearer_[0] != '\0')
-        q.bearer = s->bearer_;
     if (s->body_ != NULL) {
         q.has_body = true;
         q.body = s->body_;
@@ -683,11 +681,6 @@ void lq_kreq_stream_init(lq_kreq_stream_t *s, lq_conn_t *conn, lq_kcfg_t *kcfg)
     memset(s, 0, sizeof *s);
     s->conn_ = conn;
     s->kcfg_ = kcfg;
-}
-
-void lq_kreq_stream_set_bearer(lq_kreq_stream_t *s, const char *bearer)
-{
-    s->bearer_ = bearer;
 }
 
 lq_err_t lq_kreq_stream_send(lq_kreq_stream_t *s, const char *method, const char *path,

@@ -26,8 +26,6 @@ void lq_watch_init(lq_watch_t *w, lq_loop_t *loop, lq_conn_t *conn, char *buf, s
         w->cfg_.backoff_max_ms = 30000;
     w->h_ = *h;
     lq_kreq_stream_init(&w->st_, conn, cfg->kcfg);
-    if (cfg->kcfg == NULL)
-        lq_kreq_stream_set_bearer(&w->st_, cfg->bearer);
     w->wl_supported_ = cfg->watch_list;
     lq_loop_timer_init(&w->timer_, on_timer, w);
     uint64_t seed = 0;

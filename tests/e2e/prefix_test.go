@@ -314,23 +314,8 @@ func TestPathPrefix(t *testing.T) {
 		})
 		// buffered requests (cluster identity, health ping)
 		p.requireServed(t, "GET /api/v1/namespaces/kube-system")
-		p.requireClean(t, reflectWatchWithoutKcfg)
+		p.requireClean(t, nil)
 		t.Logf("node %s Ready through %s with allocatable %s", vnodeName, p.URL, vnFmtResources(n.Status.Allocatable))
 	})
 }
 
-// reflectWatchWithoutKcfg matches the foreign watches that src/reflect still
-// configures with the deprecated lq_watch_cfg_t.bearer (no prefix): pods, namespaces
-// and events.  Remove it (pass nil to requireClean) once they set .kcfg.
-func reflectWatchWithoutKcfg(line string) bool {
-	for _, p := range []string{
-		"GET /api/v1/pods?labelSelector=virtualkubelet.liqo.io%2Forigin%3D",
-		"GET /api/v1/namespaces?labelSelector=virtualkubelet.liqo.io%2Forigin%3D",
-		"GET /api/v1/events?fieldSelector=involvedObject.kind%3DPod",
-	} {
-		if strings.HasPrefix(line, p) {
-			return true
-		}
-	}
-	return false
-}

@@ -58,21 +58,20 @@ static const lq_watch_handler_t handler = { on_event, on_relist, on_synced, NULL
 
 static lq_kcfg_t kcfg;
 
-static void setup_watch_with(bool watch_list, lq_kcfg_t *k, const char *bearer)
+static void setup_watch_with(bool watch_list, lq_kcfg_t *k)
 {
     lq_fake_reset();
     memset(&rec, 0, sizeof rec);
     lq_loop_init(&loop);
     lq_conn_init(&conn, &loop, &target);
     lq_watch_cfg_t cfg = { .path = "/api/v1/configmaps", .label_selector = "app=x",
-                           .watch_list = watch_list, .timeout_s = 300, .kcfg = k,
-                           .bearer = bearer };
+                           .watch_list = watch_list, .timeout_s = 300, .kcfg = k };
     lq_watch_init(&watch, &loop, &conn, evbuf, sizeof evbuf, &cfg, &handler);
 }
 
 static void setup_watch(bool watch_list)
 {
-    setup_watch_with(watch_list, NULL, NULL);
+    setup_watch_with(watch_list, NULL);
 }
 
 static void spin(int n)
@@ -305,7 +304,7 @@ static void test_prefix_token_and_user_agent_from_kcfg(void **state)
     (void)snprintf(kcfg.path_prefix, sizeof kcfg.path_prefix, "/k8s/clusters/c-1");
     (void)snprintf(kcfg.token, sizeof kcfg.token, "tok-prefix-1");
     kcfg.token_len = strlen(kcfg.token);
-    setup_watch_with(false, &kcfg, "ignored-when-kcfg-is-set");
+    setup_watch_with(false, &kcfg);
     lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
     assert_int_equal(lq_watch_start(&watch), LQ_OK);
     spin(2);
@@ -330,7 +329,7 @@ static void test_prefix_token_and_user_agent_from_kcfg(void **state)
     assert_int_equal(sent_count(fd, "\r\nUser-Agent: liqolet/" LQ_VERSION "\r\n"), 3);
 
     /* Watch-list requests too. */
-    setup_watch_with(true, &kcfg, NULL);
+    setup_watch_with(true, &kcfg);
     fd = lq_fake_expect_connect(LQ_OK);
     assert_int_equal(lq_watch_start(&watch), LQ_OK);
     spin(2);
@@ -339,23 +338,17 @@ static void test_prefix_token_and_user_agent_from_kcfg(void **state)
     assert_int_equal(sent_count(fd, "\r\nAuthorization: Bearer tok-prefix-1\r\n"), 1);
 }
 
-/* The deprecated cfg.bearer still works without a kcfg: token, no prefix. */
-static void test_legacy_bearer_without_kcfg(void **state)
+/* Without a kubeconfig: no prefix and no Authorization header at all. */
+static void test_no_kcfg_no_token(void **state)
 {
     (void)state;
-    setup_watch_with(false, NULL, "legacy-token-7");
+    setup_watch(false);
     lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
     assert_int_equal(lq_watch_start(&watch), LQ_OK);
     spin(2);
     assert_string_equal(last_request(fd), "GET /api/v1/configmaps?labelSelector=app%3Dx&limit=500 HTTP/1.1");
-    assert_int_equal(sent_count(fd, "\r\nAuthorization: Bearer legacy-token-7\r\n"), 1);
-    assert_int_equal(sent_count(fd, "\r\nUser-Agent: liqolet/" LQ_VERSION "\r\n"), 1);
-    /* and no Authorization at all without either */
-    setup_watch(false);
-    fd = lq_fake_expect_connect(LQ_OK);
-    assert_int_equal(lq_watch_start(&watch), LQ_OK);
-    spin(2);
     assert_int_equal(sent_count(fd, "Authorization"), 0);
+    assert_int_equal(sent_count(fd, "\r\nUser-Agent: liqolet/" LQ_VERSION "\r\n"), 1);
 }
 
 static void use_token_file(const char *tok)
@@ -375,7 +368,7 @@ static void use_token_file(const char *tok)
 static void test_401_rereads_token_and_retries(void **state)
 {
     (void)state;
-    setup_watch_with(false, &kcfg, NULL); /* kcfg is borrowed: filled next */
+    setup_watch_with(false, &kcfg); /* kcfg is borrowed: filled next */
     lq_log_init();
     use_token_file("old-token-aaaa");
     lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
@@ -436,7 +429,7 @@ int main(void)
         cmocka_unit_test(test_watch_list_and_fallback),
         cmocka_unit_test(test_oversized_list_item_reported_with_name),
         cmocka_unit_test(test_prefix_token_and_user_agent_from_kcfg),
-        cmocka_unit_test(test_legacy_bearer_without_kcfg),
+        cmocka_unit_test(test_no_kcfg_no_token),
         cmocka_unit_test(test_401_rereads_token_and_retries),
     };
     return cmocka_run_group_tests_name("watch", tests, NULL, NULL);
