@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Longest textual IPv6 address (with an embedded IPv4 address). */
 #define LQ_NAMES_IP_MAX 45
@@ -22,5 +23,10 @@ bool lq_names_qualified_name(const char *s, size_t n);
 bool lq_names_ipv4(const char *s, size_t n);
 bool lq_names_ipv6(const char *s, size_t n);
 bool lq_names_ip_literal(const char *s, size_t n);
+/* The same, also giving the address bytes (network order). */
+bool lq_names_ipv4_parse(const char *s, size_t n, uint8_t out[4]);
+bool lq_names_ipv6_parse(const char *s, size_t n, uint8_t out[16]);
+/* 127.0.0.0/8, ::1 or ::ffff:127.x.y.z. */
+bool lq_names_is_loopback(const char *s, size_t n);
 
 #endif

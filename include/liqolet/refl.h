@@ -176,6 +176,9 @@ lq_err_t lq_refl_kind_add(lq_refl_t *r, lq_refl_kind_t *k, const lq_refl_desc_t 
                           const size_t cap_buf[LQ_RTAB_SIDES],
                           const char *const label_sel[LQ_RTAB_SIDES],
                           const char *const field_sel[LQ_RTAB_SIDES]);
+/* The label selector of every foreign watch: this pair's ownership labels
+ * ("origin=<home id>,destination=<foreign id>"). LQ_OK or LQ_ETOOBIG. */
+lq_err_t lq_refl_owner_selector(char *buf, size_t cap, const char *home_id, const char *foreign_id);
 /* Starts every kind's watches. */
 lq_err_t lq_refl_start(lq_refl_t *r);
 /* Arms the zero-delay timer: passes start from the loop. */

@@ -1,5 +1,8 @@
 /* liqolet: syntax of Kubernetes names and IP literals (include/liqolet/names.h). Pure. */
+#include <stdint.h>
 #include <string.h>
+
+#include "liqolet/ascii.h"
 
 #include "liqolet/names.h"
 
@@ -59,12 +62,11 @@ bool lq_names_qualified_name(const char *s, size_t n)
     return lq_names_dns_subdomain(s, pl) && lq_names_label_name(slash + 1, n - pl - 1);
 }
 
-bool lq_names_ipv4(const char *s, size_t n)
+bool lq_names_ipv4_parse(const char *s, size_t n, uint8_t out[4])
 {
     size_t i = 0;
     for (int part = 0; part < 4; part++) {
-        unsigned v = 0;
-        size_t digits = 0;
+        unsigned v = 0, digits = 0;
         if (part > 0) {
             if (i >= n || s[i] != '.')
                 return false;
@@ -77,63 +79,83 @@ bool lq_names_ipv4(const char *s, size_t n)
         }
         if (digits == 0 || digits > 3 || v > 255 || (digits > 1 && s[i - digits] == '0'))
             return false;
+        out[part] = (uint8_t)v;
     }
     return i == n;
 }
 
-static bool is_hex(char c)
+/* RFC 4291 text form into 16 bytes (one "::", an optional dotted IPv4 tail). */
+bool lq_names_ipv6_parse(const char *s, size_t n, uint8_t out[16])
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* RFC 4291 text form: up to 8 groups of 1-4 hex digits, at most one "::", optionally
- * ending in a dotted IPv4 address (worth two groups). No zone id. */
-bool lq_names_ipv6(const char *s, size_t n)
-{
-    size_t i = 0, groups = 0;
-    bool dcolon = false;
-
-    if (n < 2 || n > LQ_NAMES_IP_MAX)
+    uint16_t head[8], tail[8];
+    size_t nh = 0, nt = 0, i = 0;
+    bool gap = false;
+    if (n > LQ_NAMES_IP_MAX)
         return false;
-    if (s[0] == ':') {
-        if (s[1] != ':')
-            return false;
-        dcolon = true;
+    if (n >= 2 && s[0] == ':' && s[1] == ':') {
+        gap = true;
         i = 2;
-        if (i == n)
-            return true; /* "::" */
     }
     while (i < n) {
+        uint16_t *grp = gap ? tail : head;
+        size_t *ng = gap ? &nt : &nh;
         size_t start = i;
-        while (i < n && is_hex(s[i]) && i - start < 5)
+        unsigned v = 0;
+        while (i < n && lq_ascii_hex((unsigned char)s[i]) >= 0 && i - start < 4) {
+            v = v * 16u + (unsigned)lq_ascii_hex((unsigned char)s[i]);
             i++;
-        if (i < n && s[i] == '.') { /* trailing IPv4 */
-            if (!lq_names_ipv4(s + start, n - start))
+        }
+        if (i < n && s[i] == '.') { /* IPv4 tail: two groups */
+            uint8_t v4[4];
+            if (!lq_names_ipv4_parse(s + start, n - start, v4) || *ng + 2 > 8)
                 return false;
-            groups += 2;
+            grp[(*ng)++] = (uint16_t)(v4[0] << 8 | v4[1]);
+            grp[(*ng)++] = (uint16_t)(v4[2] << 8 | v4[3]);
             i = n;
             break;
         }
-        if (i == start || i - start > 4)
+        if (i == start || *ng >= 8)
             return false;
-        groups++;
+        grp[(*ng)++] = (uint16_t)v;
         if (i == n)
             break;
         if (s[i] != ':')
             return false;
         i++;
         if (i < n && s[i] == ':') {
-            if (dcolon)
+            if (gap)
                 return false;
-            dcolon = true;
+            gap = true;
             i++;
-            if (i == n)
-                break;
         } else if (i == n) {
-            return false; /* trailing single ':' */
+            return false;
         }
     }
-    return dcolon ? groups <= 7 : groups == 8;
+    if (gap ? nh + nt > 7 : nh != 8)
+        return false;
+    memset(out, 0, 16);
+    for (size_t k = 0; k < nh; k++) {
+        out[2 * k] = (uint8_t)(head[k] >> 8);
+        out[2 * k + 1] = (uint8_t)head[k];
+    }
+    for (size_t k = 0; k < nt; k++) {
+        size_t at = 8 - nt + k;
+        out[2 * at] = (uint8_t)(tail[k] >> 8);
+        out[2 * at + 1] = (uint8_t)tail[k];
+    }
+    return true;
+}
+
+bool lq_names_ipv4(const char *s, size_t n)
+{
+    uint8_t a[4];
+    return lq_names_ipv4_parse(s, n, a);
+}
+
+bool lq_names_ipv6(const char *s, size_t n)
+{
+    uint8_t a[16];
+    return lq_names_ipv6_parse(s, n, a);
 }
 
 bool lq_names_ip_literal(const char *s, size_t n)
@@ -141,3 +163,16 @@ bool lq_names_ip_literal(const char *s, size_t n)
     return memchr(s, ':', n) != NULL ? lq_names_ipv6(s, n) : lq_names_ipv4(s, n);
 }
 
+bool lq_names_is_loopback(const char *s, size_t n)
+{
+    uint8_t a[16];
+    if (memchr(s, ':', n) == NULL)
+        return lq_names_ipv4_parse(s, n, a) && a[0] == 127;
+    if (!lq_names_ipv6_parse(s, n, a))
+        return false;
+    static const uint8_t lo[16] = { [15] = 1 };
+    static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+    if (memcmp(a, lo, 16) == 0)
+        return true;
+    return memcmp(a, mapped, 12) == 0 && a[12] == 127;
+}

@@ -14,6 +14,7 @@
 
 #include "liqolet/ascii.h"
 #include "liqolet/mgmt_render.h"
+#include "liqolet/names.h"
 
 /* --- kinds ------------------------------------------------------------------------------ */
 
@@ -613,19 +614,6 @@ static void msgf(char *msg, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
-static bool dns_label(const char *s, size_t n)
-{
-    if (n == 0 || n > 63)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && !(c == '-' && i > 0 && i + 1 < n))
-            return false;
-    }
-    return true;
-}
-
 lq_err_t lq_mgmt_render_parse_query(const char *q, size_t len, const char **ns,
                                     size_t *ns_len, char *msg, size_t msg_cap)
 {
@@ -656,7 +644,7 @@ lq_err_t lq_mgmt_render_parse_query(const char *q, size_t len, const char **ns,
         }
         const char *val = eq != NULL ? eq + 1 : item + il;
         size_t vl = (size_t)(item + il - val);
-        if (!dns_label(val, vl)) {
+        if (!lq_names_dns_label(val, vl)) {
             msgf(msg, msg_cap, "ns= needs a namespace name (a DNS-1123 label)");
             return LQ_EINVAL;
         }
@@ -868,103 +856,9 @@ uint64_t lq_mgmt_render_digest(const lq_mgmt_view_t *v, lq_mgmt_res_t res)
 
 /* --- addresses --------------------------------------------------------------------------- */
 
-static bool parse_v4(const char *s, size_t n, uint8_t out[4])
-{
-    size_t i = 0;
-    for (int part = 0; part < 4; part++) {
-        unsigned v = 0, digits = 0;
-        if (part > 0) {
-            if (i >= n || s[i] != '.')
-                return false;
-            i++;
-        }
-        while (i < n && s[i] >= '0' && s[i] <= '9' && digits < 4) {
-            v = v * 10u + (unsigned)(s[i] - '0');
-            i++;
-            digits++;
-        }
-        if (digits == 0 || digits > 3 || v > 255)
-            return false;
-        out[part] = (uint8_t)v;
-    }
-    return i == n;
-}
-
-/* RFC 4291 text form into 16 bytes (one "::", an optional dotted IPv4 tail). */
-static bool parse_v6(const char *s, size_t n, uint8_t out[16])
-{
-    uint16_t head[8], tail[8];
-    size_t nh = 0, nt = 0, i = 0;
-    bool gap = false;
-    if (n >= 2 && s[0] == ':' && s[1] == ':') {
-        gap = true;
-        i = 2;
-    }
-    while (i < n) {
-        uint16_t *grp = gap ? tail : head;
-        size_t *ng = gap ? &nt : &nh;
-        size_t start = i;
-        unsigned v = 0;
-        while (i < n && lq_ascii_hex((unsigned char)s[i]) >= 0 && i - start < 4) {
-            v = v * 16u + (unsigned)lq_ascii_hex((unsigned char)s[i]);
-            i++;
-        }
-        if (i < n && s[i] == '.') { /* IPv4 tail: two groups */
-            uint8_t v4[4];
-            if (!parse_v4(s + start, n - start, v4) || *ng + 2 > 8)
-                return false;
-            grp[(*ng)++] = (uint16_t)(v4[0] << 8 | v4[1]);
-            grp[(*ng)++] = (uint16_t)(v4[2] << 8 | v4[3]);
-            i = n;
-            break;
-        }
-        if (i == start || *ng >= 8)
-            return false;
-        grp[(*ng)++] = (uint16_t)v;
-        if (i == n)
-            break;
-        if (s[i] != ':')
-            return false;
-        i++;
-        if (i < n && s[i] == ':') {
-            if (gap)
-                return false;
-            gap = true;
-            i++;
-        } else if (i == n) {
-            return false;
-        }
-    }
-    if (gap ? nh + nt > 7 : nh != 8)
-        return false;
-    memset(out, 0, 16);
-    for (size_t k = 0; k < nh; k++) {
-        out[2 * k] = (uint8_t)(head[k] >> 8);
-        out[2 * k + 1] = (uint8_t)head[k];
-    }
-    for (size_t k = 0; k < nt; k++) {
-        size_t at = 8 - nt + k;
-        out[2 * at] = (uint8_t)(tail[k] >> 8);
-        out[2 * at + 1] = (uint8_t)tail[k];
-    }
-    return true;
-}
-
 bool lq_mgmt_render_is_loopback(const char *ip)
 {
-    if (ip == NULL)
-        return false;
-    size_t n = strlen(ip);
-    uint8_t a[16];
-    if (memchr(ip, ':', n) == NULL)
-        return parse_v4(ip, n, a) && a[0] == 127;
-    if (!parse_v6(ip, n, a))
-        return false;
-    static const uint8_t lo[16] = { [15] = 1 };
-    static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-    if (memcmp(a, lo, 16) == 0)
-        return true;
-    return memcmp(a, mapped, 12) == 0 && a[12] == 127;
+    return ip != NULL && lq_names_is_loopback(ip, strlen(ip));
 }
 
 lq_err_t lq_mgmt_render_check_listen(const lq_config_addr_t *addrs, size_t n, bool have_psk,

@@ -1170,9 +1170,8 @@ lq_err_t lq_offload_init(lq_offload_t *o, lq_refl_t *refl, const lq_offload_cfg_
     lq_forge_offload_hash_suffix(digest, o->suffix_);
     int n = snprintf(o->finalizer_, sizeof o->finalizer_, "%s%s", LQ_OFFLOAD_FINALIZER_PREFIX,
                      cfg->foreign_name);
-    int m = snprintf(o->ns_sel_, sizeof o->ns_sel_, "%s=%s,%s=%s", LQ_LIQO_LABEL_ORIGIN,
-                     cfg->home_id, LQ_LIQO_LABEL_DESTINATION, cfg->foreign_id);
-    if (n < 0 || (size_t)n >= sizeof o->finalizer_ || m < 0 || (size_t)m >= sizeof o->ns_sel_)
+    if (n < 0 || (size_t)n >= sizeof o->finalizer_ ||
+        lq_refl_owner_selector(o->ns_sel_, sizeof o->ns_sel_, cfg->home_id, cfg->foreign_id) != LQ_OK)
         return LQ_ETOOBIG;
     n = snprintf(o->mark_key_, sizeof o->mark_key_, "%s%s", LQ_FORGE_OFFLOAD_MARK_PREFIX,
                  cfg->foreign_name);

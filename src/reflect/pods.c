@@ -642,9 +642,9 @@ lq_err_t lq_pods_init(lq_pods_t *p, lq_refl_t *refl, lq_offload_t *offload, cons
         p->cfg.max_pods = LQ_MAX_PODS;
     p->offload_ = offload;
     int n = snprintf(p->home_sel_, sizeof p->home_sel_, "spec.nodeName=%s", cfg->node_name);
-    int m = snprintf(p->foreign_sel_, sizeof p->foreign_sel_, "%s=%s,%s=%s", LQ_LIQO_LABEL_ORIGIN,
-                     cfg->home_id, LQ_LIQO_LABEL_DESTINATION, cfg->foreign_id);
-    if (n < 0 || (size_t)n >= sizeof p->home_sel_ || m < 0 || (size_t)m >= sizeof p->foreign_sel_)
+    if (n < 0 || (size_t)n >= sizeof p->home_sel_ ||
+        lq_refl_owner_selector(p->foreign_sel_, sizeof p->foreign_sel_, cfg->home_id,
+                               cfg->foreign_id) != LQ_OK)
         return LQ_ETOOBIG;
     char *const bufs[LQ_RTAB_SIDES] = { p->hbuf_, p->fbuf_ };
     const size_t caps[LQ_RTAB_SIDES] = { sizeof p->hbuf_, sizeof p->fbuf_ };

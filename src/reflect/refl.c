@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "liqolet/liqo.h"
 #include "liqolet/log.h"
 #include "liqolet/mgmt.h"
 #include "liqolet/refl.h"
@@ -276,6 +277,13 @@ lq_err_t lq_refl_kind_add(lq_refl_t *r, lq_refl_kind_t *k, const lq_refl_desc_t 
     }
     r->kinds[r->n_kinds++] = k;
     return LQ_OK;
+}
+
+lq_err_t lq_refl_owner_selector(char *buf, size_t cap, const char *home_id, const char *foreign_id)
+{
+    int n = snprintf(buf, cap, "%s=%s,%s=%s", LQ_LIQO_LABEL_ORIGIN, home_id,
+                     LQ_LIQO_LABEL_DESTINATION, foreign_id);
+    return n < 0 || (size_t)n >= cap ? LQ_ETOOBIG : LQ_OK;
 }
 
 lq_err_t lq_refl_start(lq_refl_t *r)
