@@ -1133,24 +1133,14 @@ static void snapshot(lq_refl_kind_t *k, lq_mgmt_snapshot_t *s)
 }
 
 static const lq_refl_desc_t desc = {
-    .name = "Namespace",
-    .table = "namespace records",
-    .log = "offload",
+    .name = "Namespace", .table = "namespace records", .log = "offload",
     .rec_size = sizeof(lq_offload_rec_t),
     .max_workers = 1, /* one namespace at a time: the order of writes stays simple */
-    .retry_base_ms = RETRY_BASE_MS,
-    .retry_max_ms = RETRY_MAX_MS,
+    .retry_base_ms = RETRY_BASE_MS, .retry_max_ms = RETRY_MAX_MS,
+    /* home: NamespaceOffloadings (an optional CRD); foreign: namespaces with our labels */
     .watch = { { "/apis/" GV "/" RESOURCE, true, 60000 }, { "/api/v1/namespaces", false, 0 } },
-    .key = key,
-    .seen = seen,
-    .full = full,
-    .step = step,
-    .ready = ready,
-    .relist = relist,
-    .synced = synced,
-    .http_error = http_error,
-    .mgmt_kind = -1,
-    .snapshot = snapshot,
+    .key = key, .seen = seen, .full = full, .step = step, .ready = ready, .relist = relist,
+    .synced = synced, .http_error = http_error, .mgmt_kind = -1, .snapshot = snapshot,
 };
 
 /* --- set-up ------------------------------------------------------------------------- */

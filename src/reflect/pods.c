@@ -612,21 +612,12 @@ static bool object(lq_refl_kind_t *k, size_t index, lq_mgmt_object_t *out)
 }
 
 static const lq_refl_desc_t desc = {
-    .name = "Pod",
-    .table = "pod records",
-    .log = "pods",
-    .rec_size = sizeof(lq_pod_rec_t),
-    .retry_base_ms = RETRY_BASE_MS,
-    .retry_max_ms = RETRY_MAX_MS,
+    .name = "Pod", .table = "pod records", .log = "pods", .rec_size = sizeof(lq_pod_rec_t),
+    .retry_base_ms = RETRY_BASE_MS, .retry_max_ms = RETRY_MAX_MS,
+    /* home: pods bound to the node (field selector); foreign: pods with our labels */
     .watch = { { "/api/v1/pods", false, 0 }, { "/api/v1/pods", false, 0 } },
-    .key = key,
-    .seen = seen,
-    .full = full,
-    .step = step,
-    .ready = ready,
-    .mgmt_kind = LQ_MGMT_KIND_POD,
-    .snapshot = snapshot,
-    .object = object,
+    .key = key, .seen = seen, .full = full, .step = step, .ready = ready,
+    .mgmt_kind = LQ_MGMT_KIND_POD, .snapshot = snapshot, .object = object,
 };
 
 /* --- set-up ------------------------------------------------------------------------- */
