@@ -16,7 +16,9 @@
 #                   them and nothing of them is left running afterwards.
 #   bench-pods      pod offloading benchmark on the clusters (tests/e2e/bench_pods_test.go):
 #                   110 pods burst and at 20/s; BENCH_LARGE=1 adds 1,000 pods.  Prints a
-#                   table for docs/benchmarks.md; asserts nothing.
+#                   table for docs/benchmarks.md; asserts nothing.  BENCH_BASE=<agent
+#                   binary> runs that build first, in the same session, for a side-by-side
+#                   (BENCH_BASE_LABEL names it in the table).
 #
 # Variables
 #   E2E_TIMEOUT     go test -timeout (default 30m)
@@ -62,6 +64,11 @@ e2e: testbed-bins
 
 bench-pods: testbed-bins
 	@$(MAKE) -s all
+	@if [ -n "$(BENCH_BASE)" ]; then \
+	  cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) LIQOLET_BENCH=1 \
+	  $(if $(BENCH_LARGE),LIQOLET_BENCH_LARGE=1) LIQOLET_AGENT_BIN=$(BENCH_BASE) \
+	  LIQOLET_BENCH_LABEL="$(or $(BENCH_BASE_LABEL),base)" \
+	  go test -v -count=1 -timeout 60m -run 'TestBenchPods' ./... || exit 1; fi
 	@cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) LIQOLET_BENCH=1 \
 	  $(if $(BENCH_LARGE),LIQOLET_BENCH_LARGE=1) \
 	  go test -v -count=1 -timeout 60m -run 'TestBenchPods' ./...

@@ -110,8 +110,9 @@ func pct(d []time.Duration, p float64) time.Duration {
 	return d[i]
 }
 
-// benchProc reads utime+stime (ms) and VmHWM (KiB) of pid.
-func benchProc(pid int) (cpuMs int64, hwmKiB int64) {
+// benchProc reads utime+stime (ms), VmHWM and VmStk (KiB) of pid. VmStk is the main
+// thread's stack mapping, which only grows: the stack high-water at page granularity.
+func benchProc(pid int) (cpuMs int64, hwmKiB int64, stkKiB int64) {
 	if b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat")); err == nil {
 		s := string(b)
 		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
@@ -123,6 +124,9 @@ func benchProc(pid int) (cpuMs int64, hwmKiB int64) {
 		for _, l := range strings.Split(string(b), "\n") {
 			if strings.HasPrefix(l, "VmHWM:") {
 				hwmKiB, _ = strconv.ParseInt(strings.Fields(l)[1], 10, 64)
+			}
+			if strings.HasPrefix(l, "VmStk:") {
+				stkKiB, _ = strconv.ParseInt(strings.Fields(l)[1], 10, 64)
 			}
 		}
 	}
@@ -162,7 +166,7 @@ func benchRun(t *testing.T, n int, perSecond int) string {
 	rec := &benchRec{m: map[string]*benchTimes{}}
 	benchWatch(ctx, t, tb.Home, ns, true, rec)
 	benchWatch(ctx, t, tb.Foreign, remote, false, rec)
-	cpu0, _ := benchProc(l.Cmd.Process.Pid)
+	cpu0, _, _ := benchProc(l.Cmd.Process.Pid)
 	start := time.Now()
 	mk := func(i int) {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("b-%04d", i), Labels: map[string]string{"bench": "1"}},
@@ -217,7 +221,7 @@ func benchRun(t *testing.T, n int, perSecond int) string {
 		time.Sleep(200 * time.Millisecond)
 	}
 	total := time.Since(start)
-	cpu1, hwm := benchProc(l.Cmd.Process.Pid)
+	cpu1, hwm, stk := benchProc(l.Cmd.Process.Pid)
 	rec.mu.Lock()
 	var h1, h2 []time.Duration
 	for _, bt := range rec.m {
@@ -233,11 +237,12 @@ func benchRun(t *testing.T, n int, perSecond int) string {
 	if perSecond > 0 {
 		mode = fmt.Sprintf("%d/s", perSecond)
 	}
-	line := fmt.Sprintf("| %d | %s | %d/%d | %.1f / %.1f ms | %.1f / %.1f ms | %.1f s | %d ms | %d KiB |",
+	line := fmt.Sprintf("| %s | %d | %s | %d/%d | %.1f / %.1f ms | %.1f / %.1f ms | %.1f s | %d ms | %d KiB | %d KiB |",
+		benchLabel(),
 		n, mode, len(h1), len(h2),
 		float64(pct(h1, 0.5).Microseconds())/1000, float64(pct(h1, 0.99).Microseconds())/1000,
 		float64(pct(h2, 0.5).Microseconds())/1000, float64(pct(h2, 0.99).Microseconds())/1000,
-		total.Seconds(), cpu1-cpu0, hwm)
+		total.Seconds(), cpu1-cpu0, hwm, stk)
 	t.Log(line)
 	// Clean up with the agent running: it removes the remote pods.
 	c, cc := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -252,6 +257,14 @@ func benchRun(t *testing.T, n int, perSecond int) string {
 		time.Sleep(500 * time.Millisecond)
 	}
 	return line
+}
+
+// benchLabel names the agent measured: LIQOLET_BENCH_LABEL, else "this tree".
+func benchLabel() string {
+	if l := os.Getenv("LIQOLET_BENCH_LABEL"); l != "" {
+		return l
+	}
+	return "this tree"
 }
 
 func TestBenchPods(t *testing.T) {
@@ -269,8 +282,8 @@ func TestBenchPods(t *testing.T) {
 			t.Run(fmt.Sprintf("%d-%d", n, rate), func(t *testing.T) { lines = append(lines, benchRun(t, n, rate)) })
 		}
 	}
-	fmt.Println("| pods | mode | timed (hop1/hop2) | hop 1 p50 / p99 | hop 2 p50 / p99 | all Running after | agent CPU | agent VmHWM |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| agent | pods | mode | timed (hop1/hop2) | hop 1 p50 / p99 | hop 2 p50 / p99 | all Running after | agent CPU | agent VmHWM | agent VmStk |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	for _, l := range lines {
 		fmt.Println(l)
 	}

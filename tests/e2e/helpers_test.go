@@ -116,10 +116,15 @@ var (
 )
 
 // BuildLiqolet builds the agent with `make -C <repo root>` (once per test
-// binary) and returns the path of build/host/liqolet.
+// binary) and returns the path of build/host/liqolet. LIQOLET_AGENT_BIN names another
+// agent binary instead (the benchmark runs an earlier build side by side with it).
 func BuildLiqolet(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if p := os.Getenv("LIQOLET_AGENT_BIN"); p != "" {
+			liqoletPath = p
+			return
+		}
 		cmd := exec.Command("make", "-C", tb.Top)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
