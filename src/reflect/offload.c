@@ -168,7 +168,7 @@ void lq_offload_count(lq_offload_t *o, const char *ns, lq_mgmt_kind_t kind, bool
 
 bool lq_offload_settled(const lq_offload_t *o)
 {
-    return lq_refl_kind_idle(&o->kind);
+    return o->marks_listed && lq_refl_kind_idle(&o->kind);
 }
 
 

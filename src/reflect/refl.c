@@ -156,7 +156,8 @@ static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
         }
     }
     run_passes(r);
-    if (next != 0)
+    /* the next retry, unless a pass that ended meanwhile armed the timer sooner */
+    if (next != 0 && (!r->timer_.armed || r->timer_.due_ms > next))
         lq_loop_timer_start(loop, &r->timer_, next > now ? next - now : 0);
 }
 

@@ -39,6 +39,7 @@ static struct {
     lq_refl_work_t *held[LQ_REFL_WORKERS * 2];
     size_t nheld;
     int fail_first;          /* passes that end with RETRY first */
+    bool recheck_r0;         /* record r0000 ends with RECHECK 60 s */
 } st;
 
 static void note_stack(void)
@@ -60,6 +61,10 @@ static void step_common(lq_refl_work_t *w, char tag, bool hold)
         st.order[st.norder++] = tag;
     if (hold) {
         st.held[st.nheld++] = w;
+        return;
+    }
+    if (st.recheck_r0 && strcmp(w->rec->name, "r0000") == 0) {
+        lq_refl_finish(w, LQ_RTAB_RECHECK, 60000);
         return;
     }
     if (st.fail_first > 0) {
@@ -263,6 +268,27 @@ static void test_retry_after_backoff(void **state)
     assert_int_equal(recs_a[0].h.retry_at, 0);
 }
 
+/* A retry that comes due before an earlier-armed recheck is not held back by it. */
+static void test_retry_not_delayed_by_a_later_recheck(void **state)
+{
+    (void)state;
+    boot(false, 0);
+    st.recheck_r0 = true;
+    dirty(&ka, 1); /* r0000: RECHECK in 60 s */
+    run(1);
+    assert_int_equal(recs_a[0].runs, 1);
+    st.fail_first = 1;
+    char name[] = "r0001";
+    lq_rtab_hdr_t *h = lq_rtab_get(&ka.tab, "ns", 2, name, 5);
+    lq_refl_dirty(&ka, h);
+    run(2); /* r0001 fails at once: retry in 0.5..1 s */
+    assert_int_equal(recs_a[1].runs, 1);
+    lq_fake_clock_advance(1000);
+    run(2);
+    assert_int_equal(recs_a[1].runs, 2); /* not at the 60 s recheck */
+    assert_int_equal(recs_a[0].runs, 1);
+}
+
 /* After the seal, a burst of passes touches no heap. */
 static void test_no_heap_after_seal(void **state)
 {
@@ -298,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_shared_pool_is_bounded),
         cmocka_unit_test(test_kind_waits_for_another),
         cmocka_unit_test(test_retry_after_backoff),
+        cmocka_unit_test(test_retry_not_delayed_by_a_later_recheck),
         cmocka_unit_test(test_no_heap_after_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
