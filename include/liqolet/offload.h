@@ -130,12 +130,12 @@ typedef struct lq_offload {
     lq_kreq_t mreq_;
     lq_loop_timer_t mtimer_;
     lq_backoff_t mbo_;
-    char mbuf_[LQ_OFFLOAD_OBJ_BUF];
     char now_[32];
     lq_json_doc_t evdoc_;     /* foreign namespace events */
     unsigned char evarena_[4u * LQ_OFFLOAD_NS_EVENT_BUF];
     char ns_buf_[LQ_OFFLOAD_NS_EVENT_BUF];
     char crd_buf_[LQ_OFFLOAD_OBJ_BUF];
+    char mbuf_[LQ_OFFLOAD_OBJ_BUF];  /* the marks LIST (pages of 50 namespaces) */
 } lq_offload_t;
 
 /* Adds namespace offloading to the engine (which outlives o). cfg's strings are
