@@ -13,6 +13,7 @@
  *   lq_forge_offload_remote_ns_owned   is an existing remote namespace ours?
  *   lq_forge_offload_home_ns_patch     merge patch of the home namespace's scheduling label
  *   lq_forge_offload_status_build      this agent's conditions, the phase, the status patch
+ *   lq_forge_offload_status_current    does the status already say so (no patch needed)?
  *   lq_forge_offload_fallback          what to do with a home pod whose namespace is not offloaded
  *
  * The digest comes from the caller (mbedTLS lives only in src/kube/tls.c):
@@ -246,6 +247,14 @@ typedef struct lq_forge_offload_status_in {
 lq_err_t lq_forge_offload_status_build(lq_json_doc_t *doc, const lq_json_t *nsof,
                                  const lq_forge_offload_status_in_t *in, lq_json_t **conditions,
                                  lq_forge_offload_phase_t *phase, lq_json_t **patch);
+
+/* Does the NamespaceOffloading's status already say what this agent would write: its key's
+ * conditions (compared field by field: the API server re-orders keys), the phase, the
+ * remote name (when remote_name is non-NULL) and observedGeneration? Then no patch is
+ * needed. */
+bool lq_forge_offload_status_current(const lq_json_t *nsof, const char *key,
+                                     const lq_json_t *conds, lq_forge_offload_phase_t phase,
+                                     const char *remote_name);
 
 /* ---- fallback (§3.6) ---------------------------------------------------------------- */
 

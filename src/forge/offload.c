@@ -510,6 +510,46 @@ lq_err_t lq_forge_offload_home_ns_patch(lq_json_doc_t *doc, lq_forge_offload_pod
 #define COND_REQUIRED "OffloadingRequired"
 #define COND_READY    "Ready"
 
+/* Same conditions, field by field (the API server re-orders an object's keys). */
+static bool conditions_equal(const lq_json_t *a, const lq_json_t *b)
+{
+    static const char *const keys[] = { "type", "status", "reason", "message",
+                                         "lastTransitionTime" };
+    if (lq_json_size(a) != lq_json_size(b))
+        return false;
+    for (const lq_json_t *x = lq_json_first(a), *y = lq_json_first(b); x && y;
+         x = lq_json_next(x), y = lq_json_next(y))
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            lq_json_str_t vx, vy;
+            bool hx = lq_json_str(lq_json_get(x, keys[k]), &vx) == LQ_OK;
+            bool hy = lq_json_str(lq_json_get(y, keys[k]), &vy) == LQ_OK;
+            if (hx != hy || (hx && (vx.len != vy.len || memcmp(vx.p, vy.p, vx.len) != 0)))
+                return false;
+        }
+    return true;
+}
+
+bool lq_forge_offload_status_current(const lq_json_t *nsof, const char *key,
+                                     const lq_json_t *conds, lq_forge_offload_phase_t phase,
+                                     const char *remote_name)
+{
+    const lq_json_t *st = lq_json_get(nsof, "status");
+    const lq_json_t *mine = LQ_JSON_AT(st, "remoteNamespacesConditions", key);
+    if (!conds != !lq_json_is_set(mine))
+        return false;
+    if (conds && !conditions_equal(conds, mine))
+        return false;
+    if (!lq_json_str_is(lq_json_get(st, "offloadingPhase"), lq_forge_offload_phase_str(phase)))
+        return false;
+    if (remote_name && !lq_json_str_is(lq_json_get(st, "remoteNamespaceName"), remote_name))
+        return false;
+    int64_t gen = 0, obs = 0;
+    if (lq_json_int(LQ_JSON_AT(nsof, "metadata", "generation"), &gen) == LQ_OK &&
+        (lq_json_int(lq_json_get(st, "observedGeneration"), &obs) != LQ_OK || obs != gen))
+        return false;
+    return true;
+}
+
 const char *lq_forge_offload_phase_str(lq_forge_offload_phase_t phase)
 {
     switch (phase) {

@@ -474,47 +474,6 @@ static bool label_action(lq_refl_work_t *w)
     return true;
 }
 
-/* Same conditions, field by field (the API server re-orders an object's keys). */
-static bool conditions_equal(const lq_json_t *a, const lq_json_t *b)
-{
-    static const char *const keys[] = { "type", "status", "reason", "message",
-                                         "lastTransitionTime" };
-    if (lq_json_size(a) != lq_json_size(b))
-        return false;
-    for (const lq_json_t *x = lq_json_first(a), *y = lq_json_first(b); x && y;
-         x = lq_json_next(x), y = lq_json_next(y))
-        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-            lq_json_str_t vx, vy;
-            bool hx = lq_json_str(lq_json_get(x, keys[k]), &vx) == LQ_OK;
-            bool hy = lq_json_str(lq_json_get(y, keys[k]), &vy) == LQ_OK;
-            if (hx != hy || (hx && (vx.len != vy.len || memcmp(vx.p, vy.p, vx.len) != 0)))
-                return false;
-        }
-    return true;
-}
-
-/* Does the current status already say what we would write? */
-static bool status_current(lq_refl_work_t *w, const lq_json_t *nsof, const lq_json_t *conds,
-                           lq_forge_offload_phase_t phase, bool with_name)
-{
-    lq_offload_t *o = MOD(w);
-    const lq_json_t *st = lq_json_get(nsof, "status");
-    const lq_json_t *mine = LQ_JSON_AT(st, "remoteNamespacesConditions", o->cfg.foreign_name);
-    if (!conds != !lq_json_is_set(mine))
-        return false;
-    if (conds && !conditions_equal(conds, mine))
-        return false;
-    if (!lq_json_str_is(lq_json_get(st, "offloadingPhase"), lq_forge_offload_phase_str(phase)))
-        return false;
-    if (with_name && !lq_json_str_is(lq_json_get(st, "remoteNamespaceName"), REC(w)->remote))
-        return false;
-    int64_t gen = 0, obs = 0;
-    if (lq_json_int(LQ_JSON_AT(nsof, "metadata", "generation"), &gen) == LQ_OK &&
-        (lq_json_int(lq_json_get(st, "observedGeneration"), &obs) != LQ_OK || obs != gen))
-        return false;
-    return true;
-}
-
 /* Step 4: this agent's key of the status. */
 static bool status_action(lq_refl_work_t *w, const lq_json_t *nsof)
 {
@@ -538,7 +497,7 @@ static bool status_action(lq_refl_work_t *w, const lq_json_t *nsof)
         LQ_WARN("offload", "namespace %s: cannot build the status (%s)", r->h.ns, lq_err_str(e));
         return false;
     }
-    if (status_current(w, nsof, conds, phase, in.remote_name != NULL))
+    if (lq_forge_offload_status_current(nsof, o->cfg.foreign_name, conds, phase, in.remote_name))
         return false;
     size_t len = 0;
     char path[LQ_KREQ_PATH_MAX];

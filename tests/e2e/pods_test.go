@@ -530,7 +530,11 @@ func TestPodsRemoteEventsReflected(t *testing.T) {
 		var failed, reflected bool
 		for _, e := range evs {
 			seen = append(seen, e.Reason+"/"+e.Source.Component)
-			if e.Reason == "FailedScheduling" && e.Type == corev1.EventTypeWarning && strings.Contains(e.Message, "Insufficient cpu") {
+			// the reflected copy: attributed to the foreign cluster ("[<foreign name>] ..."),
+			// never the home scheduler's own event
+			if e.Reason == "FailedScheduling" && e.Type == corev1.EventTypeWarning &&
+				strings.HasPrefix(e.Message, "[") && strings.Contains(e.Message, "] ") &&
+				strings.Contains(e.Message, "Insufficient cpu") {
 				failed = true
 			}
 			if e.Reason == "SuccessfulReflection" && e.Source.Component == "liqo-pod-reflection" {

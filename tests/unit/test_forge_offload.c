@@ -429,6 +429,30 @@ static void test_remote_ns(void **state)
     assert_null(ns);
 }
 
+/* The status already says it: compared field by field, key order ignored. */
+static void test_status_current(void **state)
+{
+    (void)state;
+    const char *nsof_text =
+        "{'metadata':{'generation':2},'status':{'remoteNamespacesConditions':{'other':[],'foreign':["
+        "{'type':'Ready','status':'True','reason':'NamespaceCreated','message':'m','lastTransitionTime':'T'}]},"
+        "'offloadingPhase':'Ready','remoteNamespaceName':'r','observedGeneration':2}}";
+    lq_json_t *nsof = J(nsof_text);
+    lq_json_t *same = J("[{'message':'m','lastTransitionTime':'T','status':'True','type':'Ready','reason':'NamespaceCreated'}]");
+    lq_json_t *other = J("[{'type':'Ready','status':'True','reason':'NamespaceCreated','message':'n','lastTransitionTime':'T'}]");
+    assert_true(lq_forge_offload_status_current(nsof, "foreign", same, LQ_FORGE_OFFLOAD_PHASE_READY, "r"));
+    assert_true(lq_forge_offload_status_current(nsof, "foreign", same, LQ_FORGE_OFFLOAD_PHASE_READY, NULL));
+    assert_false(lq_forge_offload_status_current(nsof, "foreign", other, LQ_FORGE_OFFLOAD_PHASE_READY, "r"));
+    assert_false(lq_forge_offload_status_current(nsof, "foreign", same, LQ_FORGE_OFFLOAD_PHASE_IN_PROGRESS, "r"));
+    assert_false(lq_forge_offload_status_current(nsof, "foreign", same, LQ_FORGE_OFFLOAD_PHASE_READY, "s"));
+    assert_false(lq_forge_offload_status_current(nsof, "foreign", NULL, LQ_FORGE_OFFLOAD_PHASE_READY, "r"));
+    assert_false(lq_forge_offload_status_current(nsof, "missing", same, LQ_FORGE_OFFLOAD_PHASE_READY, "r"));
+    lq_json_t *newer = J("{'metadata':{'generation':3},'status':{'remoteNamespacesConditions':{'foreign':["
+                         "{'type':'Ready','status':'True','reason':'NamespaceCreated','message':'m','lastTransitionTime':'T'}]},"
+                         "'offloadingPhase':'Ready','remoteNamespaceName':'r','observedGeneration':2}}");
+    assert_false(lq_forge_offload_status_current(newer, "foreign", same, LQ_FORGE_OFFLOAD_PHASE_READY, "r"));
+}
+
 static void test_home_ns_patch(void **state)
 {
     (void)state;
@@ -825,6 +849,7 @@ int main(void)
         cmocka_unit_test_setup(test_selector_table, setup),
         cmocka_unit_test_setup(test_selector_errors, setup),
         cmocka_unit_test_setup(test_remote_ns, setup),
+        cmocka_unit_test_setup(test_status_current, setup),
         cmocka_unit_test_setup(test_home_ns_patch, setup),
         cmocka_unit_test_setup(test_phase_table, setup),
         cmocka_unit_test_setup(test_status_own_key_replaced, setup),
