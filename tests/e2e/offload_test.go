@@ -466,7 +466,10 @@ func TestOffloadResource(t *testing.T) {
 			}
 			return ""
 		})
-		// The conflicting namespace is still not ours to delete.
+		// The conflicting namespace is still not ours to delete. (A fresh deadline: the
+		// waits above may use up the first one while the foreign namespace controller
+		// finalizes the deleted namespace on a loaded machine.)
+		ctx = ctxFor(t, 10*time.Second)
 		if err := d.Resource(nsofGVR).Namespace(conflict).Delete(ctx, "offloading", metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -476,6 +479,7 @@ func TestOffloadResource(t *testing.T) {
 			}
 			return ""
 		})
+		ctx = ctxFor(t, 10*time.Second)
 		if _, err := tb.Foreign.Client.CoreV1().Namespaces().Get(ctx, conflict, metav1.GetOptions{}); err != nil {
 			t.Fatalf("foreign namespace %s that is not ours: %v", conflict, err)
 		}
