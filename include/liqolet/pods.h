@@ -57,12 +57,13 @@ typedef struct lq_pods {
     lq_pods_stats_t stats;
     bool started;             /* passes began (offloading had settled) */
     lq_refl_kind_t kind;
-    lq_pod_rec_t recs[LQ_MAX_PODS];
     /* private */
     lq_offload_t *offload_;
     char home_sel_[LQ_POD_NAME_BUF + 16];
     char foreign_sel_[320];
     char now_[32];
+    /* readable (zeroed by the record table, not by lq_pods_init) */
+    lq_pod_rec_t recs[LQ_MAX_PODS];
     char hbuf_[LQ_POD_WATCH_BUF];
     char fbuf_[LQ_POD_WATCH_BUF];
 } lq_pods_t;

@@ -624,7 +624,7 @@ static const lq_refl_desc_t desc = {
 
 lq_err_t lq_pods_init(lq_pods_t *p, lq_refl_t *refl, lq_offload_t *offload, const lq_pods_cfg_t *cfg)
 {
-    memset(p, 0, offsetof(lq_pods_t, hbuf_));
+    memset(p, 0, offsetof(lq_pods_t, recs)); /* the table zeroes its records once */
     if (!cfg->home_id || !cfg->home_id[0] || !cfg->foreign_id || !cfg->foreign_id[0] ||
         !cfg->node_name || !cfg->node_name[0] || !cfg->node_ip)
         return LQ_EINVAL;
