@@ -262,6 +262,10 @@ lq_err_t lq_kreq_head(lq_http_req_t *q, char *target, size_t cap, const lq_kcfg_
  * 401) the caller gets the 401 like any other status.
  * Caller-owned (static), one per connection; no allocation. */
 typedef struct lq_kreq_stream {
+    /* ---- settable after lq_kreq_stream_init, read at each send ---- */
+    const char *content_type;   /* media type of a request body (fixed or streamed);
+                                   NULL = "application/json". A streamed PATCH wants
+                                   e.g. "application/merge-patch+json" */
     /* ---- readable ---- */
     uint64_t sent;      /* requests handed to the connection, re-sends included */
     uint64_t reauths;   /* re-sends after a 401 with a re-read token */
@@ -281,10 +285,16 @@ typedef struct lq_kreq_stream {
 void lq_kreq_stream_init(lq_kreq_stream_t *s, lq_conn_t *conn, lq_kcfg_t *kcfg);
 
 /* Sends method path (origin-form with its query; the prefix is added here) with an
- * optional application/json body on the connection, handing the response to h (copied;
+ * optional body (s->content_type) on the connection, handing the response to h (copied;
  * its callbacks get the connection and h->ctx, as with lq_conn_request). path and body
  * are borrowed until h->on_done (a re-send after a 401 needs them again). timeout_ms
  * bounds the wait for the response head of each attempt (see lq_conn_request).
+ * Streamed body: with body NULL and h->on_send set, the body is pulled from h->on_send
+ * and sent chunked (see lq_conn_handler_t.on_send; lq_conn_send_resume and
+ * lq_conn_read_pause work on s's connection as usual). Such a body is consumed as it
+ * goes, so a 401 cannot be answered by sending again: the token is still re-read (once
+ * per request, so the caller's next attempt carries a rotated token), and the 401 goes
+ * to the caller like any other status. A fixed body wins over on_send.
  * Returns LQ_OK (h->on_done will be called exactly once), LQ_ESTATE (the connection is
  * busy), LQ_EINVAL / LQ_ETOOBIG (the request does not build or render; nothing is
  * called). Close the connection (lq_conn_close) to abort. */
