@@ -149,7 +149,6 @@ struct lq_conn {
     bool send_done_;          /* the last chunk is queued or out */
     bool in_send_, resumed_;  /* inside on_send; resumed from inside it */
     bool cut_;                /* the upload stopped early: close after the response */
-    bool send_failed_;        /* ... because the socket failed while sending */
     bool paused_;             /* lq_conn_read_pause */
     bool backlog_;            /* rx_ holds bytes not processed because of a pause */
     bool kick_;               /* dispatch on_io from the loop's next iteration */

@@ -111,7 +111,8 @@ typedef struct lq_http_req {
 /* Render a request into buf.
  * Writes "METHOD target HTTP/1.1", then Host, User-Agent, Accept, Authorization,
  * Content-Type, Content-Length (or Transfer-Encoding: chunked), Connection, the extra
- * headers, the empty line, and the body when req->body is set. Nothing is NUL-terminated (the body may be binary).
+ * headers, the empty line, and the body when req->body is set. Nothing is
+ * NUL-terminated (the body may be binary).
  *   buf, cap  caller-owned output; on error its contents are unspecified.
  *   req       borrowed.
  *   out_len   set to the bytes written (0 on any error).

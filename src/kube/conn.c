@@ -62,7 +62,7 @@ static void drop(lq_conn_t *c)
 static void reset_flow(lq_conn_t *c)
 {
     c->stream_ = c->head_sent_ = c->send_wait_ = c->send_done_ = false;
-    c->in_send_ = c->resumed_ = c->cut_ = c->send_failed_ = false;
+    c->in_send_ = c->resumed_ = c->cut_ = false;
     c->paused_ = c->backlog_ = false;
 }
 
@@ -327,7 +327,6 @@ static void do_recv(lq_conn_t *c);
 static void send_broke(lq_conn_t *c)
 {
     c->cut_ = true;
-    c->send_failed_ = true;
     c->state = LQ_CONN_HEAD;
     want_for_state(c);
 }
