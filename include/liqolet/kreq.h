@@ -68,6 +68,10 @@
 #endif
 /* Request target on the wire: the kubeconfig's server path prefix plus path and query. */
 #define LQ_KREQ_TARGET_MAX (LQ_KREQ_PATH_MAX + sizeof(((lq_kcfg_t *)0)->path_prefix))
+/* Accept header asking for the object's metadata only (PartialObjectMetadata), on any
+ * verb: the answer to a GET or a server-side apply of a 1 MiB ConfigMap stays small. */
+#define LQ_KREQ_ACCEPT_META "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1," \
+                            "application/json"
 /* Built-in DeleteOptions body (preconditions uid + propagationPolicy). */
 #define LQ_KREQ_OPTS_MAX 192u
 
@@ -96,6 +100,8 @@ struct lq_kreq {
     const char *method;        /* static string */
     char path[LQ_KREQ_PATH_MAX];
     const char *content_type;  /* NULL when there is no body */
+    const char *accept;        /* Accept header (static string); NULL = application/json.
+                                  Kept by the verb helpers; cleared by lq_kreq_init */
     const char *body;          /* borrowed until done; NULL = no body */
     size_t body_len;
     char *resp;                /* borrowed response buffer, NULL = discard the body */
@@ -237,6 +243,13 @@ lq_err_t lq_kreq_delete_grace(lq_kreq_t *r, const char *path, const char *uid,
  * the path already ends in /status or is empty; LQ_ESTATE when r is pending. */
 lq_err_t lq_kreq_status(lq_kreq_t *r);
 
+/* Decodes a metav1.Status body (the answer to a failed request): reason into
+ * reason[reason_cap] ("" if none) and message into msg[msg_cap] (cut with "..." when
+ * longer; left alone if none). false when body is not a Status. Single-threaded: uses
+ * one static arena. */
+bool lq_kreq_status_decode(const char *body, size_t len, char *reason, size_t reason_cap,
+                           char *msg, size_t msg_cap);
+
 /* ---- the request head ------------------------------------------------------------ */
 
 /* Fills q with what every request to an API server carries, buffered or streamed:
@@ -266,6 +279,8 @@ typedef struct lq_kreq_stream {
     const char *content_type;   /* media type of a request body (fixed or streamed);
                                    NULL = "application/json". A streamed PATCH wants
                                    e.g. "application/merge-patch+json" */
+    const char *accept;         /* Accept header; NULL = "application/json" (e.g.
+                                   LQ_KREQ_ACCEPT_META for a small answer) */
     /* ---- readable ---- */
     uint64_t sent;      /* requests handed to the connection, re-sends included */
     uint64_t reauths;   /* re-sends after a 401 with a re-read token */

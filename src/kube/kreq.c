@@ -196,25 +196,35 @@ static void copy_msg(char *dst, size_t cap, const char *s, size_t n)
     memcpy(dst + cap - 4u, "...", 4u);
 }
 
-/* Decodes a metav1.Status body into r->reason / r->message (when it is one). */
-static void decode_status(lq_kreq_t *r, const char *body, size_t len)
+bool lq_kreq_status_decode(const char *body, size_t len, char *reason, size_t reason_cap,
+                           char *msg, size_t msg_cap)
 {
-    if (len == 0)
-        return;
+    bool ok = false;
+    if (body == NULL || len == 0)
+        return false;
     lq_json_doc_init(&status_doc, status_arena, sizeof status_arena);
     lq_json_t *root = NULL;
     if (lq_json_parse(&status_doc, body, len, &root) != LQ_OK)
-        return;
+        return false;
     lq_json_str_t kind, s;
     if (lq_json_str(lq_json_get(root, "kind"), &kind) != LQ_OK || kind.len != 6 ||
         memcmp(kind.p, "Status", 6) != 0)
         goto out;
-    if (lq_json_str_copy(lq_json_get(root, "reason"), r->reason, sizeof r->reason) != LQ_OK)
-        r->reason[0] = '\0';
+    ok = true;
+    if (lq_json_str_copy(lq_json_get(root, "reason"), reason, reason_cap) != LQ_OK)
+        reason[0] = '\0';
     if (lq_json_str(lq_json_get(root, "message"), &s) == LQ_OK && s.len > 0)
-        copy_msg(r->message, sizeof r->message, s.p, s.len);
+        copy_msg(msg, msg_cap, s.p, s.len);
 out:
     lq_json_reset(&status_doc);
+    return ok;
+}
+
+/* Decodes a metav1.Status body into r->reason / r->message (when it is one). */
+static void decode_status(lq_kreq_t *r, const char *body, size_t len)
+{
+    (void)lq_kreq_status_decode(body, len, r->reason, sizeof r->reason, r->message,
+                                sizeof r->message);
 }
 
 /* ---- connection callbacks --------------------------------------------------------- */
@@ -344,6 +354,8 @@ static void send_on(lq_kreq_client_t *cl, size_t i, lq_kreq_t *r)
         complete(r, LQ_ETOOBIG);
         return;
     }
+    if (r->accept != NULL)
+        q.accept = r->accept;
     if (r->body != NULL) {
         q.has_body = true;
         q.body = r->body;
@@ -686,6 +698,8 @@ static lq_err_t stream_start(lq_kreq_stream_t *s)
     }
     if (s->body_ != NULL || streamed)
         q.content_type = s->content_type ? s->content_type : "application/json";
+    if (s->accept != NULL)
+        q.accept = s->accept;
     lq_conn_handler_t h = { .on_head = stream_head, .on_body = stream_body,
                             .on_done = stream_done, .ctx = s,
                             .on_send = streamed ? stream_produce : NULL };
