@@ -226,7 +226,7 @@ lq_err_t lq_config_render_effective(const lq_config_t *cfg, char *buf, size_t ca
                                     size_t *len);
 
 /* Writes the `liqolet run --help` text, generated from the table (ends with "\n").
- * Returns LQ_OK, LQ_ETOOBIG or LQ_EINVAL, as above. 8 KiB is enough. */
+ * Returns LQ_OK, LQ_ETOOBIG or LQ_EINVAL, as above. 16 KiB is enough. */
 lq_err_t lq_config_usage(char *buf, size_t cap, size_t *len);
 
 /* Writes the Markdown option table of docs/configuration.md (between its

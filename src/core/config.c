@@ -106,26 +106,18 @@ static const lq_config_opt_t opts[] = {
       "are not reflected.", F(networking_reflect_ips), 0, 0 },
     { "--configmap-reflection-workers", "reflection.configmap.workers", "N", LQ_CONFIG_T_INT,
       LQ_CONFIG_C_NONE, NULL, 0, 64, false, "3",
-      "Workers reflecting ConfigMaps at once (Liqo's name; also "
-      "offloading.reflection.configmap.workers). 0 switches ConfigMap reflection off: no "
-      "watch, no remote ConfigMaps, kube-root-ca.crt not renamed in pods. At most the "
-      "shared pool of " LQ_STR(LQ_REFL_WORKERS) " workers run at once.",
+      "ConfigMap reflection workers (v1: offloading.reflection.configmap.workers); 0 = off.",
       F(reflection_configmap_workers), 0, 0 },
     { "--configmap-reflection-type", "reflection.configmap.type", "POLICY", LQ_CONFIG_T_ENUM,
       LQ_CONFIG_C_NONE, REFLECTION_TYPES, 0, 0, false, "DenyList",
-      "DenyList: reflect every ConfigMap of an offloaded namespace except those annotated "
-      "liqo.io/skip-reflection (value \"false\" = reflect anyway); AllowList: only those "
-      "annotated liqo.io/allow-reflection (value \"false\" = skip). Also "
-      "offloading.reflection.configmap.type.", F(reflection_configmap_type), 0, 0 },
+      "DenyList: all but liqo.io/skip-reflection; AllowList: only liqo.io/allow-reflection.",
+      F(reflection_configmap_type), 0, 0 },
     { "--secret-reflection-workers", "reflection.secret.workers", "N", LQ_CONFIG_T_INT,
-      LQ_CONFIG_C_NONE, NULL, 0, 64, false, "3",
-      "Workers reflecting Secrets at once (also offloading.reflection.secret.workers); 0 "
-      "switches Secret reflection off.", F(reflection_secret_workers), 0, 0 },
+      LQ_CONFIG_C_NONE, NULL, 0, 64, false, "3", "Secret reflection workers; 0 = off.",
+      F(reflection_secret_workers), 0, 0 },
     { "--secret-reflection-type", "reflection.secret.type", "POLICY", LQ_CONFIG_T_ENUM,
       LQ_CONFIG_C_NONE, REFLECTION_TYPES, 0, 0, false, "DenyList",
-      "DenyList or AllowList for Secrets, as for ConfigMaps (also "
-      "offloading.reflection.secret.type). Service-account token Secrets are never "
-      "reflected.", F(reflection_secret_type), 0, 0 },
+      "DenyList or AllowList, as for ConfigMaps.", F(reflection_secret_type), 0, 0 },
     { "--mgmt-listen", "mgmt.listen", "ADDRS", LQ_CONFIG_T_ADDRS, LQ_CONFIG_C_NONE, NULL, 0,
       0, false, MGMT_DEFAULT,
       "CoAP management endpoint: comma-separated IP:PORT list (IPv6 in brackets; port 0 "

@@ -256,7 +256,10 @@ static void decide(lq_refl_work_t *w, const lq_forge_conf_facts_t *f, uint64_t h
         return;
     }
     bool sa = m->cfg.kind == LQ_FORGE_CONF_SECRET && strcmp(f->type, LQ_FORGE_CONF_SA_TOKEN) == 0;
-    if (sa || !lq_forge_conf_wanted(f, m->cfg.policy)) {
+    /* kube-root-ca.crt is always reflected (Liqo 0.10): offloaded pods mount its copy */
+    bool root_ca = m->cfg.kind == LQ_FORGE_CONF_CONFIGMAP &&
+                   strcmp(r->h.name, LQ_FORGE_CONF_ROOT_CA) == 0;
+    if (sa || (!root_ca && !lq_forge_conf_wanted(f, m->cfg.policy))) {
         if (sa && !r->disabled_logged) {
             EMIT(m, r, false, "ReflectionDisabled", "Reflection of service-account token "
                  "secret to cluster %s disabled", m->cfg.foreign_name);
