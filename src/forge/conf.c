@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "liqolet/ascii.h"
 #include "liqolet/liqo.h"
 
 #define FNV_OFFSET 14695981039346656037ull
@@ -652,17 +653,6 @@ static void string_end(lq_forge_conf_t *f, size_t i)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Next number sub-state for c, or -1 when c does not continue the number. */
 static int num_next(uint8_t st, char c)
 {
@@ -754,7 +744,7 @@ static bool step(lq_forge_conf_t *f, char c, size_t i)
         return true;
     }
     case S_HEX: {
-        int v = hexval(c);
+        int v = lq_ascii_hex((unsigned char)c);
         if (v < 0)
             return fail(f, LQ_EPROTO), true;
         if (raw)
