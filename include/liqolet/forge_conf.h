@@ -117,7 +117,7 @@ typedef struct lq_forge_conf_params {
                                               a precondition (the API server refuses the
                                               apply when the object has another UID); not
                                               part of `hash` */
-} lq_forge_conf_params_t;                  /* every string required, non-empty, NUL-terminated */
+} lq_forge_conf_params_t;                  /* every string but remote_uid required, non-empty */
 
 typedef struct lq_forge_conf_facts {       /* what the home object said */
     char uid[LQ_FORGE_CONF_UID_BUF];       /* metadata.uid, "" absent */

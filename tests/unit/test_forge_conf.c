@@ -40,8 +40,8 @@
 #define CM_HEAD    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"web\",\"namespace\":\"" REMOTE_NS "\""
 #define SEC_HEAD   "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":\"web\",\"namespace\":\"" REMOTE_NS "\""
 
-static const lq_forge_conf_params_t CM = {LQ_FORGE_CONF_CONFIGMAP, "web", REMOTE_NS, HOME_ID, FOREIGN_ID, HOME_UID};
-static const lq_forge_conf_params_t SEC = {LQ_FORGE_CONF_SECRET, "web", REMOTE_NS, HOME_ID, FOREIGN_ID, HOME_UID};
+static const lq_forge_conf_params_t CM = {LQ_FORGE_CONF_CONFIGMAP, "web", REMOTE_NS, HOME_ID, FOREIGN_ID, HOME_UID, NULL};
+static const lq_forge_conf_params_t SEC = {LQ_FORGE_CONF_SECRET, "web", REMOTE_NS, HOME_ID, FOREIGN_ID, HOME_UID, NULL};
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
@@ -88,6 +88,28 @@ static uint64_t fnv(const char *p, size_t n)
     uint64_t h = 14695981039346656037ull;
     for (size_t i = 0; i < n; i++) {
         h ^= (unsigned char)p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* The hash the forge promises: FNV-1a of the output without the metadata.uid member that
+ * a remote_uid parameter adds (a precondition, not content). */
+static uint64_t body_hash(const lq_forge_conf_params_t *p, const char *out, size_t n)
+{
+    if (!p->remote_uid || !p->remote_uid[0])
+        return fnv(out, n);
+    char seg[128];
+    int sl = snprintf(seg, sizeof seg, ",\"uid\":\"%s\"", p->remote_uid);
+    assert_true(sl > 0 && (size_t)sl < sizeof seg);
+    const char *at = NULL;
+    for (size_t i = 0; i + (size_t)sl <= n && !at; i++)
+        if (memcmp(out + i, seg, (size_t)sl) == 0)
+            at = out + i;
+    assert_non_null(at);
+    uint64_t h = fnv(out, (size_t)(at - out));
+    for (const char *q = at + sl; q < out + n; q++) {
+        h ^= (unsigned char)*q;
         h *= 1099511628211ull;
     }
     return h;
@@ -147,7 +169,7 @@ static run_t stream(const lq_forge_conf_params_t *p, const char *in, size_t n, s
     if (r.err == LQ_OK) {
         assert_int_equal(f.in, n);
         assert_int_equal(f.out, s.len);
-        assert_true(f.hash == fnv(out, s.len));
+        assert_true(f.hash == body_hash(p, out, s.len));
     }
     return r;
 }
@@ -390,6 +412,38 @@ static void test_long_keys(void **state)
 }
 
 /* Parameter strings are escaped. */
+/* The owned remote object's UID rides along as metadata.uid (a precondition), outside the
+ * hash: the same intent hashes the same before and after the remote object exists. */
+static void test_remote_uid_precondition(void **state)
+{
+    (void)state;
+    lq_forge_conf_params_t p = CM;
+    run_t without = expect(&p, "{'metadata':{'name':'web'},'data':{'k':'v'}}",
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"web\","
+        "\"namespace\":\"" REMOTE_NS "\",\"labels\":{" OWN_LABELS "},\"annotations\":{"
+        "\"liqolet.io/home-uid\":\"" HOME_UID "\"}},\"data\":{\"k\":\"v\"}}");
+    p.remote_uid = "r-1";
+    run_t with = expect(&p, "{'metadata':{'name':'web'},'data':{'k':'v'}}",
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"web\","
+        "\"namespace\":\"" REMOTE_NS "\",\"uid\":\"r-1\",\"labels\":{" OWN_LABELS "},"
+        "\"annotations\":{\"liqolet.io/home-uid\":\"" HOME_UID "\"}},\"data\":{\"k\":\"v\"}}");
+    assert_true(with.hash == without.hash);
+    p.remote_uid = ""; /* empty: no precondition */
+    run_t empty = expect(&p, "{'metadata':{'name':'web'},'data':{'k':'v'}}",
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"web\","
+        "\"namespace\":\"" REMOTE_NS "\",\"labels\":{" OWN_LABELS "},\"annotations\":{"
+        "\"liqolet.io/home-uid\":\"" HOME_UID "\"}},\"data\":{\"k\":\"v\"}}");
+    assert_true(empty.hash == without.hash);
+    /* content still counts */
+    p.remote_uid = "r-1";
+    const char *in = Q("{'metadata':{'name':'web'},'data':{'k':'w'}}");
+    size_t n = strlen(in);
+    memcpy(g_in, in, n + 1);
+    run_t other = all_ways(&p, g_in, n);
+    assert_int_equal(other.err, LQ_OK);
+    assert_true(other.hash != with.hash);
+}
+
 static void test_param_escaping(void **state)
 {
     (void)state;
@@ -947,6 +1001,7 @@ int main(void)
         cmocka_unit_test(test_golden_secret),
         cmocka_unit_test(test_labels_annotations),
         cmocka_unit_test(test_long_keys),
+        cmocka_unit_test(test_remote_uid_precondition),
         cmocka_unit_test(test_param_escaping),
         cmocka_unit_test(test_facts_skip_allow),
         cmocka_unit_test(test_facts_meta),
