@@ -112,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 3;
     size_t split = ((size_t)data[1] | (size_t)data[2] << 8) % (len + 1);
     lq_forge_conf_params_t p = {(data[0] & 1) ? LQ_FORGE_CONF_SECRET : LQ_FORGE_CONF_CONFIGMAP,
-                                "name", "ns\"\\", "home-id", "foreign-id", "home-uid\n"};
+                                "name", "ns\"\\", "home-id", "foreign-id", "home-uid\n", NULL};
     bool count_only = (data[0] & 2) != 0;
 
     /* at once */
