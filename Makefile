@@ -55,7 +55,7 @@ CFLAGS  := $(BASE_CFLAGS) $(BOARD_CFLAGS) $(DEPS_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -Wl,--gc-sections $(EXTRA_LDFLAGS)
 
 # Pure modules: no OS header; they also build into the fuzzers.
-PURE_SRCS  := src/core/err.c $(wildcard src/kube/names.c src/kube/http.c src/kube/frame.c src/kube/scan.c src/kube/kapi.c src/kube/perms.c)
+PURE_SRCS  := src/core/err.c src/forge/conf.c $(wildcard src/kube/names.c src/kube/http.c src/kube/frame.c src/kube/scan.c src/kube/kapi.c src/kube/perms.c)
 AGENT_SRCS := $(filter-out src/cmd/main.c,$(wildcard src/*/*.c))
 POSIX_SRCS := $(wildcard port/posix/*.c)
 FAKE_SRCS  := $(wildcard port/fake/*.c)
@@ -200,6 +200,12 @@ $(FBUILD)/fuzz_json: tests/fuzz/fuzz_json.c src/kube/json.c $(FBUILD)/cJSON.o $(
 $(FBUILD)/fuzz_forge_pod: tests/fuzz/fuzz_forge_pod.c src/forge/pod.c src/kube/json.c $(FBUILD)/cJSON.o $(PURE_SRCS) $(wildcard include/liqolet/*.h)
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/forge/pod.c src/kube/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
+
+# The ConfigMap / Secret forge is pure (in PURE_SRCS); its target re-parses the output
+# with json.c and cJSON as above.
+$(FBUILD)/fuzz_forge_conf: tests/fuzz/fuzz_forge_conf.c src/kube/json.c $(FBUILD)/cJSON.o $(PURE_SRCS) $(wildcard include/liqolet/*.h)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/kube/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
 
 # The management endpoint's request parsing and rendering (src/mgmt/render.c, pure).
 $(FBUILD)/fuzz_mgmt: tests/fuzz/fuzz_mgmt.c src/mgmt/render.c $(PURE_SRCS) $(wildcard include/liqolet/*.h)

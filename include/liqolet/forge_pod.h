@@ -52,6 +52,7 @@
 #include <stdint.h>
 
 #include "liqolet/err.h"
+#include "liqolet/forge_conf.h"
 #include "liqolet/json.h"
 #include "liqolet/liqo.h"
 
@@ -59,11 +60,10 @@
 #define LQ_FORGE_POD_ANN_HOME_UID       "liqolet.io/home-pod-uid"
 /* The toleration key removed from the remote pod (the virtual node's taint). */
 #define LQ_FORGE_POD_VNODE_TOLERATION   "virtual-node.liqo.io/not-allowed"
-#define LQ_FORGE_POD_ROOT_CA            "kube-root-ca.crt"
-/* Characters of the home cluster id appended to the reflected kube-root-ca.crt (§1.6). */
-#define LQ_FORGE_POD_ROOT_CA_ID_CHARS   5u
-/* A buffer that holds "kube-root-ca.crt." + 5 characters + NUL. */
-#define LQ_FORGE_POD_ROOT_CA_BUF        (sizeof LQ_FORGE_POD_ROOT_CA + 1u + LQ_FORGE_POD_ROOT_CA_ID_CHARS)
+/* The root CA ConfigMap and its remote name (§1.6), as the ConfigMap forge has them. */
+#define LQ_FORGE_POD_ROOT_CA            LQ_FORGE_CONF_ROOT_CA
+#define LQ_FORGE_POD_ROOT_CA_ID_CHARS   LQ_FORGE_CONF_ROOT_CA_ID_CHARS
+#define LQ_FORGE_POD_ROOT_CA_BUF        LQ_FORGE_CONF_ROOT_CA_BUF
 /* A buffer for a metadata.uid (a UUID is 36 characters). */
 #define LQ_FORGE_POD_UID_BUF            40u
 
@@ -251,8 +251,9 @@ lq_forge_pod_owner_t lq_forge_pod_owner(const lq_json_t *remote, const char *hom
 lq_err_t lq_forge_pod_recreate_allowed(const lq_json_t *home, bool *allowed);
 
 /* "kube-root-ca.crt." followed by the first 5 characters of home_id (all of it when
- * shorter), into out[0..cap) with a NUL. Returns LQ_OK; LQ_ETOOBIG cap too small (out "");
- * LQ_EINVAL NULL args, cap 0 or home_id empty. LQ_FORGE_POD_ROOT_CA_BUF always suffices. */
+ * shorter), into out[0..cap) with a NUL (lq_forge_conf_remote_name of the root CA).
+ * Returns LQ_OK; LQ_ETOOBIG cap too small (out ""); LQ_EINVAL NULL args, cap 0 or home_id
+ * empty. LQ_FORGE_POD_ROOT_CA_BUF always suffices. */
 lq_err_t lq_forge_pod_root_ca_name(const char *home_id, char *out, size_t cap);
 
 /* ---- change detection (Decision 4) ------------------------------------------------------ */

@@ -787,21 +787,8 @@ lq_err_t lq_forge_pod_recreate_allowed(const lq_json_t *home, bool *allowed)
 
 lq_err_t lq_forge_pod_root_ca_name(const char *home_id, char *out, size_t cap)
 {
-    if (!nonempty(home_id) || !out || cap == 0)
-        return LQ_EINVAL;
-    size_t base = sizeof LQ_FORGE_POD_ROOT_CA - 1u;
-    size_t idn = strlen(home_id);
-    if (idn > LQ_FORGE_POD_ROOT_CA_ID_CHARS)
-        idn = LQ_FORGE_POD_ROOT_CA_ID_CHARS;
-    if (base + 1u + idn + 1u > cap) {
-        out[0] = '\0';
-        return LQ_ETOOBIG;
-    }
-    memcpy(out, LQ_FORGE_POD_ROOT_CA, base);
-    out[base] = '.';
-    memcpy(out + base + 1u, home_id, idn);
-    out[base + 1u + idn] = '\0';
-    return LQ_OK;
+    return lq_forge_conf_remote_name(LQ_FORGE_CONF_CONFIGMAP, LQ_FORGE_CONF_ROOT_CA,
+                                     sizeof LQ_FORGE_CONF_ROOT_CA - 1u, home_id, out, cap);
 }
 
 /* ---- change detection --------------------------------------------------------------------- */
