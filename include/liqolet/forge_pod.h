@@ -37,7 +37,10 @@
  *   - a projected configMap source named kube-root-ca.crt is renamed to
  *     params->root_ca_name when the caller gives one (what Liqo does, so it reads the home
  *     CA that the ConfigMap reflector writes under that name), otherwise it is kept and the
- *     pod reads the foreign cluster's own CA;
+ *     pod reads the foreign cluster's own CA; a plain configMap volume
+ *     (volumes[].configMap.name) named kube-root-ca.crt is renamed the same way (Liqo v0.8
+ *     leaves those alone, so such a pod would mount the foreign cluster's CA, not the home
+ *     one its projected sources get);
  *   - no KUBERNETES_* environment variables and no kubernetes.default hostAlias are added,
  *     and env vars that read spec.serviceAccountName are left alone (§2.4 applies only when
  *     the mode is not Disabled).
@@ -89,10 +92,10 @@ typedef struct lq_forge_pod_remote_params {
  *   then liqolet.io/home-pod-uid=<home metadata.uid>. Nothing else of the home metadata
  *   (uid, resourceVersion, generateName, ownerReferences, finalizers, ...) is copied.
  * spec, in this order, only when present in the home spec (JSON null = absent):
- *   volumes (projected sources mutated as the file comment says), initContainers,
- *   containers, restartPolicy, terminationGracePeriodSeconds, activeDeadlineSeconds,
- *   dnsPolicy; then always automountServiceAccountToken=false, hostNetwork=false,
- *   hostPID=false, hostIPC=false; then shareProcessNamespace, securityContext,
+ *   volumes (projected sources and configMap volumes mutated as the file comment says),
+ *   initContainers, containers, restartPolicy, terminationGracePeriodSeconds,
+ *   activeDeadlineSeconds, dnsPolicy; then always automountServiceAccountToken=false,
+ *   hostNetwork=false, hostPID=false, hostIPC=false; then shareProcessNamespace, securityContext,
  *   imagePullSecrets, hostname, subdomain, affinity (anti-affinity presets only, below),
  *   tolerations (every toleration whose key is virtual-node.liqo.io/not-allowed removed;
  *   the member is left out when none remains), hostAliases, dnsConfig, readinessGates,

@@ -244,11 +244,15 @@ static lq_err_t check_spec(const lq_json_t *spec)
     return LQ_OK;
 }
 
-/* §2.3 in the Disabled mode: token sources out, kube-root-ca.crt renamed (optional).
+/* §2.3 in the Disabled mode: token sources out, kube-root-ca.crt renamed (optional) in
+ * projected sources and plain configMap volumes.
  * vols is already a copy in doc. */
 static lq_err_t mutate_volumes(lq_json_doc_t *doc, lq_json_t *vols, const char *root_ca)
 {
     for (lq_json_t *v = lq_json_first(vols); v; v = lq_json_next(v)) {
+        lq_json_t *vcm = lq_json_get(v, "configMap");
+        if (root_ca && lq_json_str_is(lq_json_get(vcm, "name"), LQ_FORGE_POD_ROOT_CA))
+            TRY(lq_json_obj_set(doc, vcm, "name", lq_json_new_cstr(doc, root_ca)));
         lq_json_t *sources = lq_json_get(lq_json_get(v, "projected"), "sources");
         size_t i = 0;
         lq_json_t *s = lq_json_first(sources);

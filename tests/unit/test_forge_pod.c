@@ -276,6 +276,35 @@ static void test_root_ca_kept_without_name(void **state)
     assert_int_equal(lq_forge_pod_root_ca_name(HOME_ID, name, 0), LQ_EINVAL);
 }
 
+/* A plain configMap volume of kube-root-ca.crt is renamed like a projected source; other
+ * configMap volumes, and the root CA without a root_ca_name, are left alone. */
+static void test_root_ca_plain_volume(void **state)
+{
+    (void)state;
+    lq_json_t *home = pod_with("", "'volumes':["
+                               "{'name':'ca','configMap':{'name':'kube-root-ca.crt','defaultMode':420}},"
+                               "{'name':'cfg','configMap':{'name':'kube-root-ca.crt.x'}},"
+                               "{'name':'sec','secret':{'secretName':'kube-root-ca.crt'}},"
+                               "{'name':'odd','configMap':{'name':7}}]");
+    lq_json_t *pod = NULL;
+    assert_int_equal(lq_forge_pod_remote(&g_doc, home, &RP, &pod), LQ_OK);
+    const lq_json_t *vols = LQ_JSON_AT(pod, "spec", "volumes");
+    assert_int_equal(lq_json_size(vols), 4);
+    assert_str(LQ_JSON_AT(vols, "0", "configMap", "name"), "kube-root-ca.crt.5a1c2");
+    assert_true(same_print(LQ_JSON_AT(vols, "0", "configMap", "defaultMode"),
+                           LQ_JSON_AT(home, "spec", "volumes", "0", "configMap", "defaultMode")));
+    assert_str(LQ_JSON_AT(vols, "1", "configMap", "name"), "kube-root-ca.crt.x");
+    assert_str(LQ_JSON_AT(vols, "2", "secret", "secretName"), "kube-root-ca.crt");
+    assert_true(same_print(lq_json_index(vols, 3), LQ_JSON_AT(home, "spec", "volumes", "3")));
+    /* the input is not modified */
+    assert_str(LQ_JSON_AT(home, "spec", "volumes", "0", "configMap", "name"), "kube-root-ca.crt");
+
+    lq_forge_pod_remote_params_t p = RP;
+    p.root_ca_name = NULL;
+    assert_int_equal(lq_forge_pod_remote(&g_doc, home, &p, &pod), LQ_OK);
+    assert_str(LQ_JSON_AT(pod, "spec", "volumes", "0", "configMap", "name"), "kube-root-ca.crt");
+}
+
 static void test_tolerations(void **state)
 {
     (void)state;
@@ -1062,6 +1091,7 @@ int main(void)
         cmocka_unit_test_setup(test_remote_golden, setup),
         cmocka_unit_test_setup(test_remote_minimal, setup),
         cmocka_unit_test_setup(test_root_ca_kept_without_name, setup),
+        cmocka_unit_test_setup(test_root_ca_plain_volume, setup),
         cmocka_unit_test_setup(test_tolerations, setup),
         cmocka_unit_test_setup(test_anti_affinity, setup),
         cmocka_unit_test_setup(test_remote_malformed, setup),
