@@ -30,6 +30,10 @@ int64_t lq_fake_slept_ms(void);
  * in-progress connect that completes on the first writable wait, or an error). Returns
  * the descriptor number the agent will get, or -1 when the table is full. */
 lq_port_fd_t lq_fake_expect_connect(lq_err_t result);
+/* Scripts one more connect after those already scripted (first in, first out), for code
+ * that opens several connections in one call; lq_fake_expect_connect drops the queue.
+ * Returns the descriptor that connect will get, or -1 when the table is full. */
+lq_port_fd_t lq_fake_expect_connect_after(lq_err_t result);
 /* Host and port the agent asked for in its last connect. */
 const char *lq_fake_last_connect_host(void);
 uint16_t lq_fake_last_connect_port(void);

@@ -43,6 +43,8 @@ static struct {
     int64_t slept_ms;
     fake_sock_t socks[LQ_FAKE_MAX_SOCKS];
     int next_connect; /* index of the scripted socket the next connect returns; -1 none */
+    int queued[LQ_FAKE_MAX_SOCKS]; /* scripted connects after next_connect, in order */
+    int nqueued;
     char last_host[256];
     uint16_t last_port;
     lq_err_t listen_result;
@@ -115,7 +117,7 @@ lq_err_t lq_port_entropy(void *buf, size_t len)
 
 /* --- sockets --- */
 
-lq_port_fd_t lq_fake_expect_connect(lq_err_t result)
+static int new_sock(lq_err_t result)
 {
     for (int i = 0; i < LQ_FAKE_MAX_SOCKS; i++) {
         if (!fk.socks[i].used) {
@@ -125,11 +127,31 @@ lq_port_fd_t lq_fake_expect_connect(lq_err_t result)
             s->connect_result = result;
             s->send_limit = SIZE_MAX;
             s->send_budget = SIZE_MAX;
-            fk.next_connect = i;
-            return FD_BASE + i;
+            return i;
         }
     }
     return -1;
+}
+
+lq_port_fd_t lq_fake_expect_connect(lq_err_t result)
+{
+    int i = new_sock(result);
+    if (i < 0)
+        return -1;
+    fk.next_connect = i;
+    fk.nqueued = 0;
+    return FD_BASE + i;
+}
+
+lq_port_fd_t lq_fake_expect_connect_after(lq_err_t result)
+{
+    if (fk.next_connect < 0)
+        return lq_fake_expect_connect(result);
+    int i = new_sock(result);
+    if (i < 0)
+        return -1;
+    fk.queued[fk.nqueued++] = i;
+    return FD_BASE + i;
 }
 
 const char *lq_fake_last_connect_host(void)
@@ -239,6 +261,11 @@ lq_err_t lq_port_tcp_connect(const char *host, uint16_t port, lq_port_fd_t *fd)
     fake_sock_t *s = &fk.socks[fk.next_connect];
     int idx = fk.next_connect;
     fk.next_connect = -1;
+    if (fk.nqueued > 0) {
+        fk.next_connect = fk.queued[0];
+        fk.nqueued--;
+        memmove(fk.queued, fk.queued + 1, (size_t)fk.nqueued * sizeof fk.queued[0]);
+    }
     if (s->connect_result != LQ_OK && s->connect_result != LQ_AGAIN) {
         lq_err_t r = s->connect_result;
         s->used = 0;

@@ -453,6 +453,20 @@ static void got_remote(lq_refl_work_t *w, lq_err_t err, const char *rns)
         delete_remote(w, rns);
         return;
     }
+    if (!(w->flags & F_LARGE)) {
+        /* the body was forged before the uid was known: forge it again with the uid, so
+         * the API server refuses the apply if the object was replaced since the GET */
+        char rname[LQ_RTAB_NAME_BUF];
+        lq_forge_conf_params_t prm;
+        size_t len = 0;
+        if (!params(w, rns, rname, sizeof rname, &prm) ||
+            lq_forge_conf_build(&prm, w->obj[HOME], w->len[HOME], w->body, sizeof w->body,
+                                &len, NULL, NULL) != LQ_OK) {
+            lq_refl_finish(w, LQ_RTAB_RETRY, 0);
+            return;
+        }
+        r->pend_len = (uint32_t)len;
+    }
     apply(w, rns);
 }
 

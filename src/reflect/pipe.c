@@ -287,24 +287,31 @@ lq_err_t lq_pipe_start(lq_pipe_t *p, const lq_pipe_job_t *job, lq_pipe_done_fn *
     p->rhead_ = p->rlen_ = p->flen_ = p->hlen_ = 0;
     lq_forge_conf_begin(&p->forge_, &p->prm_, p->write_ ? ring_put : NULL, p);
 
-    lq_conn_handler_t hh = { .on_head = h_head, .on_body = h_body, .on_done = h_done, .ctx = p };
-    lq_err_t e = lq_kreq_stream_send(&p->hst_, "GET", p->hpath_, NULL, 0, &hh, PIPE_TIMEOUT_MS);
-    if (e != LQ_OK)
-        return e;
+    /* Busy and counted before each send: a request can end inside its own send (a
+     * connect refused at once calls on_done from there), and done must still come,
+     * once, from the loop. */
     p->busy_ = true;
     p->open_ = 1;
+    lq_conn_handler_t hh = { .on_head = h_head, .on_body = h_body, .on_done = h_done, .ctx = p };
+    lq_err_t e = lq_kreq_stream_send(&p->hst_, "GET", p->hpath_, NULL, 0, &hh, PIPE_TIMEOUT_MS);
+    if (e != LQ_OK) {
+        p->busy_ = false;
+        p->open_ = 0;
+        return e;
+    }
     p->stats.jobs++;
-    if (p->write_) {
+    if (p->write_ && !p->failed_) {
         lq_conn_handler_t fh = { .on_head = f_head, .on_body = f_body, .on_done = f_done,
                                  .ctx = p, .on_send = f_send };
         p->fst_.content_type = APPLY_TYPE;
         p->fst_.accept = LQ_KREQ_ACCEPT_META;
+        p->open_++;
         e = lq_kreq_stream_send(&p->fst_, "PATCH", p->rpath_, NULL, 0, &fh, PIPE_TIMEOUT_MS);
         if (e != LQ_OK) {
+            p->open_--;
             fail(p, e, 0, "cannot start the streamed apply", &p->fconn_);
-            return LQ_OK; /* done reports it once the home request has stopped */
+            maybe_finish(p); /* done reports it once the home request has stopped */
         }
-        p->open_++;
     }
     return LQ_OK;
 }
