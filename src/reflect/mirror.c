@@ -43,6 +43,7 @@ enum {
     ST_DEL_REMOTE,
     ST_PIPE_HASH,
     ST_PIPE_WRITE,
+    ST_GET_DRIFT,
 };
 
 #define F_GONE 1u      /* the home object is gone or terminating */
@@ -288,15 +289,71 @@ static void decide(lq_refl_work_t *w, const lq_forge_conf_facts_t *f, uint64_t h
         get_remote_meta(w, rns); /* absent, ours to adopt, or someone else's? */
         return;
     }
-    if (r->intent == hash && lq_rtab_present(&r->h, FOREIGN) && r->h.own_rv[0] &&
-        strcmp(r->remote_rv, r->h.own_rv) == 0) {
+    bool drift = !(lq_rtab_present(&r->h, FOREIGN) && r->h.own_rv[0] &&
+                   strcmp(r->remote_rv, r->h.own_rv) == 0);
+    if (r->intent == hash && !drift) {
         m->stats.noops++;
         r->state = LQ_MIRROR_REFLECTED;
         memcpy(r->home_rv, r->pend_rv, sizeof r->home_rv);
         lq_refl_finish(w, LQ_RTAB_DONE, 0);
         return;
     }
+    if (drift && !(w->flags & F_LARGE) && lq_rtab_present(&r->h, FOREIGN)) {
+        /* Someone else changed our copy. An apply puts back what we own, but keys another
+         * manager added stay (server-side apply removes only fields we owned): read it. */
+        char path[LQ_KREQ_PATH_MAX], rname[LQ_RTAB_NAME_BUF];
+        if (remote_name(m, r, rname, sizeof rname) && obj_path(m, path, sizeof path, rns, rname)) {
+            lq_refl_send(w, FOREIGN, ST_GET_DRIFT, lq_kreq_get(lq_refl_req(w, FOREIGN), path));
+            return;
+        }
+    }
     apply(w, rns);
+}
+
+/* A key of the remote copy's data or binaryData that the home object does not have. */
+static bool extra_keys(lq_refl_work_t *w)
+{
+    lq_json_t *home = NULL, *remote = NULL;
+    lq_json_reset(&w->doc);
+    if (lq_json_parse(&w->doc, w->obj[HOME], w->len[HOME], &home) != LQ_OK ||
+        lq_json_parse(&w->doc, w->obj[FOREIGN], w->len[FOREIGN], &remote) != LQ_OK)
+        return false;
+    static const char *const maps[] = { "data", "binaryData" };
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) {
+        const lq_json_t *hm = lq_json_get(home, maps[i]);
+        for (const lq_json_t *e = lq_json_first(lq_json_get(remote, maps[i])); e;
+             e = lq_json_next(e))
+            if (lq_json_key(e) && !lq_json_get(hm, lq_json_key(e)))
+                return true;
+    }
+    return false;
+}
+
+/* Our remote copy drifted: keys someone added go with a re-creation, the rest with an
+ * apply. */
+static void got_drift(lq_refl_work_t *w, lq_err_t err, const char *rns)
+{
+    lq_mirror_t *m = MOD(w);
+    lq_mirror_rec_t *r = REC(w);
+    if (err == LQ_ENOTFOUND) {
+        disown(r); /* gone meanwhile: a new pass creates it (without the old uid) */
+        r->h.dirty = true;
+        lq_refl_finish(w, LQ_RTAB_DONE, 0);
+        return;
+    }
+    if (err == LQ_OK) {
+        char uid[LQ_FORGE_CONF_UID_BUF] = "";
+        w->len[FOREIGN] = w->req.resp_len;
+        (void)lq_scan_uid_rv(w->obj[FOREIGN], w->len[FOREIGN], uid, sizeof uid, NULL, 0);
+        if (strcmp(uid, r->remote_uid) == 0 && extra_keys(w)) {
+            LQ_INFO(m->kind.d->log, "%s %s/%s: the remote copy has keys the home object "
+                    "lacks (added in the foreign cluster); re-creating it", kind_name(m),
+                    r->h.ns, r->h.name);
+            delete_remote(w, rns);
+            return;
+        }
+    }
+    apply(w, rns); /* too large to read, or an error: the apply still fixes our fields */
 }
 
 /* The home object is in obj[HOME]: forge it into w->body (or take the pipe). */
@@ -570,6 +627,13 @@ static void step(lq_refl_work_t *w, lq_err_t err)
         applied(w, err, rns ? rns : "", uid, rv);
         return;
     }
+    case ST_GET_DRIFT:
+        if (!rns) {
+            lq_refl_finish(w, LQ_RTAB_DONE, 0);
+            return;
+        }
+        got_drift(w, err, rns);
+        return;
     case ST_DEL_REMOTE:
         if (err != LQ_OK && err != LQ_ENOTFOUND && err != LQ_ECONFLICT) {
             failed(w, "delete the remote object", err);
