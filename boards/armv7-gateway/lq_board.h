@@ -6,6 +6,11 @@
 #define LQ_MAX_PODS 256
 #define LQ_MAX_OBJECTS 512
 #define LQ_MAX_WATCHES 12
+/* ConfigMaps and Secrets: records per kind; no streaming pipe, so the largest reflected
+ * object is what a reflector worker holds (a 32 KiB remote body). */
+#define LQ_MAX_CONFIGMAPS 128
+#define LQ_MAX_SECRETS 128
+#define LQ_PIPE_ENABLED 0
 /* Management endpoint (include/liqolet/mgmt.h, docs/management.md): libcoap's heap cap
  * (10 KiB after start-up on 64-bit boards, 6 KiB on 32-bit; about 7 KiB per DTLS client),
  * idle CoAP sessions kept, DTLS handshakes at once, HTTP connections. */

@@ -4,6 +4,9 @@
 #define LQ_BOARD_NAME "rpi4-aarch64"
 #define LQ_MAX_OBJECT (256u * 1024u)
 #define LQ_MAX_PODS 1024
+/* ConfigMaps and Secrets reflected at once (records per kind). */
+#define LQ_MAX_CONFIGMAPS 512
+#define LQ_MAX_SECRETS 512
 #define LQ_MAX_OBJECTS 2048
 /* Management endpoint (include/liqolet/mgmt.h, docs/management.md): libcoap's heap cap
  * (10 KiB after start-up on 64-bit boards, 6 KiB on 32-bit; about 7 KiB per DTLS client),

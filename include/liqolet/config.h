@@ -169,6 +169,10 @@ typedef struct lq_config {
     unsigned log_format;                         /* an lq_log_format_t */
     bool networking_internal;                    /* always false for now */
     bool networking_reflect_ips;
+    long reflection_configmap_workers;           /* 0 = off */
+    unsigned reflection_configmap_type;          /* 0 DenyList, 1 AllowList */
+    long reflection_secret_workers;
+    unsigned reflection_secret_type;
     lq_config_addr_t mgmt_listen[LQ_CONFIG_MAX_LISTEN];
     size_t n_mgmt_listen;
     char mgmt_psk_file[LQ_CONFIG_PATH_MAX + 1];     /* "" = no DTLS (loopback only) */
@@ -178,7 +182,7 @@ typedef struct lq_config {
     char config_file[LQ_CONFIG_PATH_MAX + 1];    /* "" = none */
     bool help;                                   /* -h/--help seen: parsing stopped there */
     /* private: per option, the layer that last set it (0 defaults, 1 file, 2 command line) */
-    unsigned char layer_[32];
+    unsigned char layer_[48];
 } lq_config_t;
 
 /* The option table; *n receives its length (may be NULL). Never NULL. */

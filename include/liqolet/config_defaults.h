@@ -69,6 +69,16 @@
 #ifndef LQ_MAX_OBJECTS
 #define LQ_MAX_OBJECTS 2048
 #endif
+/* Reflector workers shared by all kinds (include/liqolet/refl.h). */
+#ifndef LQ_REFL_WORKERS
+#define LQ_REFL_WORKERS 4
+#endif
+/* The streaming pipe for ConfigMaps and Secrets over a worker's buffers (up to the API
+ * server's own limit, with constant memory; include/liqolet/pipe.h). 0: such objects are
+ * reported (FailedReflection, a counter) and skipped. */
+#ifndef LQ_PIPE_ENABLED
+#define LQ_PIPE_ENABLED 1
+#endif
 #ifndef LQ_MAX_NAMESPACES
 #define LQ_MAX_NAMESPACES 64
 #endif

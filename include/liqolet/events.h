@@ -40,6 +40,7 @@ typedef struct lq_event_entry {
     bool reflected;                 /* a remote event: applied under its own name */
     bool warning;
     int32_t count;
+    const char *kind;               /* involvedObject.kind (static string); NULL = "Pod" */
     char ns[64];
     char pod[254];
     char uid[LQ_FORGE_POD_UID_BUF];
@@ -96,5 +97,11 @@ lq_err_t lq_events_start(lq_events_t *e);
 void lq_events_emit(lq_events_t *e, const char *ns, const char *pod, const char *uid,
                     bool warning, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
+/* The same on another kind of home object (kind: a static string such as "ConfigMap";
+ * component: Liqo's source component, e.g. "liqo-configmap-reflection"; name is the
+ * object's name). Messages carry names only, never object data. */
+void lq_events_emit_on(lq_events_t *e, const char *kind, const char *component, const char *ns,
+                       const char *name, const char *uid, bool warning, const char *reason,
+                       const char *fmt, ...) __attribute__((format(printf, 9, 10)));
 
 #endif

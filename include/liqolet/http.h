@@ -98,6 +98,9 @@ typedef struct lq_http_req {
     const lq_http_field_t *extra; /* n_extra extra headers, written last, in order */
     size_t n_extra;
     bool has_body;            /* write "Content-Length: <body_len>" (also for 0) */
+    bool chunked;             /* write "Transfer-Encoding: chunked" instead: the caller
+                                 streams the body itself, chunk-framed (excludes
+                                 has_body and body) */
     const char *body;         /* if non-NULL (needs has_body) the body_len bytes are copied
                                  after the head; if NULL the caller sends the body itself */
     size_t body_len;
@@ -107,15 +110,17 @@ typedef struct lq_http_req {
 
 /* Render a request into buf.
  * Writes "METHOD target HTTP/1.1", then Host, User-Agent, Accept, Authorization,
- * Content-Type, Content-Length, Connection, the extra headers, the empty line, and the
- * body when req->body is set. Nothing is NUL-terminated (the body may be binary).
+ * Content-Type, Content-Length (or Transfer-Encoding: chunked), Connection, the extra
+ * headers, the empty line, and the body when req->body is set. Nothing is
+ * NUL-terminated (the body may be binary).
  *   buf, cap  caller-owned output; on error its contents are unspecified.
  *   req       borrowed.
  *   out_len   set to the bytes written (0 on any error).
  * Returns LQ_OK; LQ_EINVAL for NULL arguments, a missing/empty method, target or host,
  * a method or field name that is not a token, a target that is not "/..." or holds
  * SP, CTL or non-ASCII bytes, a bad host, CR/LF/CTL in any value (header injection),
- * an empty bearer or ua_version, or body set without has_body; LQ_ETOOBIG when the
+ * an empty bearer or ua_version, body set without has_body, or chunked together with
+ * has_body or body; LQ_ETOOBIG when the
  * result does not fit in cap (never a truncated request). */
 lq_err_t lq_http_write_request(char *buf, size_t cap, const lq_http_req_t *req,
                                size_t *out_len);

@@ -68,6 +68,10 @@
 #endif
 /* Request target on the wire: the kubeconfig's server path prefix plus path and query. */
 #define LQ_KREQ_TARGET_MAX (LQ_KREQ_PATH_MAX + sizeof(((lq_kcfg_t *)0)->path_prefix))
+/* Accept header asking for the object's metadata only (PartialObjectMetadata), on any
+ * verb: the answer to a GET or a server-side apply of a 1 MiB ConfigMap stays small. */
+#define LQ_KREQ_ACCEPT_META "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1," \
+                            "application/json"
 /* Built-in DeleteOptions body (preconditions uid + propagationPolicy). */
 #define LQ_KREQ_OPTS_MAX 192u
 
@@ -96,6 +100,8 @@ struct lq_kreq {
     const char *method;        /* static string */
     char path[LQ_KREQ_PATH_MAX];
     const char *content_type;  /* NULL when there is no body */
+    const char *accept;        /* Accept header (static string); NULL = application/json.
+                                  Kept by the verb helpers; cleared by lq_kreq_init */
     const char *body;          /* borrowed until done; NULL = no body */
     size_t body_len;
     char *resp;                /* borrowed response buffer, NULL = discard the body */
@@ -237,6 +243,13 @@ lq_err_t lq_kreq_delete_grace(lq_kreq_t *r, const char *path, const char *uid,
  * the path already ends in /status or is empty; LQ_ESTATE when r is pending. */
 lq_err_t lq_kreq_status(lq_kreq_t *r);
 
+/* Decodes a metav1.Status body (the answer to a failed request): reason into
+ * reason[reason_cap] ("" if none) and message into msg[msg_cap] (cut with "..." when
+ * longer; left alone if none). false when body is not a Status. Single-threaded: uses
+ * one static arena. */
+bool lq_kreq_status_decode(const char *body, size_t len, char *reason, size_t reason_cap,
+                           char *msg, size_t msg_cap);
+
 /* ---- the request head ------------------------------------------------------------ */
 
 /* Fills q with what every request to an API server carries, buffered or streamed:
@@ -262,6 +275,12 @@ lq_err_t lq_kreq_head(lq_http_req_t *q, char *target, size_t cap, const lq_kcfg_
  * 401) the caller gets the 401 like any other status.
  * Caller-owned (static), one per connection; no allocation. */
 typedef struct lq_kreq_stream {
+    /* ---- settable after lq_kreq_stream_init, read at each send ---- */
+    const char *content_type;   /* media type of a request body (fixed or streamed);
+                                   NULL = "application/json". A streamed PATCH wants
+                                   e.g. "application/merge-patch+json" */
+    const char *accept;         /* Accept header; NULL = "application/json" (e.g.
+                                   LQ_KREQ_ACCEPT_META for a small answer) */
     /* ---- readable ---- */
     uint64_t sent;      /* requests handed to the connection, re-sends included */
     uint64_t reauths;   /* re-sends after a 401 with a re-read token */
@@ -281,10 +300,16 @@ typedef struct lq_kreq_stream {
 void lq_kreq_stream_init(lq_kreq_stream_t *s, lq_conn_t *conn, lq_kcfg_t *kcfg);
 
 /* Sends method path (origin-form with its query; the prefix is added here) with an
- * optional application/json body on the connection, handing the response to h (copied;
+ * optional body (s->content_type) on the connection, handing the response to h (copied;
  * its callbacks get the connection and h->ctx, as with lq_conn_request). path and body
  * are borrowed until h->on_done (a re-send after a 401 needs them again). timeout_ms
  * bounds the wait for the response head of each attempt (see lq_conn_request).
+ * Streamed body: with body NULL and h->on_send set, the body is pulled from h->on_send
+ * and sent chunked (see lq_conn_handler_t.on_send; lq_conn_send_resume and
+ * lq_conn_read_pause work on s's connection as usual). Such a body is consumed as it
+ * goes, so a 401 cannot be answered by sending again: the token is still re-read (once
+ * per request, so the caller's next attempt carries a rotated token), and the 401 goes
+ * to the caller like any other status. A fixed body wins over on_send.
  * Returns LQ_OK (h->on_done will be called exactly once), LQ_ESTATE (the connection is
  * busy), LQ_EINVAL / LQ_ETOOBIG (the request does not build or render; nothing is
  * called). Close the connection (lq_conn_close) to abort. */

@@ -127,6 +127,8 @@ typedef struct lq_mgmt_snapshot {
     uint64_t objects[LQ_MGMT_KIND_COUNT];     /* reflected objects per kind, now */
     uint64_t objects_gen[LQ_MGMT_KIND_COUNT]; /* bumped whenever that kind's list changes:
                                                  the ETag of /objects/<kind> */
+    uint64_t conflicts[LQ_MGMT_KIND_COUNT];   /* remote objects of that name not ours */
+    uint64_t too_large[LQ_MGMT_KIND_COUNT];   /* objects over what the board reflects */
     struct {
         uint64_t depth, high_water, retries;
     } workqueue;                              /* the reflection work queue */

@@ -31,6 +31,8 @@ typedef struct lq_pods_cfg {
     lq_events_t *events;              /* optional: Events on home pods */
     bool reflect_ips;                 /* networking.reflectIPs */
     size_t max_pods;                  /* records in use at most (1..LQ_MAX_PODS; 0 = all) */
+    bool root_ca;                     /* ConfigMaps are reflected: remote pods mount
+                                         kube-root-ca.crt.<home id> (the home CA) */
 } lq_pods_cfg_t;
 
 /* One home pod on the virtual node. Key: home namespace/name. Presence: HOME = the home
@@ -62,6 +64,7 @@ typedef struct lq_pods {
     char home_sel_[LQ_POD_NAME_BUF + 16];
     char foreign_sel_[320];
     char now_[32];
+    char root_ca_[LQ_FORGE_POD_ROOT_CA_BUF];
     /* readable (zeroed by the record table, not by lq_pods_init) */
     lq_pod_rec_t recs[LQ_MAX_PODS];
     char hbuf_[LQ_POD_WATCH_BUF];

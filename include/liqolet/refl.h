@@ -47,10 +47,6 @@
 #include "liqolet/rtab.h"
 #include "liqolet/watch.h"
 
-/* Workers shared by all kinds. */
-#ifndef LQ_REFL_WORKERS
-#define LQ_REFL_WORKERS 4u
-#endif
 /* Bytes of one object a worker reads (each side) and of one request body. An object
  * larger than this is reported and retried, never truncated. */
 #ifndef LQ_REFL_OBJ_BUF

@@ -50,6 +50,11 @@ void lq_fake_sock_send_limit(lq_port_fd_t fd, size_t n);
 void lq_fake_sock_send_budget(lq_port_fd_t fd, size_t n);
 /* Everything the agent has sent on fd so far; *len receives its length. */
 const char *lq_fake_sock_sent(lq_port_fd_t fd, size_t *len);
+/* The peer has read the first n bytes of what the agent sent on fd: they are dropped
+ * from the capture (lq_fake_sock_sent then starts after them) and their room is free
+ * again, so a test can carry uploads larger than LQ_FAKE_SOCK_BUF. n is clamped to what
+ * was sent. */
+void lq_fake_sock_sent_consume(lq_port_fd_t fd, size_t n);
 /* Whether the agent closed fd. */
 int lq_fake_sock_closed(lq_port_fd_t fd);
 

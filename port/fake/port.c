@@ -206,6 +206,17 @@ const char *lq_fake_sock_sent(lq_port_fd_t fd, size_t *len)
     return s->out;
 }
 
+void lq_fake_sock_sent_consume(lq_port_fd_t fd, size_t n)
+{
+    fake_sock_t *s = sock_of(fd);
+    if (s == NULL)
+        return;
+    if (n > s->out_len)
+        n = s->out_len;
+    memmove(s->out, s->out + n, s->out_len - n);
+    s->out_len -= n;
+}
+
 int lq_fake_sock_closed(lq_port_fd_t fd)
 {
     fake_sock_t *s = sock_of(fd);
@@ -513,7 +524,8 @@ static unsigned readiness(lq_port_fd_t fd, unsigned want)
         return LQ_PORT_ERR | (want & (LQ_PORT_IN | LQ_PORT_OUT));
     if ((want & LQ_PORT_IN) && (s->in_len > s->in_off || s->peer_closed))
         got |= LQ_PORT_IN;
-    if ((want & LQ_PORT_OUT) && s->send_limit > 0 && s->send_budget > 0 && !s->agent_closed)
+    if ((want & LQ_PORT_OUT) && s->send_limit > 0 && s->send_budget > 0 && !s->agent_closed &&
+        s->out_len < sizeof s->out) /* a full capture is a full socket */
         got |= LQ_PORT_OUT;
     return got;
 }

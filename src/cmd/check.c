@@ -203,7 +203,7 @@ static const char *hint_for(lq_err_t e, const char *detail)
 /* path and body stay valid until on_done (literals, or c->ssar[]). */
 static void request(cluster_t *c, const char *method, const char *target, const char *body)
 {
-    lq_conn_handler_t h = { on_head, on_body, on_done, c };
+    lq_conn_handler_t h = { .on_head = on_head, .on_body = on_body, .on_done = on_done, .ctx = c };
     lq_err_t e = lq_kreq_stream_send(&c->st, method, target, body, body ? strlen(body) : 0, &h,
                                      CHECK_TIMEOUT_MS);
     if (e != LQ_OK) {

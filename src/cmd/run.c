@@ -12,6 +12,7 @@
 #include "liqolet/lock.h"
 #include "liqolet/log.h"
 #include "liqolet/mgmt.h"
+#include "liqolet/mirror.h"
 #include "liqolet/offload.h"
 #include "liqolet/pods.h"
 #include "liqolet/events.h"
@@ -38,12 +39,20 @@ static struct {
     lq_refl_t refl;
     lq_offload_t offload;
     lq_pods_t pods;
+    lq_mirror_t configmaps, secrets;
+#if LQ_PIPE_ENABLED
+    lq_pipe_t pipe;
+#endif
     lq_events_t events;
     const char *offload_ns[LQ_CONFIG_MAX_OFFLOAD];
     int lost;
     unsigned char arena[64u * 1024u];
     lq_json_doc_t doc;
 } rn;
+
+/* Records of the reflected ConfigMaps and Secrets (zeroed by their tables). */
+static lq_mirror_rec_t configmap_recs[LQ_MAX_CONFIGMAPS];
+static lq_mirror_rec_t secret_recs[LQ_MAX_SECRETS];
 
 static void ident_done(lq_kreq_t *r, lq_err_t err, void *ctx)
 {
@@ -139,6 +148,17 @@ static void mgmt_snapshot(void *ctx, lq_mgmt_snapshot_t *s)
     lq_refl_snapshot(&rn.refl, s);
     lq_mgmt_snap_table(s, "event queue", rn.events.stats.queued, LQ_EVENTS_QUEUE,
                        rn.events.stats.queued_hwm);
+}
+
+/* A namespace's offloading changed: every kind of it re-queues its records. */
+static void namespace_changed(const char *ns, void *ctx)
+{
+    (void)ctx;
+    lq_pods_namespace_changed(ns, &rn.pods);
+    if (rn.configmaps.kind.d)
+        lq_mirror_namespace_changed(ns, &rn.configmaps);
+    if (rn.secrets.kind.d)
+        lq_mirror_namespace_changed(ns, &rn.secrets);
 }
 
 static void on_locked(lq_lock_t *l, void *ctx)
@@ -295,8 +315,8 @@ int lq_run_main(lq_config_t *cfg)
         rn.offload_ns[i] = cfg->offload[i];
     oc.flag_ns = rn.offload_ns;
     oc.n_flag_ns = cfg->n_offload;
-    oc.on_change = lq_pods_namespace_changed;
-    oc.ctx = &rn.pods;
+    oc.on_change = namespace_changed;
+    oc.ctx = NULL;
     oc.flag_mapping = cfg->offload_mapping == 1 ? LQ_FORGE_OFFLOAD_MAP_ENFORCE_SAME_NAME
                                                 : LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME;
     lq_refl_init(&rn.refl, &rn.loop, &rn.home, &rn.foreign, &rn.home_req, &rn.foreign_req);
@@ -307,10 +327,40 @@ int lq_run_main(lq_config_t *cfg)
     lq_events_init(&rn.events, &rn.loop, &rn.foreign, &rn.home_req, lq_pods_lookup, &rn.pods,
                    rn.foreign_name);
     lq_pods_cfg_t pc = { rn.home_id, rn.foreign_id, rn.node_name, rn.node_ip, rn.foreign_name,
-                         &rn.events, cfg->networking_reflect_ips, (size_t)cfg->max_pods };
+                         &rn.events, cfg->networking_reflect_ips, (size_t)cfg->max_pods, false };
+    pc.root_ca = cfg->reflection_configmap_workers > 0; /* kube-root-ca.crt.<id> exists */
     if (lq_pods_init(&rn.pods, &rn.refl, &rn.offload, &pc) != LQ_OK) {
         LQ_ERROR("run", "cannot set up pod reflection (node name or cluster ids too long?)");
         return 1;
+    }
+#if LQ_PIPE_ENABLED
+    lq_pipe_init(&rn.pipe, &rn.loop, &rn.home, &rn.foreign);
+    lq_pipe_t *pipe = &rn.pipe;
+#else
+    lq_pipe_t *pipe = NULL;
+#endif
+    static const struct {
+        lq_forge_conf_kind_t kind;
+        const char *what;
+    } kinds[2] = { { LQ_FORGE_CONF_CONFIGMAP, "ConfigMap" }, { LQ_FORGE_CONF_SECRET, "Secret" } };
+    for (int i = 0; i < 2; i++) {
+        bool sec = kinds[i].kind == LQ_FORGE_CONF_SECRET;
+        long workers = sec ? cfg->reflection_secret_workers : cfg->reflection_configmap_workers;
+        unsigned type = sec ? cfg->reflection_secret_type : cfg->reflection_configmap_type;
+        if (workers <= 0) {
+            LQ_INFO("run", "%s reflection is off (workers=0)", kinds[i].what);
+            continue;
+        }
+        lq_mirror_cfg_t mcf = { kinds[i].kind, rn.home_id, rn.foreign_id, rn.foreign_name,
+                               &rn.events, pipe,
+                               type == 1 ? LQ_FORGE_CONF_ALLOWLIST : LQ_FORGE_CONF_DENYLIST,
+                               workers > LQ_REFL_WORKERS ? LQ_REFL_WORKERS : (unsigned)workers };
+        lq_mirror_t *m = sec ? &rn.secrets : &rn.configmaps;
+        if (lq_mirror_init(m, &rn.refl, &rn.offload, &mcf, sec ? secret_recs : configmap_recs,
+                           sec ? LQ_MAX_SECRETS : LQ_MAX_CONFIGMAPS) != LQ_OK) {
+            LQ_ERROR("run", "cannot set up %s reflection", kinds[i].what);
+            return 1;
+        }
     }
     /* Single instance: the virtual node starts only once the lock Lease is held. */
     if (lq_lock_start(&rn.lock, &rn.loop, &rn.home_req, cfg->namespace, rn.node_name, on_locked,

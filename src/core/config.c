@@ -17,6 +17,7 @@
 #define LOG_LEVELS "error|warn|info|debug|trace"
 #define LOG_FORMATS "plain|json"
 #define OFFLOAD_MAPPINGS "DefaultName|EnforceSameName"
+#define REFLECTION_TYPES "DenyList|AllowList"
 #define LQ_STR_(x) #x
 #define LQ_STR(x) LQ_STR_(x)
 #define MGMT_DEFAULT "[::1]:5683,127.0.0.1:5683"
@@ -103,6 +104,28 @@ static const lq_config_opt_t opts[] = {
       false, "true",
       "false: pod IPs are not reflected (podIP and podIPs left empty) and EndpointSlices "
       "are not reflected.", F(networking_reflect_ips), 0, 0 },
+    { "--configmap-reflection-workers", "reflection.configmap.workers", "N", LQ_CONFIG_T_INT,
+      LQ_CONFIG_C_NONE, NULL, 0, 64, false, "3",
+      "Workers reflecting ConfigMaps at once (Liqo's name; also "
+      "offloading.reflection.configmap.workers). 0 switches ConfigMap reflection off: no "
+      "watch, no remote ConfigMaps, kube-root-ca.crt not renamed in pods. At most the "
+      "shared pool of " LQ_STR(LQ_REFL_WORKERS) " workers run at once.",
+      F(reflection_configmap_workers), 0, 0 },
+    { "--configmap-reflection-type", "reflection.configmap.type", "POLICY", LQ_CONFIG_T_ENUM,
+      LQ_CONFIG_C_NONE, REFLECTION_TYPES, 0, 0, false, "DenyList",
+      "DenyList: reflect every ConfigMap of an offloaded namespace except those annotated "
+      "liqo.io/skip-reflection (value \"false\" = reflect anyway); AllowList: only those "
+      "annotated liqo.io/allow-reflection (value \"false\" = skip). Also "
+      "offloading.reflection.configmap.type.", F(reflection_configmap_type), 0, 0 },
+    { "--secret-reflection-workers", "reflection.secret.workers", "N", LQ_CONFIG_T_INT,
+      LQ_CONFIG_C_NONE, NULL, 0, 64, false, "3",
+      "Workers reflecting Secrets at once (also offloading.reflection.secret.workers); 0 "
+      "switches Secret reflection off.", F(reflection_secret_workers), 0, 0 },
+    { "--secret-reflection-type", "reflection.secret.type", "POLICY", LQ_CONFIG_T_ENUM,
+      LQ_CONFIG_C_NONE, REFLECTION_TYPES, 0, 0, false, "DenyList",
+      "DenyList or AllowList for Secrets, as for ConfigMaps (also "
+      "offloading.reflection.secret.type). Service-account token Secrets are never "
+      "reflected.", F(reflection_secret_type), 0, 0 },
     { "--mgmt-listen", "mgmt.listen", "ADDRS", LQ_CONFIG_T_ADDRS, LQ_CONFIG_C_NONE, NULL, 0,
       0, false, MGMT_DEFAULT,
       "CoAP management endpoint: comma-separated IP:PORT list (IPv6 in brackets; port 0 "
@@ -493,6 +516,12 @@ unsigned lq_config_edit_distance(const char *a, const char *b)
 /* by_flag: match flags, else keys. Returns NULL when unknown. */
 static const lq_config_opt_t *find(const char *name, size_t n, bool by_flag)
 {
+    /* Liqo v1 moved reflection.* under offloading.* (DESIGN.md Decision 18) */
+    static const char v1[] = "offloading.reflection.";
+    if (!by_flag && n > sizeof v1 - 1 && memcmp(name, v1, sizeof v1 - 1) == 0) {
+        name += sizeof "offloading." - 1;
+        n -= sizeof "offloading." - 1;
+    }
     for (size_t i = 0; i < N_OPTS; i++) {
         const char *s = by_flag ? opts[i].flag : opts[i].key;
         if (s != NULL && strlen(s) == n && memcmp(s, name, n) == 0)
@@ -553,6 +582,8 @@ void lq_config_init(lq_config_t *cfg)
     cfg->log_format = 0; /* plain */
     cfg->networking_internal = false;
     cfg->networking_reflect_ips = true;
+    cfg->reflection_configmap_workers = 3; /* Liqo's defaults */
+    cfg->reflection_secret_workers = 3;
     memcpy(cfg->mgmt_listen[0].host, "::1", 4);
     cfg->mgmt_listen[0].port = 5683;
     memcpy(cfg->mgmt_listen[1].host, "127.0.0.1", 10);

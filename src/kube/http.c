@@ -228,6 +228,8 @@ lq_err_t lq_http_write_request(char *buf, size_t cap, const lq_http_req_t *req,
         return LQ_EINVAL;
     if (req->body != NULL && !req->has_body)
         return LQ_EINVAL;
+    if (req->chunked && (req->has_body || req->body != NULL))
+        return LQ_EINVAL; /* one framing only (RFC 9112 section 6.3) */
     if (req->n_extra > 0 && req->extra == NULL)
         return LQ_EINVAL;
     for (i = 0; i < req->n_extra; i++) {
@@ -267,6 +269,8 @@ lq_err_t lq_http_write_request(char *buf, size_t cap, const lq_http_req_t *req,
         out_str(&o, "Content-Length: ");
         out_u64(&o, (uint64_t)req->body_len);
         out_put(&o, "\r\n", 2);
+    } else if (req->chunked) {
+        out_field(&o, "Transfer-Encoding", "chunked", NULL);
     }
     if (req->close)
         out_field(&o, "Connection", "close", NULL);

@@ -50,8 +50,9 @@ lq_err_t lq_kreq_head(lq_http_req_t *q, char *target, size_t cap, const lq_kcfg_
 }
 
 /* A 401: re-read the token file, at most once per request (*reauthed). True when the
- * token changed, so the request should be sent again. */
-static bool reauth(lq_kcfg_t *kcfg, bool *reauthed, const char *method, const char *path)
+ * token changed, so the request should be sent again (then says what happens next). */
+static bool reauth(lq_kcfg_t *kcfg, bool *reauthed, const char *method, const char *path,
+                   const char *then)
 {
     if (kcfg == NULL || *reauthed)
         return false;
@@ -59,7 +60,7 @@ static bool reauth(lq_kcfg_t *kcfg, bool *reauthed, const char *method, const ch
     bool changed = false;
     if (lq_kcfg_token_refresh(kcfg, true, &changed) != LQ_OK || !changed)
         return false;
-    LQ_INFO("kreq", "%s %s: 401, token re-read; sending again", method, path);
+    LQ_INFO("kreq", "%s %s: 401, token re-read; %s", method, path, then);
     return true;
 }
 
@@ -195,25 +196,35 @@ static void copy_msg(char *dst, size_t cap, const char *s, size_t n)
     memcpy(dst + cap - 4u, "...", 4u);
 }
 
-/* Decodes a metav1.Status body into r->reason / r->message (when it is one). */
-static void decode_status(lq_kreq_t *r, const char *body, size_t len)
+bool lq_kreq_status_decode(const char *body, size_t len, char *reason, size_t reason_cap,
+                           char *msg, size_t msg_cap)
 {
-    if (len == 0)
-        return;
+    bool ok = false;
+    if (body == NULL || len == 0)
+        return false;
     lq_json_doc_init(&status_doc, status_arena, sizeof status_arena);
     lq_json_t *root = NULL;
     if (lq_json_parse(&status_doc, body, len, &root) != LQ_OK)
-        return;
+        return false;
     lq_json_str_t kind, s;
     if (lq_json_str(lq_json_get(root, "kind"), &kind) != LQ_OK || kind.len != 6 ||
         memcmp(kind.p, "Status", 6) != 0)
         goto out;
-    if (lq_json_str_copy(lq_json_get(root, "reason"), r->reason, sizeof r->reason) != LQ_OK)
-        r->reason[0] = '\0';
+    ok = true;
+    if (lq_json_str_copy(lq_json_get(root, "reason"), reason, reason_cap) != LQ_OK)
+        reason[0] = '\0';
     if (lq_json_str(lq_json_get(root, "message"), &s) == LQ_OK && s.len > 0)
-        copy_msg(r->message, sizeof r->message, s.p, s.len);
+        copy_msg(msg, msg_cap, s.p, s.len);
 out:
     lq_json_reset(&status_doc);
+    return ok;
+}
+
+/* Decodes a metav1.Status body into r->reason / r->message (when it is one). */
+static void decode_status(lq_kreq_t *r, const char *body, size_t len)
+{
+    (void)lq_kreq_status_decode(body, len, r->reason, sizeof r->reason, r->message,
+                                sizeof r->message);
 }
 
 /* ---- connection callbacks --------------------------------------------------------- */
@@ -311,7 +322,7 @@ static void on_done(lq_conn_t *c, lq_err_t err, void *ctx)
         r->action = a;
         if (a == LQ_KAPI_REAUTH) {
             r->action = LQ_KAPI_DONE;
-            if (reauth(cl->kcfg_, &r->reauthed_, r->method, r->path)) {
+            if (reauth(cl->kcfg_, &r->reauthed_, r->method, r->path, "sending again")) {
                 cl->stats.reauths++;
                 enqueue(cl, r, true);
                 pump(cl);
@@ -343,6 +354,8 @@ static void send_on(lq_kreq_client_t *cl, size_t i, lq_kreq_t *r)
         complete(r, LQ_ETOOBIG);
         return;
     }
+    if (r->accept != NULL)
+        q.accept = r->accept;
     if (r->body != NULL) {
         q.has_body = true;
         q.body = r->body;
@@ -357,7 +370,7 @@ static void send_on(lq_kreq_client_t *cl, size_t i, lq_kreq_t *r)
     r->state = LQ_KREQ_SENT;
     r->attempts++;
     cl->stats.sent++;
-    lq_conn_handler_t h = { on_head, on_body, on_done, s };
+    lq_conn_handler_t h = { .on_head = on_head, .on_body = on_body, .on_done = on_done, .ctx = s };
     lq_err_t e = lq_conn_request(&cl->conns[i], &q, &h, r->timeout_ms);
     if (e != LQ_OK) { /* did not render: no on_done */
         s->req = NULL;
@@ -617,7 +630,13 @@ static lq_err_t stream_head(lq_conn_t *c, const lq_http_resp_t *resp, void *ctx)
 {
     lq_kreq_stream_t *s = ctx;
     s->resend_ = false;
-    if (resp->status == 401 && reauth(s->kcfg_, &s->reauthed_, s->method_, s->path_)) {
+    if (resp->status == 401 && s->body_ == NULL && s->h_.on_send != NULL) {
+        /* The streamed body is gone: the caller gets the 401, and its next request
+         * carries the re-read token. */
+        (void)reauth(s->kcfg_, &s->reauthed_, s->method_, s->path_,
+                     "not sent again (streamed body)");
+    } else if (resp->status == 401 &&
+               reauth(s->kcfg_, &s->reauthed_, s->method_, s->path_, "sending again")) {
         s->resend_ = true; /* read the 401 to its end (keep-alive), then send again */
         return LQ_OK;
     }
@@ -630,6 +649,14 @@ static lq_err_t stream_body(lq_conn_t *c, const char *data, size_t len, void *ct
     if (s->resend_)
         return LQ_OK;
     return s->h_.on_body ? s->h_.on_body(c, data, len, s->h_.ctx) : LQ_OK;
+}
+
+/* Streamed body: the caller's producer, with the caller's ctx. */
+static lq_err_t stream_produce(lq_conn_t *c, char *buf, size_t cap, size_t *len, bool *eof,
+                               void *ctx)
+{
+    lq_kreq_stream_t *s = ctx;
+    return s->h_.on_send(c, buf, cap, len, eof, s->h_.ctx);
 }
 
 static lq_err_t stream_start(lq_kreq_stream_t *s);
@@ -663,13 +690,19 @@ static lq_err_t stream_start(lq_kreq_stream_t *s)
     lq_err_t e = lq_kreq_head(&q, target, sizeof target, s->kcfg_, s->method_, s->path_);
     if (e != LQ_OK)
         return e;
+    bool streamed = s->body_ == NULL && s->h_.on_send != NULL;
     if (s->body_ != NULL) {
         q.has_body = true;
         q.body = s->body_;
         q.body_len = s->body_len_;
-        q.content_type = "application/json";
     }
-    lq_conn_handler_t h = { stream_head, stream_body, stream_done, s };
+    if (s->body_ != NULL || streamed)
+        q.content_type = s->content_type ? s->content_type : "application/json";
+    if (s->accept != NULL)
+        q.accept = s->accept;
+    lq_conn_handler_t h = { .on_head = stream_head, .on_body = stream_body,
+                            .on_done = stream_done, .ctx = s,
+                            .on_send = streamed ? stream_produce : NULL };
     e = lq_conn_request(s->conn_, &q, &h, s->timeout_ms_);
     if (e == LQ_OK)
         s->sent++;

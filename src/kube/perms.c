@@ -49,7 +49,8 @@ static const lq_perms_rule_t perms_table[] = {
     { HOME, "", "pods", "status", U | P, CLUSTER, ANY,
       "copy the remote pod status home (merge patch on /status)" },
     { HOME, "", "events", "", C | P, CLUSTER, ANY,
-      "Events on home pods: reflection results and the remote pods' own events" },
+      "Events on home pods, ConfigMaps and Secrets: reflection results and the remote "
+      "pods' own events" },
     /* --- home: namespace offloading --------------------------------------------------- */
     { HOME, "", "namespaces", "", READ | P, CLUSTER, ANY,
       "offloaded namespaces: watch them, set liqo.io/scheduling-enabled" },
@@ -63,8 +64,10 @@ static const lq_perms_rule_t perms_table[] = {
     { HOME, "", "services", "", READ, CLUSTER, ANY, "reflection source: Services" },
     { HOME, "discovery.k8s.io", "endpointslices", "", READ, CLUSTER, ANY,
       "reflection source: EndpointSlices" },
-    { HOME, "", "configmaps", "", READ, CLUSTER, ANY, "reflection source: ConfigMaps" },
-    { HOME, "", "secrets", "", READ, CLUSTER, ANY, "reflection source: Secrets" },
+    { HOME, "", "configmaps", "", READ, CLUSTER, ANY,
+      "reflection source: ConfigMaps (events outside offloaded namespaces are dropped)" },
+    { HOME, "", "secrets", "", READ, CLUSTER, ANY,
+      "reflection source: Secrets (data is copied, never logged)" },
     { HOME, "networking.k8s.io", "ingresses", "", READ, CLUSTER, ANY,
       "reflection source: Ingresses" },
     /* --- home: self checks ------------------------------------------------------------ */
@@ -86,10 +89,12 @@ static const lq_perms_rule_t perms_table[] = {
       "reflected Services (server-side apply)" },
     { FOREIGN, "discovery.k8s.io", "endpointslices", "", CRUD, CLUSTER, ANY,
       "reflected EndpointSlices (server-side apply)" },
-    { FOREIGN, "", "configmaps", "", CRUD, CLUSTER, ANY,
-      "reflected ConfigMaps (server-side apply)" },
-    { FOREIGN, "", "secrets", "", CRUD, CLUSTER, ANY,
-      "reflected Secrets (server-side apply)" },
+    { FOREIGN, "", "configmaps", "", READ | C | P | D, CLUSTER, ANY,
+      "reflected ConfigMaps: server-side apply (a first apply is authorised as create), "
+      "watch by ownership labels, delete with UID precondition" },
+    { FOREIGN, "", "secrets", "", READ | C | P | D, CLUSTER, ANY,
+      "reflected Secrets: server-side apply (a first apply is authorised as create), "
+      "watch by ownership labels, delete with UID precondition" },
     { FOREIGN, "networking.k8s.io", "ingresses", "", CRUD, CLUSTER, ANY,
       "reflected Ingresses (server-side apply)" },
     { FOREIGN, "", "events", "", READ, CLUSTER, ANY,

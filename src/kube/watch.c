@@ -342,7 +342,7 @@ static void start_request(lq_watch_t *w)
         fail(w, e, false);
         return;
     }
-    lq_conn_handler_t h = { on_head, on_body, on_done, w };
+    lq_conn_handler_t h = { .on_head = on_head, .on_body = on_body, .on_done = on_done, .ctx = w };
     /* Bounded wait for the response head; the stream itself may be quiet for long. */
     e = lq_kreq_stream_send(&w->st_, "GET", w->path_, NULL, 0, &h, 30000);
     if (e != LQ_OK) {

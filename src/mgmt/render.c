@@ -469,6 +469,14 @@ static void render_metrics(out_t *o, const lq_mgmt_view_t *v)
     family(o, "liqolet_reflected_objects", "gauge", "Objects reflected now, by kind.");
     for (int k = 0; k < (int)LQ_MGMT_KIND_COUNT; k++)
         sample(o, "liqolet_reflected_objects", "kind", kind_refl[k], s->objects[k]);
+    family(o, "liqolet_reflection_conflicts_total", "counter", "Reflections refused because "
+           "a remote object of that name is not the agent's, by kind.");
+    for (int k = 0; k < (int)LQ_MGMT_KIND_COUNT; k++)
+        sample(o, "liqolet_reflection_conflicts_total", "kind", kind_refl[k], s->conflicts[k]);
+    family(o, "liqolet_reflection_too_large_total", "counter", "Objects not reflected because "
+           "they exceed what this build reflects, by kind.");
+    for (int k = 0; k < (int)LQ_MGMT_KIND_COUNT; k++)
+        sample(o, "liqolet_reflection_too_large_total", "kind", kind_refl[k], s->too_large[k]);
 
     static const struct {
         const char *name, *help;

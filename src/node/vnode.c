@@ -162,7 +162,8 @@ static void scan_request(lq_vnode_t *v)
         return;
     }
     memcpy(v->scan_path_, path, sizeof path);
-    lq_conn_handler_t h = { scan_head, scan_body, scan_done, v };
+    lq_conn_handler_t h = { .on_head = scan_head, .on_body = scan_body,
+                            .on_done = scan_done, .ctx = v };
     if (lq_kreq_stream_send(&v->scan_st_, "GET", v->scan_path_, NULL, 0, &h, 30000) != LQ_OK)
         v->scanning_ = false;
 }

@@ -59,27 +59,45 @@ static lq_event_entry_t *push(lq_events_t *e)
     return en;
 }
 
-void lq_events_emit(lq_events_t *e, const char *ns, const char *pod, const char *uid, bool warning,
-                    const char *reason, const char *fmt, ...)
+static void emit_v(lq_events_t *e, const char *kind, const char *component, const char *ns,
+                   const char *obj, const char *uid, bool warning, const char *reason,
+                   const char *fmt, va_list ap)
 {
     lq_event_entry_t *en = push(e);
     if (!en)
         return;
+    en->kind = kind;
     copy(en->ns, sizeof en->ns, ns);
-    copy(en->pod, sizeof en->pod, pod);
+    copy(en->pod, sizeof en->pod, obj);
     copy(en->uid, sizeof en->uid, uid);
     copy(en->reason, sizeof en->reason, reason);
-    copy(en->component, sizeof en->component, LQ_EVENTS_COMPONENT);
+    copy(en->component, sizeof en->component, component);
     en->warning = warning;
     en->count = 1;
-    va_list ap;
-    va_start(ap, fmt);
     (void)vsnprintf(en->message, sizeof en->message, fmt, ap);
-    va_end(ap);
     (void)lq_forge_time_format(lq_port_wall_ms(), false, en->first, sizeof en->first);
     memcpy(en->last, en->first, sizeof en->last);
     e->stats.emitted++;
     pump(e);
+}
+
+void lq_events_emit(lq_events_t *e, const char *ns, const char *pod, const char *uid, bool warning,
+                    const char *reason, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit_v(e, "Pod", LQ_EVENTS_COMPONENT, ns, pod, uid, warning, reason, fmt, ap);
+    va_end(ap);
+}
+
+void lq_events_emit_on(lq_events_t *e, const char *kind, const char *component, const char *ns,
+                       const char *name, const char *uid, bool warning, const char *reason,
+                       const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit_v(e, kind, component, ns, name, uid, warning, reason, fmt, ap);
+    va_end(ap);
 }
 
 static lq_err_t add(lq_json_doc_t *d, lq_json_t *o, const char *k, const char *v)
@@ -100,7 +118,7 @@ static lq_json_t *build(lq_events_t *e, const lq_event_entry_t *en, const char *
     (void)add(d, meta, "namespace", en->ns);
     (void)lq_json_obj_add(d, ev, "metadata", meta);
     (void)add(d, io, "apiVersion", "v1");
-    (void)add(d, io, "kind", "Pod");
+    (void)add(d, io, "kind", en->kind ? en->kind : "Pod");
     (void)add(d, io, "namespace", en->ns);
     (void)add(d, io, "name", en->pod);
     if (en->uid[0])

@@ -147,7 +147,8 @@ static void patch_home(lq_refl_work_t *w, const lq_json_t *patch, bool status, i
 static void create_remote(lq_refl_work_t *w, const lq_json_t *home, const char *rns)
 {
     lq_pods_t *p = MOD(w);
-    lq_forge_pod_remote_params_t prm = { rns, p->cfg.home_id, p->cfg.foreign_id, NULL };
+    lq_forge_pod_remote_params_t prm = { rns, p->cfg.home_id, p->cfg.foreign_id,
+                                         p->root_ca_[0] ? p->root_ca_ : NULL };
     lq_json_t *pod = NULL;
     size_t len = 0;
     char path[LQ_KREQ_PATH_MAX];
@@ -632,6 +633,9 @@ lq_err_t lq_pods_init(lq_pods_t *p, lq_refl_t *refl, lq_offload_t *offload, cons
     if (p->cfg.max_pods == 0 || p->cfg.max_pods > LQ_MAX_PODS)
         p->cfg.max_pods = LQ_MAX_PODS;
     p->offload_ = offload;
+    if (cfg->root_ca &&
+        lq_forge_pod_root_ca_name(cfg->home_id, p->root_ca_, sizeof p->root_ca_) != LQ_OK)
+        return LQ_ETOOBIG;
     int n = snprintf(p->home_sel_, sizeof p->home_sel_, "spec.nodeName=%s", cfg->node_name);
     if (n < 0 || (size_t)n >= sizeof p->home_sel_ ||
         lq_refl_owner_selector(p->foreign_sel_, sizeof p->foreign_sel_, cfg->home_id,

@@ -265,6 +265,39 @@ static void test_req_head_only_and_empty_body(void **state)
     expect_request(&req, want2, sizeof want2 - 1);
 }
 
+/* A streamed body: Transfer-Encoding: chunked where Content-Length would be, and never
+ * both framings at once. */
+static void test_req_chunked_head(void **state)
+{
+    static const char want[] =
+        "PATCH /api/v1/namespaces/a/configmaps/b HTTP/1.1\r\n"
+        "Host: api:6443\r\n"
+        "Content-Type: application/merge-patch+json\r\n"
+        "Transfer-Encoding: chunked\r\n"
+        "Connection: close\r\n"
+        "\r\n";
+    char buf[256];
+    size_t n = 7;
+    lq_http_req_t req = { 0 };
+    (void)state;
+    req.method = "PATCH";
+    req.target = "/api/v1/namespaces/a/configmaps/b";
+    req.host = "api";
+    req.port = 6443;
+    req.content_type = "application/merge-patch+json";
+    req.chunked = true;
+    req.close = true;
+    expect_request(&req, want, sizeof want - 1);
+    req.has_body = true; /* both framings: a smuggling shape, refused */
+    assert_int_equal(lq_http_write_request(buf, sizeof buf, &req, &n), LQ_EINVAL);
+    assert_int_equal(n, 0);
+    req.body = "{}";
+    req.body_len = 2;
+    assert_int_equal(lq_http_write_request(buf, sizeof buf, &req, &n), LQ_EINVAL);
+    req.has_body = false;
+    assert_int_equal(lq_http_write_request(buf, sizeof buf, &req, &n), LQ_EINVAL);
+}
+
 static void test_req_hosts(void **state)
 {
     static const struct {
@@ -1414,6 +1447,7 @@ int main(void)
         cmocka_unit_test(test_req_get_watch),
         cmocka_unit_test(test_req_post_body_copied),
         cmocka_unit_test(test_req_head_only_and_empty_body),
+        cmocka_unit_test(test_req_chunked_head),
         cmocka_unit_test(test_req_hosts),
         cmocka_unit_test(test_req_overflow),
         cmocka_unit_test(test_req_injection),

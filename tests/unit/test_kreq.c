@@ -837,7 +837,8 @@ static void test_stream_post_same_head_as_buffered(void **state)
     lq_kreq_stream_init(&st, &sc, &kcfg);
     lq_port_fd_t sfd = lq_fake_expect_connect(LQ_OK);
     static const char body[] = "{\"kind\":\"SelfSubjectAccessReview\"}";
-    const lq_conn_handler_t h = { s_head, s_body, s_done, &srec };
+    const lq_conn_handler_t h = { .on_head = s_head, .on_body = s_body,
+                                  .on_done = s_done, .ctx = &srec };
     assert_int_equal(lq_kreq_stream_send(&st, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
                                          body, sizeof body - 1, &h, 10000), LQ_OK);
     assert_int_equal(lq_kreq_stream_send(&st, "GET", "/version", NULL, 0, &h, 10000), LQ_ESTATE);
@@ -871,6 +872,17 @@ static void test_stream_post_same_head_as_buffered(void **state)
     lq_conn_close(&sc);
 }
 
+/* The credentials read old_tok from a token file (the rotation tests then change the
+ * file). */
+static void use_token_file(const char *old_tok)
+{
+    assert_int_equal(lq_fake_file_set("/var/run/sa/token", old_tok, strlen(old_tok)), 0);
+    memset(&kcfg, 0, sizeof kcfg);
+    (void)snprintf(kcfg.token_file, sizeof kcfg.token_file, "/var/run/sa/token");
+    bool changed = false;
+    assert_int_equal(lq_kcfg_token_refresh(&kcfg, true, &changed), LQ_OK);
+}
+
 /* 401 on a streamed request: re-read the token once; resent (the caller never sees
  * the 401) when it changed, handed to the caller when it did not. */
 static void test_stream_401_token_reread(void **state)
@@ -879,17 +891,14 @@ static void test_stream_401_token_reread(void **state)
     memset(&srec, 0, sizeof srec);
     static const char old_tok[] = "stream-old-tok";
     static const char new_tok[] = "stream-new-tok";
-    assert_int_equal(lq_fake_file_set("/var/run/sa/token", old_tok, strlen(old_tok)), 0);
-    memset(&kcfg, 0, sizeof kcfg);
-    (void)snprintf(kcfg.token_file, sizeof kcfg.token_file, "/var/run/sa/token");
-    bool changed = false;
-    assert_int_equal(lq_kcfg_token_refresh(&kcfg, true, &changed), LQ_OK);
+    use_token_file(old_tok);
     static lq_conn_t sc;
     static lq_kreq_stream_t st;
     lq_conn_init(&sc, &loop, &target);
     lq_kreq_stream_init(&st, &sc, &kcfg);
     lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
-    const lq_conn_handler_t h = { s_head, s_body, s_done, &srec };
+    const lq_conn_handler_t h = { .on_head = s_head, .on_body = s_body,
+                                  .on_done = s_done, .ctx = &srec };
     assert_int_equal(lq_fake_file_set("/var/run/sa/token", new_tok, strlen(new_tok)), 0);
     lq_fake_clock_advance(5000);
     /* From the send to the 200 after the re-read, nothing touches the heap. */
@@ -941,6 +950,118 @@ static void test_stream_401_token_reread(void **state)
     lq_conn_close(&sc);
 }
 
+/* A streamed body's producer for the stream tests: pieces[] in turn, LQ_AGAIN once
+ * after the first, then the end. */
+static struct {
+    const char *const *pieces;
+    size_t n, next;
+    int calls, waiting, again_done;
+} sprod;
+
+static lq_err_t s_send(lq_conn_t *c, char *buf, size_t cap, size_t *len, bool *eof, void *ctx)
+{
+    (void)c;
+    assert_ptr_equal(ctx, &srec); /* the caller's ctx, not the helper's */
+    sprod.calls++;
+    if (sprod.next == 1 && !sprod.again_done) {
+        sprod.again_done = 1;
+        sprod.waiting = 1;
+        return LQ_AGAIN;
+    }
+    if (sprod.next == sprod.n) {
+        *eof = true;
+        return LQ_OK;
+    }
+    size_t l = strlen(sprod.pieces[sprod.next]);
+    assert_true(l <= cap);
+    memcpy(buf, sprod.pieces[sprod.next++], l);
+    *len = l;
+    return LQ_OK;
+}
+
+/* A streamed PATCH: the caller's content type, chunked framing, no Content-Length, the
+ * producer's pieces as chunks (with a wait in between), the response as usual. */
+static void test_stream_chunked_patch(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = { "{\"data\":{", "\"big\":\"0123456789abcdef\"", "}}" };
+    memset(&srec, 0, sizeof srec);
+    memset(&sprod, 0, sizeof sprod);
+    sprod.pieces = pieces;
+    sprod.n = 3;
+    static lq_conn_t sc;
+    static lq_kreq_stream_t st;
+    lq_conn_init(&sc, &loop, &target);
+    lq_kreq_stream_init(&st, &sc, &kcfg);
+    st.content_type = "application/merge-patch+json";
+    lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
+    const lq_conn_handler_t h = { .on_head = s_head, .on_body = s_body, .on_done = s_done,
+                                  .ctx = &srec, .on_send = s_send };
+    assert_int_equal(lq_kreq_stream_send(&st, "PATCH", "/api/v1/namespaces/a/configmaps/big",
+                                         NULL, 0, &h, 10000), LQ_OK);
+    spin(3);
+    assert_true(sprod.waiting);
+    assert_int_equal(sent_count(fd, "0\r\n\r\n"), 0);
+    sprod.waiting = 0;
+    lq_conn_send_resume(&sc);
+    spin(3);
+    assert_int_equal(sent_count(fd, "PATCH /api/v1/namespaces/a/configmaps/big HTTP/1.1\r\n"), 1);
+    assert_int_equal(sent_count(fd, "\r\nContent-Type: application/merge-patch+json\r\n"), 1);
+    assert_int_equal(sent_count(fd, "\r\nTransfer-Encoding: chunked\r\n"), 1);
+    assert_int_equal(sent_count(fd, "Content-Length"), 0);
+    assert_int_equal(sent_count(fd, "\r\nAuthorization: Bearer static-token-1234\r\n"), 1);
+    assert_int_equal(sent_count(fd, "\r\n\r\n9\r\n{\"data\":{\r\n"
+                                    "18\r\n\"big\":\"0123456789abcdef\"\r\n"
+                                    "2\r\n}}\r\n0\r\n\r\n"), 1);
+    respond(fd, "200 OK", NULL, "{\"kind\":\"ConfigMap\"}");
+    spin(3);
+    assert_int_equal(srec.dones, 1);
+    assert_int_equal(srec.err, LQ_OK);
+    assert_int_equal(srec.status, 200);
+    assert_int_equal(st.sent, 1);
+    lq_conn_close(&sc);
+}
+
+/* A 401 to a streamed body: it cannot be sent again (the producer's bytes are gone),
+ * so the caller gets the 401; the token is re-read for the caller's next attempt. */
+static void test_stream_chunked_401_not_resent(void **state)
+{
+    (void)state;
+    static const char *const pieces[] = { "{}" };
+    memset(&srec, 0, sizeof srec);
+    memset(&sprod, 0, sizeof sprod);
+    sprod.pieces = pieces;
+    sprod.n = 1;
+    sprod.again_done = 1;
+    static const char old_tok[] = "chunk-old-tok";
+    static const char new_tok[] = "chunk-new-tok";
+    use_token_file(old_tok);
+    static lq_conn_t sc;
+    static lq_kreq_stream_t st;
+    lq_conn_init(&sc, &loop, &target);
+    lq_kreq_stream_init(&st, &sc, &kcfg);
+    lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
+    const lq_conn_handler_t h = { .on_head = s_head, .on_body = s_body, .on_done = s_done,
+                                  .ctx = &srec, .on_send = s_send };
+    assert_int_equal(lq_fake_file_set("/var/run/sa/token", new_tok, strlen(new_tok)), 0);
+    lq_fake_clock_advance(5000);
+    assert_int_equal(lq_kreq_stream_send(&st, "PATCH", "/api/v1/namespaces/a/configmaps/c",
+                                         NULL, 0, &h, 10000), LQ_OK);
+    spin(3);
+    respond(fd, "401 Unauthorized", NULL, "{\"kind\":\"Status\",\"code\":401}");
+    spin(5);
+    assert_int_equal(srec.heads, 1);
+    assert_int_equal(srec.status, 401);
+    assert_int_equal(srec.dones, 1);
+    assert_int_equal(srec.err, LQ_OK);
+    assert_int_equal(st.sent, 1);
+    assert_int_equal(st.reauths, 0);
+    assert_int_equal(sent_count(fd, "PATCH /api/v1/namespaces/a/configmaps/c HTTP/1.1\r\n"), 1);
+    assert_int_equal(sprod.calls, 2); /* one piece and the end, once */
+    assert_string_equal(kcfg.token, new_tok); /* re-read for the next attempt */
+    lq_conn_close(&sc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -963,6 +1084,8 @@ int main(void)
         cmocka_unit_test_setup(test_head_prefix_token_user_agent, setup),
         cmocka_unit_test_setup(test_stream_post_same_head_as_buffered, setup),
         cmocka_unit_test_setup(test_stream_401_token_reread, setup),
+        cmocka_unit_test_setup(test_stream_chunked_patch, setup),
+        cmocka_unit_test_setup(test_stream_chunked_401_not_resent, setup),
     };
     return cmocka_run_group_tests_name("kreq", tests, NULL, NULL);
 }
