@@ -23,7 +23,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -473,8 +472,9 @@ func cfgMetric(text, name string, want map[string]string) (sum float64, found bo
 	return
 }
 
-// objects returns the names of /objects/<kind> items of the home namespace (liqoletctl).
-func (e *cfgEnv) objects(t *testing.T, kind string) ([]string, string) {
+// objects returns the /objects/<kind> items of the home namespace (liqoletctl), name ->
+// state, and the raw answer.
+func (e *cfgEnv) objects(t *testing.T, kind string) (map[string]string, string) {
 	t.Helper()
 	out, errOut, code := mgCtl(t, "-s", e.coap, "objects", kind, "-n", e.ns, "-o", "json")
 	if code != 0 {
@@ -485,28 +485,19 @@ func (e *cfgEnv) objects(t *testing.T, kind string) ([]string, string) {
 		Items []struct {
 			Namespace string `json:"namespace"`
 			Name      string `json:"name"`
+			State     string `json:"state"`
 		} `json:"items"`
 	}
 	if err := json.Unmarshal([]byte(out), &list); err != nil {
 		t.Fatalf("/objects/%s is not the expected JSON: %v\n%s", kind, err, out)
 	}
-	var names []string
+	items := map[string]string{}
 	for _, it := range list.Items {
 		if it.Namespace == e.ns {
-			names = append(names, it.Name)
+			items[it.Name] = it.State
 		}
 	}
-	sort.Strings(names)
-	return names, out
-}
-
-func cfgContains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return items, out
 }
 
 // ---------------------------------------------------------------- ConfigMaps
@@ -567,10 +558,10 @@ func TestConfigMapsLifecycle(t *testing.T) {
 	first := e.waitCM(t, "app", "app", cfgTimeout)
 
 	t.Run("Management", func(t *testing.T) {
-		names, raw := e.objects(t, "configmaps")
+		items, raw := e.objects(t, "configmaps")
 		for _, n := range []string{"early", "app"} {
-			if !cfgContains(names, n) {
-				t.Errorf("/objects/configmaps?ns=%s lacks %s: %s", e.ns, n, raw)
+			if st, ok := items[n]; !ok || st != "Reflected" {
+				t.Errorf("/objects/configmaps?ns=%s does not list %s as Reflected: %s", e.ns, n, raw)
 			}
 		}
 		if v, ok := e.itemCounter(t, "ConfigMap"); !ok || v < 2 {
@@ -598,8 +589,20 @@ func TestConfigMapsLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.Data["app.properties"] = "tampered=1\n"
-		r.Data["intruder"] = "x"
 		delete(r.BinaryData, "blob")
+		if _, err := tb.Foreign.Client.CoreV1().ConfigMaps(e.remote).Update(ctx, r, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		e.waitCM(t, "app", "app", cfgTimeout)
+	})
+
+	// Drift that adds a key: the copy's data must again be exactly the home data.
+	t.Run("RemoteAddedKeyRemoved", func(t *testing.T) {
+		r, err := tb.Foreign.Client.CoreV1().ConfigMaps(e.remote).Get(ctx, "app", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Data["intruder"] = "x"
 		if _, err := tb.Foreign.Client.CoreV1().ConfigMaps(e.remote).Update(ctx, r, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -640,8 +643,8 @@ func TestConfigMapsLifecycle(t *testing.T) {
 		hostileHold(t, e.l, 5*time.Second, "after the home delete", func(ctx context.Context, bad *complaints) error {
 			return e.remoteAbsent(ctx, "configmaps", "app", bad)
 		})
-		names, raw := e.objects(t, "configmaps")
-		if cfgContains(names, "app") {
+		items, raw := e.objects(t, "configmaps")
+		if _, ok := items["app"]; ok {
 			t.Errorf("/objects/configmaps still lists the deleted app: %s", raw)
 		}
 	})
@@ -1134,14 +1137,16 @@ func TestSecretsLifecycle(t *testing.T) {
 	})
 
 	t.Run("Management", func(t *testing.T) {
-		names, raw := e.objects(t, "secrets")
+		items, raw := e.objects(t, "secrets")
 		for _, n := range []string{"creds", "tls-fixed"} {
-			if !cfgContains(names, n) {
-				t.Errorf("/objects/secrets?ns=%s lacks %s: %s", e.ns, n, raw)
+			if st, ok := items[n]; !ok || st != "Reflected" {
+				t.Errorf("/objects/secrets?ns=%s does not list %s as Reflected: %s", e.ns, n, raw)
 			}
 		}
-		if cfgContains(names, "legacy-token") {
-			t.Errorf("/objects/secrets lists the service-account-token Secret, which is not reflected: %s", raw)
+		// The agent may list the records it keeps for objects it does not reflect, but
+		// never as reflected.
+		if st, ok := items["legacy-token"]; ok && st == "Reflected" {
+			t.Errorf("/objects/secrets shows the service-account-token Secret as Reflected: %s", raw)
 		}
 	})
 
@@ -1164,6 +1169,18 @@ func TestSecretsLifecycle(t *testing.T) {
 		if r2.UID != first.UID {
 			t.Logf("drift repaired by re-creating the remote Secret (uid %s, was %s)", r2.UID, first.UID)
 		}
+	})
+
+	t.Run("RemoteAddedKeyRemoved", func(t *testing.T) {
+		r, err := tb.Foreign.Client.CoreV1().Secrets(e.remote).Get(ctx, "creds", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Data["intruder"] = []byte("x")
+		if _, err := tb.Foreign.Client.CoreV1().Secrets(e.remote).Update(ctx, r, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		e.waitSecret(t, "creds", cfgTimeout)
 	})
 
 	t.Run("SkipReflection", func(t *testing.T) {
