@@ -35,6 +35,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 )
 
 const (
@@ -811,7 +812,7 @@ func TestConfigMapsLarge(t *testing.T) {
 func TestConfigMapsBurst(t *testing.T) {
 	e := cfgStart(t)
 	const n = 500
-	if err := cfgCreateBurst(e.ns, n, 64, "burst"); err != nil {
+	if err := cfgCreateBurst(tb.Home.Client, e.ns, n, 64, "burst"); err != nil {
 		t.Fatal(err)
 	}
 	e.poll(t, cfgBurstTimeout, fmt.Sprintf("%d ConfigMaps reflected", n), func(ctx context.Context) (string, error) {
@@ -822,7 +823,7 @@ func TestConfigMapsBurst(t *testing.T) {
 // cfgCreateBurst creates n ConfigMaps <tag>-0000.. labelled bench=<tag>, each with one key
 // of size bytes whose value names the object, from 16 goroutines. It may be called from any
 // goroutine: it returns the first failure instead of failing the test.
-func cfgCreateBurst(ns string, n, size int, tag string) error {
+func cfgCreateBurst(cs kubernetes.Interface, ns string, n, size int, tag string) error {
 	var wg sync.WaitGroup
 	next := make(chan int)
 	var mu sync.Mutex
@@ -836,7 +837,7 @@ func cfgCreateBurst(ns string, n, size int, tag string) error {
 				cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"bench": tag}},
 					Data: map[string]string{"v": cfgBurstValue(name, size)}}
 				c, cc := context.WithTimeout(context.Background(), 60*time.Second)
-				if _, err := tb.Home.Client.CoreV1().ConfigMaps(ns).Create(c, cm, metav1.CreateOptions{}); err != nil {
+				if _, err := cs.CoreV1().ConfigMaps(ns).Create(c, cm, metav1.CreateOptions{}); err != nil {
 					mu.Lock()
 					errs = append(errs, fmt.Sprintf("create %s: %v", name, err))
 					mu.Unlock()
