@@ -13,6 +13,8 @@
 #   make bench                parser throughput benchmark (numbers in docs/benchmarks.md)
 #   make bench-pods           pod offloading benchmark on the test clusters (BENCH_LARGE=1:
 #                             also 1,000 pods); numbers in docs/benchmarks.md
+#   make bench-config         ConfigMap reflection benchmark on the test clusters (500 x 1 KiB
+#                             and 50 x 500 KiB at once); numbers in docs/benchmarks.md
 #   make clean
 #
 # Dependencies (mbedTLS, libcoap, cJSON, libyaml, cmocka) are built from Debian source
@@ -69,7 +71,7 @@ objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 all: $(BUILD)/liqolet $(BUILD)/liqoletctl
 
 help:
-	@sed -n '2,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,20p' Makefile | sed 's/^# \{0,1\}//'
 
 # libcoap's heap fence (src/mgmt/heap.c, docs/management.md): the agent links a copy of
 # libcoap's archive in which its calls to malloc, calloc, realloc, free, strdup and

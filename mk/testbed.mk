@@ -19,6 +19,10 @@
 #                   table for docs/benchmarks.md; asserts nothing.  BENCH_BASE=<agent
 #                   binary> runs that build first, in the same session, for a side-by-side
 #                   (BENCH_BASE_LABEL names it in the table).
+#   bench-config    ConfigMap reflection benchmark (tests/e2e/bench_config_test.go): 500
+#                   ConfigMaps of 1 KiB and 50 of 500 KiB created at once; time until all
+#                   are remote with identical data, agent CPU, VmHWM before/after.  Asserts
+#                   nothing about speed; BENCH_BASE / BENCH_BASE_LABEL as for bench-pods.
 #
 # Variables
 #   E2E_TIMEOUT     go test -timeout (default 30m)
@@ -33,7 +37,7 @@ E2E_TIMEOUT ?= 30m
 E2E_RUN     ?=
 E2E_FLAGS   ?=
 
-.PHONY: testbed-bins testbed-up testbed-down testbed-status testbed-env e2e bench-pods
+.PHONY: testbed-bins testbed-up testbed-down testbed-status testbed-env e2e bench-pods bench-config
 
 testbed-bins:
 	@$(TESTBED_ENV) $(TESTBED) bins >/dev/null
@@ -72,3 +76,12 @@ bench-pods: testbed-bins
 	@cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) LIQOLET_BENCH=1 \
 	  $(if $(BENCH_LARGE),LIQOLET_BENCH_LARGE=1) \
 	  go test -v -count=1 -timeout 60m -run 'TestBenchPods' ./...
+
+bench-config: testbed-bins
+	@$(MAKE) -s all
+	@if [ -n "$(BENCH_BASE)" ]; then \
+	  cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) LIQOLET_BENCH=1 \
+	  LIQOLET_AGENT_BIN=$(BENCH_BASE) LIQOLET_BENCH_LABEL="$(or $(BENCH_BASE_LABEL),base)" \
+	  go test -v -count=1 -timeout 60m -run 'TestBenchConfig' ./... || exit 1; fi
+	@cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) LIQOLET_BENCH=1 \
+	  go test -v -count=1 -timeout 60m -run 'TestBenchConfig' ./...
