@@ -584,6 +584,8 @@ static void step(lq_refl_work_t *w, lq_err_t err)
             lq_refl_finish(w, LQ_RTAB_DONE, 0); /* re-queued once it is usable */
             return;
         }
+        if (r->remote_uid[0] && !lq_rtab_present(&r->h, FOREIGN))
+            disown(r); /* the foreign watch saw our copy go: the next write creates one */
         char path[LQ_KREQ_PATH_MAX];
         if (!obj_path(m, path, sizeof path, r->h.ns, r->h.name)) {
             lq_refl_finish(w, LQ_RTAB_FREE, 0);

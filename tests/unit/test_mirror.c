@@ -574,8 +574,13 @@ static void test_root_ca_name_mapping(void **state)
                                                 OUR_LABELS, ""));
     q = expect(HOME, "GET", HNS "kube-root-ca.crt");
     reply(q, 200, obj);
+    /* the record forgot the deleted copy: it looks again and creates a new one, with no
+     * uid precondition naming the object that is gone */
+    q = expect(FOREIGN, "GET", RNS "kube-root-ca.crt.home-");
+    reply_404(q);
     q = expect(FOREIGN, "PATCH", RNS "kube-root-ca.crt.home-" APPLY_Q);
-    reply(q, 200, remote_meta("kube-root-ca.crt.home-", "r-ca", "602", OUR_LABELS, ""));
+    assert_apply_body(q, obj, "kube-root-ca.crt.home-", "h-ca", NULL);
+    reply(q, 200, remote_meta("kube-root-ca.crt.home-", "r-ca2", "602", OUR_LABELS, ""));
     quiet(300);
     /* the foreign cluster's own kube-root-ca.crt maps to nothing */
     watch_event(FOREIGN, "MODIFIED", remote_meta("kube-root-ca.crt", "r-own", "700", OUR_LABELS, ""));
