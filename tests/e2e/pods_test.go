@@ -62,6 +62,16 @@ func podsStart(t *testing.T, extra ...string) (*Liqolet, string, string) {
 	l := offStartAgent(t, append([]string{"--offload", ns}, extra...)...)
 	remote := id.defaultName(ns)
 	offWaitRemote(t, l, id, remote, ns)
+	// A test-bed precondition, not the agent's: the foreign admission refuses pods until
+	// the foreign controller-manager has given the new remote namespace its default
+	// ServiceAccount, which can take tens of seconds right after an outage test while the
+	// controller-manager's watches come back (the agent retries meanwhile). Waiting here
+	// keeps each test's own deadlines about the agent.
+	Eventually(t, 2*time.Minute, "default ServiceAccount of the remote namespace "+remote,
+		func(ctx context.Context) (bool, error) {
+			_, err := tb.Foreign.Client.CoreV1().ServiceAccounts(remote).Get(ctx, "default", metav1.GetOptions{})
+			return err == nil, ignoreNotFound(err)
+		})
 	waitVirtualNode(t, l, vnodeAppear, "Ready", vnExistsAndReady)
 	return l, ns, remote
 }
