@@ -203,6 +203,11 @@ $(FBUILD)/fuzz_forge_pod: tests/fuzz/fuzz_forge_pod.c src/forge/pod.c src/kube/j
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/forge/pod.c src/kube/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
 
+# The Service / Ingress forges run over JSON documents: json.c and cJSON as above.
+$(FBUILD)/fuzz_forge_svc: tests/fuzz/fuzz_forge_svc.c src/forge/svc.c src/kube/json.c $(FBUILD)/cJSON.o $(PURE_SRCS) $(wildcard include/liqolet/*.h)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/forge/svc.c src/kube/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
+
 # The ConfigMap / Secret forge is pure (in PURE_SRCS); its target re-parses the output
 # with json.c and cJSON as above.
 $(FBUILD)/fuzz_forge_conf: tests/fuzz/fuzz_forge_conf.c src/kube/json.c $(FBUILD)/cJSON.o $(PURE_SRCS) $(wildcard include/liqolet/*.h)
