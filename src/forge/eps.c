@@ -72,8 +72,9 @@ static bool ann_ours(const char *k)
 }
 
 /* Home labels or annotations (an object of strings, or unset) into a new object *out,
- * without the keys `ours` says are ours; a repeated key keeps its first place and its last
- * value. `is_labels` also fills the facts read from labels, else those from annotations. */
+ * without our own keys (label_ours, ann_ours); a repeated key keeps its first place and
+ * its last value. `is_labels` also fills the facts read from labels, else those from
+ * annotations. */
 static lq_err_t copy_map(eps_t *x, const lq_json_t *src, bool is_labels, lq_json_t **out)
 {
     lq_forge_conf_facts_t *b = &x->facts->base;
@@ -338,7 +339,8 @@ lq_err_t lq_forge_eps_build(lq_json_doc_t *doc, const lq_forge_eps_params_t *p, 
     const char *ruid = p->base.remote_uid;
     if (nonempty(ruid)) {
         lq_json_t *meta = lq_json_get(body, "metadata");
-        if ((e = add_str(&x, meta, "uid", ruid)) != LQ_OK || (e = print(body, out, cap, &l)) != LQ_OK)
+        if ((e = add_str(&x, meta, "uid", ruid)) != LQ_OK ||
+            (e = print(body, out, cap, &l)) != LQ_OK)
             return e;
     }
     *len = l;
