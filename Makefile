@@ -214,6 +214,11 @@ $(FBUILD)/fuzz_forge_conf: tests/fuzz/fuzz_forge_conf.c src/kube/json.c $(FBUILD
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/kube/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
 
+# The EndpointSlice forge runs over JSON documents: json.c and cJSON as above.
+$(FBUILD)/fuzz_forge_eps: tests/fuzz/fuzz_forge_eps.c src/forge/eps.c src/kube/json.c $(FBUILD)/cJSON.o $(PURE_SRCS) $(wildcard include/liqolet/*.h)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/forge/eps.c src/kube/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
+
 # The management endpoint's request parsing and rendering (src/mgmt/render.c, pure).
 $(FBUILD)/fuzz_mgmt: tests/fuzz/fuzz_mgmt.c src/mgmt/render.c $(PURE_SRCS) $(wildcard include/liqolet/*.h)
 	@mkdir -p $(FBUILD)
