@@ -5,7 +5,7 @@
 #define LQ_MAX_OBJECT (128u * 1024u)
 #define LQ_MAX_PODS 256
 #define LQ_MAX_OBJECTS 512
-#define LQ_MAX_WATCHES 12
+#define LQ_MAX_WATCHES 18 /* no pipe */
 /* ConfigMaps and Secrets: records per kind; no streaming pipe, so the largest reflected
  * object is what a reflector worker holds (a 32 KiB remote body). */
 #define LQ_MAX_CONFIGMAPS 128

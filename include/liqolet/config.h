@@ -173,6 +173,12 @@ typedef struct lq_config {
     unsigned reflection_configmap_type;          /* 0 DenyList, 1 AllowList */
     long reflection_secret_workers;
     unsigned reflection_secret_type;
+    long reflection_service_workers;
+    unsigned reflection_service_type;
+    long reflection_endpointslice_workers;
+    unsigned reflection_endpointslice_type;
+    long reflection_ingress_workers;
+    unsigned reflection_ingress_type;
     lq_config_addr_t mgmt_listen[LQ_CONFIG_MAX_LISTEN];
     size_t n_mgmt_listen;
     char mgmt_psk_file[LQ_CONFIG_PATH_MAX + 1];     /* "" = no DTLS (loopback only) */

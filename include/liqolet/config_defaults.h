@@ -12,9 +12,9 @@
 #endif
 
 /* --- event loop ------------------------------------------------------------- */
-/* File descriptors the loop can watch at once (API connections + CoAP + signals). */
+/* File descriptors the loop can watch at once (API connections + CoAP + HTTP + signals). */
 #ifndef LQ_MAX_FDS
-#define LQ_MAX_FDS 32
+#define LQ_MAX_FDS 48
 #endif
 /* Prepare hooks (TLS pending-plaintext drain, libcoap timeouts, ...). */
 #ifndef LQ_MAX_LOOP_HOOKS
@@ -58,8 +58,11 @@
 #ifndef LQ_MAX_REQ_CONNS
 #define LQ_MAX_REQ_CONNS 4
 #endif
+/* Long-lived streamed connections: the virtual node's 3, the events watch, a home and a
+ * foreign watch per reflected kind (namespaces, pods, ConfigMaps, Secrets, Services,
+ * Ingresses, EndpointSlices: 14), and the streaming pipe's 2. */
 #ifndef LQ_MAX_WATCHES
-#define LQ_MAX_WATCHES 16
+#define LQ_MAX_WATCHES 20
 #endif
 
 /* --- reflection state ------------------------------------------------------- */

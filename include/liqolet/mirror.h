@@ -31,6 +31,15 @@
 #ifndef LQ_MAX_SECRETS
 #define LQ_MAX_SECRETS 512
 #endif
+#ifndef LQ_MAX_SERVICES
+#define LQ_MAX_SERVICES 256
+#endif
+#ifndef LQ_MAX_INGRESSES
+#define LQ_MAX_INGRESSES 64
+#endif
+#ifndef LQ_MAX_ENDPOINTSLICES
+#define LQ_MAX_ENDPOINTSLICES 512
+#endif
 /* Watch buffer per side: the engine only needs an event's metadata (name, uid,
  * resourceVersion are in its first bytes); larger events arrive as oversized prefixes. */
 #ifndef LQ_MIRROR_WATCH_BUF
@@ -39,6 +48,17 @@
 /* Largest remote body written from a worker's buffers; larger ones take the pipe. Half
  * of the worker's body buffer, so the object the API server answers with also fits. */
 #define LQ_MIRROR_SMALL_BODY (LQ_REFL_OBJ_BUF / 2u)
+
+/* The kinds written home -> foreign by server-side apply (order matters: the first two
+ * may take the pipe). */
+typedef enum lq_mirror_kind {
+    LQ_MIRROR_CONFIGMAP = 0,
+    LQ_MIRROR_SECRET,
+    LQ_MIRROR_SERVICE,
+    LQ_MIRROR_INGRESS,
+    LQ_MIRROR_ENDPOINTSLICE,
+    LQ_MIRROR_KINDS
+} lq_mirror_kind_t;
 
 typedef enum lq_mirror_state {
     LQ_MIRROR_PENDING = 0,
@@ -65,6 +85,11 @@ typedef struct lq_mirror_rec {
     uint8_t state;                          /* lq_mirror_state_t */
     bool failed_logged;                     /* a Warning was emitted for this trouble */
     bool disabled_logged;                   /* ReflectionDisabled emitted (SA tokens) */
+    bool slice_ok;                          /* EndpointSlice: its own or its Service's
+                                               policy says reflect */
+    uint8_t policy;                         /* Service: skip/allow bits of the last pass
+                                               (0 = none yet), read by its slices */
+    char parent[64];                        /* EndpointSlice: its Service (service-name) */
 } lq_mirror_rec_t;
 
 typedef struct lq_mirror_stats {
@@ -72,17 +97,24 @@ typedef struct lq_mirror_stats {
         streamed;
 } lq_mirror_stats_t;
 
+typedef struct lq_mirror lq_mirror_t;
+
 typedef struct lq_mirror_cfg {
-    lq_forge_conf_kind_t kind;             /* ConfigMap or Secret */
+    lq_mirror_kind_t kind;
     const char *home_id, *foreign_id;
     const char *foreign_name;              /* in Event messages */
     lq_events_t *events;                   /* optional */
     lq_pipe_t *pipe;                       /* optional: large objects (NULL: reported) */
     lq_forge_conf_policy_t policy;
     unsigned workers;                      /* 1..: workers this kind may hold at once */
+    /* EndpointSlices: the virtual node (its endpoints are dropped), the home cluster name
+     * (written as nodeName), the Service kind (whose decision rules its slices; may be
+     * NULL). Services: the EndpointSlice kind to re-queue when a decision changes. */
+    const char *vnode_name, *home_name;
+    lq_mirror_t *services, *slices;
 } lq_mirror_cfg_t;
 
-typedef struct lq_mirror {
+struct lq_mirror {
     /* readable */
     lq_mirror_cfg_t cfg;
     lq_mirror_stats_t stats;
@@ -93,11 +125,11 @@ typedef struct lq_mirror {
     lq_offload_t *offload_;
     bool relist_home_;                     /* a namespace became usable: list home again */
     char foreign_sel_[320];
-    char path_[2][40];                     /* watch paths */
+    char path_[2][64];                     /* watch paths */
     lq_mirror_rec_t *recs_;
     char hbuf_[LQ_MIRROR_WATCH_BUF];
     char fbuf_[LQ_MIRROR_WATCH_BUF];
-} lq_mirror_t;
+};
 
 /* Adds one kind to the engine over caller-owned records (cap of them, zeroed by the
  * table). LQ_OK; LQ_EINVAL (missing ids, workers 0); LQ_ETOOBIG (selector); an engine

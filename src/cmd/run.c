@@ -39,7 +39,7 @@ static struct {
     lq_refl_t refl;
     lq_offload_t offload;
     lq_pods_t pods;
-    lq_mirror_t configmaps, secrets;
+    lq_mirror_t mirrors[LQ_MIRROR_KINDS];
 #if LQ_PIPE_ENABLED
     lq_pipe_t pipe;
 #endif
@@ -50,9 +50,13 @@ static struct {
     lq_json_doc_t doc;
 } rn;
 
-/* Records of the reflected ConfigMaps and Secrets (zeroed by their tables). */
+/* Records of the reflected ConfigMaps, Secrets, Services, Ingresses and EndpointSlices
+ * (zeroed by their tables). */
 static lq_mirror_rec_t configmap_recs[LQ_MAX_CONFIGMAPS];
 static lq_mirror_rec_t secret_recs[LQ_MAX_SECRETS];
+static lq_mirror_rec_t service_recs[LQ_MAX_SERVICES];
+static lq_mirror_rec_t ingress_recs[LQ_MAX_INGRESSES];
+static lq_mirror_rec_t slice_recs[LQ_MAX_ENDPOINTSLICES];
 
 static void ident_done(lq_kreq_t *r, lq_err_t err, void *ctx)
 {
@@ -155,10 +159,9 @@ static void namespace_changed(const char *ns, void *ctx)
 {
     (void)ctx;
     lq_pods_namespace_changed(ns, &rn.pods);
-    if (rn.configmaps.kind.d)
-        lq_mirror_namespace_changed(ns, &rn.configmaps);
-    if (rn.secrets.kind.d)
-        lq_mirror_namespace_changed(ns, &rn.secrets);
+    for (size_t i = 0; i < LQ_MIRROR_KINDS; i++)
+        if (rn.mirrors[i].kind.d)
+            lq_mirror_namespace_changed(ns, &rn.mirrors[i]);
 }
 
 static void on_locked(lq_lock_t *l, void *ctx)
@@ -339,29 +342,58 @@ int lq_run_main(lq_config_t *cfg)
 #else
     lq_pipe_t *pipe = NULL;
 #endif
-    static const struct {
-        lq_forge_conf_kind_t kind;
-        const char *what;
-    } kinds[2] = { { LQ_FORGE_CONF_CONFIGMAP, "ConfigMap" }, { LQ_FORGE_CONF_SECRET, "Secret" } };
-    for (int i = 0; i < 2; i++) {
-        bool sec = kinds[i].kind == LQ_FORGE_CONF_SECRET;
-        long workers = sec ? cfg->reflection_secret_workers : cfg->reflection_configmap_workers;
-        unsigned type = sec ? cfg->reflection_secret_type : cfg->reflection_configmap_type;
-        if (workers <= 0) {
-            LQ_INFO("run", "%s reflection is off (workers=0)", kinds[i].what);
+    /* ConfigMaps, Secrets, Services, Ingresses, EndpointSlices: one kind each. */
+    const struct {
+        long workers;
+        unsigned type;
+        lq_mirror_rec_t *recs;
+        size_t cap;
+    } mk[LQ_MIRROR_KINDS] = {
+        [LQ_MIRROR_CONFIGMAP] = { cfg->reflection_configmap_workers,
+                                  cfg->reflection_configmap_type, configmap_recs,
+                                  LQ_MAX_CONFIGMAPS },
+        [LQ_MIRROR_SECRET] = { cfg->reflection_secret_workers, cfg->reflection_secret_type,
+                               secret_recs, LQ_MAX_SECRETS },
+        [LQ_MIRROR_SERVICE] = { cfg->reflection_service_workers, cfg->reflection_service_type,
+                                service_recs, LQ_MAX_SERVICES },
+        [LQ_MIRROR_INGRESS] = { cfg->reflection_ingress_workers, cfg->reflection_ingress_type,
+                                ingress_recs, LQ_MAX_INGRESSES },
+        /* not registered at all with networking.reflectIPs=false (Liqo) */
+        [LQ_MIRROR_ENDPOINTSLICE] = { cfg->networking_reflect_ips
+                                          ? cfg->reflection_endpointslice_workers : 0,
+                                      cfg->reflection_endpointslice_type, slice_recs,
+                                      LQ_MAX_ENDPOINTSLICES },
+    };
+    static const char *const what[LQ_MIRROR_KINDS] = { "ConfigMap", "Secret", "Service",
+                                                       "Ingress", "EndpointSlice" };
+    for (int i = 0; i < (int)LQ_MIRROR_KINDS; i++) {
+        if (mk[i].workers <= 0) {
+            LQ_INFO("run", "%s reflection is off (%s)", what[i],
+                    i == LQ_MIRROR_ENDPOINTSLICE && !cfg->networking_reflect_ips
+                        ? "networking.reflectIPs=false" : "workers=0");
             continue;
         }
-        lq_mirror_cfg_t mcf = { kinds[i].kind, rn.home_id, rn.foreign_id, rn.foreign_name,
-                               &rn.events, pipe,
-                               type == 1 ? LQ_FORGE_CONF_ALLOWLIST : LQ_FORGE_CONF_DENYLIST,
-                               workers > LQ_REFL_WORKERS ? LQ_REFL_WORKERS : (unsigned)workers };
-        lq_mirror_t *m = sec ? &rn.secrets : &rn.configmaps;
-        if (lq_mirror_init(m, &rn.refl, &rn.offload, &mcf, sec ? secret_recs : configmap_recs,
-                           sec ? LQ_MAX_SECRETS : LQ_MAX_CONFIGMAPS) != LQ_OK) {
-            LQ_ERROR("run", "cannot set up %s reflection", kinds[i].what);
+        lq_mirror_cfg_t mcf;
+        memset(&mcf, 0, sizeof mcf);
+        mcf.kind = (lq_mirror_kind_t)i;
+        mcf.home_id = rn.home_id;
+        mcf.foreign_id = rn.foreign_id;
+        mcf.foreign_name = rn.foreign_name;
+        mcf.events = &rn.events;
+        mcf.pipe = pipe;
+        mcf.policy = mk[i].type == 1 ? LQ_FORGE_CONF_ALLOWLIST : LQ_FORGE_CONF_DENYLIST;
+        mcf.workers = mk[i].workers > LQ_REFL_WORKERS ? LQ_REFL_WORKERS : (unsigned)mk[i].workers;
+        mcf.vnode_name = rn.node_name;
+        mcf.home_name = rn.home_name;
+        mcf.services = rn.mirrors[LQ_MIRROR_SERVICE].kind.d ? &rn.mirrors[LQ_MIRROR_SERVICE] : NULL;
+        if (lq_mirror_init(&rn.mirrors[i], &rn.refl, &rn.offload, &mcf, mk[i].recs, mk[i].cap) !=
+            LQ_OK) {
+            LQ_ERROR("run", "cannot set up %s reflection", what[i]);
             return 1;
         }
     }
+    if (rn.mirrors[LQ_MIRROR_SERVICE].kind.d && rn.mirrors[LQ_MIRROR_ENDPOINTSLICE].kind.d)
+        rn.mirrors[LQ_MIRROR_SERVICE].cfg.slices = &rn.mirrors[LQ_MIRROR_ENDPOINTSLICE];
     /* Single instance: the virtual node starts only once the lock Lease is held. */
     if (lq_lock_start(&rn.lock, &rn.loop, &rn.home_req, cfg->namespace, rn.node_name, on_locked,
                       on_lock_lost, NULL) != LQ_OK) {

@@ -118,6 +118,26 @@ static const lq_config_opt_t opts[] = {
     { "--secret-reflection-type", "reflection.secret.type", "POLICY", LQ_CONFIG_T_ENUM,
       LQ_CONFIG_C_NONE, REFLECTION_TYPES, 0, 0, false, "DenyList",
       "DenyList or AllowList, as for ConfigMaps.", F(reflection_secret_type), 0, 0 },
+    { "--service-reflection-workers", "reflection.service.workers", "N", LQ_CONFIG_T_INT,
+      LQ_CONFIG_C_NONE, NULL, 0, 64, false, "3", "Service reflection workers; 0 = off.",
+      F(reflection_service_workers), 0, 0 },
+    { "--service-reflection-type", "reflection.service.type", "POLICY", LQ_CONFIG_T_ENUM,
+      LQ_CONFIG_C_NONE, REFLECTION_TYPES, 0, 0, false, "DenyList",
+      "DenyList or AllowList for Services (their EndpointSlices follow).",
+      F(reflection_service_type), 0, 0 },
+    { "--endpointslice-reflection-workers", "reflection.endpointslice.workers", "N",
+      LQ_CONFIG_T_INT, LQ_CONFIG_C_NONE, NULL, 0, 64, false, "10",
+      "EndpointSlice reflection workers; 0 = off (also off with networking.reflectIPs=false).",
+      F(reflection_endpointslice_workers), 0, 0 },
+    { "--endpointslice-reflection-type", "reflection.endpointslice.type", "POLICY",
+      LQ_CONFIG_T_ENUM, LQ_CONFIG_C_NONE, REFLECTION_TYPES, 0, 0, false, "DenyList",
+      "DenyList or AllowList for EndpointSlices.", F(reflection_endpointslice_type), 0, 0 },
+    { "--ingress-reflection-workers", "reflection.ingress.workers", "N", LQ_CONFIG_T_INT,
+      LQ_CONFIG_C_NONE, NULL, 0, 64, false, "3", "Ingress reflection workers; 0 = off.",
+      F(reflection_ingress_workers), 0, 0 },
+    { "--ingress-reflection-type", "reflection.ingress.type", "POLICY", LQ_CONFIG_T_ENUM,
+      LQ_CONFIG_C_NONE, REFLECTION_TYPES, 0, 0, false, "DenyList",
+      "DenyList or AllowList for Ingresses.", F(reflection_ingress_type), 0, 0 },
     { "--mgmt-listen", "mgmt.listen", "ADDRS", LQ_CONFIG_T_ADDRS, LQ_CONFIG_C_NONE, NULL, 0,
       0, false, MGMT_DEFAULT,
       "CoAP management endpoint: comma-separated IP:PORT list (IPv6 in brackets; port 0 "
@@ -576,6 +596,9 @@ void lq_config_init(lq_config_t *cfg)
     cfg->networking_reflect_ips = true;
     cfg->reflection_configmap_workers = 3; /* Liqo's defaults */
     cfg->reflection_secret_workers = 3;
+    cfg->reflection_service_workers = 3;
+    cfg->reflection_endpointslice_workers = 10;
+    cfg->reflection_ingress_workers = 3;
     memcpy(cfg->mgmt_listen[0].host, "::1", 4);
     cfg->mgmt_listen[0].port = 5683;
     memcpy(cfg->mgmt_listen[1].host, "127.0.0.1", 10);

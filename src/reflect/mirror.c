@@ -26,6 +26,8 @@
 #include "liqolet/kapi.h"
 #include "liqolet/liqo.h"
 #include "liqolet/log.h"
+#include "liqolet/forge_eps.h"
+#include "liqolet/forge_svc.h"
 #include "liqolet/mirror.h"
 
 #define HOME LQ_RTAB_HOME
@@ -52,25 +54,58 @@ enum {
 #define REC(w) ((lq_mirror_rec_t *)(void *)(w)->rec)
 #define MOD(w) ((lq_mirror_t *)(w)->k->ctx)
 
+/* What differs between the kinds: names, API group, Liqo's event source. */
+static const struct kind_info {
+    const char *name, *resource, *gv, *component, *table, *log;
+    lq_mgmt_kind_t mgmt;
+} kinds[LQ_MIRROR_KINDS] = {
+    [LQ_MIRROR_CONFIGMAP] = { "ConfigMap", "configmaps", "v1", "liqo-configmap-reflection",
+                              "configmap records", "configmaps", LQ_MGMT_KIND_CONFIGMAP },
+    [LQ_MIRROR_SECRET] = { "Secret", "secrets", "v1", "liqo-secret-reflection",
+                           "secret records", "secrets", LQ_MGMT_KIND_SECRET },
+    [LQ_MIRROR_SERVICE] = { "Service", "services", "v1", "liqo-service-reflection",
+                            "service records", "services", LQ_MGMT_KIND_SERVICE },
+    [LQ_MIRROR_INGRESS] = { "Ingress", "ingresses", "networking.k8s.io/v1",
+                            "liqo-ingress-reflection", "ingress records", "ingresses",
+                            LQ_MGMT_KIND_INGRESS },
+    [LQ_MIRROR_ENDPOINTSLICE] = { "EndpointSlice", "endpointslices", "discovery.k8s.io/v1",
+                                  "liqo-endpointslice-reflection", "endpointslice records",
+                                  "endpointslices", LQ_MGMT_KIND_ENDPOINTSLICE },
+};
+
 static const char *kind_name(const lq_mirror_t *m)
 {
-    return m->cfg.kind == LQ_FORGE_CONF_SECRET ? "Secret" : "ConfigMap";
+    return kinds[m->cfg.kind].name;
 }
 
 static const char *resource(const lq_mirror_t *m)
 {
-    return m->cfg.kind == LQ_FORGE_CONF_SECRET ? "secrets" : "configmaps";
+    return kinds[m->cfg.kind].resource;
 }
 
 static const char *component(const lq_mirror_t *m)
 {
-    return m->cfg.kind == LQ_FORGE_CONF_SECRET ? "liqo-secret-reflection"
-                                               : "liqo-configmap-reflection";
+    return kinds[m->cfg.kind].component;
 }
 
 static lq_mgmt_kind_t mgmt_kind(const lq_mirror_t *m)
 {
-    return m->cfg.kind == LQ_FORGE_CONF_SECRET ? LQ_MGMT_KIND_SECRET : LQ_MGMT_KIND_CONFIGMAP;
+    return kinds[m->cfg.kind].mgmt;
+}
+
+/* The conf forge's kind: ConfigMaps are the only ones renamed (kube-root-ca.crt); every
+ * other kind keeps its name, as a Secret does. */
+static lq_forge_conf_kind_t conf_kind(const lq_mirror_t *m)
+{
+    return m->cfg.kind == LQ_MIRROR_CONFIGMAP ? LQ_FORGE_CONF_CONFIGMAP : LQ_FORGE_CONF_SECRET;
+}
+
+/* The API server's own Service and EndpointSlice (`kubernetes` in `default`): never. */
+static bool never(const lq_mirror_t *m, const char *ns, size_t nl, const char *name, size_t len)
+{
+    return (m->cfg.kind == LQ_MIRROR_SERVICE || m->cfg.kind == LQ_MIRROR_ENDPOINTSLICE) &&
+           nl == 7 && memcmp(ns, "default", 7) == 0 && len == 10 &&
+           memcmp(name, "kubernetes", 10) == 0;
 }
 
 static lq_mirror_rec_t *rec_at(const lq_mirror_t *m, size_t i)
@@ -110,13 +145,13 @@ static void failed(lq_refl_work_t *w, const char *what, lq_err_t err)
 
 static bool obj_path(const lq_mirror_t *m, char *path, size_t cap, const char *ns, const char *name)
 {
-    return lq_kapi_path(path, cap, "v1", ns, resource(m), name, NULL) == LQ_OK;
+    return lq_kapi_path(path, cap, kinds[m->cfg.kind].gv, ns, resource(m), name, NULL) == LQ_OK;
 }
 
 /* The remote name of the record's object (kube-root-ca.crt renamed). */
 static bool remote_name(const lq_mirror_t *m, const lq_mirror_rec_t *r, char *out, size_t cap)
 {
-    return lq_forge_conf_remote_name(m->cfg.kind, r->h.name, strlen(r->h.name), m->cfg.home_id,
+    return lq_forge_conf_remote_name(conf_kind(m), r->h.name, strlen(r->h.name), m->cfg.home_id,
                                      out, cap) == LQ_OK;
 }
 
@@ -128,7 +163,7 @@ static bool params(lq_refl_work_t *w, const char *rns, char *rname, size_t cap,
     if (!remote_name(m, r, rname, cap))
         return false;
     memset(p, 0, sizeof *p);
-    p->kind = m->cfg.kind;
+    p->kind = conf_kind(m);
     p->remote_name = rname;
     p->remote_ns = rns;
     p->home_id = m->cfg.home_id;
@@ -186,6 +221,7 @@ static bool apply_path(lq_refl_work_t *w, const char *rns, const char *rname, ch
 }
 
 static void on_pipe(lq_pipe_t *p, lq_err_t err, void *ctx);
+static void service_policy(lq_mirror_t *m, lq_mirror_rec_t *r, const lq_forge_conf_facts_t *f);
 
 /* Writes the body forged in this pass: from w->body, or through the pipe again. */
 static void apply(lq_refl_work_t *w, const char *rns)
@@ -256,11 +292,14 @@ static void decide(lq_refl_work_t *w, const lq_forge_conf_facts_t *f, uint64_t h
         gone(w, rns);
         return;
     }
-    bool sa = m->cfg.kind == LQ_FORGE_CONF_SECRET && strcmp(f->type, LQ_FORGE_CONF_SA_TOKEN) == 0;
+    bool sa = m->cfg.kind == LQ_MIRROR_SECRET && strcmp(f->type, LQ_FORGE_CONF_SA_TOKEN) == 0;
     /* kube-root-ca.crt is always reflected (Liqo 0.10): offloaded pods mount its copy */
-    bool root_ca = m->cfg.kind == LQ_FORGE_CONF_CONFIGMAP &&
+    bool root_ca = m->cfg.kind == LQ_MIRROR_CONFIGMAP &&
                    strcmp(r->h.name, LQ_FORGE_CONF_ROOT_CA) == 0;
-    if (sa || (!root_ca && !lq_forge_conf_wanted(f, m->cfg.policy))) {
+    service_policy(m, r, f);
+    bool want = m->cfg.kind == LQ_MIRROR_ENDPOINTSLICE ? r->slice_ok
+                                                       : lq_forge_conf_wanted(f, m->cfg.policy);
+    if (sa || (!root_ca && !want)) {
         if (sa && !r->disabled_logged) {
             EMIT(m, r, false, "ReflectionDisabled", "Reflection of service-account token "
                  "secret to cluster %s disabled", m->cfg.foreign_name);
@@ -269,6 +308,8 @@ static void decide(lq_refl_work_t *w, const lq_forge_conf_facts_t *f, uint64_t h
         if (r->state != LQ_MIRROR_SKIPPED) {
             LQ_INFO(m->kind.d->log, "%s %s/%s: not reflected (%s)", kind_name(m), r->h.ns,
                     r->h.name, sa ? "service-account token" :
+                    m->cfg.kind == LQ_MIRROR_ENDPOINTSLICE ? "its own or its Service's "
+                    "reflection policy, or a reflected slice" :
                     m->cfg.policy == LQ_FORGE_CONF_ALLOWLIST ? "AllowList without "
                     "liqo.io/allow-reflection" : "liqo.io/skip-reflection");
             m->stats.skipped++;
@@ -356,6 +397,95 @@ static void got_drift(lq_refl_work_t *w, lq_err_t err, const char *rns)
     apply(w, rns); /* too large to read, or an error: the apply still fixes our fields */
 }
 
+/* Policy bits of a facts record (kept per record: a Service's decision also rules its
+ * EndpointSlices). */
+static uint8_t policy_bits(const lq_forge_conf_facts_t *f)
+{
+    return (uint8_t)(1u | (f->skip ? 2u : 0u) | (f->skip_false ? 4u : 0u) | (f->allow ? 8u : 0u) |
+                     (f->allow_false ? 16u : 0u));
+}
+
+static void facts_of_bits(uint8_t b, lq_forge_conf_facts_t *f)
+{
+    memset(f, 0, sizeof *f);
+    f->skip = (b & 2u) != 0;
+    f->skip_false = (b & 4u) != 0;
+    f->allow = (b & 8u) != 0;
+    f->allow_false = (b & 16u) != 0;
+}
+
+/* An EndpointSlice's decision: its own annotations, else its Service's (by the
+ * kubernetes.io/service-name label, from the Service records). */
+static bool slice_wanted(lq_mirror_t *m, const lq_forge_eps_facts_t *ef, const char *ns)
+{
+    const lq_forge_conf_facts_t *svc = NULL;
+    lq_forge_conf_facts_t sf;
+    if (m->cfg.services && ef->service[0]) {
+        const lq_mirror_rec_t *sr = (const lq_mirror_rec_t *)(const void *)lq_rtab_find(
+            &m->cfg.services->kind.tab, ns, strlen(ns), ef->service, strlen(ef->service));
+        if (sr && sr->policy) {
+            facts_of_bits(sr->policy, &sf);
+            svc = &sf;
+        }
+    }
+    return lq_forge_eps_wanted(ef, svc, m->cfg.policy);
+}
+
+/* Forges the home object in obj[HOME] into w->body (cap bytes) with the kind's forge. */
+static lq_err_t build(lq_refl_work_t *w, const lq_forge_conf_params_t *prm, size_t cap,
+                      size_t *len, lq_forge_conf_facts_t *f, uint64_t *hash)
+{
+    lq_mirror_t *m = MOD(w);
+    lq_mirror_rec_t *r = REC(w);
+    lq_forge_conf_facts_t fs;
+    uint64_t hs;
+    f = f ? f : &fs;
+    hash = hash ? hash : &hs;
+    const char *in = w->obj[HOME];
+    size_t n = w->len[HOME];
+    switch (m->cfg.kind) {
+    case LQ_MIRROR_SERVICE:
+        return lq_forge_svc_build(&w->doc, prm, in, n, w->body, cap, len, f, hash);
+    case LQ_MIRROR_INGRESS:
+        return lq_forge_ingress_build(&w->doc, prm, in, n, w->body, cap, len, f, hash);
+    case LQ_MIRROR_ENDPOINTSLICE: {
+        lq_forge_eps_params_t ep = { *prm, m->cfg.vnode_name, m->cfg.home_name, true };
+        lq_forge_eps_facts_t ef;
+        lq_err_t e = lq_forge_eps_build(&w->doc, &ep, in, n, w->body, cap, len, &ef, hash);
+        if (e == LQ_OK) {
+            *f = ef.base;
+            size_t sl = strlen(ef.service); /* a label value: at most 63 bytes */
+            if (sl >= sizeof r->parent)
+                sl = 0;
+            memcpy(r->parent, ef.service, sl);
+            r->parent[sl] = '\0';
+            r->slice_ok = slice_wanted(m, &ef, r->h.ns);
+        }
+        return e;
+    }
+    default:
+        return lq_forge_conf_build(prm, in, n, w->body, cap, len, f, hash);
+    }
+}
+
+/* A Service's decision changed: its slices decide again. */
+static void service_policy(lq_mirror_t *m, lq_mirror_rec_t *r, const lq_forge_conf_facts_t *f)
+{
+    uint8_t b = policy_bits(f);
+    if (m->cfg.kind != LQ_MIRROR_SERVICE || b == r->policy)
+        return;
+    r->policy = b;
+    lq_mirror_t *sl = m->cfg.slices;
+    if (!sl || !sl->kind.d)
+        return;
+    for (size_t i = 0; i < sl->kind.tab.cap; i++) {
+        lq_mirror_rec_t *e = (lq_mirror_rec_t *)(void *)lq_rtab_at(&sl->kind.tab, i);
+        if (e->h.used && strcmp(e->h.ns, r->h.ns) == 0 && strcmp(e->parent, r->h.name) == 0)
+            lq_rtab_dirty(&sl->kind.tab, &e->h);
+    }
+    lq_refl_kick(sl->kind.r);
+}
+
 /* The home object is in obj[HOME]: forge it into w->body (or take the pipe). */
 static void forge_small(lq_refl_work_t *w)
 {
@@ -374,12 +504,11 @@ static void forge_small(lq_refl_work_t *w)
         lq_refl_finish(w, LQ_RTAB_DONE, 0);
         return;
     }
-    lq_err_t e = lq_forge_conf_build(&prm, w->obj[HOME], w->len[HOME], w->body,
-                                     LQ_MIRROR_SMALL_BODY, &len, &f, &hash);
+    lq_err_t e = build(w, &prm, LQ_MIRROR_SMALL_BODY, &len, &f, &hash);
     if (e == LQ_ETOOBIG) {
         w->flags |= F_LARGE;
-        if (!m->cfg.pipe)
-            goto too_large;
+        if (!m->cfg.pipe || m->cfg.kind > LQ_MIRROR_SECRET)
+            goto too_large; /* only ConfigMaps and Secrets stream (the others are small) */
         char hpath[LQ_KREQ_PATH_MAX];
         lq_pipe_job_t job = { hpath, NULL, NULL, prm };
         if (!obj_path(m, hpath, sizeof hpath, r->h.ns, r->h.name)) {
@@ -416,7 +545,7 @@ static void too_large_home(lq_refl_work_t *w)
     lq_mirror_t *m = MOD(w);
     lq_mirror_rec_t *r = REC(w);
     w->flags |= F_LARGE;
-    if (m->cfg.pipe) {
+    if (m->cfg.pipe && m->cfg.kind <= LQ_MIRROR_SECRET) {
         char hpath[LQ_KREQ_PATH_MAX], rname[LQ_RTAB_NAME_BUF];
         const char *rns = lq_offload_remote_ns(m->offload_, r->h.ns, strlen(r->h.ns));
         lq_forge_conf_params_t prm;
@@ -517,8 +646,7 @@ static void got_remote(lq_refl_work_t *w, lq_err_t err, const char *rns)
         lq_forge_conf_params_t prm;
         size_t len = 0;
         if (!params(w, rns, rname, sizeof rname, &prm) ||
-            lq_forge_conf_build(&prm, w->obj[HOME], w->len[HOME], w->body, sizeof w->body,
-                                &len, NULL, NULL) != LQ_OK) {
+            build(w, &prm, sizeof w->body, &len, NULL, NULL) != LQ_OK) {
             lq_refl_finish(w, LQ_RTAB_RETRY, 0);
             return;
         }
@@ -704,6 +832,8 @@ static bool key(lq_refl_kind_t *k, unsigned side, const lq_watch_event_t *ev, co
     const lq_scan_meta_t *mt = &ev->meta;
     if (!mt->ns.found || !mt->name.found || mt->ns.escaped || mt->name.escaped)
         return false;
+    if (never(m, mt->ns.p, mt->ns.len, mt->name.p, mt->name.len))
+        return false;
     if (side == HOME) {
         if (lq_offload_ns(m->offload_, mt->ns.p, mt->ns.len, NULL) == LQ_OFFLOAD_NOT_OFFLOADED)
             return false; /* Decision 3: namespaces that are not offloaded cost nothing */
@@ -715,7 +845,7 @@ static bool key(lq_refl_kind_t *k, unsigned side, const lq_watch_event_t *ev, co
     }
     const char *hns = lq_offload_home_ns(m->offload_, mt->ns.p, mt->ns.len);
     if (!hns ||
-        !lq_forge_conf_home_name(m->cfg.kind, mt->name.p, mt->name.len, m->cfg.home_id, name, len))
+        !lq_forge_conf_home_name(conf_kind(m), mt->name.p, mt->name.len, m->cfg.home_id, name, len))
         return false;
     *ns = hns;
     *nl = strlen(hns);
@@ -860,18 +990,26 @@ lq_err_t lq_mirror_init(lq_mirror_t *m, lq_refl_t *refl, lq_offload_t *offload,
     if (lq_refl_owner_selector(m->foreign_sel_, sizeof m->foreign_sel_, cfg->home_id,
                                cfg->foreign_id) != LQ_OK)
         return LQ_ETOOBIG;
-    (void)snprintf(m->path_[0], sizeof m->path_[0], "/api/v1/%s", resource(m));
-    bool secret = cfg->kind == LQ_FORGE_CONF_SECRET;
+    if (cfg->kind >= LQ_MIRROR_KINDS ||
+        (cfg->kind == LQ_MIRROR_ENDPOINTSLICE && (!cfg->vnode_name || !cfg->vnode_name[0] ||
+                                                  !cfg->home_name || !cfg->home_name[0])))
+        return LQ_EINVAL;
+    const struct kind_info *ki = &kinds[cfg->kind];
+    int n = strcmp(ki->gv, "v1") == 0
+                ? snprintf(m->path_[0], sizeof m->path_[0], "/api/v1/%s", ki->resource)
+                : snprintf(m->path_[0], sizeof m->path_[0], "/apis/%s/%s", ki->gv, ki->resource);
+    if (n < 0 || (size_t)n >= sizeof m->path_[0])
+        return LQ_ETOOBIG;
     lq_refl_desc_t d = {
-        .name = secret ? "Secret" : "ConfigMap",
-        .table = secret ? "secret records" : "configmap records",
-        .log = secret ? "secrets" : "configmaps",
+        .name = ki->name,
+        .table = ki->table,
+        .log = ki->log,
         .rec_size = sizeof(lq_mirror_rec_t),
         .max_workers = cfg->workers,
         .retry_base_ms = RETRY_BASE_MS, .retry_max_ms = RETRY_MAX_MS,
         .watch = { { m->path_[0], false, 0 }, { m->path_[0], false, 0 } },
         .key = key, .seen = seen, .full = full, .step = step, .ready = ready,
-        .mgmt_kind = (int)(secret ? LQ_MGMT_KIND_SECRET : LQ_MGMT_KIND_CONFIGMAP),
+        .mgmt_kind = (int)ki->mgmt,
         .snapshot = snapshot, .object = object,
     };
     m->desc_ = d;
