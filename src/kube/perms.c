@@ -85,18 +85,20 @@ static const lq_perms_rule_t perms_table[] = {
     { FOREIGN, "", "pods", "", CRUD, CLUSTER, ANY,
       "remote pods (create + patch, delete with UID precondition); all pods' requests "
       "for the offered capacity" },
-    { FOREIGN, "", "services", "", CRUD, CLUSTER, ANY,
-      "reflected Services (server-side apply)" },
-    { FOREIGN, "discovery.k8s.io", "endpointslices", "", CRUD, CLUSTER, ANY,
-      "reflected EndpointSlices (server-side apply)" },
+    { FOREIGN, "", "services", "", READ | C | P | D, CLUSTER, ANY,
+      "reflected Services: server-side apply, watch by ownership labels, delete with UID "
+      "precondition" },
+    { FOREIGN, "discovery.k8s.io", "endpointslices", "", READ | C | P | D, CLUSTER, ANY,
+      "reflected EndpointSlices (plain slices, our managed-by): server-side apply, watch, "
+      "delete with UID precondition" },
     { FOREIGN, "", "configmaps", "", READ | C | P | D, CLUSTER, ANY,
       "reflected ConfigMaps: server-side apply (a first apply is authorised as create), "
       "watch by ownership labels, delete with UID precondition" },
     { FOREIGN, "", "secrets", "", READ | C | P | D, CLUSTER, ANY,
       "reflected Secrets: server-side apply (a first apply is authorised as create), "
       "watch by ownership labels, delete with UID precondition" },
-    { FOREIGN, "networking.k8s.io", "ingresses", "", CRUD, CLUSTER, ANY,
-      "reflected Ingresses (server-side apply)" },
+    { FOREIGN, "networking.k8s.io", "ingresses", "", READ | C | P | D, CLUSTER, ANY,
+      "reflected Ingresses: server-side apply, watch, delete with UID precondition" },
     { FOREIGN, "", "events", "", READ, CLUSTER, ANY,
       "remote pods' events, reflected onto the home pods" },
     { FOREIGN, "", "nodes", "", READ, CLUSTER, ANY,

@@ -123,6 +123,9 @@ static void test_defaults(void **state)
         "agent.namespace=liqo log.level=info log.format=plain networking.internal=false networking.reflectIPs=true "
         "reflection.configmap.workers=3 reflection.configmap.type=DenyList "
         "reflection.secret.workers=3 reflection.secret.type=DenyList "
+        "reflection.service.workers=3 reflection.service.type=DenyList "
+        "reflection.endpointslice.workers=10 reflection.endpointslice.type=DenyList "
+        "reflection.ingress.workers=3 reflection.ingress.type=DenyList "
         "mgmt.listen=[::1]:5683,127.0.0.1:5683 mgmt.pskFile=none mgmt.pskIdentity=none "
         "http.listen=off");
 }
@@ -523,6 +526,12 @@ static const struct {
     { "reflection.configmap.type", "AllowList", "AllowList" },
     { "reflection.secret.workers", "1", "1" },
     { "reflection.secret.type", "AllowList", "AllowList" },
+    { "reflection.service.workers", "2", "2" },
+    { "reflection.service.type", "AllowList", "AllowList" },
+    { "reflection.endpointslice.workers", "0", "0" },
+    { "reflection.endpointslice.type", "AllowList", "AllowList" },
+    { "reflection.ingress.workers", "0", "0" },
+    { "reflection.ingress.type", "AllowList", "AllowList" },
     { "mgmt.listen", "127.0.0.1:0", "127.0.0.1:0" },
     { "mgmt.pskFile", "/etc/liqolet/mgmt.psk", "/etc/liqolet/mgmt.psk" },
     { "mgmt.pskIdentity", "ops", "ops" },
