@@ -28,13 +28,21 @@
  * loadBalancerClass, loadBalancerSourceRanges, publishNotReadyAddresses. Each port: name,
  * protocol, appProtocol, port, targetPort (number or name), nodePort:
  *   - home port without nodePort (absent, null or 0): "nodePort":0, explicitly, so a
- *     remote NodePort Service can become a ClusterIP one (Liqo does the same; a ClusterIP
- *     Service accepts nodePort 0 in an apply, see docs/usage.md / the e2e notes);
+ *     remote NodePort Service can become a ClusterIP one (Liqo does the same). Checked
+ *     against kube-apiserver v1.36.3 with server-side apply (force, reflection.liqo.io):
+ *     0 is the "unset" value for validation, so a ClusterIP, headless or LoadBalancer
+ *     (allocateLoadBalancerNodePorts false) Service is created with it and stored without
+ *     a nodePort; re-applying the same body changes nothing (same resourceVersion);
+ *     NodePort -> ClusterIP with it clears the allocated ports (v1.36 also clears them when
+ *     nodePort is left out; the explicit 0 is for servers that keep the old ports, as
+ *     Liqo intends it: not checked here);
  *   - home port with a nodePort: copied only when the home annotation
  *     liqo.io/force-remote-node-port is exactly "true", else left out (the foreign cluster
  *     allocates its own).
  * Never copied: clusterIPs, externalIPs, loadBalancerIP, ipFamilies, sessionAffinityConfig,
  * healthCheckNodePort, status, unknown members.
+ * As in Liqo, ipFamilyPolicy is copied without ipFamilies: a home RequireDualStack Service
+ * is refused (422) by a foreign cluster that is not dual-stack (checked on v1.36.3).
  *
  * Ingress spec (§1.5): defaultBackend, rules, tls, in this order, member by member:
  *   backend  {service:{name, port:{name, number}}, resource:{apiGroup, kind, name}}
