@@ -49,6 +49,14 @@
  *
  * JSON null counts as absent everywhere. Member lookups find the first member of a name.
  *
+ * Seen on kube-apiserver 1.36 (server-side apply, force, as liqolet's foreign identity):
+ * these bodies are accepted (the goldens of tests/vectors/forge/eps included); a uid
+ * precondition that does not match is refused with 422 Invalid ("metadata.uid: field is
+ * immutable"), not 409; the stored slice has "endpoints":null for our [], "ports":null
+ * for none, and "name":"" for a port without one (compare intents, not read-backs); and
+ * kube-controller-manager's EndpointSlice controller leaves a slice with our managed-by
+ * alone (one with its own value is deleted within seconds).
+ *
  * Hash: FNV-1a 64 over the output bytes without the uid member (a precondition, not
  * content: the same intent hashes the same before and after the remote object exists), as
  * lq_forge_conf_build does. It depends only on params and the input.
