@@ -369,7 +369,7 @@ static void boot(const char *home_objs)
     lq_kreq_client_init(&home_req, &loop, &home.target, &home.kcfg);
     lq_kreq_client_init(&foreign_req, &loop, &foreign.target, &foreign.kcfg);
     lq_refl_init(&refl, &loop, &home, &foreign, &home_req, &foreign_req);
-    lq_mirror_cfg_t cfg = { .kind = LQ_FORGE_CONF_CONFIGMAP, .home_id = HOME_ID,
+    lq_mirror_cfg_t cfg = { .kind = LQ_MIRROR_CONFIGMAP, .home_id = HOME_ID,
                             .foreign_id = FOREIGN_ID, .foreign_name = "foreign",
                             .policy = LQ_FORGE_CONF_DENYLIST, .workers = 2 };
     assert_int_equal(lq_mirror_init(&mir, &refl, NULL, &cfg, recs, 8), LQ_OK);
