@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "liqolet/log.h"
+#include "liqolet/forge_eps.h"
 #include "liqolet/mirror.h"
 #include "lq_fake.h"
 
@@ -38,9 +39,11 @@ lq_offload_use_t lq_offload_ns(const lq_offload_t *o, const char *ns, size_t len
 {
     (void)o;
     bool team = len == 4 && memcmp(ns, "team", 4) == 0;
+    /* `default` is offloaded too, so the rule about its `kubernetes` objects is tested */
+    bool dflt = len == 7 && memcmp(ns, "default", 7) == 0;
     if (remote)
-        *remote = team ? "team-remote" : NULL;
-    return team ? LQ_OFFLOAD_USABLE : LQ_OFFLOAD_NOT_OFFLOADED;
+        *remote = team ? "team-remote" : dflt ? "default-remote" : NULL;
+    return team || dflt ? LQ_OFFLOAD_USABLE : LQ_OFFLOAD_NOT_OFFLOADED;
 }
 
 const char *lq_offload_remote_ns(const lq_offload_t *o, const char *ns, size_t len)
@@ -65,7 +68,7 @@ bool lq_offload_settled(const lq_offload_t *o)
 void lq_offload_count(lq_offload_t *o, const char *ns, lq_mgmt_kind_t kind, bool ok)
 {
     (void)o, (void)ns;
-    assert_int_equal(kind, LQ_MGMT_KIND_CONFIGMAP);
+    assert_true(kind == LQ_MGMT_KIND_CONFIGMAP || kind == LQ_MGMT_KIND_ENDPOINTSLICE);
     if (ok)
         counted_ok++;
     else
@@ -349,6 +352,8 @@ static void assert_apply_body(const req_t *q, const char *obj, const char *rname
 
 /* ---- set-up ----------------------------------------------------------------------------------- */
 
+static lq_mirror_kind_t boot_kind = LQ_MIRROR_CONFIGMAP;
+
 static void boot(const char *home_objs)
 {
     lq_fake_reset();
@@ -369,9 +374,11 @@ static void boot(const char *home_objs)
     lq_kreq_client_init(&home_req, &loop, &home.target, &home.kcfg);
     lq_kreq_client_init(&foreign_req, &loop, &foreign.target, &foreign.kcfg);
     lq_refl_init(&refl, &loop, &home, &foreign, &home_req, &foreign_req);
-    lq_mirror_cfg_t cfg = { .kind = LQ_MIRROR_CONFIGMAP, .home_id = HOME_ID,
+    lq_mirror_cfg_t cfg = { .kind = boot_kind, .home_id = HOME_ID,
                             .foreign_id = FOREIGN_ID, .foreign_name = "foreign",
-                            .policy = LQ_FORGE_CONF_DENYLIST, .workers = 2 };
+                            .policy = LQ_FORGE_CONF_DENYLIST, .workers = 2,
+                            .vnode_name = "liqo-foreign", .home_name = "home-name" };
+    boot_kind = LQ_MIRROR_CONFIGMAP; /* the next test's default */
     assert_int_equal(lq_mirror_init(&mir, &refl, NULL, &cfg, recs, 8), LQ_OK);
     arm();
     assert_int_equal(lq_refl_start(&refl), LQ_OK);
@@ -588,6 +595,60 @@ static void test_root_ca_name_mapping(void **state)
     assert_int_equal(mir.stats.applies, 2);
 }
 
+/* EndpointSlices through the same passes: their own API group in every path, the
+ * forge's body (endpoint on the virtual node dropped, nodeName = the home cluster name),
+ * and the API server's own slice in `default` never taken up. */
+#define HEPS "/apis/discovery.k8s.io/v1/namespaces/team/endpointslices/"
+#define REPS "/apis/discovery.k8s.io/v1/namespaces/team-remote/endpointslices/"
+static void test_endpointslice_kind(void **state)
+{
+    (void)state;
+    static const char obj[] =
+        "{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\",\"metadata\":{"
+        "\"name\":\"web-abc\",\"namespace\":\"team\",\"uid\":\"h-1\",\"resourceVersion\":\"10\","
+        "\"labels\":{\"kubernetes.io/service-name\":\"web\"}},\"addressType\":\"IPv4\","
+        "\"endpoints\":[{\"addresses\":[\"10.10.1.7\"],\"conditions\":{\"ready\":true},"
+        "\"nodeName\":\"home-node-1\"},{\"addresses\":[\"10.20.1.9\"],\"conditions\":"
+        "{\"ready\":true},\"nodeName\":\"liqo-foreign\"}],\"ports\":[{\"name\":\"http\","
+        "\"port\":8080,\"protocol\":\"TCP\"}]}";
+    static const char apiserver[] =
+        "{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\",\"metadata\":{"
+        "\"name\":\"kubernetes\",\"namespace\":\"default\",\"uid\":\"k-1\","
+        "\"resourceVersion\":\"11\",\"labels\":{\"kubernetes.io/service-name\":\"kubernetes\"}},"
+        "\"addressType\":\"IPv4\",\"endpoints\":[],\"ports\":[]}";
+    boot_kind = LQ_MIRROR_ENDPOINTSLICE;
+    char both[4096];
+    (void)snprintf(both, sizeof both, "%s\n%s\n", apiserver, obj);
+    boot(both);
+    req_t *q = expect(HOME, "GET", HEPS "web-abc");
+    reply(q, 200, obj);
+    q = expect(FOREIGN, "GET", REPS "web-abc");
+    reply_404(q);
+    q = expect(FOREIGN, "PATCH", REPS "web-abc" APPLY_Q);
+    lq_forge_eps_params_t ep = { { .kind = LQ_FORGE_CONF_SECRET, .remote_name = "web-abc",
+                                   .remote_ns = "team-remote", .home_id = HOME_ID,
+                                   .foreign_id = FOREIGN_ID, .home_uid = "h-1" },
+                                 "liqo-foreign", "home-name", true };
+    static char want[8192];
+    static unsigned char arena[64 * 1024];
+    lq_json_doc_t doc;
+    lq_json_doc_init(&doc, arena, sizeof arena);
+    size_t len = 0;
+    lq_forge_eps_facts_t ef;
+    uint64_t h = 0;
+    assert_int_equal(lq_forge_eps_build(&doc, &ep, obj, strlen(obj), want, sizeof want - 1, &len,
+                                        &ef, &h), LQ_OK);
+    want[len] = '\0';
+    assert_string_equal(q->body, want);
+    assert_non_null(strstr(q->body, "\"nodeName\":\"home-name\""));
+    assert_null(strstr(q->body, "10.20.1.9")); /* the offloaded pod's endpoint is left out */
+    reply(q, 200, remote_meta("web-abc", "r-1", "500", OUR_LABELS, ""));
+    quiet(500); /* nothing for default/kubernetes */
+    assert_int_equal(mir.stats.applies, 1);
+    assert_null(rec_of("kubernetes"));
+    assert_string_equal(rec_of("web-abc")->parent, "web");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -598,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_conflict_one_label_only),
         cmocka_unit_test(test_skip_deletes_with_uid_precondition),
         cmocka_unit_test(test_root_ca_name_mapping),
+        cmocka_unit_test(test_endpointslice_kind),
     };
     return cmocka_run_group_tests_name("mirror", tests, NULL, NULL);
 }
