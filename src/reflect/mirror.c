@@ -414,21 +414,33 @@ static void facts_of_bits(uint8_t b, lq_forge_conf_facts_t *f)
     f->allow_false = (b & 16u) != 0;
 }
 
-/* An EndpointSlice's decision: its own annotations, else its Service's (by the
- * kubernetes.io/service-name label, from the Service records). */
+/* An EndpointSlice's decision (Liqo: a slice is reflected when its Service is, unless
+ * annotated itself): its own skip/allow annotation under the EndpointSlice policy; else
+ * its Service's decision as the Service kind made it (under the Service policy); a
+ * Service not decided yet holds its slices back (its first decision re-queues them); a
+ * slice naming no known Service follows the EndpointSlice policy.
+ * Never the API server's own slice, nor one that already carries our managed-by. */
 static bool slice_wanted(lq_mirror_t *m, const lq_forge_eps_facts_t *ef, const char *ns)
 {
-    const lq_forge_conf_facts_t *svc = NULL;
-    lq_forge_conf_facts_t sf;
-    if (m->cfg.services && ef->service[0]) {
+    if (!lq_forge_eps_wanted(ef, NULL, LQ_FORGE_CONF_DENYLIST) &&
+        (ef->kubernetes_default || ef->managed_by_us))
+        return false;
+    const lq_forge_conf_facts_t *own = &ef->base;
+    if (own->skip || own->allow)
+        return lq_forge_conf_wanted(own, m->cfg.policy);
+    lq_mirror_t *svc = m->cfg.services;
+    if (svc && svc->kind.d && ef->service[0]) {
         const lq_mirror_rec_t *sr = (const lq_mirror_rec_t *)(const void *)lq_rtab_find(
-            &m->cfg.services->kind.tab, ns, strlen(ns), ef->service, strlen(ef->service));
-        if (sr && sr->policy) {
-            facts_of_bits(sr->policy, &sf);
-            svc = &sf;
-        }
+            &svc->kind.tab, ns, strlen(ns), ef->service, strlen(ef->service));
+        if (sr && !sr->policy)
+            return false; /* not decided yet: its first decision re-queues this slice */
+        if (!sr) /* no such Service (the Service kind lists first, see ready) */
+            return lq_forge_conf_wanted(own, m->cfg.policy);
+        lq_forge_conf_facts_t sf;
+        facts_of_bits(sr->policy, &sf);
+        return lq_forge_conf_wanted(&sf, svc->cfg.policy);
     }
-    return lq_forge_eps_wanted(ef, svc, m->cfg.policy);
+    return lq_forge_conf_wanted(own, m->cfg.policy);
 }
 
 /* Forges the home object in obj[HOME] into w->body (cap bytes) with the kind's forge. */
@@ -900,6 +912,9 @@ static void full(lq_refl_kind_t *k, const lq_watch_event_t *ev)
 static bool ready(lq_refl_kind_t *k)
 {
     lq_mirror_t *m = k->ctx;
+    /* slices decide after their Services: the Service kind has listed its home side */
+    if (m->cfg.services && m->cfg.services->kind.d && !m->cfg.services->kind.synced[HOME])
+        return false;
     if (!m->started) {
         if (!lq_offload_settled(m->offload_))
             return false;
