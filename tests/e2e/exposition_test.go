@@ -1092,3 +1092,66 @@ func TestEndpointSlicesManual(t *testing.T) {
 		return "still there", nil
 	})
 }
+
+// A foreign user's edits to our copies are repaired: a remote Service whose selector and
+// port were changed, a reflected slice given an extra endpoint, and a reflected slice and
+// Service deleted outright (re-created with new uids).
+func TestHostileExpositionDrift(t *testing.T) {
+	e := expStart(t)
+	ctx := ctxFor(t, 5*time.Minute)
+	if _, err := tb.Home.Client.AppsV1().Deployments(e.ns).Create(ctx, expHomeDeployment("front", 1), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.Home.Client.CoreV1().Services(e.ns).Create(ctx, expService("svc-a", "front"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	first := e.waitSvc(t, "svc-a", nil)
+	slices := e.waitSlices(t, "svc-a", readyAddrs(1))
+
+	t.Run("ServiceEdited", func(t *testing.T) {
+		r, err := tb.Foreign.Client.CoreV1().Services(e.remote).Get(ctx, "svc-a", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Spec.Selector = map[string]string{"app": "evil"}
+		r.Spec.Ports[0].Port = 81
+		if _, err := tb.Foreign.Client.CoreV1().Services(e.remote).Update(ctx, r, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		e.waitSvc(t, "svc-a", nil)
+	})
+
+	t.Run("SliceEdited", func(t *testing.T) {
+		r, err := tb.Foreign.Client.DiscoveryV1().EndpointSlices(e.remote).Get(ctx, slices[0].Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		yes := true
+		r.Endpoints = append(r.Endpoints, discoveryv1.Endpoint{Addresses: []string{"192.0.2.99"},
+			Conditions: discoveryv1.EndpointConditions{Ready: &yes}})
+		if _, err := tb.Foreign.Client.DiscoveryV1().EndpointSlices(e.remote).Update(ctx, r, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		e.waitSlices(t, "svc-a", readyAddrs(1))
+	})
+
+	t.Run("SliceDeleted", func(t *testing.T) {
+		if err := tb.Foreign.Client.DiscoveryV1().EndpointSlices(e.remote).Delete(ctx, slices[0].Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		rs := e.waitSlices(t, "svc-a", readyAddrs(1))
+		if rs[0].UID == slices[0].UID {
+			t.Fatalf("reflected slice has the deleted one's uid %s", rs[0].UID)
+		}
+	})
+
+	t.Run("ServiceDeleted", func(t *testing.T) {
+		if err := tb.Foreign.Client.CoreV1().Services(e.remote).Delete(ctx, "svc-a", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		r := e.waitSvc(t, "svc-a", nil)
+		if r.UID == first.UID {
+			t.Fatalf("remote Service has the deleted one's uid %s", r.UID)
+		}
+	})
+}
