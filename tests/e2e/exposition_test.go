@@ -1155,3 +1155,54 @@ func TestHostileExpositionDrift(t *testing.T) {
 		}
 	})
 }
+
+// With `default` offloaded, a Service there is reflected but the `kubernetes` Service and
+// its EndpointSlice never are; ending the offloading (restart without --offload) removes
+// the remote namespace.
+func TestServicesKubernetesDefault(t *testing.T) {
+	id := offIdentities(t)
+	deleteVirtualNode(t, true)
+	t.Cleanup(func() { deleteVirtualNode(t, false) })
+	offForeignCleanup(t, id, "default")
+	ctx := ctxFor(t, 5*time.Minute)
+	probe := "e2e-probe-" + offRand(5)
+	if _, err := tb.Home.Client.CoreV1().Services("default").Create(ctx, expService(probe, probe), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = tb.Home.Client.CoreV1().Services("default").Delete(ctx, probe, metav1.DeleteOptions{})
+	})
+	l := offStartAgent(t, "--offload", "default")
+	remote := id.defaultName("default")
+	offWaitRemote(t, l, id, remote, "default")
+	e := &cfgEnv{l: l, id: id, ns: "default", remote: remote}
+	e.waitSvc(t, probe, nil)
+	e.waitSlices(t, probe, nil)
+	hostileHold(t, l, 10*time.Second, "the kubernetes Service and slice not reflected", func(ctx context.Context, bad *complaints) error {
+		_, err := tb.Foreign.Client.CoreV1().Services(remote).Get(ctx, "kubernetes", metav1.GetOptions{})
+		switch {
+		case err == nil:
+			bad.add("Service kubernetes reflected to %s", remote)
+		case !apierrors.IsNotFound(err):
+			return err
+		}
+		rs, err := e.remoteSlices(ctx, "", true)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if r.Name == "kubernetes" || r.Labels[expServiceName] == "kubernetes" {
+				bad.add("EndpointSlice %s of the kubernetes Service reflected", r.Name)
+			}
+		}
+		return nil
+	})
+	if err := l.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	l = offStartAgent(t)
+	offWaitRemoteGone(t, remote)
+	offWaitLabel(t, "default", false)
+}
