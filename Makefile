@@ -15,6 +15,9 @@
 #                             also 1,000 pods); numbers in docs/benchmarks.md
 #   make bench-config         ConfigMap reflection benchmark on the test clusters (500 x 1 KiB
 #                             and 50 x 500 KiB at once); numbers in docs/benchmarks.md
+#   make bench-exposition     Services/EndpointSlices reflection benchmark on the test clusters
+#                             (BENCH_N=200 Services, slice updates paced and burst); numbers in
+#                             docs/benchmarks.md
 #   make clean
 #
 # Dependencies (mbedTLS, libcoap, cJSON, libyaml, cmocka) are built from Debian source
@@ -71,7 +74,7 @@ objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 all: $(BUILD)/liqolet $(BUILD)/liqoletctl
 
 help:
-	@sed -n '2,20p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,24p' Makefile | sed 's/^# \{0,1\}//'
 
 # libcoap's heap fence (src/mgmt/heap.c, docs/management.md): the agent links a copy of
 # libcoap's archive in which its calls to malloc, calloc, realloc, free, strdup and

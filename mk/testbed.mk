@@ -23,6 +23,12 @@
 #                   ConfigMaps of 1 KiB and 50 of 500 KiB created at once; time until all
 #                   are remote with identical data, agent CPU, VmHWM before/after.  Asserts
 #                   nothing about speed; BENCH_BASE / BENCH_BASE_LABEL as for bench-pods.
+#   bench-exposition  Services/EndpointSlices reflection benchmark
+#                   (tests/e2e/bench_exposition_test.go): BENCH_N Services (default 200)
+#                   with one hand-written slice of 5 endpoints each, then a rolling update of
+#                   every slice paced (BENCH_RATE/s, default 20) and in a burst; p50/p99 from
+#                   the home write to the remote copy, agent CPU, VmHWM.  Asserts nothing
+#                   about speed; BENCH_BASE / BENCH_BASE_LABEL as for bench-pods.
 #
 # Variables
 #   E2E_TIMEOUT     go test -timeout (default 30m)
@@ -37,7 +43,7 @@ E2E_TIMEOUT ?= 30m
 E2E_RUN     ?=
 E2E_FLAGS   ?=
 
-.PHONY: testbed-bins testbed-up testbed-down testbed-status testbed-env e2e bench-pods bench-config
+.PHONY: testbed-bins testbed-up testbed-down testbed-status testbed-env e2e bench-pods bench-config bench-exposition
 
 testbed-bins:
 	@$(TESTBED_ENV) $(TESTBED) bins >/dev/null
@@ -85,3 +91,14 @@ bench-config: testbed-bins
 	  go test -v -count=1 -timeout 60m -run 'TestBenchConfig' ./... || exit 1; fi
 	@cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) LIQOLET_BENCH=1 \
 	  go test -v -count=1 -timeout 60m -run 'TestBenchConfig' ./...
+
+bench-exposition: testbed-bins
+	@$(MAKE) -s all
+	@if [ -n "$(BENCH_BASE)" ]; then \
+	  cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) LIQOLET_BENCH=1 \
+	  $(if $(BENCH_N),LIQOLET_BENCH_N=$(BENCH_N)) $(if $(BENCH_RATE),LIQOLET_BENCH_RATE=$(BENCH_RATE)) \
+	  LIQOLET_AGENT_BIN=$(BENCH_BASE) LIQOLET_BENCH_LABEL="$(or $(BENCH_BASE_LABEL),base)" \
+	  go test -v -count=1 -timeout 60m -run 'TestBenchExposition' ./... || exit 1; fi
+	@cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) LIQOLET_BENCH=1 \
+	  $(if $(BENCH_N),LIQOLET_BENCH_N=$(BENCH_N)) $(if $(BENCH_RATE),LIQOLET_BENCH_RATE=$(BENCH_RATE)) \
+	  go test -v -count=1 -timeout 60m -run 'TestBenchExposition' ./...
