@@ -85,6 +85,11 @@ typedef struct lq_mirror_rec {
     uint8_t state;                          /* lq_mirror_state_t */
     bool failed_logged;                     /* a Warning was emitted for this trouble */
     bool disabled_logged;                   /* ReflectionDisabled emitted (SA tokens) */
+    bool owned_once;                        /* a remote copy was ours in this run: a
+                                               later one under the name is adopted only
+                                               after a restart, never in the run (a
+                                               foreign user could forge the labels and
+                                               the home-uid our copy showed) */
     bool slice_ok;                          /* EndpointSlice: its own or its Service's
                                                policy says reflect */
     uint8_t policy;                         /* Service: skip/allow bits of the last pass
@@ -126,7 +131,6 @@ struct lq_mirror {
     bool relist_home_;                     /* a namespace became usable: list home again */
     char foreign_sel_[320];
     char path_[2][64];                     /* watch paths */
-    lq_mirror_rec_t *recs_;
     char hbuf_[LQ_MIRROR_WATCH_BUF];
     char fbuf_[LQ_MIRROR_WATCH_BUF];
 };

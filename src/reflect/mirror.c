@@ -498,61 +498,10 @@ static void service_policy(lq_mirror_t *m, lq_mirror_rec_t *r, const lq_forge_co
     lq_refl_kick(sl->kind.r);
 }
 
-/* The home object is in obj[HOME]: forge it into w->body (or take the pipe). */
-static void forge_small(lq_refl_work_t *w)
-{
-    lq_mirror_t *m = MOD(w);
-    lq_mirror_rec_t *r = REC(w);
-    const char *rns = lq_offload_remote_ns(m->offload_, r->h.ns, strlen(r->h.ns));
-    char uid[LQ_FORGE_CONF_UID_BUF] = "", rname[LQ_RTAB_NAME_BUF];
-    (void)lq_scan_uid_rv(w->obj[HOME], w->len[HOME], uid, sizeof uid, NULL, 0);
-    if (strcmp(uid, r->home_uid) != 0)
-        memcpy(r->home_uid, uid, sizeof r->home_uid); /* a new incarnation */
-    lq_forge_conf_params_t prm;
-    lq_forge_conf_facts_t f;
-    uint64_t hash = 0;
-    size_t len = 0;
-    if (!rns || !params(w, rns, rname, sizeof rname, &prm)) {
-        lq_refl_finish(w, LQ_RTAB_DONE, 0);
-        return;
-    }
-    lq_err_t e = build(w, &prm, LQ_MIRROR_SMALL_BODY, &len, &f, &hash);
-    if (e == LQ_ETOOBIG) {
-        w->flags |= F_LARGE;
-        if (!m->cfg.pipe || m->cfg.kind > LQ_MIRROR_SECRET)
-            goto too_large; /* only ConfigMaps and Secrets stream (the others are small) */
-        char hpath[LQ_KREQ_PATH_MAX];
-        lq_pipe_job_t job = { hpath, NULL, NULL, prm };
-        if (!obj_path(m, hpath, sizeof hpath, r->h.ns, r->h.name)) {
-            lq_refl_finish(w, LQ_RTAB_RETRY, 0);
-            return;
-        }
-        w->step = ST_PIPE_HASH;
-        if (lq_pipe_start(m->cfg.pipe, &job, on_pipe, w) != LQ_OK)
-            lq_refl_finish(w, LQ_RTAB_RECHECK, PIPE_WAIT_MS);
-        return;
-    }
-    if (e != LQ_OK) {
-        failed(w, "the home object has an unexpected shape", e);
-        return;
-    }
-    decide(w, &f, hash, len);
-    return;
-too_large:
-    m->stats.too_large++;
-    if (r->state != LQ_MIRROR_TOO_LARGE) {
-        LQ_WARN(m->kind.d->log, "%s %s/%s is larger than this board reflects (%u bytes of "
-                "remote body); not reflected", kind_name(m), r->h.ns, r->h.name,
-                (unsigned)LQ_MIRROR_SMALL_BODY);
-        EMIT(m, r, true, "FailedReflection", "Error reflecting object to cluster %s: the "
-             "object is larger than this agent reflects (%u bytes)", m->cfg.foreign_name,
-             (unsigned)LQ_MIRROR_SMALL_BODY);
-    }
-    r->state = LQ_MIRROR_TOO_LARGE;
-    lq_refl_finish(w, LQ_RTAB_DONE, 0);
-}
-
-static void too_large_home(lq_refl_work_t *w)
+/* The object is over what a worker holds (limit bytes of object or of forged body):
+ * ConfigMaps and Secrets take the pipe when the board has one (first to hash it); any
+ * other is reported (a Warning once, a counter) and left until it changes. */
+static void large(lq_refl_work_t *w, unsigned limit)
 {
     lq_mirror_t *m = MOD(w);
     lq_mirror_rec_t *r = REC(w);
@@ -574,14 +523,44 @@ static void too_large_home(lq_refl_work_t *w)
     }
     m->stats.too_large++;
     if (r->state != LQ_MIRROR_TOO_LARGE) {
-        LQ_WARN(m->kind.d->log, "%s %s/%s is larger than this board reads (%u bytes); not "
-                "reflected", kind_name(m), r->h.ns, r->h.name, (unsigned)LQ_REFL_OBJ_BUF);
+        LQ_WARN(m->kind.d->log, "%s %s/%s is larger than this board reflects (%u bytes); "
+                "not reflected", kind_name(m), r->h.ns, r->h.name, limit);
         EMIT(m, r, true, "FailedReflection", "Error reflecting object to cluster %s: the "
              "object is larger than this agent reflects (%u bytes)", m->cfg.foreign_name,
-             (unsigned)LQ_REFL_OBJ_BUF);
+             limit);
     }
     r->state = LQ_MIRROR_TOO_LARGE;
     lq_refl_finish(w, LQ_RTAB_DONE, 0);
+}
+
+/* The home object is in obj[HOME]: forge it into w->body (or take the pipe). */
+static void forge_small(lq_refl_work_t *w)
+{
+    lq_mirror_t *m = MOD(w);
+    lq_mirror_rec_t *r = REC(w);
+    const char *rns = lq_offload_remote_ns(m->offload_, r->h.ns, strlen(r->h.ns));
+    char uid[LQ_FORGE_CONF_UID_BUF] = "", rname[LQ_RTAB_NAME_BUF];
+    (void)lq_scan_uid_rv(w->obj[HOME], w->len[HOME], uid, sizeof uid, NULL, 0);
+    if (strcmp(uid, r->home_uid) != 0)
+        memcpy(r->home_uid, uid, sizeof r->home_uid); /* a new incarnation */
+    lq_forge_conf_params_t prm;
+    lq_forge_conf_facts_t f;
+    uint64_t hash = 0;
+    size_t len = 0;
+    if (!rns || !params(w, rns, rname, sizeof rname, &prm)) {
+        lq_refl_finish(w, LQ_RTAB_DONE, 0);
+        return;
+    }
+    lq_err_t e = build(w, &prm, LQ_MIRROR_SMALL_BODY, &len, &f, &hash);
+    if (e == LQ_ETOOBIG) {
+        large(w, LQ_MIRROR_SMALL_BODY);
+        return;
+    }
+    if (e != LQ_OK) {
+        failed(w, "the home object has an unexpected shape", e);
+        return;
+    }
+    decide(w, &f, hash, len);
 }
 
 /* Remote metadata (PartialObjectMetadata) in obj[FOREIGN]: ours? */
@@ -623,7 +602,10 @@ static void got_remote(lq_refl_work_t *w, lq_err_t err, const char *rns)
     }
     w->len[FOREIGN] = w->req.resp_len;
     char uid[LQ_FORGE_CONF_UID_BUF] = "", rv[LQ_FORGE_CONF_RV_BUF] = "";
-    if (!remote_is_ours(w, uid, sizeof uid, rv, sizeof rv) || !uid[0]) {
+    /* Adoption is for a restart (no record of what we wrote): in a run, the copy we own
+     * is known by UID, and a new object under the name after ours went is not ours,
+     * whatever labels and home-uid it shows (they were readable on our copy). */
+    if (r->owned_once || !remote_is_ours(w, uid, sizeof uid, rv, sizeof rv) || !uid[0]) {
         if (w->flags & F_GONE) { /* not ours to delete */
             lq_refl_finish(w, LQ_RTAB_FREE, 0);
             return;
@@ -645,6 +627,7 @@ static void got_remote(lq_refl_work_t *w, lq_err_t err, const char *rns)
              r->h.ns, r->h.name, uid);
     memcpy(r->remote_uid, uid, sizeof r->remote_uid);
     memcpy(r->remote_rv, rv, sizeof r->remote_rv);
+    r->owned_once = true;
     lq_rtab_mark(&r->h, FOREIGN);
     m->stats.adopts++;
     if (w->flags & F_GONE) {
@@ -695,6 +678,7 @@ static void applied(lq_refl_work_t *w, lq_err_t err, const char *rns, const char
         LQ_DEBUG(m->kind.d->log, "%s %s/%s: reflected to %s", kind_name(m), r->h.ns, r->h.name,
                  rns);
     (void)snprintf(r->remote_uid, sizeof r->remote_uid, "%s", uid);
+    r->owned_once = true;
     (void)snprintf(r->h.own_rv, sizeof r->h.own_rv, "%s", rv);
     memcpy(r->remote_rv, r->h.own_rv, sizeof r->remote_rv);
     memcpy(r->home_rv, r->pend_rv, sizeof r->home_rv);
@@ -732,7 +716,7 @@ static void step(lq_refl_work_t *w, lq_err_t err)
             return;
         }
         if (r->size > LQ_REFL_OBJ_BUF && lq_rtab_present(&r->h, HOME)) {
-            too_large_home(w); /* the watch said so: no buffered GET to fail first */
+            large(w, LQ_REFL_OBJ_BUF); /* the watch said so: no buffered GET to fail first */
             return;
         }
         lq_refl_send(w, HOME, ST_GET_HOME, lq_kreq_get(lq_refl_req(w, HOME), path));
@@ -747,7 +731,7 @@ static void step(lq_refl_work_t *w, lq_err_t err)
             lq_rtab_set_present(&r->h, HOME, false);
             gone(w, rns);
         } else if (err == LQ_ETOOBIG) {
-            too_large_home(w);
+            large(w, LQ_REFL_OBJ_BUF);
         } else if (err != LQ_OK) {
             failed(w, "GET the home object", err);
         } else {
@@ -1001,7 +985,6 @@ lq_err_t lq_mirror_init(lq_mirror_t *m, lq_refl_t *refl, lq_offload_t *offload,
         return LQ_EINVAL;
     m->cfg = *cfg;
     m->offload_ = offload;
-    m->recs_ = recs;
     if (lq_refl_owner_selector(m->foreign_sel_, sizeof m->foreign_sel_, cfg->home_id,
                                cfg->foreign_id) != LQ_OK)
         return LQ_ETOOBIG;

@@ -481,6 +481,38 @@ static void test_adopt_with_labels_and_home_uid(void **state)
     assert_string_equal(rec_of("app-config")->remote_uid, "r-old");
 }
 
+/* Our copy deleted in the foreign cluster and replaced by someone else's object that
+ * copies the labels and the liqolet.io/home-uid our copy showed: not adopted, not
+ * written (a conflict), and nothing deleted when the home object goes. */
+static void test_replaced_copy_not_adopted(void **state)
+{
+    (void)state;
+    const char *obj = home_cm("app-config", "h-1", "10", "", "v1");
+    boot_with(obj);
+    reflect_new(obj);
+    quiet(300);
+    assert_string_equal(rec_of("app-config")->remote_uid, "r-1");
+    watch_event(FOREIGN, "DELETED", applied_meta("app-config", "r-1", "501"));
+    watch_event(FOREIGN, "ADDED", applied_meta("app-config", "r-forged", "502"));
+    req_t *q = expect(HOME, "GET", HNS "app-config");
+    reply(q, 200, obj);
+    q = expect(FOREIGN, "GET", RNS "app-config");
+    reply(q, 200, applied_meta("app-config", "r-forged", "502"));
+    quiet(300);
+    assert_int_equal(mir.stats.applies, 1);
+    assert_int_equal(mir.stats.adopts, 0);
+    assert_int_equal(mir.stats.conflicts, 1);
+    assert_string_equal(rec_of("app-config")->remote_uid, "");
+    /* the home object goes: the forged object is not deleted */
+    watch_event(HOME, "DELETED", obj);
+    q = expect(HOME, "GET", HNS "app-config");
+    reply_404(q);
+    quiet(500); /* the forged object was never taken as present: no read, no delete */
+    assert_int_equal(srv.cursor, srv.nreqs);
+    assert_int_equal(mir.stats.remote_deletes, 0);
+    assert_null(rec_of("app-config"));
+}
+
 /* A pass reads the home object, then the remote metadata. */
 static void read_both(const char *obj, const char *meta)
 {
@@ -660,6 +692,7 @@ int main(void)
         cmocka_unit_test(test_skip_deletes_with_uid_precondition),
         cmocka_unit_test(test_root_ca_name_mapping),
         cmocka_unit_test(test_endpointslice_kind),
+        cmocka_unit_test(test_replaced_copy_not_adopted),
     };
     return cmocka_run_group_tests_name("mirror", tests, NULL, NULL);
 }
