@@ -130,6 +130,23 @@ lq_err_t lq_forge_eps_build(lq_json_doc_t *doc, const lq_forge_eps_params_t *p, 
                             size_t n, char *out, size_t cap, size_t *len,
                             lq_forge_eps_facts_t *facts, uint64_t *hash);
 
+/* The gated body of one of our remote copies, for while the home cluster cannot be reached
+ * (Liqo gates the readiness of reflected endpoints on peering health; the home slice cannot
+ * be read then, so the copy itself is the input). in[0..n) is the remote slice as the
+ * foreign API server returns it (uid, managedFields and the other server fields are
+ * ignored); the body has the layout of lq_forge_eps_build's with:
+ *   labels/annotations: the copy's own, ours replaced from p (as for a home slice);
+ *   endpoints: every one kept (no node filter), each written as lq_forge_eps_build writes
+ *              it but with "ready":false, nodeName and targetRef copied as they are (they
+ *              are already translated), "endpoints":null read as [];
+ *   addressType, ports: as they are.
+ * Applying it changes only the conditions of a copy we wrote; applying the normal forge
+ * when the home cluster is back restores them. p->home_ready is ignored. The hash is
+ * computed as lq_forge_eps_build's (without the uid), so it differs from the hash of the
+ * ungated body whenever some endpoint was ready. Errors as lq_forge_eps_build. */
+lq_err_t lq_forge_eps_gate(lq_json_doc_t *doc, const lq_forge_eps_params_t *p, const char *in,
+                           size_t n, char *out, size_t cap, size_t *len, uint64_t *hash);
+
 /* Should a home slice be reflected? False for NULL slice, an unknown policy, the API
  * server's own slice (kubernetes_default) and a slice that already carries our
  * managed-by (written by a liqolet: reflecting it again would echo endpoints back). Else

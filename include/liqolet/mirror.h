@@ -67,6 +67,8 @@ typedef enum lq_mirror_state {
     LQ_MIRROR_CONFLICT,    /* a remote object of that name is not ours */
     LQ_MIRROR_TOO_LARGE,   /* over what this board can reflect */
     LQ_MIRROR_FAILING,     /* transient errors, retried */
+    LQ_MIRROR_GATED,       /* EndpointSlice written with every endpoint not ready while
+                              the home cluster cannot be reached */
 } lq_mirror_state_t;
 
 typedef struct lq_mirror_rec {
@@ -99,7 +101,7 @@ typedef struct lq_mirror_rec {
 
 typedef struct lq_mirror_stats {
     uint64_t applies, adopts, remote_deletes, skipped, noops, conflicts, too_large,
-        streamed;
+        streamed, gated;
 } lq_mirror_stats_t;
 
 typedef struct lq_mirror lq_mirror_t;
@@ -129,6 +131,8 @@ struct lq_mirror {
     lq_refl_desc_t desc_;
     lq_offload_t *offload_;
     bool relist_home_;                     /* a namespace became usable: list home again */
+    bool home_down_;                       /* EndpointSlices: the home cluster is not
+                                              reachable (lq_mirror_home_available) */
     char foreign_sel_[320];
     char path_[2][64];                     /* watch paths */
     char hbuf_[LQ_MIRROR_WATCH_BUF];
@@ -144,5 +148,12 @@ lq_err_t lq_mirror_init(lq_mirror_t *m, lq_refl_t *refl, lq_offload_t *offload,
  * next to the pods'): its records are re-queued, and the home side listed again so
  * objects of a newly offloaded namespace are picked up. */
 void lq_mirror_namespace_changed(const char *ns, void *ctx);
+/* EndpointSlices only (no effect on the other kinds): whether the home cluster can be
+ * reached. Liqo gates the readiness of reflected endpoints on peering health; while it is
+ * false, every pass reads our remote copy back (the home slice cannot be read) and applies
+ * it with every endpoint not ready (lq_forge_eps_gate; a foreign edit is put back the same
+ * way); when it turns true, every record is forged from its home slice again. Copies not
+ * written yet stay unwritten until home returns. */
+void lq_mirror_home_available(lq_mirror_t *m, bool available);
 
 #endif

@@ -17,6 +17,11 @@
 
 #define LQ_VNODE_MAX_KV 16
 
+/* The home cluster counts as unreachable after this many /readyz pings in a row failed
+ * (one every 10 s, 5 s timeout each): about 30 s, so one slow answer on a busy link does
+ * not flip the readiness of reflected endpoints. */
+#define LQ_VNODE_HOME_DOWN_AFTER 3u
+
 typedef struct lq_vnode_cfg {
     const char *node_name;
     const char *node_ip;          /* InternalIP */
@@ -29,6 +34,10 @@ typedef struct lq_vnode_cfg {
     size_t n_labels;
     lq_forge_kv_t annotations[LQ_VNODE_MAX_KV];
     size_t n_annotations;
+    /* optional: called when the home cluster turns unreachable (LQ_VNODE_HOME_DOWN_AFTER
+     * pings in a row failed) and when it answers again */
+    void (*on_home)(bool available, void *ctx);
+    void *on_home_ctx;
 } lq_vnode_cfg_t;
 
 typedef struct lq_vnode_stats {
@@ -39,6 +48,7 @@ typedef struct lq_vnode {
     /* readable */
     lq_vnode_cfg_t cfg;
     bool healthy;        /* last foreign ping succeeded */
+    bool home_healthy;   /* home answered one of its last LQ_VNODE_HOME_DOWN_AFTER pings */
     bool node_applied;   /* the Node exists as far as we know */
     bool have_offer;
     lq_forge_offer_t offer;
@@ -50,6 +60,7 @@ typedef struct lq_vnode {
     /* private */
     bool scanning_, scan_pods_, status_due_;
     int scan_status_;
+    unsigned home_fails_;       /* home pings failed in a row */
     char cont_[LQ_LIST_CONTINUE_MAX + 1u];
     char scan_path_[LQ_KREQ_PATH_MAX];
     char home_sel_[LQ_FORGE_RES_NAME_MAX + 32];
@@ -59,7 +70,7 @@ typedef struct lq_vnode {
     lq_kreq_stream_t scan_st_;  /* the scan's LISTs on scan_conn_ */
     lq_watch_t fwatch_, hwatch_;
     lq_loop_timer_t ping_timer_, lease_timer_, status_timer_, rescan_timer_;
-    lq_kreq_t req_node_, req_status_, req_lease_, req_ping_;
+    lq_kreq_t req_node_, req_status_, req_lease_, req_ping_, req_hping_;
     lq_json_doc_t item_doc_, out_doc_;
     size_t last_status_len_;
     char resp_[16384];

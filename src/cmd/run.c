@@ -137,10 +137,11 @@ static void mgmt_snapshot(void *ctx, lq_mgmt_snapshot_t *s)
     s->vnode.node_applies = rn.vnode.stats.node_applies;
     s->vnode.status_updates = rn.vnode.stats.status_updates;
     s->vnode.lease_renewals = rn.vnode.stats.lease_renewals;
-    /* foreign: the /readyz ping every 10 s; home: the Lease is held and no request
-     * connection reports a failure (an error is cleared by the next success). */
+    /* foreign: the /readyz ping every 10 s; home: the Lease is held, its /readyz ping
+     * answers (3 failures in a row say not) and no request connection reports a failure
+     * (an error is cleared by the next success). */
     s->foreign.reachable = rn.vnode.healthy;
-    s->home.reachable = s->vnode.lock_held && !conn_errors[0];
+    s->home.reachable = s->vnode.lock_held && rn.vnode.home_healthy && !conn_errors[0];
     const lq_loop_stats_t *ls = lq_loop_stats(&rn.loop);
     lq_mgmt_snap_table(s, "loop descriptors", ls->ios_in_use, LQ_MAX_FDS, ls->ios_high_water);
     lq_tls_stats_t ts;
@@ -162,6 +163,15 @@ static void namespace_changed(const char *ns, void *ctx)
     for (size_t i = 0; i < LQ_MIRROR_KINDS; i++)
         if (rn.mirrors[i].kind.d)
             lq_mirror_namespace_changed(ns, &rn.mirrors[i]);
+}
+
+/* The home cluster turned unreachable or came back: reflected endpoints follow it. */
+static void home_available(bool available, void *ctx)
+{
+    (void)ctx;
+    lq_mirror_t *eps = &rn.mirrors[LQ_MIRROR_ENDPOINTSLICE];
+    if (eps->kind.d)
+        lq_mirror_home_available(eps, available);
 }
 
 static void on_locked(lq_lock_t *l, void *ctx)
@@ -295,6 +305,7 @@ int lq_run_main(lq_config_t *cfg)
     vc.kubelet_version = rn.kubelet_version;
     vc.sharing_pct = (unsigned)cfg->sharing_percentage;
     vc.max_pods = cfg->max_pods;
+    vc.on_home = home_available;
     for (size_t i = 0; i < cfg->n_node_labels && vc.n_labels < LQ_VNODE_MAX_KV; i++) {
         vc.labels[vc.n_labels].key = cfg->node_labels[i].key;
         vc.labels[vc.n_labels++].value = cfg->node_labels[i].value;

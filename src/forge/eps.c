@@ -19,6 +19,7 @@ typedef struct eps {
     lq_json_doc_t *doc;
     const lq_forge_eps_params_t *p;
     lq_forge_eps_facts_t *facts;
+    bool gate; /* lq_forge_eps_gate: the input is our remote copy */
 } eps_t;
 
 static bool nonempty(const char *s)
@@ -221,19 +222,21 @@ static lq_err_t build_endpoint(eps_t *x, const lq_json_t *ep, lq_json_t *arr)
     lq_json_t *o = lq_json_new_object(x->doc);
     if (!o)
         return x->doc->last_err;
-    bool ready = true;
+    bool ready = !x->gate; /* gated: every endpoint not ready */
     (void)lq_json_bool(LQ_JSON_AT(ep, "conditions", "ready"), &ready); /* unset: ready */
     lq_json_t *cond = lq_json_new_object(x->doc);
     lq_err_t e;
     if ((e = copy_member(x, o, "addresses", lq_json_get(ep, "addresses"))) != LQ_OK ||
         (e = lq_json_obj_add(x->doc, cond, "ready",
-                             lq_json_new_bool(x->doc, ready && x->p->home_ready))) != LQ_OK ||
+                             lq_json_new_bool(x->doc, ready && x->p->home_ready && !x->gate))) != LQ_OK ||
         (e = lq_json_obj_add(x->doc, o, "conditions", cond)) != LQ_OK ||
         (e = copy_member(x, o, "hostname", lq_json_get(ep, "hostname"))) != LQ_OK ||
         (e = copy_member(x, o, "zone", lq_json_get(ep, "zone"))) != LQ_OK ||
         (e = copy_member(x, o, "hints", lq_json_get(ep, "hints"))) != LQ_OK ||
-        (e = add_str(x, o, "nodeName", x->p->home_name)) != LQ_OK ||
-        (e = build_ref(x, lq_json_get(ep, "targetRef"), o)) != LQ_OK)
+        (e = x->gate ? copy_member(x, o, "nodeName", lq_json_get(ep, "nodeName"))
+                     : add_str(x, o, "nodeName", x->p->home_name)) != LQ_OK ||
+        (e = x->gate ? copy_member(x, o, "targetRef", lq_json_get(ep, "targetRef"))
+                     : build_ref(x, lq_json_get(ep, "targetRef"), o)) != LQ_OK)
         return e;
     return lq_json_arr_add(x->doc, arr, o);
 }
@@ -251,7 +254,7 @@ static lq_err_t build_endpoints(eps_t *x, const lq_json_t *home, lq_json_t *body
         if (e != LQ_OK)
             return e;
         x->facts->endpoints_in++;
-        if (lq_json_str_is(lq_json_get(ep, "nodeName"), x->p->vnode_name))
+        if (!x->gate && lq_json_str_is(lq_json_get(ep, "nodeName"), x->p->vnode_name))
             continue; /* runs remotely: the foreign cluster publishes it natively */
         if ((e = build_endpoint(x, ep, arr)) != LQ_OK)
             return e;
@@ -314,9 +317,9 @@ static lq_err_t print(const lq_json_t *body, char *out, size_t cap, size_t *len)
     return e == LQ_OK ? LQ_OK : LQ_ETOOBIG; /* body and out are never NULL here */
 }
 
-lq_err_t lq_forge_eps_build(lq_json_doc_t *doc, const lq_forge_eps_params_t *p, const char *in,
-                            size_t n, char *out, size_t cap, size_t *len,
-                            lq_forge_eps_facts_t *facts, uint64_t *hash)
+static lq_err_t forge(lq_json_doc_t *doc, const lq_forge_eps_params_t *p, bool gate,
+                      const char *in, size_t n, char *out, size_t cap, size_t *len,
+                      lq_forge_eps_facts_t *facts, uint64_t *hash)
 {
     lq_forge_eps_facts_t scratch;
     if (!facts)
@@ -329,7 +332,7 @@ lq_err_t lq_forge_eps_build(lq_json_doc_t *doc, const lq_forge_eps_params_t *p, 
     lq_err_t e = lq_json_parse(doc, in ? in : "", n, &home);
     if (e != LQ_OK)
         return e == LQ_ETOOBIG ? LQ_ETOOBIG : LQ_EPROTO;
-    eps_t x = {doc, p, facts};
+    eps_t x = {doc, p, facts, gate};
     if ((e = build_body(&x, home, &body)) != LQ_OK)
         return e;
     size_t l = 0;
@@ -347,6 +350,19 @@ lq_err_t lq_forge_eps_build(lq_json_doc_t *doc, const lq_forge_eps_params_t *p, 
     if (hash)
         *hash = h;
     return LQ_OK;
+}
+
+lq_err_t lq_forge_eps_build(lq_json_doc_t *doc, const lq_forge_eps_params_t *p, const char *in,
+                            size_t n, char *out, size_t cap, size_t *len,
+                            lq_forge_eps_facts_t *facts, uint64_t *hash)
+{
+    return forge(doc, p, false, in, n, out, cap, len, facts, hash);
+}
+
+lq_err_t lq_forge_eps_gate(lq_json_doc_t *doc, const lq_forge_eps_params_t *p, const char *in,
+                           size_t n, char *out, size_t cap, size_t *len, uint64_t *hash)
+{
+    return forge(doc, p, true, in, n, out, cap, len, NULL, hash);
 }
 
 bool lq_forge_eps_wanted(const lq_forge_eps_facts_t *slice, const lq_forge_conf_facts_t *service,

@@ -74,6 +74,7 @@ static const lq_perms_rule_t perms_table[] = {
     { HOME, "authorization.k8s.io", "selfsubjectaccessreviews", "", C, CLUSTER, ANY,
       "liqolet check: verify each permission of this table" },
     URL(HOME, "/version", "server version (liqolet check; the node's kubeletVersion)"),
+    URL(HOME, "/readyz", "home health check every 10 s (reflected endpoints are gated on it)"),
 
     /* --- foreign: remote namespaces ---------------------------------------------------- */
     { FOREIGN, "", "namespaces", "", CRUD & ~U, CLUSTER, ANY,

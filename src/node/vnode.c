@@ -3,6 +3,8 @@
  *   start: ids (kube-system UIDs), home version, local address -> ping foreign
  *          -> capacity scan -> apply Node -> apply status -> lease every 10 s
  *   timers: ping every 10 s (1 s timeout); status every 60 s (with a fresh scan);
+ *           home ping every 10 s (5 s timeout; unreachable after 3 failures in a row,
+ *           reported through cfg.on_home: reflected endpoints are gated on it);
  *           lease every 10 s; both skipped while the foreign cluster is unhealthy, so the
  *           node lifecycle controller turns the node NotReady
  *   watches: foreign Nodes (a change triggers a rescan + status), the own home Node
@@ -25,6 +27,7 @@
 #define FIELD_MANAGER "liqolet"
 #define PING_MS 10000
 #define PING_TIMEOUT_MS 1000
+#define HOME_PING_TIMEOUT_MS 5000
 #define LEASE_MS 10000
 #define STATUS_MS 60000
 #define RESCAN_DEBOUNCE_MS 2000
@@ -345,10 +348,46 @@ static void ping_done(lq_kreq_t *r, lq_err_t err, void *ctx)
     }
 }
 
+/* --- home health ---------------------------------------------------------------------- */
+
+static void home_ping_done(lq_kreq_t *r, lq_err_t err, void *ctx)
+{
+    lq_vnode_t *v = ctx;
+    bool was = v->home_healthy;
+    if (err == LQ_OK) {
+        v->home_fails_ = 0;
+        v->home_healthy = true;
+    } else if (++v->home_fails_ >= LQ_VNODE_HOME_DOWN_AFTER) {
+        v->home_healthy = false;
+    }
+    if (was == v->home_healthy)
+        return;
+    if (v->home_healthy)
+        LQ_INFO("vnode", "home cluster is reachable again");
+    else
+        LQ_WARN("vnode", "home cluster is unreachable (%u pings in a row failed: %s)",
+                v->home_fails_, r->message[0] ? r->message : lq_err_str(err));
+    if (v->cfg.on_home)
+        v->cfg.on_home(v->home_healthy, v->cfg.on_home_ctx);
+}
+
+static void home_ping(lq_vnode_t *v)
+{
+    if (busy(&v->req_hping_))
+        return;
+    lq_kreq_init(&v->req_hping_, NULL, 0, home_ping_done, v);
+    if (lq_kreq_get(&v->req_hping_, "/readyz") == LQ_OK) {
+        v->req_hping_.timeout_ms = HOME_PING_TIMEOUT_MS;
+        v->req_hping_.max_attempts = 1;
+        (void)lq_kreq_submit(v->home_req, &v->req_hping_);
+    }
+}
+
 static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
 {
     lq_vnode_t *v = ctx;
     if (t == &v->ping_timer_) {
+        home_ping(v);
         if (!busy(&v->req_ping_)) {
             lq_kreq_init(&v->req_ping_, NULL, 0, ping_done, v);
             if (lq_kreq_get(&v->req_ping_, "/readyz") == LQ_OK) {
@@ -432,6 +471,8 @@ void lq_vnode_init(lq_vnode_t *v, lq_loop_t *loop, lq_cluster_t *home, lq_cluste
 lq_err_t lq_vnode_start(lq_vnode_t *v)
 {
     v->healthy = true; /* optimistic until the first ping says otherwise */
+    v->home_healthy = true; /* it just answered: the lock Lease is held */
+    v->home_fails_ = 0;
     lq_loop_timer_start(v->loop, &v->ping_timer_, 0);
     lq_loop_timer_start(v->loop, &v->lease_timer_, LEASE_MS);
     lq_loop_timer_start(v->loop, &v->status_timer_, STATUS_MS);

@@ -46,10 +46,12 @@ enum {
     ST_PIPE_HASH,
     ST_PIPE_WRITE,
     ST_GET_DRIFT,
+    ST_GATE_GET,
 };
 
 #define F_GONE 1u      /* the home object is gone or terminating */
 #define F_LARGE 2u     /* the body takes the pipe */
+#define F_GATE 4u      /* the gated body of an EndpointSlice (home unreachable) */
 
 #define REC(w) ((lq_mirror_rec_t *)(void *)(w)->rec)
 #define MOD(w) ((lq_mirror_t *)(w)->k->ctx)
@@ -684,11 +686,102 @@ static void applied(lq_refl_work_t *w, lq_err_t err, const char *rns, const char
     memcpy(r->home_rv, r->pend_rv, sizeof r->home_rv);
     r->intent = r->pend_hash;
     lq_rtab_mark(&r->h, FOREIGN);
-    r->state = LQ_MIRROR_REFLECTED;
+    r->state = (w->flags & F_GATE) ? LQ_MIRROR_GATED : LQ_MIRROR_REFLECTED;
     r->failed_logged = false;
     m->stats.applies++;
+    m->stats.gated += (w->flags & F_GATE) != 0;
     count(w, true);
     lq_refl_finish(w, LQ_RTAB_DONE, 0);
+}
+
+/* --- readiness gating (EndpointSlices while the home cluster is unreachable) ---------- */
+
+/* Our copy is read back (the home slice cannot be): its gated body is applied unless it
+ * is what we last wrote and nobody changed it since. */
+static void gate_remote(lq_refl_work_t *w, const char *rns)
+{
+    lq_mirror_t *m = MOD(w);
+    lq_mirror_rec_t *r = REC(w);
+    char path[LQ_KREQ_PATH_MAX], rname[LQ_RTAB_NAME_BUF];
+    if (!r->remote_uid[0]) {
+        lq_refl_finish(w, LQ_RTAB_DONE, 0); /* nothing of ours to gate; re-queued on return */
+        return;
+    }
+    if (!remote_name(m, r, rname, sizeof rname) || !obj_path(m, path, sizeof path, rns, rname)) {
+        lq_refl_finish(w, LQ_RTAB_RETRY, 0);
+        return;
+    }
+    lq_refl_send(w, FOREIGN, ST_GATE_GET, lq_kreq_get(lq_refl_req(w, FOREIGN), path));
+}
+
+static void got_gate(lq_refl_work_t *w, lq_err_t err, const char *rns)
+{
+    lq_mirror_t *m = MOD(w);
+    lq_mirror_rec_t *r = REC(w);
+    if (err == LQ_ENOTFOUND) {
+        disown(r); /* written again from the home slice when home is back */
+        lq_refl_finish(w, LQ_RTAB_DONE, 0);
+        return;
+    }
+    if (err != LQ_OK) {
+        failed(w, "GET the remote slice to mark its endpoints not ready", err);
+        return;
+    }
+    w->len[FOREIGN] = w->req.resp_len;
+    char uid[LQ_FORGE_CONF_UID_BUF] = "", rv[LQ_FORGE_CONF_RV_BUF] = "", rname[LQ_RTAB_NAME_BUF];
+    (void)lq_scan_uid_rv(w->obj[FOREIGN], w->len[FOREIGN], uid, sizeof uid, rv, sizeof rv);
+    if (strcmp(uid, r->remote_uid) != 0) {
+        disown(r); /* replaced by someone else: not ours to write */
+        lq_refl_finish(w, LQ_RTAB_DONE, 0);
+        return;
+    }
+    lq_forge_conf_params_t prm;
+    if (!params(w, rns, rname, sizeof rname, &prm)) {
+        lq_refl_finish(w, LQ_RTAB_RETRY, 0);
+        return;
+    }
+    lq_forge_eps_params_t ep = { prm, m->cfg.vnode_name, m->cfg.home_name, false };
+    size_t len = 0;
+    uint64_t hash = 0;
+    lq_err_t e = lq_forge_eps_gate(&w->doc, &ep, w->obj[FOREIGN], w->len[FOREIGN], w->body,
+                                   LQ_MIRROR_SMALL_BODY, &len, &hash);
+    if (e != LQ_OK) {
+        failed(w, "gate the remote slice", e);
+        return;
+    }
+    if (hash == r->intent && r->h.own_rv[0] && strcmp(rv, r->h.own_rv) == 0) {
+        m->stats.noops++;
+        r->state = LQ_MIRROR_GATED;
+        lq_refl_finish(w, LQ_RTAB_DONE, 0);
+        return;
+    }
+    w->flags |= F_GATE;
+    memcpy(r->pend_rv, r->home_rv, sizeof r->pend_rv); /* the home version stays the last seen */
+    r->pend_hash = hash;
+    r->pend_len = (uint32_t)len;
+    apply(w, rns);
+}
+
+void lq_mirror_home_available(lq_mirror_t *m, bool available)
+{
+    if (m->cfg.kind != LQ_MIRROR_ENDPOINTSLICE || m->home_down_ == !available)
+        return;
+    m->home_down_ = !available;
+    size_t n = 0;
+    for (size_t i = 0; i < m->kind.tab.cap; i++) {
+        lq_mirror_rec_t *r = rec_at(m, i);
+        if (r->h.used && (r->remote_uid[0] || available)) {
+            lq_rtab_dirty(&m->kind.tab, &r->h);
+            n += r->remote_uid[0] != '\0';
+        }
+    }
+    if (available)
+        LQ_INFO(m->kind.d->log, "home cluster reachable again: %zu reflected EndpointSlices "
+                "get their endpoints' readiness back", n);
+    else
+        LQ_WARN(m->kind.d->log, "home cluster unreachable: the endpoints of %zu reflected "
+                "EndpointSlices are marked not ready until it returns", n);
+    lq_refl_kick(m->kind.r);
 }
 
 static void step(lq_refl_work_t *w, lq_err_t err)
@@ -710,6 +803,10 @@ static void step(lq_refl_work_t *w, lq_err_t err)
         }
         if (r->remote_uid[0] && !lq_rtab_present(&r->h, FOREIGN))
             disown(r); /* the foreign watch saw our copy go: the next write creates one */
+        if (m->home_down_) {
+            gate_remote(w, rns);
+            return;
+        }
         char path[LQ_KREQ_PATH_MAX];
         if (!obj_path(m, path, sizeof path, r->h.ns, r->h.name)) {
             lq_refl_finish(w, LQ_RTAB_FREE, 0);
@@ -759,6 +856,13 @@ static void step(lq_refl_work_t *w, lq_err_t err)
             return;
         }
         got_drift(w, err, rns);
+        return;
+    case ST_GATE_GET:
+        if (!rns) {
+            lq_refl_finish(w, LQ_RTAB_DONE, 0);
+            return;
+        }
+        got_gate(w, err, rns);
         return;
     case ST_DEL_REMOTE:
         if (err != LQ_OK && err != LQ_ENOTFOUND && err != LQ_ECONFLICT) {
@@ -940,6 +1044,7 @@ static const char *state_str(uint8_t s)
     case LQ_MIRROR_CONFLICT: return "Conflict: remote object not ours";
     case LQ_MIRROR_TOO_LARGE: return "TooLarge";
     case LQ_MIRROR_FAILING: return "Failing (retrying)";
+    case LQ_MIRROR_GATED: return "Reflected, endpoints not ready (home unreachable)";
     default: return "Pending";
     }
 }
@@ -950,7 +1055,8 @@ static void snapshot(lq_refl_kind_t *k, lq_mgmt_snapshot_t *s)
     lq_mgmt_kind_t mk = mgmt_kind(m);
     for (size_t i = 0; i < k->tab.cap; i++) {
         const lq_mirror_rec_t *r = rec_at(m, i);
-        s->objects[mk] += r->h.used && r->state == LQ_MIRROR_REFLECTED;
+        s->objects[mk] += r->h.used && (r->state == LQ_MIRROR_REFLECTED ||
+                                        r->state == LQ_MIRROR_GATED);
     }
     s->objects_gen[mk] = m->stats.applies + m->stats.remote_deletes + k->stats.passes;
     s->conflicts[mk] = m->stats.conflicts;

@@ -712,6 +712,139 @@ static void test_no_heap_after_seal(void **state)
     assert_int_equal(v1, v0);
 }
 
+/* ---- the gate (home cluster unreachable) ------------------------------------------- */
+
+/* Gates in[0..n) into g_out2; returns the error, *len and *hash. */
+static lq_err_t gate(const lq_forge_eps_params_t *p, const char *in, size_t n, size_t *len,
+                     uint64_t *hash)
+{
+    lq_err_t e = lq_forge_eps_gate(&g_doc, p, in, n, g_out2, OUT_CAP, len, hash);
+    if (e == LQ_OK)
+        assert_int_equal(strlen(g_out2), *len);
+    return e;
+}
+
+/* Same JSON value: objects member by member (order aside), arrays in order, scalars by
+ * their printed text. */
+static bool json_eq(const lq_json_t *x, const lq_json_t *y)
+{
+    if (lq_json_type(x) != lq_json_type(y))
+        return false;
+    if (lq_json_type(x) == LQ_JSON_OBJECT) {
+        if (lq_json_size(x) != lq_json_size(y))
+            return false;
+        for (const lq_json_t *m = lq_json_first(x); m; m = lq_json_next(m))
+            if (!json_eq(m, lq_json_get(y, lq_json_key(m))))
+                return false;
+        return true;
+    }
+    if (lq_json_type(x) == LQ_JSON_ARRAY) {
+        const lq_json_t *a = lq_json_first(x), *b = lq_json_first(y);
+        for (; a && b; a = lq_json_next(a), b = lq_json_next(b))
+            if (!json_eq(a, b))
+                return false;
+        return !a && !b;
+    }
+    char u[256], v[256];
+    size_t nu = 0, nv = 0;
+    assert_int_equal(lq_json_print(x, u, sizeof u, &nu), LQ_OK);
+    assert_int_equal(lq_json_print(y, v, sizeof v, &nv), LQ_OK);
+    return nu == nv && memcmp(u, v, nu) == 0;
+}
+
+/* Two JSON texts with the same members and values (member order aside). */
+static bool same_json(const char *a, size_t na, const char *b, size_t nb)
+{
+    static _Alignas(16) unsigned char arena[512 * 1024];
+    static lq_json_doc_t d;
+    lq_json_doc_init(&d, arena, sizeof arena);
+    lq_json_t *x = NULL, *y = NULL;
+    assert_int_equal(lq_json_parse(&d, a, na, &x), LQ_OK);
+    assert_int_equal(lq_json_parse(&d, b, nb, &y), LQ_OK);
+    return json_eq(x, y);
+}
+
+static void test_gate_golden(void **state)
+{
+    (void)state;
+    /* the stored remote copy of eps-mixed (server fields, Go member order) gates into the
+     * body the forge writes for eps-mixed with the home cluster not ready: same members and
+     * values, byte for byte in the gated golden (labels in the copy's order) */
+    size_t n = read_vec("eps-mixed-remote.json", g_in, sizeof g_in), len = 0;
+    uint64_t h = 0;
+    assert_int_equal(gate(&P, g_in, n, &len, &h), LQ_OK);
+    assert_true(h == fnv(g_out2, len));
+    if (lq_vec_updating()) {
+        lq_vec_write("eps", "eps-mixed-gated.out.json", g_out2, len);
+    } else {
+        size_t m = read_vec("eps-mixed-gated.out.json", g_want, sizeof g_want);
+        if (m != len || memcmp(g_want, g_out2, m) != 0)
+            fail_msg("eps-mixed-gated.out.json differs\n got: %.*s\nwant: %.*s", (int)len, g_out2,
+                     (int)m, g_want);
+    }
+    size_t m = read_vec("eps-mixed-notready.out.json", g_want, sizeof g_want);
+    assert_true(same_json(g_out2, len, g_want, m));
+    /* gating is idempotent, and its hash differs from the ungated body's */
+    lq_forge_eps_params_t p = P;
+    run_t r = golden(&p, "eps-mixed", "eps-mixed");
+    assert_true(r.hash != h);
+    memcpy(g_in, g_out2, len + 1);
+    size_t len2 = 0;
+    uint64_t h2 = 0;
+    assert_int_equal(gate(&P, g_in, len, &len2, &h2), LQ_OK);
+    assert_int_equal(len2, len);
+    assert_memory_equal(g_out2, g_in, len);
+    assert_true(h2 == h);
+    /* with the uid precondition: same hash, the uid at the end of metadata */
+    p.base.remote_uid = REMOTE_UID;
+    assert_int_equal(gate(&p, g_in, len, &len2, &h2), LQ_OK);
+    assert_true(h2 == h);
+    assert_non_null(strstr(g_out2, "\"liqolet.io/home-uid\":\"" HOME_UID "\"},\"uid\":\"" REMOTE_UID "\"}"));
+}
+
+static void test_gate_rules(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    uint64_t h = 0;
+    /* stored "endpoints":null and "ports":null: an empty list, no ports */
+    const char *in = Q("{'metadata':{'name':'x','labels':{'virtualkubelet.liqo.io/origin':'forged'}},"
+                       "'addressType':'IPv4','endpoints':null,'ports':null}");
+    assert_int_equal(gate(&P, in, strlen(in), &len, &h), LQ_OK);
+    assert_non_null(strstr(g_out2, "\"addressType\":\"IPv4\",\"endpoints\":[]}"));
+    /* our labels come from the parameters, never from the copy */
+    assert_null(strstr(g_out2, "forged"));
+    assert_non_null(strstr(g_out2, "\"virtualkubelet.liqo.io/origin\":\"" HOME_ID "\""));
+    /* every endpoint kept and not ready, whatever it says (a foreign user's edit included);
+     * serving/terminating dropped; nodeName and targetRef as they are (no second prefix) */
+    in = Q("{'addressType':'IPv4','endpoints':["
+           "{'addresses':['1.1.1.1'],'conditions':{'ready':true,'serving':true},'nodeName':'" VNODE "'},"
+           "{'addresses':['1.1.1.2'],'nodeName':'" HOME_NAME "','targetRef':{'kind':'RemotePod','name':'a'}},"
+           "{'addresses':['1.1.1.3'],'conditions':{}}]}");
+    assert_int_equal(gate(&P, in, strlen(in), &len, &h), LQ_OK);
+    assert_non_null(strstr(g_out2, "\"endpoints\":["
+        "{\"addresses\":[\"1.1.1.1\"],\"conditions\":{\"ready\":false},\"nodeName\":\"" VNODE "\"},"
+        "{\"addresses\":[\"1.1.1.2\"],\"conditions\":{\"ready\":false},\"nodeName\":\"" HOME_NAME "\","
+        "\"targetRef\":{\"kind\":\"RemotePod\",\"name\":\"a\"}},"
+        "{\"addresses\":[\"1.1.1.3\"],\"conditions\":{\"ready\":false}}]"));
+    assert_null(strstr(g_out2, "serving"));
+    assert_null(strstr(g_out2, "RemoteRemote"));
+    /* malformed copies and bad arguments */
+    in = Q("{'addressType':'IPv4','endpoints':[{'addresses':'1.1.1.1'}]}");
+    assert_int_equal(gate(&P, in, strlen(in), &len, &h), LQ_EPROTO);
+    in = "[1,2]";
+    assert_int_equal(gate(&P, in, strlen(in), &len, &h), LQ_EPROTO);
+    in = "{\"addressType\":";
+    assert_int_equal(gate(&P, in, strlen(in), &len, &h), LQ_EPROTO);
+    lq_forge_eps_params_t p = P;
+    p.home_name = "";
+    assert_int_equal(gate(&p, "{}", 2, &len, &h), LQ_EINVAL);
+    assert_int_equal(lq_forge_eps_gate(&g_doc, &P, "{}", 2, g_out2, OUT_CAP, NULL, &h), LQ_EINVAL);
+    size_t n = read_vec("eps-mixed-remote.json", g_in, sizeof g_in);
+    for (size_t cap = 0; cap < 64; cap++)
+        assert_int_equal(lq_forge_eps_gate(&g_doc, &P, g_in, n, g_out2, cap, &len, &h), LQ_ETOOBIG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -730,6 +863,8 @@ int main(void)
         cmocka_unit_test_setup(test_too_big, setup),
         cmocka_unit_test_setup(test_determinism, setup),
         cmocka_unit_test_setup(test_no_heap_after_seal, setup),
+        cmocka_unit_test_setup(test_gate_golden, setup),
+        cmocka_unit_test_setup(test_gate_rules, setup),
     };
     return cmocka_run_group_tests_name("forge_eps", tests, NULL, NULL);
 }

@@ -712,7 +712,7 @@ static void test_for_each(void **state)
     assert_int_equal(col.named_lock, 3);
     assert_int_equal(col.in_lease_ns, 1 + 3);
     assert_int_equal(col.in_agent_ns, 1 + 3);
-    assert_int_equal(col.nonresource, 1);
+    assert_int_equal(col.nonresource, 2); /* /version, /readyz */
 
     memset(&col, 0, sizeof col);
     col.node = "vn-1";
