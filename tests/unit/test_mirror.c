@@ -3,7 +3,8 @@
  * EndpointSlices also while the home cluster is unreachable (lq_mirror_home_available):
  * the copy we own is read back on the foreign side only and applied with every endpoint
  * not ready and its uid; no write when it is as we wrote it; a foreign edit gated again;
- * a replaced or deleted copy disowned, never written nor created; the home slice's real
+ * a replaced or deleted copy disowned, never written nor created; a copy whose first
+ * write was in flight when home went down gated right after; the home slice's real
  * readiness applied when home is back; other kinds unaffected.
  *
  * Namespace offloading is stubbed here (the five lq_offload_* functions mirror.c calls):
@@ -879,6 +880,27 @@ static void test_eps_home_back(void **state)
     assert_int_equal(mir.stats.gated, 1);
 }
 
+/* Home goes down while the slice's first write (no remote uid owned yet) is in flight: the
+ * copy it creates carries the home readiness, so it is gated as soon as the write is done. */
+static void test_eps_home_down_during_first_write(void **state)
+{
+    (void)state;
+    boot_kind = LQ_MIRROR_ENDPOINTSLICE;
+    boot_with(home_eps("10"));
+    req_t *q = expect(HOME, "GET", HEPS "web-abc");
+    reply(q, 200, home_eps("10"));
+    q = expect(FOREIGN, "GET", REPS "web-abc");
+    reply_404(q);
+    q = expect(FOREIGN, "PATCH", REPS "web-abc" APPLY_Q);
+    size_t from = srv.nreqs;
+    lq_mirror_home_available(&mir, false);
+    reply(q, 200, remote_meta("web-abc", "r-1", "500", OUR_LABELS, ""));
+    gate_pass(remote_eps("r-1", "500", "true", "true"), "501");
+    assert_int_equal(rec_of("web-abc")->state, LQ_MIRROR_GATED);
+    assert_int_equal(mir.stats.gated, 1);
+    no_home_request_since(from);
+}
+
 /* Other kinds ignore lq_mirror_home_available: a ConfigMap is still read from home. */
 static void test_home_available_ignored_by_configmaps(void **state)
 {
@@ -916,6 +938,7 @@ int main(void)
         cmocka_unit_test(test_eps_gated_while_home_down),
         cmocka_unit_test(test_eps_gate_copy_replaced_or_gone),
         cmocka_unit_test(test_eps_home_back),
+        cmocka_unit_test(test_eps_home_down_during_first_write),
         cmocka_unit_test(test_home_available_ignored_by_configmaps),
     };
     return cmocka_run_group_tests_name("mirror", tests, NULL, NULL);
