@@ -770,7 +770,9 @@ void lq_mirror_home_available(lq_mirror_t *m, bool available)
     size_t n = 0;
     for (size_t i = 0; i < m->kind.tab.cap; i++) {
         lq_mirror_rec_t *r = rec_at(m, i);
-        if (r->h.used && (r->remote_uid[0] || available)) {
+        /* busy: a pass started with home up may own a copy by its end (its first write
+         * or an adoption in flight), forged from home; it is gated at once after */
+        if (r->h.used && (r->remote_uid[0] || r->h.busy || available)) {
             lq_rtab_dirty(&m->kind.tab, &r->h);
             n += r->remote_uid[0] != '\0';
         }

@@ -1,12 +1,19 @@
-/* Unit tests of ConfigMap reflection (src/reflect/mirror.c) on the fake port, plain TCP:
- * the decisions of a pass against scripted home and foreign API servers.
+/* Unit tests of ConfigMap and EndpointSlice reflection (src/reflect/mirror.c) on the fake
+ * port, plain TCP: the decisions of a pass against scripted home and foreign API servers.
+ * EndpointSlices also while the home cluster is unreachable (lq_mirror_home_available):
+ * the copy we own is read back on the foreign side only and applied with every endpoint
+ * not ready and its uid; no write when it is as we wrote it; a foreign edit gated again;
+ * a replaced or deleted copy disowned, never written nor created; a copy whose first
+ * write was in flight when home went down gated right after; the home slice's real
+ * readiness applied when home is back; other kinds unaffected.
  *
  * Namespace offloading is stubbed here (the five lq_offload_* functions mirror.c calls):
- * home namespace "team" is offloaded into the usable remote namespace "team-remote",
- * every other namespace is not offloaded, so the tests talk about ConfigMaps only. The
- * engine's watches (one per side, cluster-wide) are answered with a watch-list stream of
- * the configured initial objects that stays open; events are pushed into it. Every
- * other request is taken in order with expect() and answered with reply(). */
+ * home namespace "team" is offloaded into the usable remote namespace "team-remote" (and
+ * "default" into "default-remote", for the API server's own objects), every other
+ * namespace is not offloaded. The engine's watches (one per side, cluster-wide) are
+ * answered with a watch-list stream of the configured initial objects that stays open;
+ * events are pushed into it. Every other request is taken in order with expect() and
+ * answered with reply(). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -627,29 +634,112 @@ static void test_root_ca_name_mapping(void **state)
     assert_int_equal(mir.stats.applies, 2);
 }
 
+/* ---- EndpointSlices --------------------------------------------------------------------- */
+
+#define HEPS "/apis/discovery.k8s.io/v1/namespaces/team/endpointslices/"
+#define REPS "/apis/discovery.k8s.io/v1/namespaces/team-remote/endpointslices/"
+
+/* Home slice web-abc of Service web: two ready endpoints on home nodes, one on the
+ * virtual node (dropped by the forge). */
+static const char *home_eps(const char *rv)
+{
+    char *b = tbuf();
+    (void)snprintf(b, 4096,
+                   "{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\","
+                   "\"metadata\":{\"name\":\"web-abc\",\"namespace\":\"team\",\"uid\":\"h-1\","
+                   "\"resourceVersion\":\"%s\",\"labels\":{\"kubernetes.io/service-name\":"
+                   "\"web\"}},\"addressType\":\"IPv4\",\"endpoints\":["
+                   "{\"addresses\":[\"10.10.1.7\"],\"conditions\":{\"ready\":true},"
+                   "\"nodeName\":\"home-node-1\"},"
+                   "{\"addresses\":[\"10.10.1.8\"],\"conditions\":{\"ready\":true},"
+                   "\"nodeName\":\"home-node-2\"},"
+                   "{\"addresses\":[\"10.20.1.9\"],\"conditions\":{\"ready\":true},"
+                   "\"nodeName\":\"liqo-foreign\"}],"
+                   "\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]}", rv);
+    return b;
+}
+
+/* Our remote copy of web-abc as the foreign API server returns it (a full GET or a watch
+ * event), with the readiness of its two endpoints. */
+static const char *remote_eps(const char *uid, const char *rv, const char *ready1,
+                              const char *ready2)
+{
+    char *b = tbuf();
+    (void)snprintf(b, 4096,
+                   "{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\","
+                   "\"metadata\":{\"name\":\"web-abc\",\"namespace\":\"team-remote\","
+                   "\"uid\":\"%s\",\"resourceVersion\":\"%s\",\"labels\":{"
+                   "\"kubernetes.io/service-name\":\"web\","
+                   "\"" LQ_FORGE_EPS_LABEL_MANAGED_BY "\":\"" LQ_FORGE_EPS_MANAGED_BY "\","
+                   OUR_LABELS "},\"annotations\":{\"" LQ_FORGE_CONF_ANN_HOME_UID "\":\"h-1\"}},"
+                   "\"addressType\":\"IPv4\",\"endpoints\":["
+                   "{\"addresses\":[\"10.10.1.7\"],\"conditions\":{\"ready\":%s},"
+                   "\"nodeName\":\"home-name\"},"
+                   "{\"addresses\":[\"10.10.1.8\"],\"conditions\":{\"ready\":%s},"
+                   "\"nodeName\":\"home-name\"}],"
+                   "\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]}",
+                   uid, rv, ready1, ready2);
+    return b;
+}
+
+/* The body an EndpointSlice apply must carry: lq_forge_eps_build of the home slice, or
+ * (gate) lq_forge_eps_gate of our remote copy. */
+static const char *eps_body(bool gate, const char *in, const char *remote_uid)
+{
+    lq_forge_eps_params_t ep = { { .remote_name = "web-abc", .remote_ns = "team-remote",
+                                   .home_id = HOME_ID, .foreign_id = FOREIGN_ID,
+                                   .home_uid = "h-1", .remote_uid = remote_uid },
+                                 "liqo-foreign", "home-name", true };
+    static char want[8192];
+    static _Alignas(16) unsigned char arena[64 * 1024];
+    lq_json_doc_t doc;
+    lq_json_doc_init(&doc, arena, sizeof arena);
+    size_t len = 0;
+    uint64_t h = 0;
+    assert_int_equal(gate ? lq_forge_eps_gate(&doc, &ep, in, strlen(in), want, sizeof want - 1,
+                                              &len, &h)
+                          : lq_forge_eps_build(&doc, &ep, in, strlen(in), want, sizeof want - 1,
+                                               &len, NULL, &h), LQ_OK);
+    want[len] = '\0';
+    return want;
+}
+
+static size_t count_of(const char *s, const char *lit)
+{
+    size_t n = 0;
+    for (const char *p = s; (p = strstr(p, lit)) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* The create flow for web-abc: home GET, remote meta 404, apply without uid (remote r-1,
+ * version 500). */
+static void reflect_eps(const char *obj)
+{
+    req_t *q = expect(HOME, "GET", HEPS "web-abc");
+    reply(q, 200, obj);
+    q = expect(FOREIGN, "GET", REPS "web-abc");
+    reply_404(q);
+    q = expect(FOREIGN, "PATCH", REPS "web-abc" APPLY_Q);
+    assert_string_equal(q->body, eps_body(false, obj, NULL));
+    reply(q, 200, remote_meta("web-abc", "r-1", "500", OUR_LABELS, ""));
+    quiet(300);
+}
+
 /* EndpointSlices through the same passes: their own API group in every path, the
  * forge's body (endpoint on the virtual node dropped, nodeName = the home cluster name),
  * and the API server's own slice in `default` never taken up. */
-#define HEPS "/apis/discovery.k8s.io/v1/namespaces/team/endpointslices/"
-#define REPS "/apis/discovery.k8s.io/v1/namespaces/team-remote/endpointslices/"
 static void test_endpointslice_kind(void **state)
 {
     (void)state;
-    static const char obj[] =
-        "{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\",\"metadata\":{"
-        "\"name\":\"web-abc\",\"namespace\":\"team\",\"uid\":\"h-1\",\"resourceVersion\":\"10\","
-        "\"labels\":{\"kubernetes.io/service-name\":\"web\"}},\"addressType\":\"IPv4\","
-        "\"endpoints\":[{\"addresses\":[\"10.10.1.7\"],\"conditions\":{\"ready\":true},"
-        "\"nodeName\":\"home-node-1\"},{\"addresses\":[\"10.20.1.9\"],\"conditions\":"
-        "{\"ready\":true},\"nodeName\":\"liqo-foreign\"}],\"ports\":[{\"name\":\"http\","
-        "\"port\":8080,\"protocol\":\"TCP\"}]}";
     static const char apiserver[] =
         "{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\",\"metadata\":{"
         "\"name\":\"kubernetes\",\"namespace\":\"default\",\"uid\":\"k-1\","
         "\"resourceVersion\":\"11\",\"labels\":{\"kubernetes.io/service-name\":\"kubernetes\"}},"
         "\"addressType\":\"IPv4\",\"endpoints\":[],\"ports\":[]}";
+    const char *obj = home_eps("10");
     boot_kind = LQ_MIRROR_ENDPOINTSLICE;
-    char both[4096];
+    char both[8192];
     (void)snprintf(both, sizeof both, "%s\n%s\n", apiserver, obj);
     boot(both);
     req_t *q = expect(HOME, "GET", HEPS "web-abc");
@@ -657,21 +747,7 @@ static void test_endpointslice_kind(void **state)
     q = expect(FOREIGN, "GET", REPS "web-abc");
     reply_404(q);
     q = expect(FOREIGN, "PATCH", REPS "web-abc" APPLY_Q);
-    lq_forge_eps_params_t ep = { { .kind = LQ_FORGE_CONF_SECRET, .remote_name = "web-abc",
-                                   .remote_ns = "team-remote", .home_id = HOME_ID,
-                                   .foreign_id = FOREIGN_ID, .home_uid = "h-1" },
-                                 "liqo-foreign", "home-name", true };
-    static char want[8192];
-    static unsigned char arena[64 * 1024];
-    lq_json_doc_t doc;
-    lq_json_doc_init(&doc, arena, sizeof arena);
-    size_t len = 0;
-    lq_forge_eps_facts_t ef;
-    uint64_t h = 0;
-    assert_int_equal(lq_forge_eps_build(&doc, &ep, obj, strlen(obj), want, sizeof want - 1, &len,
-                                        &ef, &h), LQ_OK);
-    want[len] = '\0';
-    assert_string_equal(q->body, want);
+    assert_string_equal(q->body, eps_body(false, obj, NULL));
     assert_non_null(strstr(q->body, "\"nodeName\":\"home-name\""));
     assert_null(strstr(q->body, "10.20.1.9")); /* the offloaded pod's endpoint is left out */
     reply(q, 200, remote_meta("web-abc", "r-1", "500", OUR_LABELS, ""));
@@ -679,6 +755,172 @@ static void test_endpointslice_kind(void **state)
     assert_int_equal(mir.stats.applies, 1);
     assert_null(rec_of("kubernetes"));
     assert_string_equal(rec_of("web-abc")->parent, "web");
+}
+
+/* ---- readiness gating: home unreachable (lq_mirror_home_available) ---------------------- */
+
+/* A gate pass: our copy read back (a full GET on the foreign side: the endpoints are the
+ * input), then, unless apply_rv is NULL, its gated body applied with the uid we own: every
+ * endpoint ready=false; the apply answered with version apply_rv. Without an apply,
+ * nothing else is asked (no retry either). */
+static void gate_pass(const char *copy, const char *apply_rv)
+{
+    req_t *q = expect(FOREIGN, "GET", REPS "web-abc");
+    assert_null(strstr(q->head, LQ_KREQ_ACCEPT_META));
+    reply(q, 200, copy);
+    if (!apply_rv) {
+        quiet(1000);
+        return;
+    }
+    q = expect(FOREIGN, "PATCH", REPS "web-abc" APPLY_Q);
+    assert_non_null(strstr(q->head, "\r\nContent-Type: application/apply-patch+yaml\r\n"));
+    assert_string_equal(q->body, eps_body(true, copy, "r-1"));
+    assert_int_equal(count_of(q->body, "\"ready\":false"), 2);
+    assert_null(strstr(q->body, "\"ready\":true"));
+    assert_non_null(strstr(q->body, "\"uid\":\"r-1\""));
+    reply(q, 200, remote_meta("web-abc", "r-1", apply_rv, OUR_LABELS, ""));
+    quiet(300);
+}
+
+/* No request went to the home cluster from srv.reqs[from] on. */
+static void no_home_request_since(size_t from)
+{
+    for (size_t i = from; i < srv.nreqs; i++)
+        if (srv.reqs[i].side == HOME)
+            fail_msg("request to home while it is down: %s %s", srv.reqs[i].method,
+                     srv.reqs[i].path);
+}
+
+/* web-abc reflected (remote r-1), then home unreachable: its copy gated (version 501). */
+static size_t reflect_then_gate(void)
+{
+    boot_kind = LQ_MIRROR_ENDPOINTSLICE;
+    boot_with(home_eps("10"));
+    reflect_eps(home_eps("10"));
+    size_t from = srv.nreqs;
+    lq_mirror_home_available(&mir, false);
+    gate_pass(remote_eps("r-1", "500", "true", "true"), "501");
+    lq_mirror_rec_t *r = rec_of("web-abc");
+    assert_int_equal(r->state, LQ_MIRROR_GATED);
+    assert_string_equal(r->remote_uid, "r-1");
+    assert_int_equal(mir.stats.applies, 2);
+    assert_int_equal(mir.stats.gated, 1);
+    return from;
+}
+
+/* Home down: the copy is read back on the foreign side only and applied with every
+ * endpoint not ready; a pass that finds it as we wrote it writes nothing; a foreign edit
+ * (an endpoint made ready again) is gated again, though the gated body is the same. */
+static void test_eps_gated_while_home_down(void **state)
+{
+    (void)state;
+    size_t from = reflect_then_gate();
+    /* the foreign watch shows our write: no pass */
+    watch_event(FOREIGN, "MODIFIED", remote_eps("r-1", "501", "false", "false"));
+    quiet(500);
+    /* a pass while still down (a home event): the copy is as we wrote it, no write */
+    watch_event(HOME, "MODIFIED", home_eps("11"));
+    gate_pass(remote_eps("r-1", "501", "false", "false"), NULL);
+    assert_int_equal(mir.stats.applies, 2);
+    assert_int_equal(mir.stats.noops, 1);
+    assert_int_equal(rec_of("web-abc")->state, LQ_MIRROR_GATED);
+    /* someone marks an endpoint ready in the foreign cluster: gated again */
+    watch_event(FOREIGN, "MODIFIED", remote_eps("r-1", "502", "true", "false"));
+    gate_pass(remote_eps("r-1", "502", "true", "false"), "503");
+    assert_int_equal(mir.stats.gated, 2);
+    assert_string_equal(rec_of("web-abc")->h.own_rv, "503");
+    no_home_request_since(from);
+}
+
+/* Home down and our copy replaced by someone (another uid) or deleted: not written, the
+ * record disowns it; nothing is created while home is down, not even by a later pass.
+ * When home is back, a deleted copy is created again from the home slice. */
+static void test_eps_gate_copy_replaced_or_gone(void **state)
+{
+    (void)state;
+    size_t from = reflect_then_gate();
+    watch_event(HOME, "MODIFIED", home_eps("11"));
+    gate_pass(remote_eps("r-evil", "900", "true", "true"), NULL);
+    assert_string_equal(rec_of("web-abc")->remote_uid, "");
+    assert_int_equal(mir.stats.applies, 2);
+    watch_event(HOME, "MODIFIED", home_eps("12"));
+    quiet(1000); /* nothing of ours left: no request */
+    no_home_request_since(from);
+
+    from = reflect_then_gate();
+    watch_event(HOME, "MODIFIED", home_eps("11"));
+    req_t *q = expect(FOREIGN, "GET", REPS "web-abc");
+    reply_404(q);
+    quiet(1000);
+    assert_string_equal(rec_of("web-abc")->remote_uid, "");
+    watch_event(HOME, "MODIFIED", home_eps("12"));
+    quiet(1000);
+    assert_int_equal(mir.stats.applies, 2);
+    no_home_request_since(from);
+    lq_mirror_home_available(&mir, true);
+    reflect_eps(home_eps("12"));
+    assert_int_equal(rec_of("web-abc")->state, LQ_MIRROR_REFLECTED);
+}
+
+/* Home back: the slice is forged from home again, with its endpoints' real readiness. */
+static void test_eps_home_back(void **state)
+{
+    (void)state;
+    (void)reflect_then_gate();
+    lq_mirror_home_available(&mir, true);
+    req_t *q = expect(HOME, "GET", HEPS "web-abc");
+    reply(q, 200, home_eps("10"));
+    q = expect(FOREIGN, "PATCH", REPS "web-abc" APPLY_Q);
+    assert_string_equal(q->body, eps_body(false, home_eps("10"), "r-1"));
+    assert_int_equal(count_of(q->body, "\"ready\":true"), 2);
+    reply(q, 200, remote_meta("web-abc", "r-1", "502", OUR_LABELS, ""));
+    quiet(500);
+    assert_int_equal(rec_of("web-abc")->state, LQ_MIRROR_REFLECTED);
+    assert_int_equal(mir.stats.applies, 3);
+    assert_int_equal(mir.stats.gated, 1);
+}
+
+/* Home goes down while the slice's first write (no remote uid owned yet) is in flight: the
+ * copy it creates carries the home readiness, so it is gated as soon as the write is done. */
+static void test_eps_home_down_during_first_write(void **state)
+{
+    (void)state;
+    boot_kind = LQ_MIRROR_ENDPOINTSLICE;
+    boot_with(home_eps("10"));
+    req_t *q = expect(HOME, "GET", HEPS "web-abc");
+    reply(q, 200, home_eps("10"));
+    q = expect(FOREIGN, "GET", REPS "web-abc");
+    reply_404(q);
+    q = expect(FOREIGN, "PATCH", REPS "web-abc" APPLY_Q);
+    size_t from = srv.nreqs;
+    lq_mirror_home_available(&mir, false);
+    reply(q, 200, remote_meta("web-abc", "r-1", "500", OUR_LABELS, ""));
+    gate_pass(remote_eps("r-1", "500", "true", "true"), "501");
+    assert_int_equal(rec_of("web-abc")->state, LQ_MIRROR_GATED);
+    assert_int_equal(mir.stats.gated, 1);
+    no_home_request_since(from);
+}
+
+/* Other kinds ignore lq_mirror_home_available: a ConfigMap is still read from home. */
+static void test_home_available_ignored_by_configmaps(void **state)
+{
+    (void)state;
+    const char *obj = home_cm("app-config", "h-1", "10", "", "v1");
+    boot_with(obj);
+    reflect_new(obj);
+    quiet(300);
+    lq_mirror_home_available(&mir, false);
+    quiet(500);
+    const char *v2 = home_cm("app-config", "h-1", "11", "", "v2");
+    watch_event(HOME, "MODIFIED", v2);
+    req_t *q = expect(HOME, "GET", HNS "app-config");
+    reply(q, 200, v2);
+    q = expect(FOREIGN, "PATCH", RNS "app-config" APPLY_Q);
+    assert_apply_body(q, v2, "app-config", "h-1", "r-1");
+    reply(q, 200, applied_meta("app-config", "r-1", "501"));
+    quiet(300);
+    assert_int_equal(rec_of("app-config")->state, LQ_MIRROR_REFLECTED);
+    assert_int_equal(mir.stats.gated, 0);
 }
 
 int main(void)
@@ -693,6 +935,11 @@ int main(void)
         cmocka_unit_test(test_root_ca_name_mapping),
         cmocka_unit_test(test_endpointslice_kind),
         cmocka_unit_test(test_replaced_copy_not_adopted),
+        cmocka_unit_test(test_eps_gated_while_home_down),
+        cmocka_unit_test(test_eps_gate_copy_replaced_or_gone),
+        cmocka_unit_test(test_eps_home_back),
+        cmocka_unit_test(test_eps_home_down_during_first_write),
+        cmocka_unit_test(test_home_available_ignored_by_configmaps),
     };
     return cmocka_run_group_tests_name("mirror", tests, NULL, NULL);
 }
