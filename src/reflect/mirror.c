@@ -720,6 +720,7 @@ static void got_gate(lq_refl_work_t *w, lq_err_t err, const char *rns)
     lq_mirror_rec_t *r = REC(w);
     if (err == LQ_ENOTFOUND) {
         disown(r); /* written again from the home slice when home is back */
+        r->state = LQ_MIRROR_PENDING;
         lq_refl_finish(w, LQ_RTAB_DONE, 0);
         return;
     }
@@ -732,6 +733,7 @@ static void got_gate(lq_refl_work_t *w, lq_err_t err, const char *rns)
     (void)lq_scan_uid_rv(w->obj[FOREIGN], w->len[FOREIGN], uid, sizeof uid, rv, sizeof rv);
     if (strcmp(uid, r->remote_uid) != 0) {
         disown(r); /* replaced by someone else: not ours to write */
+        r->state = LQ_MIRROR_PENDING;
         lq_refl_finish(w, LQ_RTAB_DONE, 0);
         return;
     }

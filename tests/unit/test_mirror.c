@@ -842,6 +842,7 @@ static void test_eps_gate_copy_replaced_or_gone(void **state)
     watch_event(HOME, "MODIFIED", home_eps("11"));
     gate_pass(remote_eps("r-evil", "900", "true", "true"), NULL);
     assert_string_equal(rec_of("web-abc")->remote_uid, "");
+    assert_int_equal(rec_of("web-abc")->state, LQ_MIRROR_PENDING); /* no copy to report */
     assert_int_equal(mir.stats.applies, 2);
     watch_event(HOME, "MODIFIED", home_eps("12"));
     quiet(1000); /* nothing of ours left: no request */
@@ -853,6 +854,7 @@ static void test_eps_gate_copy_replaced_or_gone(void **state)
     reply_404(q);
     quiet(1000);
     assert_string_equal(rec_of("web-abc")->remote_uid, "");
+    assert_int_equal(rec_of("web-abc")->state, LQ_MIRROR_PENDING);
     watch_event(HOME, "MODIFIED", home_eps("12"));
     quiet(1000);
     assert_int_equal(mir.stats.applies, 2);
