@@ -120,6 +120,12 @@ lq_err_t lq_port_file_read(const char *path, char *buf, size_t cap, size_t *len)
 /* Modification time (ms since epoch) and size, so rotating credentials can be re-read
  * only when they change. Returns LQ_OK, LQ_ENOTFOUND or LQ_EIO. */
 lq_err_t lq_port_file_stat(const char *path, int64_t *mtime_ms, uint64_t *size);
+/* Replaces a file with len bytes, readable and writable by the owner only (0600): written
+ * to "<path>.tmp" (created fresh, never through a symbolic link), synced, then renamed over
+ * path, so a reader sees the old or the new content, never a part. The directory must
+ * exist. Returns LQ_OK, LQ_ENOTFOUND (no such directory), LQ_EFORBIDDEN, LQ_ETOOBIG (path
+ * too long) or LQ_EIO. */
+lq_err_t lq_port_file_write(const char *path, const void *data, size_t len);
 /* Value of an environment variable, or NULL. */
 const char *lq_port_getenv(const char *name);
 

@@ -33,6 +33,11 @@ typedef struct lq_tls_profile_cfg {
     const unsigned char *key;  /* its private key (RSA or EC), required with cert */
     size_t key_len;
     bool insecure_skip_verify; /* honoured, with a loud warning in the log */
+    /* Server side (the kubelet API): cert/key are the serving certificate (required), ca
+     * the client CA every peer must present a certificate of (required: no anonymous
+     * client is accepted); insecure_skip_verify must be false. Sessions of a server
+     * profile are started with lq_tls_accept. */
+    bool server;
 } lq_tls_profile_cfg_t;
 
 typedef struct lq_tls_stats {
@@ -60,6 +65,41 @@ void lq_tls_profile_close(int profile);
  * (then checked against the certificate's IP-address SANs and no SNI is sent).
  * Returns LQ_OK, LQ_ENOSPC (session table full), LQ_ETLS, LQ_EINVAL. */
 lq_err_t lq_tls_open(int *session, int profile, lq_port_fd_t fd, const char *server_name);
+/* Starts a server session on an accepted descriptor (a server profile).
+ * Returns LQ_OK, LQ_ENOSPC (session table full), LQ_ETLS, LQ_EINVAL. */
+lq_err_t lq_tls_accept(int *session, int profile, lq_port_fd_t fd);
+/* Replaces the client CA of a server profile (the home cluster's client-ca-file changed).
+ * Takes effect for handshakes that start afterwards; sessions already verified are kept.
+ * On failure err says why and the old CA stays. Returns LQ_OK, LQ_ECONFIG, LQ_ENOSPC,
+ * LQ_EINVAL. */
+lq_err_t lq_tls_profile_set_ca(int profile, const unsigned char *ca, size_t ca_len, char *err,
+                               size_t cap);
+/* The verified client certificate of a server session, as Kubernetes reads it: the
+ * subject's CN is the user name, each O a group. user gets the CN (cap bytes, NUL-
+ * terminated); groups gets the O values one after the other, each NUL-terminated (gcap
+ * bytes in all), *n_groups their count (values that do not fit are left out and counted
+ * in *n_dropped). Returns LQ_OK, LQ_ENOTFOUND (no peer certificate or no CN), LQ_ETOOBIG
+ * (the CN does not fit), LQ_EINVAL. */
+lq_err_t lq_tls_peer_identity(int session, char *user, size_t cap, char *groups, size_t gcap,
+                              size_t *n_groups, size_t *n_dropped);
+
+/* A new ECDSA P-256 key and a self-signed serving certificate for it (what a kubelet
+ * generates when it has no certificate): subject CN=cn, SANs dns (optional) and ip
+ * (optional, IPv4 or IPv6 literal), valid from now - 1 h for days days, key usage
+ * digitalSignature, extended key usage serverAuth. Both are written as PEM (NUL-
+ * terminated; *cert_len / *key_len without the NUL). Call after lq_tls_init; mbedTLS's
+ * allocations come from its arena and are freed before returning.
+ * Returns LQ_OK, LQ_ETOOBIG (a buffer too small), LQ_EINVAL (bad ip or arguments),
+ * LQ_ETLS. */
+lq_err_t lq_tls_make_self_signed(const char *cn, const char *dns, const char *ip, unsigned days,
+                                 int64_t now_ms, char *cert, size_t cert_cap, size_t *cert_len,
+                                 char *key, size_t key_cap, size_t *key_len);
+/* When the first certificate of a PEM chain expires (ms since the epoch) and whether it
+ * names ip (an IP literal) among its SANs. Returns LQ_OK, LQ_ECONFIG (unparsable),
+ * LQ_EINVAL. */
+lq_err_t lq_tls_cert_info(const unsigned char *pem, size_t len, const char *ip,
+                          int64_t *not_after_ms, bool *has_ip);
+
 /* Advances the handshake. Returns LQ_OK (done, peer verified), LQ_AGAIN (wait for
  * lq_tls_wants()), LQ_ETLS (failed; lq_tls_error() says why, e.g. "certificate signed
  * by an unknown authority", "certificate is not valid for 10.0.0.1", "certificate

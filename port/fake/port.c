@@ -644,6 +644,13 @@ lq_err_t lq_port_file_read(const char *path, char *buf, size_t cap, size_t *len)
     return LQ_OK;
 }
 
+lq_err_t lq_port_file_write(const char *path, const void *data, size_t len)
+{
+    if (path == NULL || (data == NULL && len > 0))
+        return LQ_EINVAL;
+    return lq_fake_file_set(path, data, len) == 0 ? LQ_OK : LQ_EIO;
+}
+
 lq_err_t lq_port_file_stat(const char *path, int64_t *mtime_ms, uint64_t *size)
 {
     fake_file_t *f = file_of(path);

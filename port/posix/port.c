@@ -450,6 +450,44 @@ int lq_port_signal_take(void)
 
 /* --- files ------------------------------------------------------------------- */
 
+lq_err_t lq_port_file_write(const char *path, const void *data, size_t len)
+{
+    if (path == NULL || path[0] == '\0' || (data == NULL && len > 0))
+        return LQ_EINVAL;
+    char tmp[1024];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return LQ_ETOOBIG;
+    (void)unlink(tmp); /* a leftover of a crash; O_EXCL below refuses anything else */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? LQ_ENOTFOUND
+               : errno == EACCES || errno == EPERM ? LQ_EFORBIDDEN
+                                                   : LQ_EIO;
+    const char *p = data;
+    size_t off = 0;
+    lq_err_t e = LQ_OK;
+    while (off < len) {
+        ssize_t w = write(fd, p + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            e = LQ_EIO;
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (e == LQ_OK && fsync(fd) != 0)
+        e = LQ_EIO;
+    if (close(fd) != 0 && e == LQ_OK)
+        e = LQ_EIO;
+    if (e == LQ_OK && rename(tmp, path) != 0)
+        e = errno == EACCES || errno == EPERM ? LQ_EFORBIDDEN : LQ_EIO;
+    if (e != LQ_OK)
+        (void)unlink(tmp);
+    return e;
+}
+
 lq_err_t lq_port_file_read(const char *path, char *buf, size_t cap, size_t *len)
 {
     if (path == NULL || buf == NULL || cap == 0 || len == NULL)

@@ -24,11 +24,14 @@
 #include "mbedtls/error.h"
 #include "mbedtls/memory_buffer_alloc.h"
 #include "mbedtls/net_sockets.h"
+#include "mbedtls/oid.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/sha256.h"
 #include "mbedtls/ssl.h"
 #include "mbedtls/version.h"
 #include "mbedtls/x509_crt.h"
+#include "mbedtls/base64.h"
+#include "mbedtls/ecp.h"
 #include "psa/crypto.h"
 
 #include "liqolet/log.h"
@@ -47,6 +50,7 @@
 
 typedef struct profile {
     bool used;
+    bool server;
     bool skip_verify;
     bool has_cert;
     mbedtls_x509_crt ca;
@@ -393,6 +397,12 @@ lq_err_t lq_tls_profile_open(int *profile, const lq_tls_profile_cfg_t *cfg, char
         textf(err, cap, "TLS layer not initialised (lq_tls_init)");
         return LQ_EINVAL;
     }
+    if (cfg->server && (cfg->cert == NULL || cfg->ca == NULL || cfg->insecure_skip_verify)) {
+        textf(err, cap, cfg->cert == NULL ? "server profile without a serving certificate"
+                        : cfg->ca == NULL ? "server profile without a client CA"
+                                          : "a server profile always verifies its clients");
+        return LQ_ECONFIG;
+    }
     if ((cfg->cert != NULL) != (cfg->key != NULL)) {
         textf(err, cap, cfg->cert ? "client certificate given without its private key"
                                   : "client key given without its certificate");
@@ -419,6 +429,7 @@ lq_err_t lq_tls_profile_open(int *profile, const lq_tls_profile_cfg_t *cfg, char
     mbedtls_pk_init(&p->key);
     mbedtls_ssl_config_init(&p->conf);
     p->skip_verify = cfg->insecure_skip_verify;
+    p->server = cfg->server;
     lq_err_t e = LQ_OK;
     int ret;
 
@@ -471,8 +482,9 @@ lq_err_t lq_tls_profile_open(int *profile, const lq_tls_profile_cfg_t *cfg, char
         p->has_cert = true;
     }
 
-    ret = mbedtls_ssl_config_defaults(&p->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                      MBEDTLS_SSL_PRESET_DEFAULT);
+    ret = mbedtls_ssl_config_defaults(&p->conf, p->server ? MBEDTLS_SSL_IS_SERVER
+                                                          : MBEDTLS_SSL_IS_CLIENT,
+                                      MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
     if (ret != 0) {
         char t[96];
         mbed_err_text(ret, t, sizeof t);
@@ -492,7 +504,7 @@ lq_err_t lq_tls_profile_open(int *profile, const lq_tls_profile_cfg_t *cfg, char
         if (ret != 0) {
             char t[96];
             mbed_err_text(ret, t, sizeof t);
-            textf(err, cap, "client certificate not usable: %s", t);
+            textf(err, cap, "%s certificate not usable: %s", p->server ? "serving" : "client", t);
             e = ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? LQ_ENOSPC : LQ_ECONFIG;
             goto fail;
         }
@@ -581,6 +593,265 @@ lq_err_t lq_tls_open(int *session, int profile, lq_port_fd_t fd, const char *ser
                 server_name);
     *session = slot;
     return LQ_OK;
+}
+
+lq_err_t lq_tls_accept(int *session, int profile, lq_port_fd_t fd)
+{
+    if (session == NULL)
+        return LQ_EINVAL;
+    *session = -1;
+    profile_t *p = profile_get(profile);
+    if (p == NULL || !p->server || fd < 0)
+        return LQ_EINVAL;
+    int slot = -1;
+    for (int i = 0; i < (int)LQ_TLS_MAX_SESSIONS; i++)
+        if (!sessions[i].used) {
+            slot = i;
+            break;
+        }
+    if (slot < 0)
+        return LQ_ENOSPC; /* the caller says who was refused */
+    session_t *s = &sessions[slot];
+    memset(s, 0, sizeof *s);
+    s->profile = profile;
+    s->fd = fd;
+    textf(s->name, sizeof s->name, "client");
+    mbedtls_ssl_init(&s->ssl);
+    int ret = mbedtls_ssl_setup(&s->ssl, &p->conf);
+    if (ret != 0) {
+        mbedtls_ssl_free(&s->ssl);
+        memset(s, 0, sizeof *s);
+        return ret == MBEDTLS_ERR_SSL_ALLOC_FAILED ? LQ_ENOSPC : LQ_ETLS;
+    }
+    mbedtls_ssl_set_verify(&s->ssl, verify_cb, s);
+    mbedtls_ssl_set_bio(&s->ssl, s, bio_send, bio_recv, NULL);
+    s->used = true;
+    s->wants = LQ_PORT_IN; /* the ClientHello comes first */
+    if (++sessions_open > sessions_peak)
+        sessions_peak = sessions_open;
+    *session = slot;
+    return LQ_OK;
+}
+
+lq_err_t lq_tls_profile_set_ca(int profile, const unsigned char *ca, size_t ca_len, char *err,
+                               size_t cap)
+{
+    char dummy[1];
+    if (err == NULL || cap == 0) {
+        err = dummy;
+        cap = sizeof dummy;
+    }
+    err[0] = '\0';
+    profile_t *p = profile_get(profile);
+    if (p == NULL || ca == NULL || ca_len == 0) {
+        textf(err, cap, "no profile or no CA given");
+        return LQ_EINVAL;
+    }
+    if (pem_without_nul(ca, ca_len)) {
+        textf(err, cap, "CA bundle: PEM text must include its terminating NUL in the length");
+        return LQ_EINVAL;
+    }
+    mbedtls_x509_crt fresh;
+    mbedtls_x509_crt_init(&fresh);
+    int ret = mbedtls_x509_crt_parse(&fresh, ca, ca_len);
+    if (ret < 0 || fresh.version == 0) {
+        lq_err_t e = ret < 0 ? parse_fail(err, cap, "CA bundle", ret) : LQ_ECONFIG;
+        if (ret >= 0)
+            textf(err, cap, "CA bundle holds no certificate");
+        mbedtls_x509_crt_free(&fresh);
+        return e;
+    }
+    /* A handshake in progress reads the chain when it verifies: those are ended (their
+     * clients reconnect); sessions already verified do not use it any more. */
+    for (int i = 0; i < (int)LQ_TLS_MAX_SESSIONS; i++)
+        if (sessions[i].used && sessions[i].profile == profile && !sessions[i].done) {
+            sessions[i].failed = LQ_ETLS;
+            textf(sessions[i].err, sizeof sessions[i].err, "client CA replaced during the handshake");
+        }
+    mbedtls_x509_crt_free(&p->ca);
+    p->ca = fresh; /* the chain's first element is the struct itself: moved, not copied */
+    mbedtls_ssl_conf_ca_chain(&p->conf, &p->ca, NULL);
+    return LQ_OK;
+}
+
+/* Copies an X.509 name value (not NUL-terminated) into dst; false when it does not fit. */
+static bool name_copy(const mbedtls_x509_buf *v, char *dst, size_t cap)
+{
+    if (v->len >= cap || memchr(v->p, '\0', v->len) != NULL)
+        return false;
+    memcpy(dst, v->p, v->len);
+    dst[v->len] = '\0';
+    return true;
+}
+
+lq_err_t lq_tls_peer_identity(int session, char *user, size_t cap, char *groups, size_t gcap,
+                              size_t *n_groups, size_t *n_dropped)
+{
+    session_t *s = session_get(session);
+    if (s == NULL || !s->done || user == NULL || cap == 0 || n_groups == NULL ||
+        (groups == NULL && gcap > 0))
+        return LQ_EINVAL;
+    user[0] = '\0';
+    *n_groups = 0;
+    if (n_dropped)
+        *n_dropped = 0;
+    const mbedtls_x509_crt *crt = mbedtls_ssl_get_peer_cert(&s->ssl);
+    if (crt == NULL)
+        return LQ_ENOTFOUND;
+    bool have_cn = false;
+    size_t off = 0;
+    for (const mbedtls_x509_name *n = &crt->subject; n != NULL; n = n->next) {
+        if (n->oid.p == NULL)
+            continue;
+        if (!have_cn && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0) {
+            if (!name_copy(&n->val, user, cap))
+                return LQ_ETOOBIG;
+            have_cn = true;
+        } else if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_ORGANIZATION, &n->oid) == 0) {
+            if (off < gcap && name_copy(&n->val, groups + off, gcap - off)) {
+                off += n->val.len + 1;
+                (*n_groups)++;
+            } else if (n_dropped) {
+                (*n_dropped)++;
+            }
+        }
+    }
+    return have_cn && user[0] ? LQ_OK : LQ_ENOTFOUND;
+}
+
+/* "YYYYMMDDhhmmss" (UTC) for mbedtls_x509write_crt_set_validity. */
+static void x509_time(char out[16], int64_t ms)
+{
+    int64_t secs = ms / 1000, days = secs / 86400, rem = secs % 86400;
+    /* civil from days (Howard Hinnant's algorithm), days since 1970-01-01 */
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    int64_t doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    unsigned v[6] = { (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u,
+                      (unsigned)(rem / 3600) % 100u, (unsigned)(rem % 3600 / 60) % 100u,
+                      (unsigned)(rem % 60) % 100u };
+    (void)snprintf(out, 16, "%04u%02u%02u%02u%02u%02u", v[0], v[1], v[2], v[3], v[4], v[5]);
+}
+
+lq_err_t lq_tls_make_self_signed(const char *cn, const char *dns, const char *ip, unsigned days,
+                                 int64_t now_ms, char *cert, size_t cert_cap, size_t *cert_len,
+                                 char *key, size_t key_cap, size_t *key_len)
+{
+    if (!inited || cn == NULL || cn[0] == '\0' || days == 0 || cert == NULL || key == NULL ||
+        cert_len == NULL || key_len == NULL || strlen(cn) > 64)
+        return LQ_EINVAL;
+    unsigned char ipb[16];
+    size_t iplen = 0;
+    if (ip != NULL && ip[0] != '\0') {
+        iplen = mbedtls_x509_crt_parse_cn_inet_pton(ip, ipb);
+        if (iplen != 4 && iplen != 16)
+            return LQ_EINVAL;
+    }
+    lq_err_t e = LQ_ETLS;
+    mbedtls_pk_context pk;
+    mbedtls_x509write_cert w;
+    mbedtls_pk_init(&pk);
+    mbedtls_x509write_crt_init(&w);
+    char subject[80], from[16], to[16];
+    unsigned char serial[16];
+    mbedtls_x509_san_list san[2];
+    size_t nsan = 0;
+    memset(san, 0, sizeof san);
+    if (dns != NULL && dns[0] != '\0') {
+        san[nsan].node.type = MBEDTLS_X509_SAN_DNS_NAME;
+        san[nsan].node.san.unstructured_name.p = (unsigned char *)(uintptr_t)dns;
+        san[nsan].node.san.unstructured_name.len = strlen(dns);
+        nsan++;
+    }
+    if (iplen) {
+        san[nsan].node.type = MBEDTLS_X509_SAN_IP_ADDRESS;
+        san[nsan].node.san.unstructured_name.p = ipb;
+        san[nsan].node.san.unstructured_name.len = iplen;
+        nsan++;
+    }
+    if (nsan == 2)
+        san[0].next = &san[1];
+    textf(subject, sizeof subject, "CN=%s", cn);
+    x509_time(from, now_ms - 3600 * 1000);
+    x509_time(to, now_ms + (int64_t)days * 86400 * 1000);
+    if (mbedtls_ctr_drbg_random(&drbg, serial, sizeof serial) != 0)
+        goto out;
+    serial[0] &= 0x7f; /* a positive INTEGER */
+    serial[0] |= 0x01; /* no leading zero byte */
+    if (mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0 ||
+        mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk), mbedtls_ctr_drbg_random,
+                            &drbg) != 0)
+        goto out;
+    mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
+    mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
+    mbedtls_x509write_crt_set_subject_key(&w, &pk);
+    mbedtls_x509write_crt_set_issuer_key(&w, &pk);
+    static const unsigned char server_auth[] = MBEDTLS_OID_SERVER_AUTH;
+    mbedtls_asn1_sequence eku = { { MBEDTLS_ASN1_OID, sizeof server_auth - 1,
+                                    (unsigned char *)(uintptr_t)server_auth }, NULL };
+    if (mbedtls_x509write_crt_set_subject_name(&w, subject) != 0 ||
+        mbedtls_x509write_crt_set_issuer_name(&w, subject) != 0 ||
+        mbedtls_x509write_crt_set_serial_raw(&w, serial, sizeof serial) != 0 ||
+        mbedtls_x509write_crt_set_validity(&w, from, to) != 0 ||
+        mbedtls_x509write_crt_set_basic_constraints(&w, 0, -1) != 0 ||
+        mbedtls_x509write_crt_set_key_usage(&w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0 ||
+        mbedtls_x509write_crt_set_ext_key_usage(&w, &eku) != 0 ||
+        (nsan && mbedtls_x509write_crt_set_subject_alternative_name(&w, san) != 0))
+        goto out;
+    int ret = mbedtls_x509write_crt_pem(&w, (unsigned char *)cert, cert_cap,
+                                        mbedtls_ctr_drbg_random, &drbg);
+    if (ret == 0)
+        ret = mbedtls_pk_write_key_pem(&pk, (unsigned char *)key, key_cap);
+    if (ret == MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL || ret == MBEDTLS_ERR_ASN1_BUF_TOO_SMALL) {
+        e = LQ_ETOOBIG;
+        goto out;
+    }
+    if (ret != 0)
+        goto out;
+    *cert_len = strlen(cert);
+    *key_len = strlen(key);
+    e = LQ_OK;
+out:
+    mbedtls_x509write_crt_free(&w);
+    mbedtls_pk_free(&pk);
+    return e;
+}
+
+lq_err_t lq_tls_cert_info(const unsigned char *pem, size_t len, const char *ip,
+                          int64_t *not_after_ms, bool *has_ip)
+{
+    if (pem == NULL || len == 0 || not_after_ms == NULL || has_ip == NULL)
+        return LQ_EINVAL;
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    lq_err_t e = LQ_ECONFIG;
+    if (mbedtls_x509_crt_parse(&crt, pem, len) < 0 || crt.version == 0)
+        goto out;
+    const mbedtls_x509_time *t = &crt.valid_to;
+    /* days from civil (inverse of x509_time) */
+    int64_t y = t->year - (t->mon <= 2), era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400, mp = t->mon > 2 ? t->mon - 3 : t->mon + 9;
+    int64_t doy = (153 * mp + 2) / 5 + t->day - 1, doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = era * 146097 + doe - 719468;
+    *not_after_ms = ((days * 86400) + t->hour * 3600 + t->min * 60 + t->sec) * 1000;
+    *has_ip = false;
+    unsigned char ipb[16];
+    size_t iplen = ip ? mbedtls_x509_crt_parse_cn_inet_pton(ip, ipb) : 0;
+    for (const mbedtls_x509_sequence *cur = &crt.subject_alt_names; iplen && cur; cur = cur->next) {
+        unsigned tag = (unsigned)cur->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK;
+        if (tag == MBEDTLS_X509_SAN_IP_ADDRESS && cur->buf.len == iplen &&
+            memcmp(cur->buf.p, ipb, iplen) == 0)
+            *has_ip = true;
+    }
+    e = LQ_OK;
+out:
+    mbedtls_x509_crt_free(&crt);
+    return e;
 }
 
 lq_err_t lq_tls_handshake(int session)
