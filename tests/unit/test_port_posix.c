@@ -12,7 +12,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "liqolet/port.h"
@@ -181,6 +185,151 @@ static void test_file_read_limits(void **state)
     assert_int_equal(lq_port_file_stat(path, &mtime, &size), LQ_ENOTFOUND);
 }
 
+/* --- file_write ----------------------------------------------------------------------- */
+
+static void read_back(const char *path, const char *want)
+{
+    char buf[256];
+    size_t len = 0;
+    assert_int_equal(lq_port_file_read(path, buf, sizeof buf, &len), LQ_OK);
+    assert_int_equal(len, strlen(want));
+    assert_string_equal(buf, want);
+}
+
+static void no_tmp_left(const char *path)
+{
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    struct stat st;
+    assert_int_equal(lstat(tmp, &st), -1);
+    assert_int_equal(errno, ENOENT);
+}
+
+static void expect_mode_0600(const char *path)
+{
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0600);
+}
+
+static void test_file_write(void **state)
+{
+    (void)state;
+    mode_t old_umask = umask(0); /* 0600 must come from the call, not from the umask */
+    char dir[] = "/tmp/lq-port-write-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], tmp[300], victim[256], link_path[256];
+    snprintf(path, sizeof path, "%s/kubelet.crt", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+
+    /* a new file */
+    assert_int_equal(lq_port_file_write(path, "first", 5), LQ_OK);
+    read_back(path, "first");
+    expect_mode_0600(path);
+    no_tmp_left(path);
+
+    /* replaced atomically: a new inode renamed over the old one, so a reader that opened
+     * the old file keeps reading the old content in full */
+    struct stat st1, st2;
+    assert_int_equal(stat(path, &st1), 0);
+    int reader = open(path, O_RDONLY);
+    assert_true(reader >= 0);
+    static const char second[] = "second, longer content of the certificate file";
+    assert_int_equal(lq_port_file_write(path, second, sizeof second - 1), LQ_OK);
+    read_back(path, second);
+    assert_int_equal(stat(path, &st2), 0);
+    assert_true(st1.st_ino != st2.st_ino);
+    char old[16];
+    assert_int_equal(read(reader, old, sizeof old), 5);
+    assert_memory_equal(old, "first", 5);
+    close(reader);
+    expect_mode_0600(path);
+    no_tmp_left(path);
+
+    /* shorter content: nothing of the old remains */
+    assert_int_equal(lq_port_file_write(path, "3", 1), LQ_OK);
+    read_back(path, "3");
+    /* empty content */
+    assert_int_equal(lq_port_file_write(path, NULL, 0), LQ_OK);
+    read_back(path, "");
+    no_tmp_left(path);
+
+    /* an existing file readable by others becomes 0600 */
+    assert_int_equal(chmod(path, 0644), 0);
+    assert_int_equal(lq_port_file_write(path, "private", 7), LQ_OK);
+    expect_mode_0600(path);
+
+    /* a leftover .tmp from a crash is replaced, not appended to */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "stale leftover, longer than the new content", 43), 43);
+    close(fd);
+    assert_int_equal(lq_port_file_write(path, "fresh", 5), LQ_OK);
+    read_back(path, "fresh");
+    expect_mode_0600(path);
+    no_tmp_left(path);
+
+    /* a symbolic link planted at <path>.tmp is not followed: its target is untouched */
+    fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "precious", 8), 8);
+    close(fd);
+    assert_int_equal(symlink(victim, tmp), 0);
+    assert_int_equal(lq_port_file_write(path, "not into the victim", 19), LQ_OK);
+    read_back(victim, "precious");
+    struct stat vs;
+    assert_int_equal(stat(victim, &vs), 0);
+    assert_int_equal(vs.st_mode & 07777, 0644);
+    read_back(path, "not into the victim");
+    expect_mode_0600(path); /* a regular file, not the link */
+    no_tmp_left(path);
+    /* a dangling link at <path>.tmp: no file is created where it points */
+    char nowhere[512];
+    snprintf(nowhere, sizeof nowhere, "%s/created-through-link", dir);
+    assert_int_equal(symlink(nowhere, tmp), 0);
+    assert_int_equal(lq_port_file_write(path, "again", 5), LQ_OK);
+    assert_int_equal(access(nowhere, F_OK), -1);
+    read_back(path, "again");
+    no_tmp_left(path);
+
+    /* a link at path itself is replaced by the file, its target untouched */
+    snprintf(link_path, sizeof link_path, "%s/link.crt", dir);
+    assert_int_equal(symlink(victim, link_path), 0);
+    assert_int_equal(lq_port_file_write(link_path, "replaced the link", 17), LQ_OK);
+    read_back(victim, "precious");
+    expect_mode_0600(link_path);
+    read_back(link_path, "replaced the link");
+    no_tmp_left(link_path);
+
+    /* a missing directory, a file where a directory should be */
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/no-such-dir/kubelet.crt", dir);
+    assert_int_equal(lq_port_file_write(missing, "x", 1), LQ_ENOTFOUND);
+    snprintf(missing, sizeof missing, "%s/no-such-dir", dir);
+    assert_int_equal(access(missing, F_OK), -1);
+    snprintf(missing, sizeof missing, "%s/victim/kubelet.crt", dir);
+    assert_int_equal(lq_port_file_write(missing, "x", 1), LQ_ENOTFOUND);
+
+    /* arguments; a path too long for "<path>.tmp" */
+    assert_int_equal(lq_port_file_write(NULL, "x", 1), LQ_EINVAL);
+    assert_int_equal(lq_port_file_write("", "x", 1), LQ_EINVAL);
+    assert_int_equal(lq_port_file_write(path, NULL, 1), LQ_EINVAL);
+    static char longp[2048];
+    memset(longp, 'a', sizeof longp - 1);
+    longp[0] = '/';
+    assert_int_equal(lq_port_file_write(longp, "x", 1), LQ_ETOOBIG);
+    read_back(path, "again"); /* failures leave the file as it was */
+
+    /* only the expected entries are left in the directory */
+    unlink(path);
+    unlink(link_path);
+    unlink(victim);
+    assert_int_equal(rmdir(dir), 0); /* fails if anything else (a .tmp) was left */
+    umask(old_umask);
+}
+
 /* --- listen / accept ------------------------------------------------------------------ */
 
 /* The port layer's listener against the OS's client: accept, peer text, both directions,
@@ -308,6 +457,7 @@ int main(void)
         cmocka_unit_test(test_wait_times_out_on_monotonic_clock),
         cmocka_unit_test(test_entropy_fills_and_differs),
         cmocka_unit_test(test_file_read_limits),
+        cmocka_unit_test(test_file_write),
         cmocka_unit_test(test_listen_accept_ipv4),
         cmocka_unit_test(test_listen_accept_ipv6),
         cmocka_unit_test(test_listen_errors),

@@ -1,5 +1,8 @@
 /* Tests of the TLS client (src/kube/tls.c) against an mbedTLS server run in this process.
  *
+ * The server side (lq_tls_accept, a server profile) is tested against our own client
+ * (lq_tls_open) and, for TLS 1.2, a bare mbedTLS client capped at 1.2.
+ *
  * Client and server sit on the two ends of a non-blocking AF_UNIX socketpair; one thread
  * steps the client handshake (lq_tls_handshake) and the server handshake
  * (mbedtls_ssl_handshake) alternately. Certificates: tests/vectors/tls (see gen.sh there).
@@ -24,10 +27,12 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mbedtls/ctr_drbg.h"
 #include "mbedtls/memory_buffer_alloc.h"
+#include "mbedtls/oid.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/ssl.h"
 #include "mbedtls/x509_crt.h"
@@ -342,6 +347,16 @@ static int setup(void **state)
 {
     (void)state;
     return lq_tls_init() == LQ_OK ? 0 : -1;
+}
+
+/* After each test: a test that failed half-way leaves no profile or session behind for
+ * the next one (closing a profile closes its sessions). */
+static int teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < (int)LQ_TLS_MAX_PROFILES; i++)
+        lq_tls_profile_close(i);
+    return 0;
 }
 
 /* --- names ------------------------------------------------------------------------------ */
@@ -754,6 +769,999 @@ static void test_session_limits(void **state)
     close(sv[1]);
 }
 
+/* --- server side: lq_tls_accept, peer identity, client CA ------------------------------- */
+
+/* A server profile (cfg.server) from files; NULL = absent. Returns lq_tls_profile_open's. */
+static lq_err_t server_profile(int *prof, const char *cert, const char *key, const char *ca,
+                               int skip, char *err, size_t cap)
+{
+    lq_tls_profile_cfg_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.server = true;
+    if (cert) {
+        blob_t b = load_cached(cert);
+        cfg.cert = b.p;
+        cfg.cert_len = b.len;
+    }
+    if (key) {
+        blob_t b = load_cached(key);
+        cfg.key = b.p;
+        cfg.key_len = b.len;
+    }
+    if (ca) {
+        blob_t b = load_cached(ca);
+        cfg.ca = b.p;
+        cfg.ca_len = b.len;
+    }
+    cfg.insecure_skip_verify = skip != 0;
+    return lq_tls_profile_open(prof, &cfg, err, cap);
+}
+
+/* A bare mbedTLS client capped at TLS 1.2 (our own client profile has no version knob). */
+typedef struct mcli {
+    int fd;
+    mbedtls_ssl_config conf;
+    mbedtls_ssl_context ssl;
+    mbedtls_x509_crt cert, ca;
+    mbedtls_pk_context key;
+} mcli_t;
+
+/* The client end of a server-side pair: lq_tls_open on a client profile, or (raw12) the
+ * bare mbedTLS client. ca/cert/key: blobs (p NULL = absent). */
+typedef struct cside {
+    blob_t ca, cert, key;
+    const char *name; /* what our client verifies the server as */
+    int raw12;
+} cside_t;
+
+typedef struct spair {
+    int cfd, sfd;
+    int cprof;        /* our client's profile (-1 with raw12) */
+    int cs, ss;       /* client and server sessions (cs -1 with raw12) */
+    int raw12;
+    mcli_t mc;
+    lq_err_t c, s;    /* handshake results so far */
+    int cshut, sshut;
+} spair_t;
+
+static blob_t no_blob(void)
+{
+    blob_t b = { NULL, 0 };
+    return b;
+}
+
+static cside_t client_of(const char *cert, const char *key, int raw12)
+{
+    cside_t c;
+    c.ca = load_cached("ca.crt"); /* issued server-both */
+    c.cert = cert ? load_cached(cert) : no_blob();
+    c.key = key ? load_cached(key) : no_blob();
+    c.name = "localhost";
+    c.raw12 = raw12;
+    return c;
+}
+
+static int mcli_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    mcli_t *m = ctx;
+    ssize_t n = send(m->fd, buf, len, MSG_NOSIGNAL);
+    if (n >= 0)
+        return (int)n;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? MBEDTLS_ERR_SSL_WANT_WRITE : -0x4E;
+}
+
+static int mcli_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    mcli_t *m = ctx;
+    ssize_t n = recv(m->fd, buf, len, 0);
+    if (n >= 0)
+        return (int)n;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? MBEDTLS_ERR_SSL_WANT_READ : -0x4C;
+}
+
+static void mcli_start(mcli_t *m, int fd, const cside_t *c)
+{
+    memset(m, 0, sizeof *m);
+    m->fd = fd;
+    mbedtls_ssl_config_init(&m->conf);
+    mbedtls_ssl_init(&m->ssl);
+    mbedtls_x509_crt_init(&m->cert);
+    mbedtls_x509_crt_init(&m->ca);
+    mbedtls_pk_init(&m->key);
+    if (!srv_drbg_ready) {
+        mbedtls_ctr_drbg_init(&srv_drbg);
+        assert_int_equal(mbedtls_ctr_drbg_seed(&srv_drbg, entropy, NULL, NULL, 0), 0);
+        srv_drbg_ready = 1;
+    }
+    assert_int_equal(mbedtls_ssl_config_defaults(&m->conf, MBEDTLS_SSL_IS_CLIENT,
+                                                 MBEDTLS_SSL_TRANSPORT_STREAM,
+                                                 MBEDTLS_SSL_PRESET_DEFAULT), 0);
+    mbedtls_ssl_conf_rng(&m->conf, mbedtls_ctr_drbg_random, &srv_drbg);
+    mbedtls_ssl_conf_max_tls_version(&m->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+    assert_int_equal(mbedtls_x509_crt_parse(&m->ca, c->ca.p, c->ca.len), 0);
+    mbedtls_ssl_conf_ca_chain(&m->conf, &m->ca, NULL);
+    mbedtls_ssl_conf_authmode(&m->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    if (c->cert.p != NULL) {
+        assert_int_equal(mbedtls_x509_crt_parse(&m->cert, c->cert.p, c->cert.len), 0);
+        assert_int_equal(mbedtls_pk_parse_key(&m->key, c->key.p, c->key.len, NULL, 0,
+                                              mbedtls_ctr_drbg_random, &srv_drbg), 0);
+        assert_int_equal(mbedtls_ssl_conf_own_cert(&m->conf, &m->cert, &m->key), 0);
+    }
+    assert_int_equal(mbedtls_ssl_setup(&m->ssl, &m->conf), 0);
+    assert_int_equal(mbedtls_ssl_set_hostname(&m->ssl, c->name), 0);
+    mbedtls_ssl_set_bio(&m->ssl, m, mcli_send, mcli_recv, NULL);
+}
+
+static void mcli_stop(mcli_t *m)
+{
+    mbedtls_ssl_free(&m->ssl);
+    mbedtls_ssl_config_free(&m->conf);
+    mbedtls_x509_crt_free(&m->cert);
+    mbedtls_x509_crt_free(&m->ca);
+    mbedtls_pk_free(&m->key);
+}
+
+/* Accepts on a server profile and starts the client; nothing is exchanged yet. */
+static void sp_start(spair_t *p, int sprof, const cside_t *c)
+{
+    memset(p, 0, sizeof *p);
+    p->cprof = p->cs = p->ss = -1;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    p->cfd = sv[0];
+    p->sfd = sv[1];
+    nonblock(p->cfd);
+    nonblock(p->sfd);
+    assert_int_equal(lq_tls_accept(&p->ss, sprof, p->sfd), LQ_OK);
+    assert_true(lq_tls_wants(p->ss) & LQ_PORT_IN); /* the ClientHello comes first */
+    p->raw12 = c->raw12;
+    if (c->raw12) {
+        mcli_start(&p->mc, p->cfd, c);
+    } else {
+        lq_tls_profile_cfg_t cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.ca = c->ca.p;
+        cfg.ca_len = c->ca.len;
+        cfg.cert = c->cert.p;
+        cfg.cert_len = c->cert.len;
+        cfg.key = c->key.p;
+        cfg.key_len = c->key.len;
+        char err[LQ_TLS_ERR_MAX];
+        lq_err_t e = lq_tls_profile_open(&p->cprof, &cfg, err, sizeof err);
+        if (e != LQ_OK)
+            fail_msg("client profile: %s: %s", lq_err_name(e), err);
+        assert_int_equal(lq_tls_open(&p->cs, p->cprof, p->cfd, c->name), LQ_OK);
+    }
+    p->c = p->s = LQ_AGAIN;
+}
+
+static lq_err_t sp_client_step(spair_t *p)
+{
+    if (!p->raw12)
+        return lq_tls_handshake(p->cs);
+    int r = mbedtls_ssl_handshake(&p->mc.ssl);
+    if (r == 0)
+        return LQ_OK;
+    if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
+        return LQ_AGAIN;
+    return LQ_ETLS;
+}
+
+/* Steps both handshakes, at most rounds times or until neither waits any more. A side
+ * that failed drops the connection, as a real peer would. */
+static void sp_steps(spair_t *p, int rounds)
+{
+    for (int i = 0; i < rounds; i++) {
+        if (p->c == LQ_AGAIN)
+            p->c = sp_client_step(p);
+        if (p->s == LQ_AGAIN) {
+            p->s = lq_tls_handshake(p->ss);
+            if (p->s == LQ_AGAIN)
+                assert_true(lq_tls_wants(p->ss) & (LQ_PORT_IN | LQ_PORT_OUT));
+        }
+        if (p->c != LQ_AGAIN && p->s != LQ_AGAIN)
+            return;
+        if (p->c != LQ_AGAIN && p->c != LQ_OK && !p->cshut) {
+            shutdown(p->cfd, SHUT_RDWR);
+            p->cshut = 1;
+        }
+        if (p->s != LQ_AGAIN && p->s != LQ_OK && !p->sshut) {
+            shutdown(p->sfd, SHUT_RDWR);
+            p->sshut = 1;
+        }
+        wait_some(p->cfd, p->sfd);
+    }
+}
+
+static void sp_close(spair_t *p)
+{
+    lq_tls_close(p->ss);
+    if (p->raw12)
+        mcli_stop(&p->mc);
+    else {
+        lq_tls_close(p->cs);
+        lq_tls_profile_close(p->cprof);
+    }
+    close(p->cfd);
+    close(p->sfd);
+}
+
+/* One message each way: client -> server, then server -> client. */
+static void sp_exchange(spair_t *p, const char *up, const char *down)
+{
+    size_t ulen = strlen(up), dlen = strlen(down);
+    long n = p->raw12 ? mbedtls_ssl_write(&p->mc.ssl, (const unsigned char *)up, ulen)
+                      : lq_tls_send(p->cs, up, ulen);
+    assert_int_equal(n, (long)ulen);
+    char b[256];
+    size_t got = 0;
+    for (int i = 0; i < 200 && got < ulen; i++) {
+        n = lq_tls_recv(p->ss, b + got, sizeof b - got);
+        if (n > 0)
+            got += (size_t)n;
+        else {
+            assert_int_equal(n, LQ_IO_WAIT);
+            wait_some(p->sfd, p->sfd);
+        }
+    }
+    assert_int_equal(got, ulen);
+    assert_memory_equal(b, up, ulen);
+    assert_int_equal(lq_tls_send(p->ss, down, dlen), (long)dlen);
+    got = 0;
+    for (int i = 0; i < 200 && got < dlen; i++) {
+        n = p->raw12 ? mbedtls_ssl_read(&p->mc.ssl, (unsigned char *)b + got, sizeof b - got)
+                     : lq_tls_recv(p->cs, b + got, sizeof b - got);
+        if (n > 0)
+            got += (size_t)n;
+        else {
+            if (p->raw12)
+                assert_int_equal(n, MBEDTLS_ERR_SSL_WANT_READ);
+            else
+                assert_int_equal(n, LQ_IO_WAIT);
+            wait_some(p->cfd, p->cfd);
+        }
+    }
+    assert_int_equal(got, dlen);
+    assert_memory_equal(b, down, dlen);
+}
+
+/* A full handshake of client c against the server profile; fails the test unless both
+ * sides complete. The pair is left open for the caller. */
+static void sp_expect_ok(spair_t *p, int sprof, const cside_t *c)
+{
+    sp_start(p, sprof, c);
+    sp_steps(p, 4000);
+    if (p->c != LQ_OK || p->s != LQ_OK)
+        fail_msg("server-side handshake (%s client, cert %s): client %s (%s), server %s (%s)",
+                 c->raw12 ? "TLS 1.2" : "our", c->cert.p ? "yes" : "no", lq_err_name(p->c),
+                 p->raw12 ? "" : lq_tls_error(p->cs), lq_err_name(p->s), lq_tls_error(p->ss));
+}
+
+/* The server must refuse client c; its error text must contain text. */
+static void sp_expect_refused(int sprof, const cside_t *c, const char *text)
+{
+    spair_t p;
+    sp_start(&p, sprof, c);
+    sp_steps(&p, 4000);
+    if (p.s != LQ_ETLS)
+        fail_msg("server accepted or ended otherwise: %s (%s), wanted LQ_ETLS with \"%s\"",
+                 lq_err_name(p.s), lq_tls_error(p.ss), text);
+    if (strstr(lq_tls_error(p.ss), text) == NULL)
+        fail_msg("%s client: server error text \"%s\" lacks \"%s\"", c->raw12 ? "TLS 1.2" : "our",
+                 lq_tls_error(p.ss), text);
+    print_message("refused (%s client): %s\n", c->raw12 ? "TLS 1.2" : "our", lq_tls_error(p.ss));
+    /* sticky, and no application data either way */
+    assert_int_equal(lq_tls_handshake(p.ss), LQ_ETLS);
+    char b[4];
+    assert_int_equal(lq_tls_recv(p.ss, b, sizeof b), LQ_IO_ERR);
+    assert_int_equal(lq_tls_send(p.ss, "x", 1), LQ_IO_ERR);
+    char user[64];
+    size_t ng = 0;
+    assert_int_equal(lq_tls_peer_identity(p.ss, user, sizeof user, NULL, 0, &ng, NULL), LQ_EINVAL);
+    sp_close(&p);
+}
+
+static int open_kubelet_profile(const char *client_ca)
+{
+    int prof = -1;
+    char err[LQ_TLS_ERR_MAX];
+    lq_err_t e = server_profile(&prof, "server-both.crt", "server-both.key", client_ca, 0, err,
+                                sizeof err);
+    if (e != LQ_OK)
+        fail_msg("server profile: %s: %s", lq_err_name(e), err);
+    return prof;
+}
+
+static void test_server_handshake_and_data(void **state)
+{
+    (void)state;
+    lq_tls_stats_t st;
+    lq_tls_stats(&st);
+    size_t before = st.arena_used;
+    int sprof = open_kubelet_profile("ca.crt");
+    spair_t p;
+
+    /* our client and our server, TLS 1.3 (both allow 1.2 and 1.3: the newest wins) */
+    cside_t c = client_of("client-ec.crt", "client-ec.key", 0);
+    sp_expect_ok(&p, sprof, &c);
+    assert_true(strncmp(lq_tls_version(p.ss), "TLSv1.3 ", 8) == 0);
+    assert_true(strncmp(lq_tls_version(p.cs), "TLSv1.3 ", 8) == 0);
+    assert_string_equal(lq_tls_error(p.ss), "");
+    print_message("server side: %s\n", lq_tls_version(p.ss));
+    sp_exchange(&p, "GET /pods HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n");
+    sp_exchange(&p, "second request", "second answer");
+    lq_tls_stats(&st);
+    assert_int_equal(st.sessions_open, 2);
+    sp_close(&p);
+
+    /* an RSA client certificate too */
+    c = client_of("client-rsa.crt", "client-rsa.key", 0);
+    sp_expect_ok(&p, sprof, &c);
+    sp_exchange(&p, "ping", "pong");
+    sp_close(&p);
+
+    /* a TLS 1.2 client (capped by itself) */
+    c = client_of("client-ec.crt", "client-ec.key", 1);
+    sp_expect_ok(&p, sprof, &c);
+    assert_true(strncmp(lq_tls_version(p.ss), "TLSv1.2 ", 8) == 0);
+    print_message("server side: %s\n", lq_tls_version(p.ss));
+    sp_exchange(&p, "GET /healthz HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\nok");
+    sp_close(&p);
+
+    /* accept refuses what is not a server profile */
+    int cprof = -1, s = 7;
+    char err[LQ_TLS_ERR_MAX];
+    assert_int_equal(profile_from(&cprof, "ca.crt", NULL, NULL, 0, err, sizeof err), LQ_OK);
+    assert_int_equal(lq_tls_accept(&s, cprof, 3), LQ_EINVAL);
+    assert_int_equal(s, -1);
+    assert_int_equal(lq_tls_accept(&s, -1, 3), LQ_EINVAL);
+    assert_int_equal(lq_tls_accept(&s, sprof, -1), LQ_EINVAL);
+    assert_int_equal(lq_tls_accept(NULL, sprof, 3), LQ_EINVAL);
+    lq_tls_profile_close(cprof);
+    lq_tls_profile_close(sprof);
+    lq_tls_stats(&st);
+    assert_int_equal(st.sessions_open, 0);
+    assert_int_equal(st.arena_used, before);
+}
+
+/* The test vector client-kube.crt: O=system:masters, O=<64 characters>, CN=..., O=liqo:short */
+#define LONG_GROUP "liqolet-test-group-of-the-largest-size-an-O-may-have-64-chars-xx"
+#define KUBE_CN "kube-apiserver-kubelet-client"
+
+static void check_kube_identity(int ss)
+{
+    char user[64], groups[160];
+    size_t ng = 99, nd = 99;
+    memset(groups, 'X', sizeof groups);
+    assert_int_equal(lq_tls_peer_identity(ss, user, sizeof user, groups, sizeof groups, &ng, &nd),
+                     LQ_OK);
+    assert_string_equal(user, KUBE_CN);
+    assert_int_equal(ng, 3);
+    assert_int_equal(nd, 0);
+    static const char all[] = "system:masters\0" LONG_GROUP "\0liqo:short"; /* + final NUL */
+    assert_memory_equal(groups, all, sizeof all);
+
+    /* 48 bytes: the 64-character group does not fit, the ones around it do, in order */
+    memset(groups, 'X', sizeof groups);
+    assert_int_equal(lq_tls_peer_identity(ss, user, sizeof user, groups, 48, &ng, &nd), LQ_OK);
+    assert_int_equal(ng, 2);
+    assert_int_equal(nd, 1);
+    static const char two[] = "system:masters\0liqo:short";
+    assert_memory_equal(groups, two, sizeof two);
+    for (size_t i = 48; i < sizeof groups; i++)
+        assert_int_equal(groups[i], 'X'); /* nothing written past gcap */
+
+    /* exactly enough for the first: "system:masters" + NUL; the others dropped */
+    assert_int_equal(lq_tls_peer_identity(ss, user, sizeof user, groups, 15, &ng, &nd), LQ_OK);
+    assert_int_equal(ng, 1);
+    assert_int_equal(nd, 2);
+    assert_string_equal(groups, "system:masters");
+    /* one byte short of it: "liqo:short" (11 bytes) fits, the other two do not */
+    assert_int_equal(lq_tls_peer_identity(ss, user, sizeof user, groups, 14, &ng, &nd), LQ_OK);
+    assert_int_equal(ng, 1);
+    assert_int_equal(nd, 2);
+    assert_string_equal(groups, "liqo:short");
+    /* no group buffer at all; n_dropped optional */
+    assert_int_equal(lq_tls_peer_identity(ss, user, sizeof user, NULL, 0, &ng, &nd), LQ_OK);
+    assert_int_equal(ng, 0);
+    assert_int_equal(nd, 3);
+    assert_int_equal(lq_tls_peer_identity(ss, user, sizeof user, groups, sizeof groups, &ng, NULL),
+                     LQ_OK);
+    assert_int_equal(ng, 3);
+
+    /* the user name: exactly fits, or LQ_ETOOBIG */
+    assert_int_equal(lq_tls_peer_identity(ss, user, sizeof KUBE_CN, NULL, 0, &ng, &nd), LQ_OK);
+    assert_string_equal(user, KUBE_CN);
+    assert_int_equal(lq_tls_peer_identity(ss, user, sizeof KUBE_CN - 1, NULL, 0, &ng, &nd),
+                     LQ_ETOOBIG);
+    /* bad arguments */
+    assert_int_equal(lq_tls_peer_identity(ss, NULL, 10, NULL, 0, &ng, &nd), LQ_EINVAL);
+    assert_int_equal(lq_tls_peer_identity(ss, user, 0, NULL, 0, &ng, &nd), LQ_EINVAL);
+    assert_int_equal(lq_tls_peer_identity(ss, user, sizeof user, NULL, 5, &ng, &nd), LQ_EINVAL);
+    assert_int_equal(lq_tls_peer_identity(ss, user, sizeof user, groups, 5, NULL, &nd), LQ_EINVAL);
+}
+
+static void test_server_peer_identity(void **state)
+{
+    (void)state;
+    int sprof = open_kubelet_profile("ca.crt");
+    spair_t p;
+    for (int raw12 = 0; raw12 <= 1; raw12++) {
+        cside_t c = client_of("client-kube.crt", "client-kube.key", raw12);
+        sp_expect_ok(&p, sprof, &c);
+        check_kube_identity(p.ss);
+        sp_exchange(&p, "after identity", "still fine");
+        sp_close(&p);
+    }
+
+    /* a certificate without CN: no user */
+    for (int raw12 = 0; raw12 <= 1; raw12++) {
+        cside_t c = client_of("client-nocn.crt", "client-nocn.key", raw12);
+        sp_expect_ok(&p, sprof, &c);
+        char user[64] = "stale", groups[64];
+        size_t ng = 0, nd = 0;
+        assert_int_equal(lq_tls_peer_identity(p.ss, user, sizeof user, groups, sizeof groups, &ng, &nd),
+                         LQ_ENOTFOUND);
+        assert_string_equal(user, "");
+        sp_close(&p);
+    }
+
+    /* before the handshake is done, and on a closed session: LQ_EINVAL */
+    cside_t c = client_of("client-kube.crt", "client-kube.key", 0);
+    sp_start(&p, sprof, &c);
+    char user[64];
+    size_t ng = 0;
+    assert_int_equal(lq_tls_peer_identity(p.ss, user, sizeof user, NULL, 0, &ng, NULL), LQ_EINVAL);
+    int ss = p.ss;
+    sp_close(&p);
+    assert_int_equal(lq_tls_peer_identity(ss, user, sizeof user, NULL, 0, &ng, NULL), LQ_EINVAL);
+    lq_tls_profile_close(sprof);
+}
+
+static void test_server_refusals(void **state)
+{
+    (void)state;
+    lq_tls_stats_t st;
+    lq_tls_stats(&st);
+    size_t before = st.arena_used;
+    int sprof = open_kubelet_profile("ca.crt");
+    for (int raw12 = 0; raw12 <= 1; raw12++) {
+        /* no client certificate at all: the kubelet API has no anonymous access */
+        cside_t c = client_of(NULL, NULL, raw12);
+        sp_expect_refused(sprof, &c, "certificate");
+        spair_t p;
+        sp_start(&p, sprof, &c);
+        sp_steps(&p, 4000);
+        assert_int_equal(p.s, LQ_ETLS);
+        const char *t = lq_tls_error(p.ss);
+        if (strstr(t, "missing") == NULL && strstr(t, "No client certif") == NULL &&
+            strstr(t, "no client certificate") == NULL)
+            fail_msg("no-certificate refusal does not say so: \"%s\"", t);
+        sp_close(&p);
+        /* issued by a CA that is not the client CA */
+        c = client_of("client-other.crt", "client-other.key", raw12);
+        sp_expect_refused(sprof, &c, "certificate signed by an unknown authority");
+        /* expired */
+        c = client_of("client-expired.crt", "client-expired.key", raw12);
+        sp_expect_refused(sprof, &c, "certificate expired on 2021-01-01 00:00:00 UTC");
+        /* a serving certificate (extended key usage serverAuth only) is no client's */
+        c = client_of("server-both.crt", "server-both.key", raw12);
+        sp_expect_refused(sprof, &c, "certificate");
+    }
+    lq_tls_profile_close(sprof);
+    lq_tls_stats(&st);
+    assert_int_equal(st.arena_used, before);
+    assert_int_equal(st.sessions_open, 0);
+}
+
+static void test_server_profile_errors(void **state)
+{
+    (void)state;
+    int prof = 5;
+    char err[LQ_TLS_ERR_MAX];
+    assert_int_equal(server_profile(&prof, NULL, NULL, "ca.crt", 0, err, sizeof err), LQ_ECONFIG);
+    assert_string_equal(err, "server profile without a serving certificate");
+    assert_int_equal(prof, -1);
+    assert_int_equal(server_profile(&prof, "server-both.crt", "server-both.key", NULL, 0, err, sizeof err),
+                     LQ_ECONFIG);
+    assert_string_equal(err, "server profile without a client CA");
+    assert_int_equal(server_profile(&prof, "server-both.crt", "server-both.key", "ca.crt", 1, err, sizeof err),
+                     LQ_ECONFIG);
+    assert_string_equal(err, "a server profile always verifies its clients");
+    /* skip-verify without a CA: still refused, whichever reason is named */
+    assert_int_equal(server_profile(&prof, "server-both.crt", "server-both.key", NULL, 1, err, sizeof err),
+                     LQ_ECONFIG);
+    assert_true(err[0] != '\0');
+    assert_int_equal(server_profile(&prof, "server-both.crt", NULL, "ca.crt", 0, err, sizeof err),
+                     LQ_ECONFIG);
+    assert_non_null(strstr(err, "without its private key"));
+    assert_int_equal(server_profile(&prof, "server-both.crt", "server-dns.key", "ca.crt", 0, err, sizeof err),
+                     LQ_ECONFIG);
+    assert_non_null(strstr(err, "key does not match the certificate"));
+    assert_int_equal(prof, -1);
+    /* nothing half-open was left behind: the whole table is still free */
+    int ps[LQ_TLS_MAX_PROFILES];
+    for (int i = 0; i < (int)LQ_TLS_MAX_PROFILES; i++)
+        assert_int_equal(server_profile(&ps[i], "server-both.crt", "server-both.key", "ca.crt", 0,
+                                        err, sizeof err), LQ_OK);
+    for (int i = 0; i < (int)LQ_TLS_MAX_PROFILES; i++)
+        lq_tls_profile_close(ps[i]);
+}
+
+static void set_ca_file(int prof, const char *name, lq_err_t want)
+{
+    blob_t b = load_cached(name);
+    char err[LQ_TLS_ERR_MAX];
+    lq_err_t e = lq_tls_profile_set_ca(prof, b.p, b.len, err, sizeof err);
+    if (e != want)
+        fail_msg("set_ca(%s): %s (%s), wanted %s", name, lq_err_name(e), err, lq_err_name(want));
+}
+
+static void expect_client_accepted(int sprof, const char *cert, const char *key, int raw12)
+{
+    cside_t c = client_of(cert, key, raw12);
+    spair_t p;
+    sp_expect_ok(&p, sprof, &c);
+    sp_exchange(&p, "hello", "world");
+    sp_close(&p);
+}
+
+static void test_server_set_ca(void **state)
+{
+    (void)state;
+    lq_tls_stats_t st;
+    lq_tls_stats(&st);
+    size_t before = st.arena_used;
+    int sprof = open_kubelet_profile("ca.crt");
+    for (int raw12 = 0; raw12 <= 1; raw12++) {
+        cside_t old_client = client_of("client-ec.crt", "client-ec.key", raw12);
+        cside_t new_client = client_of("client-other.crt", "client-other.key", raw12);
+        expect_client_accepted(sprof, "client-ec.crt", "client-ec.key", raw12);
+        sp_expect_refused(sprof, &new_client, "unknown authority");
+
+        /* the home cluster's client CA changed */
+        set_ca_file(sprof, "other-ca.crt", LQ_OK);
+        sp_expect_refused(sprof, &old_client, "certificate signed by an unknown authority");
+        expect_client_accepted(sprof, "client-other.crt", "client-other.key", raw12);
+
+        /* bad replacements leave other-ca in place */
+        char err[LQ_TLS_ERR_MAX];
+        static const unsigned char junk[] =
+            "-----BEGIN CERTIFICATE-----\nnot base64 !!\n-----END CERTIFICATE-----\n";
+        assert_int_equal(lq_tls_profile_set_ca(sprof, junk, sizeof junk, err, sizeof err), LQ_ECONFIG);
+        assert_non_null(strstr(err, "CA bundle could not be parsed"));
+        static const unsigned char text[] = "no certificate in here\n";
+        assert_int_equal(lq_tls_profile_set_ca(sprof, text, sizeof text, err, sizeof err), LQ_ECONFIG);
+        assert_true(err[0] != '\0');
+        blob_t ca = load_cached("ca.crt");
+        assert_int_equal(lq_tls_profile_set_ca(sprof, ca.p, ca.len - 1, err, sizeof err), LQ_EINVAL);
+        assert_non_null(strstr(err, "NUL"));
+        assert_int_equal(lq_tls_profile_set_ca(sprof, NULL, 10, err, sizeof err), LQ_EINVAL);
+        assert_int_equal(lq_tls_profile_set_ca(sprof, ca.p, 0, NULL, 0), LQ_EINVAL);
+        assert_int_equal(lq_tls_profile_set_ca(-1, ca.p, ca.len, err, sizeof err), LQ_EINVAL);
+        assert_int_equal(lq_tls_profile_set_ca(LQ_TLS_MAX_PROFILES, ca.p, ca.len, err, sizeof err),
+                         LQ_EINVAL);
+        expect_client_accepted(sprof, "client-other.crt", "client-other.key", raw12);
+        sp_expect_refused(sprof, &old_client, "unknown authority");
+
+        /* and back */
+        set_ca_file(sprof, "ca.crt", LQ_OK);
+        expect_client_accepted(sprof, "client-ec.crt", "client-ec.key", raw12);
+        sp_expect_refused(sprof, &new_client, "unknown authority");
+    }
+    /* a bundle of both CAs accepts both clients */
+    static unsigned char both[16384];
+    blob_t a = load_cached("ca.crt"), b = load_cached("other-ca.crt");
+    assert_true(a.len + b.len < sizeof both);
+    memcpy(both, a.p, a.len - 1);
+    memcpy(both + a.len - 1, b.p, b.len);
+    char err[LQ_TLS_ERR_MAX];
+    assert_int_equal(lq_tls_profile_set_ca(sprof, both, a.len - 1 + b.len, err, sizeof err), LQ_OK);
+    expect_client_accepted(sprof, "client-ec.crt", "client-ec.key", 0);
+    expect_client_accepted(sprof, "client-other.crt", "client-other.key", 0);
+    lq_tls_profile_close(sprof);
+    lq_tls_stats(&st);
+    assert_int_equal(st.arena_used, before); /* every replaced CA was freed */
+}
+
+/* A session verified before the CA changes keeps working; one whose handshake is under
+ * way when it changes is ended (its client reconnects), never verified against a CA
+ * that is gone. */
+static void test_server_set_ca_during_handshake(void **state)
+{
+    (void)state;
+    int sprof = open_kubelet_profile("ca.crt");
+    for (int raw12 = 0; raw12 <= 1; raw12++) {
+        cside_t c = client_of("client-ec.crt", "client-ec.key", raw12);
+
+        /* established before the change: untouched */
+        spair_t done;
+        sp_expect_ok(&done, sprof, &c);
+
+        /* under way: the client's hello was answered; the server waits for its certificate */
+        for (int stage = 0; stage <= 1; stage++) {
+            spair_t p;
+            sp_start(&p, sprof, &c);
+            if (stage == 1)
+                sp_steps(&p, 1); /* ClientHello out, server's flight back */
+            assert_int_equal(p.s, LQ_AGAIN);
+            /* the same CA, parsed anew: the old chain is freed either way */
+            set_ca_file(sprof, "ca.crt", LQ_OK);
+            sp_steps(&p, 4000);
+            if (p.s != LQ_ETLS)
+                fail_msg("TLS 1.%d, stage %d: handshake under way at the CA change ended %s (%s)",
+                         raw12 ? 2 : 3, stage, lq_err_name(p.s), lq_tls_error(p.ss));
+            assert_string_equal(lq_tls_error(p.ss), "client CA replaced during the handshake");
+            assert_int_equal(lq_tls_handshake(p.ss), LQ_ETLS);
+            sp_close(&p);
+        }
+
+        sp_exchange(&done, "verified before", "still served");
+        char user[64];
+        size_t ng = 0;
+        assert_int_equal(lq_tls_peer_identity(done.ss, user, sizeof user, NULL, 0, &ng, NULL), LQ_OK);
+        assert_string_equal(user, "liqolet-test-ec");
+        sp_close(&done);
+
+        /* a new handshake after the change is fine */
+        expect_client_accepted(sprof, "client-ec.crt", "client-ec.key", raw12);
+    }
+    lq_tls_profile_close(sprof);
+}
+
+/* --- self-signed serving certificates, certificate facts -------------------------------- */
+
+static void expect_time(const mbedtls_x509_time *t, int64_t secs)
+{
+    time_t tt = (time_t)secs;
+    struct tm tm;
+    assert_non_null(gmtime_r(&tt, &tm));
+    if (t->year != tm.tm_year + 1900 || t->mon != tm.tm_mon + 1 || t->day != tm.tm_mday ||
+        t->hour != tm.tm_hour || t->min != tm.tm_min || t->sec != tm.tm_sec)
+        fail_msg("certificate time %04d-%02d-%02d %02d:%02d:%02d, expected %04d-%02d-%02d "
+                 "%02d:%02d:%02d",
+                 t->year, t->mon, t->day, t->hour, t->min, t->sec, tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Checks a generated certificate and key with mbedTLS's own parser. ip_bytes: the
+ * address the IP SAN must hold (ip_len 0: none); dns: the DNS SAN (NULL: none). */
+static void check_self_signed(const char *cert, size_t cert_len, const char *key, size_t key_len,
+                              const char *cn, const char *dns, const unsigned char *ip_bytes,
+                              size_t ip_len, int64_t now_ms, unsigned days)
+{
+    assert_int_equal(strlen(cert), cert_len);
+    assert_int_equal(strlen(key), key_len);
+    assert_true(strncmp(cert, "-----BEGIN CERTIFICATE-----\n", 28) == 0);
+    assert_non_null(strstr(key, "PRIVATE KEY-----"));
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    assert_int_equal(mbedtls_x509_crt_parse(&crt, (const unsigned char *)cert, cert_len + 1), 0);
+    assert_null(crt.next); /* one certificate */
+    assert_int_equal(crt.version, 3);
+
+    /* self-signed: it verifies against itself as the only trust anchor */
+    uint32_t flags = 0xffff;
+    int ret = mbedtls_x509_crt_verify(&crt, &crt, NULL, NULL, &flags, NULL, NULL);
+    if (ret != 0)
+        fail_msg("self-signed certificate does not verify against itself: flags 0x%x", (unsigned)flags);
+    assert_int_equal(flags, 0);
+    /* ... and against nothing else */
+    mbedtls_x509_crt other;
+    mbedtls_x509_crt_init(&other);
+    blob_t ca = load_cached("ca.crt");
+    assert_int_equal(mbedtls_x509_crt_parse(&other, ca.p, ca.len), 0);
+    assert_int_not_equal(mbedtls_x509_crt_verify(&crt, &other, NULL, NULL, &flags, NULL, NULL), 0);
+    assert_true(flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED);
+    mbedtls_x509_crt_free(&other);
+
+    char dn[128], want[128];
+    assert_true(mbedtls_x509_dn_gets(dn, sizeof dn, &crt.subject) > 0);
+    snprintf(want, sizeof want, "CN=%s", cn);
+    assert_string_equal(dn, want);
+    assert_true(mbedtls_x509_dn_gets(dn, sizeof dn, &crt.issuer) > 0);
+    assert_string_equal(dn, want);
+    assert_int_equal(mbedtls_x509_crt_get_ca_istrue(&crt), 0); /* a leaf, not a CA */
+
+    /* SANs: exactly the DNS name and the address asked for */
+    int seen_dns = 0, seen_ip = 0;
+    for (const mbedtls_x509_sequence *cur = &crt.subject_alt_names; cur != NULL && cur->buf.p != NULL;
+         cur = cur->next) {
+        mbedtls_x509_subject_alternative_name san;
+        assert_int_equal(mbedtls_x509_parse_subject_alt_name(&cur->buf, &san), 0);
+        if (san.type == MBEDTLS_X509_SAN_DNS_NAME) {
+            assert_non_null(dns);
+            assert_int_equal(san.san.unstructured_name.len, strlen(dns));
+            assert_memory_equal(san.san.unstructured_name.p, dns, strlen(dns));
+            seen_dns++;
+        } else if (san.type == MBEDTLS_X509_SAN_IP_ADDRESS) {
+            assert_int_not_equal(ip_len, 0);
+            assert_int_equal(san.san.unstructured_name.len, ip_len);
+            assert_memory_equal(san.san.unstructured_name.p, ip_bytes, ip_len);
+            seen_ip++;
+        } else {
+            fail_msg("unexpected SAN type %d", san.type);
+        }
+        mbedtls_x509_free_subject_alt_name(&san);
+    }
+    assert_int_equal(seen_dns, dns != NULL ? 1 : 0);
+    assert_int_equal(seen_ip, ip_len != 0 ? 1 : 0);
+
+    /* key usage digitalSignature (only), extended key usage serverAuth (only) */
+    assert_true(mbedtls_x509_crt_has_ext_type(&crt, MBEDTLS_X509_EXT_KEY_USAGE));
+    assert_int_equal(mbedtls_x509_crt_check_key_usage(&crt, MBEDTLS_X509_KU_DIGITAL_SIGNATURE), 0);
+    assert_int_not_equal(mbedtls_x509_crt_check_key_usage(&crt, MBEDTLS_X509_KU_KEY_CERT_SIGN), 0);
+    assert_int_not_equal(mbedtls_x509_crt_check_key_usage(&crt, MBEDTLS_X509_KU_KEY_ENCIPHERMENT), 0);
+    assert_true(mbedtls_x509_crt_has_ext_type(&crt, MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE));
+    assert_int_equal(mbedtls_x509_crt_check_extended_key_usage(&crt, MBEDTLS_OID_SERVER_AUTH,
+                                                               MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)),
+                     0);
+    assert_int_not_equal(mbedtls_x509_crt_check_extended_key_usage(
+                             &crt, MBEDTLS_OID_CLIENT_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)),
+                         0);
+
+    /* validity: from now - 1 h to now + days (whole seconds) */
+    int64_t now = now_ms / 1000;
+    expect_time(&crt.valid_from, now - 3600);
+    expect_time(&crt.valid_to, now + (int64_t)days * 86400);
+    assert_int_equal(mbedtls_x509_time_is_past(&crt.valid_from), 1);
+    assert_int_equal(mbedtls_x509_time_is_future(&crt.valid_to), 1);
+
+    /* the serial is positive and random-sized as promised (16 bytes) */
+    assert_int_equal(crt.serial.len, 16);
+    assert_int_equal(crt.serial.p[0] & 0x80, 0);
+
+    /* ECDSA P-256, and the key belongs to the certificate */
+    assert_true(mbedtls_pk_can_do(&crt.pk, MBEDTLS_PK_ECKEY));
+    assert_int_equal(mbedtls_pk_get_bitlen(&crt.pk), 256);
+    mbedtls_pk_context pk;
+    mbedtls_pk_init(&pk);
+    assert_int_equal(mbedtls_pk_parse_key(&pk, (const unsigned char *)key, key_len + 1, NULL, 0,
+                                          mbedtls_ctr_drbg_random, &srv_drbg), 0);
+    assert_int_equal(mbedtls_pk_check_pair(&crt.pk, &pk, mbedtls_ctr_drbg_random, &srv_drbg), 0);
+    mbedtls_pk_free(&pk);
+    mbedtls_x509_crt_free(&crt);
+}
+
+static void ensure_srv_drbg(void)
+{
+    if (!srv_drbg_ready) {
+        mbedtls_ctr_drbg_init(&srv_drbg);
+        assert_int_equal(mbedtls_ctr_drbg_seed(&srv_drbg, entropy, NULL, NULL, 0), 0);
+        srv_drbg_ready = 1;
+    }
+}
+
+static char ss_cert[4096], ss_key[2048], ss_cert2[4096], ss_key2[2048];
+
+/* A server profile from a generated certificate, and one of our clients trusting that
+ * certificate itself as its CA, verifying it as name. */
+static void self_signed_handshake(const char *cert, size_t cert_len, const char *key, size_t key_len,
+                                  const char *name, lq_err_t want_client, const char *want_text)
+{
+    lq_tls_profile_cfg_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.server = true;
+    cfg.cert = (const unsigned char *)cert;
+    cfg.cert_len = cert_len + 1;
+    cfg.key = (const unsigned char *)key;
+    cfg.key_len = key_len + 1;
+    blob_t ca = load_cached("ca.crt");
+    cfg.ca = ca.p;
+    cfg.ca_len = ca.len;
+    int sprof = -1;
+    char err[LQ_TLS_ERR_MAX];
+    lq_err_t e = lq_tls_profile_open(&sprof, &cfg, err, sizeof err);
+    if (e != LQ_OK)
+        fail_msg("server profile from the generated certificate: %s", err);
+    cside_t c = client_of("client-ec.crt", "client-ec.key", 0);
+    c.ca.p = (unsigned char *)cert;
+    c.ca.len = cert_len + 1;
+    c.name = name;
+    spair_t p;
+    sp_start(&p, sprof, &c);
+    sp_steps(&p, 4000);
+    if (p.c != want_client)
+        fail_msg("client verifying the generated certificate as %s: %s (%s), wanted %s", name,
+                 lq_err_name(p.c), lq_tls_error(p.cs), lq_err_name(want_client));
+    if (want_client == LQ_OK) {
+        assert_int_equal(p.s, LQ_OK);
+        sp_exchange(&p, "GET /pods", "200");
+    } else {
+        if (strstr(lq_tls_error(p.cs), want_text) == NULL)
+            fail_msg("client error \"%s\" lacks \"%s\"", lq_tls_error(p.cs), want_text);
+    }
+    sp_close(&p);
+    lq_tls_profile_close(sprof);
+}
+
+static void test_self_signed(void **state)
+{
+    (void)state;
+    ensure_srv_drbg();
+    lq_tls_stats_t st;
+    /* once first: any one-time state (e.g. PSA) is set up before the arena is measured */
+    size_t cl = 0, kl = 0;
+    int64_t now = lq_port_wall_ms();
+    assert_int_equal(lq_tls_make_self_signed("warm-up", NULL, NULL, 1, now, ss_cert, sizeof ss_cert,
+                                             &cl, ss_key, sizeof ss_key, &kl), LQ_OK);
+    lq_tls_stats(&st);
+    size_t before = st.arena_used;
+
+    /* IPv4 and a DNS name */
+    static const unsigned char v4[4] = { 192, 0, 2, 10 };
+    now = lq_port_wall_ms();
+    assert_int_equal(lq_tls_make_self_signed("liqolet-node", "node.example", "192.0.2.10", 365, now,
+                                             ss_cert, sizeof ss_cert, &cl, ss_key, sizeof ss_key, &kl),
+                     LQ_OK);
+    lq_tls_stats(&st);
+    assert_int_equal(st.arena_used, before); /* everything mbedTLS took was given back */
+    check_self_signed(ss_cert, cl, ss_key, kl, "liqolet-node", "node.example", v4, 4, now, 365);
+    self_signed_handshake(ss_cert, cl, ss_key, kl, "192.0.2.10", LQ_OK, NULL);
+    self_signed_handshake(ss_cert, cl, ss_key, kl, "node.example", LQ_OK, NULL);
+    self_signed_handshake(ss_cert, cl, ss_key, kl, "192.0.2.11", LQ_ETLS,
+                          "not 192.0.2.11");
+
+    /* IPv6 only */
+    static const unsigned char v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5 };
+    size_t cl2 = 0, kl2 = 0;
+    now = lq_port_wall_ms();
+    assert_int_equal(lq_tls_make_self_signed("node-6", NULL, "2001:db8::5", 1, now, ss_cert2,
+                                             sizeof ss_cert2, &cl2, ss_key2, sizeof ss_key2, &kl2),
+                     LQ_OK);
+    check_self_signed(ss_cert2, cl2, ss_key2, kl2, "node-6", NULL, v6, 16, now, 1);
+    self_signed_handshake(ss_cert2, cl2, ss_key2, kl2, "2001:db8::5", LQ_OK, NULL);
+    self_signed_handshake(ss_cert2, cl2, ss_key2, kl2, "2001:db8::6", LQ_ETLS, "not 2001:db8::6");
+    /* a fresh key each time */
+    assert_true(strcmp(ss_key, ss_key2) != 0);
+
+    /* DNS only, long validity (GeneralizedTime after 2049) */
+    now = lq_port_wall_ms();
+    assert_int_equal(lq_tls_make_self_signed("node-dns", "kubelet.local", "", 36500, now, ss_cert2,
+                                             sizeof ss_cert2, &cl2, ss_key2, sizeof ss_key2, &kl2),
+                     LQ_OK);
+    check_self_signed(ss_cert2, cl2, ss_key2, kl2, "node-dns", "kubelet.local", NULL, 0, now, 36500);
+    self_signed_handshake(ss_cert2, cl2, ss_key2, kl2, "kubelet.local", LQ_OK, NULL);
+
+    lq_tls_stats(&st);
+    assert_int_equal(st.arena_used, before);
+}
+
+static void test_self_signed_errors(void **state)
+{
+    (void)state;
+    lq_tls_stats_t st;
+    size_t cl = 0, kl = 0;
+    int64_t now = lq_port_wall_ms();
+    /* sizes that fit, for the limits below */
+    assert_int_equal(lq_tls_make_self_signed("node", "node.example", "10.0.0.1", 30, now, ss_cert,
+                                             sizeof ss_cert, &cl, ss_key, sizeof ss_key, &kl), LQ_OK);
+    lq_tls_stats(&st);
+    size_t before = st.arena_used;
+    /* the PEM's length varies by a few bytes with the signature's DER length */
+    size_t small_certs[] = { 1, 2, 64, 200, cl / 2, cl - 16 };
+    for (size_t i = 0; i < sizeof small_certs / sizeof small_certs[0]; i++) {
+        size_t c2 = 0, k2 = 0;
+        lq_err_t e = lq_tls_make_self_signed("node", "node.example", "10.0.0.1", 30, now, ss_cert2,
+                                             small_certs[i], &c2, ss_key2, sizeof ss_key2, &k2);
+        if (e != LQ_ETOOBIG)
+            fail_msg("certificate buffer of %zu bytes (%zu needed): %s", small_certs[i], cl + 1,
+                     lq_err_name(e));
+    }
+    size_t small_keys[] = { 1, 2, 64, kl / 2, kl - 1, kl };
+    for (size_t i = 0; i < sizeof small_keys / sizeof small_keys[0]; i++) {
+        size_t c2 = 0, k2 = 0;
+        lq_err_t e = lq_tls_make_self_signed("node", "node.example", "10.0.0.1", 30, now, ss_cert2,
+                                             sizeof ss_cert2, &c2, ss_key2, small_keys[i], &k2);
+        if (e != LQ_ETOOBIG)
+            fail_msg("key buffer of %zu bytes (%zu needed): %s", small_keys[i], kl + 1,
+                     lq_err_name(e));
+    }
+    /* exactly enough for the key: fits */
+    size_t c2 = 0, k2 = 0;
+    assert_int_equal(lq_tls_make_self_signed("node", NULL, NULL, 30, now, ss_cert2, sizeof ss_cert2,
+                                             &c2, ss_key2, kl + 1, &k2), LQ_OK);
+    assert_int_equal(k2, kl);
+
+    /* bad addresses and arguments */
+    static const char *const bad_ips[] = { "300.1.1.1", "1.2.3", "10.0.0.1.5", "not-an-ip",
+                                           "::g", "1:2:3:4:5:6:7:8:9", "[::1]", " 10.0.0.1" };
+    for (size_t i = 0; i < sizeof bad_ips / sizeof bad_ips[0]; i++) {
+        lq_err_t e = lq_tls_make_self_signed("node", NULL, bad_ips[i], 30, now, ss_cert2,
+                                             sizeof ss_cert2, &c2, ss_key2, sizeof ss_key2, &k2);
+        if (e != LQ_EINVAL)
+            fail_msg("ip \"%s\": %s", bad_ips[i], lq_err_name(e));
+    }
+    assert_int_equal(lq_tls_make_self_signed(NULL, NULL, NULL, 30, now, ss_cert2, sizeof ss_cert2,
+                                             &c2, ss_key2, sizeof ss_key2, &k2), LQ_EINVAL);
+    assert_int_equal(lq_tls_make_self_signed("", NULL, NULL, 30, now, ss_cert2, sizeof ss_cert2,
+                                             &c2, ss_key2, sizeof ss_key2, &k2), LQ_EINVAL);
+    assert_int_equal(lq_tls_make_self_signed("node", NULL, NULL, 0, now, ss_cert2, sizeof ss_cert2,
+                                             &c2, ss_key2, sizeof ss_key2, &k2), LQ_EINVAL);
+    assert_int_equal(lq_tls_make_self_signed("node", NULL, NULL, 30, now, NULL, 10, &c2, ss_key2,
+                                             sizeof ss_key2, &k2), LQ_EINVAL);
+    assert_int_equal(lq_tls_make_self_signed("node", NULL, NULL, 30, now, ss_cert2, sizeof ss_cert2,
+                                             NULL, ss_key2, sizeof ss_key2, &k2), LQ_EINVAL);
+    lq_tls_stats(&st);
+    assert_int_equal(st.arena_used, before); /* failures free what they took too */
+}
+
+static void test_cert_info(void **state)
+{
+    (void)state;
+    size_t cl = 0, kl = 0;
+    int64_t now = lq_port_wall_ms();
+    assert_int_equal(lq_tls_make_self_signed("node", "node.example", "192.0.2.10", 30, now, ss_cert,
+                                             sizeof ss_cert, &cl, ss_key, sizeof ss_key, &kl), LQ_OK);
+    int64_t na = 0;
+    bool has = false;
+    assert_int_equal(lq_tls_cert_info((const unsigned char *)ss_cert, cl + 1, "192.0.2.10", &na, &has),
+                     LQ_OK);
+    int64_t want = now + 30LL * 86400 * 1000;
+    if (na > want || want - na >= 1000)
+        fail_msg("not_after_ms %lld, generated for %lld", (long long)na, (long long)want);
+    assert_true(has);
+    has = true;
+    assert_int_equal(lq_tls_cert_info((const unsigned char *)ss_cert, cl + 1, "192.0.2.11", &na, &has),
+                     LQ_OK);
+    assert_false(has);
+    has = true;
+    assert_int_equal(lq_tls_cert_info((const unsigned char *)ss_cert, cl + 1, "::1", &na, &has), LQ_OK);
+    assert_false(has);
+    has = true; /* no address to look for, or a DNS name: never "has" */
+    assert_int_equal(lq_tls_cert_info((const unsigned char *)ss_cert, cl + 1, NULL, &na, &has), LQ_OK);
+    assert_false(has);
+    has = true;
+    assert_int_equal(lq_tls_cert_info((const unsigned char *)ss_cert, cl + 1, "node.example", &na, &has),
+                     LQ_OK);
+    assert_false(has);
+
+    /* IPv6 SAN; a long validity (GeneralizedTime) */
+    assert_int_equal(lq_tls_make_self_signed("node", NULL, "fd00::a:1", 36500, now, ss_cert2,
+                                             sizeof ss_cert2, &cl, ss_key2, sizeof ss_key2, &kl), LQ_OK);
+    assert_int_equal(lq_tls_cert_info((const unsigned char *)ss_cert2, cl + 1, "fd00::a:1", &na, &has),
+                     LQ_OK);
+    assert_true(has);
+    want = now + 36500LL * 86400 * 1000;
+    assert_true(na <= want && want - na < 1000);
+    assert_int_equal(lq_tls_cert_info((const unsigned char *)ss_cert2, cl + 1, "fd00::a:2", &na, &has),
+                     LQ_OK);
+    assert_false(has);
+
+    /* committed vectors: exact dates, and a chain's first certificate counts */
+    blob_t b = load_cached("server-expired.crt");
+    assert_int_equal(lq_tls_cert_info(b.p, b.len, "127.0.0.1", &na, &has), LQ_OK);
+    assert_int_equal(na, INT64_C(1609459200000)); /* 2021-01-01 00:00:00 UTC */
+    assert_true(has);
+    b = load_cached("server-future.crt");
+    assert_int_equal(lq_tls_cert_info(b.p, b.len, "::1", &na, &has), LQ_OK);
+    assert_int_equal(na, INT64_C(4102444800000)); /* 2100-01-01 00:00:00 UTC */
+    assert_false(has);
+    b = load_cached("server-ip.crt");
+    assert_int_equal(lq_tls_cert_info(b.p, b.len, "::1", &na, &has), LQ_OK);
+    assert_true(has);
+    static unsigned char chain[16384];
+    blob_t e = load_cached("server-expired.crt"), f = load_cached("server-future.crt");
+    memcpy(chain, e.p, e.len - 1);
+    memcpy(chain + e.len - 1, f.p, f.len);
+    assert_int_equal(lq_tls_cert_info(chain, e.len - 1 + f.len, NULL, &na, &has), LQ_OK);
+    assert_int_equal(na, INT64_C(1609459200000));
+
+    /* garbage */
+    static const unsigned char junk[] =
+        "-----BEGIN CERTIFICATE-----\nnot base64 !!\n-----END CERTIFICATE-----\n";
+    assert_int_equal(lq_tls_cert_info(junk, sizeof junk, NULL, &na, &has), LQ_ECONFIG);
+    static const unsigned char text[] = "no certificate here";
+    assert_int_equal(lq_tls_cert_info(text, sizeof text, NULL, &na, &has), LQ_ECONFIG);
+    /* a private key is not a certificate */
+    assert_int_equal(lq_tls_cert_info((const unsigned char *)ss_key, strlen(ss_key) + 1, NULL, &na, &has),
+                     LQ_ECONFIG);
+    assert_int_equal(lq_tls_cert_info(NULL, 10, NULL, &na, &has), LQ_EINVAL);
+    assert_int_equal(lq_tls_cert_info(junk, 0, NULL, &na, &has), LQ_EINVAL);
+    assert_int_equal(lq_tls_cert_info(junk, sizeof junk, NULL, NULL, &has), LQ_EINVAL);
+    assert_int_equal(lq_tls_cert_info(junk, sizeof junk, NULL, &na, NULL), LQ_EINVAL);
+}
+
 /* --- live API server (optional) -------------------------------------------------------- */
 
 static void test_live_apiserver(void **state)
@@ -782,7 +1790,7 @@ static void test_live_apiserver(void **state)
     assert_int_equal(lq_port_file_read(path, (char *)crt, sizeof crt, &l2), LQ_OK);
     snprintf(path, sizeof path, "%s/home/pki/admin.key", dir);
     assert_int_equal(lq_port_file_read(path, (char *)key, sizeof key, &l3), LQ_OK);
-    lq_tls_profile_cfg_t cfg = { ca, l1 + 1, crt, l2 + 1, key, l3 + 1, false };
+    lq_tls_profile_cfg_t cfg = { ca, l1 + 1, crt, l2 + 1, key, l3 + 1, false, false };
     int prof, s;
     char err[LQ_TLS_ERR_MAX];
     lq_err_t e = lq_tls_profile_open(&prof, &cfg, err, sizeof err);
@@ -893,24 +1901,33 @@ int main(void)
 {
     lq_log_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ip_san_by_ip),
-        cmocka_unit_test(test_dns_san_by_dns),
-        cmocka_unit_test(test_both_sans),
-        cmocka_unit_test(test_name_mismatch),
-        cmocka_unit_test(test_unknown_ca),
-        cmocka_unit_test(test_expired_and_future),
-        cmocka_unit_test(test_insecure_skip_verify),
-        cmocka_unit_test(test_client_cert_auth),
-        cmocka_unit_test(test_versions),
-        cmocka_unit_test(test_roundtrip_tls13),
-        cmocka_unit_test(test_roundtrip_tls12),
-        cmocka_unit_test(test_pending),
-        cmocka_unit_test(test_arena_peak),
-        cmocka_unit_test(test_profile_errors),
-        cmocka_unit_test(test_session_limits),
-        cmocka_unit_test(test_live_apiserver),
-        cmocka_unit_test(test_no_heap_after_seal),
-        cmocka_unit_test(test_sha256_vector),
+        cmocka_unit_test_teardown(test_ip_san_by_ip, teardown),
+        cmocka_unit_test_teardown(test_dns_san_by_dns, teardown),
+        cmocka_unit_test_teardown(test_both_sans, teardown),
+        cmocka_unit_test_teardown(test_name_mismatch, teardown),
+        cmocka_unit_test_teardown(test_unknown_ca, teardown),
+        cmocka_unit_test_teardown(test_expired_and_future, teardown),
+        cmocka_unit_test_teardown(test_insecure_skip_verify, teardown),
+        cmocka_unit_test_teardown(test_client_cert_auth, teardown),
+        cmocka_unit_test_teardown(test_versions, teardown),
+        cmocka_unit_test_teardown(test_roundtrip_tls13, teardown),
+        cmocka_unit_test_teardown(test_roundtrip_tls12, teardown),
+        cmocka_unit_test_teardown(test_pending, teardown),
+        cmocka_unit_test_teardown(test_arena_peak, teardown),
+        cmocka_unit_test_teardown(test_profile_errors, teardown),
+        cmocka_unit_test_teardown(test_session_limits, teardown),
+        cmocka_unit_test_teardown(test_server_handshake_and_data, teardown),
+        cmocka_unit_test_teardown(test_server_peer_identity, teardown),
+        cmocka_unit_test_teardown(test_server_refusals, teardown),
+        cmocka_unit_test_teardown(test_server_profile_errors, teardown),
+        cmocka_unit_test_teardown(test_server_set_ca, teardown),
+        cmocka_unit_test_teardown(test_server_set_ca_during_handshake, teardown),
+        cmocka_unit_test_teardown(test_self_signed, teardown),
+        cmocka_unit_test_teardown(test_self_signed_errors, teardown),
+        cmocka_unit_test_teardown(test_cert_info, teardown),
+        cmocka_unit_test_teardown(test_live_apiserver, teardown),
+        cmocka_unit_test_teardown(test_no_heap_after_seal, teardown),
+        cmocka_unit_test_teardown(test_sha256_vector, teardown),
     };
     return cmocka_run_group_tests_name("tls", tests, setup, NULL);
 }

@@ -12,7 +12,16 @@
 #   server-future.*   like server-both, valid from 2099-01-01 only
 #   client-rsa.*      client certificate, RSA 2048 (CN liqolet-test-rsa)
 #   client-ec.*       client certificate, ECDSA P-256 (CN liqolet-test-ec)
+# Client certificates for the server side (lq_tls_accept, lq_tls_peer_identity):
+#   client-kube.*     ECDSA P-256, subject O=system:masters, O=<a 64-character group (the most X.520 allows)>,
+#                     CN=kube-apiserver-kubelet-client, O=liqo:short (in this order)
+#   client-nocn.*     ECDSA P-256, subject O=no-cn-group only (no CN)
+#   client-other.*    ECDSA P-256, CN liqolet-test-other, issued by other-ca
+#   client-expired.*  ECDSA P-256, CN liqolet-test-expired, valid 2020-01-01 .. 2021-01-01
 # Validity is 100 years unless stated otherwise. Keys are unencrypted PEM (test only).
+#
+#   sh tests/vectors/tls/gen.sh server-side   issues only the four client certificates
+#                                             above, from the committed ca and other-ca
 set -eu
 cd "$(dirname "$0")"
 work=$(mktemp -d)
@@ -31,10 +40,12 @@ self_ca() { # name CN
 }
 
 # issue NAME CA CN EXT KEYTYPE [STARTDATE ENDDATE]  (dates as YYYYMMDDHHMMSSZ)
+# CN is a common name, or a whole subject when it starts with "/" ("/O=a/CN=b").
 issue() {
     name=$1 ca=$2 cn=$3 ext=$4 kt=$5
     "${kt}_key" "$name.key"
-    openssl req -new -key "$name.key" -subj "/CN=$cn" -out "$work/$name.csr"
+    case $cn in /*) subj=$cn ;; *) subj="/CN=$cn" ;; esac
+    openssl req -new -key "$name.key" -subj "$subj" -out "$work/$name.csr"
     printf '%s\n' "$ext" > "$work/$name.ext"
     if [ $# -ge 7 ]; then
         # openssl 3.0's x509 cannot set notBefore; the minimal 'openssl ca' can.
@@ -76,6 +87,21 @@ CLI='basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature
 extendedKeyUsage=clientAuth'
 
+LONG_GROUP=liqolet-test-group-of-the-largest-size-an-O-may-have-64-chars-xx
+
+server_side() {
+    issue client-kube ca "/O=system:masters/O=$LONG_GROUP/CN=kube-apiserver-kubelet-client/O=liqo:short" "$CLI" ec
+    issue client-nocn ca "/O=no-cn-group" "$CLI" ec
+    issue client-other other-ca "liqolet-test-other" "$CLI" ec
+    issue client-expired ca "liqolet-test-expired" "$CLI" ec 20200101000000Z 20210101000000Z
+}
+
+if [ "${1:-}" = server-side ]; then
+    server_side
+    echo "server-side client certificates written to $(pwd)"
+    exit 0
+fi
+
 self_ca ca "liqolet test CA"
 self_ca other-ca "liqolet other CA"
 issue server-ip ca "server-ip" "$SRV_EC
@@ -92,4 +118,5 @@ issue server-future ca "server-future" "$SRV_EC
 subjectAltName=DNS:localhost,IP:127.0.0.1" ec 20990101000000Z 21000101000000Z
 issue client-rsa ca "liqolet-test-rsa" "$CLI" rsa
 issue client-ec ca "liqolet-test-ec" "$CLI" ec
+server_side
 echo "certificates written to $(pwd)"
