@@ -757,7 +757,7 @@ lq_err_t lq_tls_make_self_signed(const char *cn, const char *dns, const char *ip
     mbedtls_x509write_cert w;
     mbedtls_pk_init(&pk);
     mbedtls_x509write_crt_init(&w);
-    char subject[80], from[16], to[16];
+    char subject[3 + 2 * 64 + 1], from[16], to[16];
     unsigned char serial[16];
     mbedtls_x509_san_list san[2];
     size_t nsan = 0;
@@ -776,7 +776,16 @@ lq_err_t lq_tls_make_self_signed(const char *cn, const char *dns, const char *ip
     }
     if (nsan == 2)
         san[0].next = &san[1];
-    textf(subject, sizeof subject, "CN=%s", cn);
+    /* "CN=" and the name with every character that mbedTLS's subject syntax (RFC 4514)
+     * gives a meaning to escaped: "node,O=system:masters" is one CN, not a CN and an O. */
+    size_t so = 3; /* cn is at most 64 characters (checked above): subject holds them all */
+    memcpy(subject, "CN=", 3);
+    for (const char *c = cn; *c != '\0'; c++) {
+        if (strchr(",=+<>#;\"\\", *c) != NULL)
+            subject[so++] = '\\';
+        subject[so++] = *c;
+    }
+    subject[so] = '\0';
     x509_time(from, now_ms - 3600 * 1000);
     x509_time(to, now_ms + (int64_t)days * 86400 * 1000);
     if (mbedtls_ctr_drbg_random(&drbg, serial, sizeof serial) != 0)

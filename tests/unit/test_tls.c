@@ -1686,6 +1686,48 @@ static void test_self_signed_errors(void **state)
     assert_int_equal(st.arena_used, before); /* failures free what they took too */
 }
 
+/* The CN is the name given, character for character: a name with the characters
+ * mbedTLS's subject syntax gives a meaning to (",", "=", "+", "\", ...) must not add
+ * attributes, e.g. an O (a Kubernetes group) by "node,O=system:masters". */
+static void test_self_signed_cn_is_literal(void **state)
+{
+    (void)state;
+    static const char *const names[] = { "node,O=system:masters", "a+OU=x", "back\\slash",
+                                         "#4142", "quote\"d<>;", "x=y", "trailing\\" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t cl = 0, kl = 0;
+        lq_err_t e = lq_tls_make_self_signed(names[i], NULL, NULL, 1, lq_port_wall_ms(), ss_cert,
+                                             sizeof ss_cert, &cl, ss_key, sizeof ss_key, &kl);
+        if (e != LQ_OK)
+            fail_msg("cn \"%s\": %s", names[i], lq_err_name(e));
+        mbedtls_x509_crt crt;
+        mbedtls_x509_crt_init(&crt);
+        assert_int_equal(mbedtls_x509_crt_parse(&crt, (const unsigned char *)ss_cert, cl + 1), 0);
+        int n = 0;
+        for (const mbedtls_x509_name *a = &crt.subject; a != NULL; a = a->next) {
+            n++;
+            if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &a->oid) != 0)
+                fail_msg("cn \"%s\": the subject has an attribute other than CN", names[i]);
+            if (a->val.len != strlen(names[i]) || memcmp(a->val.p, names[i], a->val.len) != 0)
+                fail_msg("cn \"%s\": CN is \"%.*s\"", names[i], (int)a->val.len, a->val.p);
+        }
+        assert_int_equal(n, 1);
+        mbedtls_x509_crt_free(&crt);
+    }
+    /* 64 characters (the X.520 bound) fit even when every one needs escaping */
+    char cn[65];
+    memset(cn, ',', 64);
+    cn[64] = '\0';
+    size_t cl = 0, kl = 0;
+    assert_int_equal(lq_tls_make_self_signed(cn, NULL, NULL, 1, lq_port_wall_ms(), ss_cert,
+                                             sizeof ss_cert, &cl, ss_key, sizeof ss_key, &kl), LQ_OK);
+    char too_long[66];
+    memset(too_long, 'n', 65);
+    too_long[65] = '\0';
+    assert_int_equal(lq_tls_make_self_signed(too_long, NULL, NULL, 1, lq_port_wall_ms(), ss_cert,
+                                             sizeof ss_cert, &cl, ss_key, sizeof ss_key, &kl), LQ_EINVAL);
+}
+
 static void test_cert_info(void **state)
 {
     (void)state;
@@ -1924,6 +1966,7 @@ int main(void)
         cmocka_unit_test_teardown(test_server_set_ca_during_handshake, teardown),
         cmocka_unit_test_teardown(test_self_signed, teardown),
         cmocka_unit_test_teardown(test_self_signed_errors, teardown),
+        cmocka_unit_test_teardown(test_self_signed_cn_is_literal, teardown),
         cmocka_unit_test_teardown(test_cert_info, teardown),
         cmocka_unit_test_teardown(test_live_apiserver, teardown),
         cmocka_unit_test_teardown(test_no_heap_after_seal, teardown),
