@@ -60,7 +60,8 @@ lq_err_t lq_tls_init(void);
 lq_err_t lq_tls_profile_open(int *profile, const lq_tls_profile_cfg_t *cfg, char *err, size_t cap);
 void lq_tls_profile_close(int profile);
 
-/* Starts a client session on a connected descriptor.
+/* Starts a client session on a connected descriptor (a client profile; a server profile
+ * gives LQ_EINVAL).
  * server_name: the name to verify and send as SNI: a DNS name, or an IPv4/IPv6 literal
  * (then checked against the certificate's IP-address SANs and no SNI is sent).
  * Returns LQ_OK, LQ_ENOSPC (session table full), LQ_ETLS, LQ_EINVAL. */

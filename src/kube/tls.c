@@ -536,8 +536,8 @@ lq_err_t lq_tls_open(int *session, int profile, lq_port_fd_t fd, const char *ser
         return LQ_EINVAL;
     *session = -1;
     profile_t *p = profile_get(profile);
-    if (p == NULL || fd < 0 || server_name == NULL || server_name[0] == '\0')
-        return LQ_EINVAL;
+    if (p == NULL || p->server || fd < 0 || server_name == NULL || server_name[0] == '\0')
+        return LQ_EINVAL; /* a server profile's sessions start with lq_tls_accept */
     size_t nlen = strlen(server_name);
     if (nlen >= NAME_MAX_) {
         LQ_WARN(MOD, "server name longer than %d bytes", NAME_MAX_ - 1);

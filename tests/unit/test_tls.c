@@ -1117,6 +1117,13 @@ static void test_server_handshake_and_data(void **state)
     assert_int_equal(lq_tls_accept(&s, -1, 3), LQ_EINVAL);
     assert_int_equal(lq_tls_accept(&s, sprof, -1), LQ_EINVAL);
     assert_int_equal(lq_tls_accept(NULL, sprof, 3), LQ_EINVAL);
+    /* ... and lq_tls_open a server profile: it would start a TLS server where a client was
+     * meant, without the name check */
+    s = 7;
+    assert_int_equal(lq_tls_open(&s, sprof, 3, "localhost"), LQ_EINVAL);
+    assert_int_equal(s, -1);
+    lq_tls_stats(&st);
+    assert_int_equal(st.sessions_open, 0);
     lq_tls_profile_close(cprof);
     lq_tls_profile_close(sprof);
     lq_tls_stats(&st);
