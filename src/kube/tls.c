@@ -61,6 +61,7 @@ typedef struct profile {
 
 typedef struct session {
     bool used;
+    bool server;         /* accepted (lq_tls_accept): the peer is a client */
     bool done;           /* handshake finished */
     bool io_closed;      /* transport reported EOF */
     bool io_error;       /* transport reported an error */
@@ -403,9 +404,11 @@ lq_err_t lq_tls_profile_open(int *profile, const lq_tls_profile_cfg_t *cfg, char
                                           : "a server profile always verifies its clients");
         return LQ_ECONFIG;
     }
+    /* what the credentials are called in texts: a server profile's serve, a client's log in */
+    const char *role = cfg->server ? "serving" : "client";
     if ((cfg->cert != NULL) != (cfg->key != NULL)) {
-        textf(err, cap, cfg->cert ? "client certificate given without its private key"
-                                  : "client key given without its certificate");
+        textf(err, cap, cfg->cert ? "%s certificate given without its private key"
+                                  : "%s key given without its certificate", role);
         return LQ_ECONFIG;
     }
     if (cfg->ca == NULL && !cfg->insecure_skip_verify) {
@@ -454,28 +457,30 @@ lq_err_t lq_tls_profile_open(int *profile, const lq_tls_profile_cfg_t *cfg, char
     }
     if (cfg->cert != NULL) {
         if (pem_without_nul(cfg->cert, cfg->cert_len) || pem_without_nul(cfg->key, cfg->key_len)) {
-            textf(err, cap, "client credentials: PEM text must include its terminating NUL "
-                            "in the length");
+            textf(err, cap, "%s credentials: PEM text must include its terminating NUL "
+                            "in the length", role);
             e = LQ_EINVAL;
             goto fail;
         }
         ret = mbedtls_x509_crt_parse(&p->cert, cfg->cert, cfg->cert_len);
         if (ret != 0) {
             if (ret > 0)
-                textf(err, cap, "client certificate could not be parsed (%d bad certificate(s))",
-                      ret);
-            e = ret > 0 ? LQ_ECONFIG : parse_fail(err, cap, "client certificate", ret);
+                textf(err, cap, "%s certificate could not be parsed (%d bad certificate(s))",
+                      role, ret);
+            e = ret > 0 ? LQ_ECONFIG
+                        : parse_fail(err, cap, cfg->server ? "serving certificate" : "client certificate",
+                                     ret);
             goto fail;
         }
         ret = mbedtls_pk_parse_key(&p->key, cfg->key, cfg->key_len, NULL, 0,
                                    mbedtls_ctr_drbg_random, &drbg);
         if (ret != 0) {
-            e = parse_fail(err, cap, "client key", ret);
+            e = parse_fail(err, cap, cfg->server ? "serving key" : "client key", ret);
             goto fail;
         }
         ret = mbedtls_pk_check_pair(&p->cert.pk, &p->key, mbedtls_ctr_drbg_random, &drbg);
         if (ret != 0) {
-            textf(err, cap, "client key does not match the certificate");
+            textf(err, cap, "%s key does not match the certificate", role);
             e = LQ_ECONFIG;
             goto fail;
         }
@@ -615,6 +620,7 @@ lq_err_t lq_tls_accept(int *session, int profile, lq_port_fd_t fd)
     memset(s, 0, sizeof *s);
     s->profile = profile;
     s->fd = fd;
+    s->server = true;
     textf(s->name, sizeof s->name, "client");
     mbedtls_ssl_init(&s->ssl);
     int ret = mbedtls_ssl_setup(&s->ssl, &p->conf);
@@ -884,7 +890,8 @@ lq_err_t lq_tls_handshake(int session)
     if (set_wants(s, ret))
         return LQ_AGAIN;
     if (s->io_closed || ret == MBEDTLS_ERR_SSL_CONN_EOF) {
-        textf(s->err, sizeof s->err, "connection closed by the server during the TLS handshake");
+        textf(s->err, sizeof s->err, "connection closed by the %s during the TLS handshake",
+              s->server ? "client" : "server");
         s->failed = LQ_ECLOSED;
         return LQ_ECLOSED;
     }

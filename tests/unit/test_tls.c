@@ -1279,13 +1279,33 @@ static void test_server_profile_errors(void **state)
     assert_int_equal(server_profile(&prof, "server-both.crt", "server-both.key", NULL, 1, err, sizeof err),
                      LQ_ECONFIG);
     assert_true(err[0] != '\0');
+    /* the serving credentials are called so, not "client" ones */
     assert_int_equal(server_profile(&prof, "server-both.crt", NULL, "ca.crt", 0, err, sizeof err),
                      LQ_ECONFIG);
-    assert_non_null(strstr(err, "without its private key"));
+    assert_string_equal(err, "serving certificate given without its private key");
     assert_int_equal(server_profile(&prof, "server-both.crt", "server-dns.key", "ca.crt", 0, err, sizeof err),
                      LQ_ECONFIG);
-    assert_non_null(strstr(err, "key does not match the certificate"));
+    assert_string_equal(err, "serving key does not match the certificate");
     assert_int_equal(prof, -1);
+    lq_tls_profile_cfg_t cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.server = true;
+    blob_t ca = load_cached("ca.crt"), key = load_cached("server-both.key");
+    static const unsigned char junk[] = "-----BEGIN CERTIFICATE-----\nnot base64 !!\n-----END CERTIFICATE-----\n";
+    cfg.ca = ca.p;
+    cfg.ca_len = ca.len;
+    cfg.cert = junk;
+    cfg.cert_len = sizeof junk;
+    cfg.key = key.p;
+    cfg.key_len = key.len;
+    assert_int_equal(lq_tls_profile_open(&prof, &cfg, err, sizeof err), LQ_ECONFIG);
+    assert_non_null(strstr(err, "serving certificate could not be parsed"));
+    cfg.cert_len = sizeof junk - 1;
+    assert_int_equal(lq_tls_profile_open(&prof, &cfg, err, sizeof err), LQ_EINVAL);
+    assert_non_null(strstr(err, "serving credentials: PEM text must include"));
+    /* and a client profile's still say "client" */
+    assert_int_equal(profile_from(&prof, "ca.crt", "client-ec.crt", NULL, 0, err, sizeof err), LQ_ECONFIG);
+    assert_string_equal(err, "client certificate given without its private key");
     /* nothing half-open was left behind: the whole table is still free */
     int ps[LQ_TLS_MAX_PROFILES];
     for (int i = 0; i < (int)LQ_TLS_MAX_PROFILES; i++)
@@ -1293,6 +1313,52 @@ static void test_server_profile_errors(void **state)
                                         err, sizeof err), LQ_OK);
     for (int i = 0; i < (int)LQ_TLS_MAX_PROFILES; i++)
         lq_tls_profile_close(ps[i]);
+}
+
+/* A client that goes away during the handshake: the server's text names the client. */
+static void test_server_client_leaves(void **state)
+{
+    (void)state;
+    int sprof = open_kubelet_profile("ca.crt");
+    for (int stage = 0; stage <= 1; stage++) {
+        int sv[2];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        nonblock(sv[0]);
+        nonblock(sv[1]);
+        int s = -1;
+        assert_int_equal(lq_tls_accept(&s, sprof, sv[1]), LQ_OK);
+        if (stage == 1) /* the first bytes of a record header, then nothing */
+            assert_int_equal(write(sv[0], "\x16\x03\x01\x00\x05", 5), 5);
+        close(sv[0]);
+        lq_err_t e = LQ_AGAIN;
+        for (int i = 0; i < 10 && e == LQ_AGAIN; i++)
+            e = lq_tls_handshake(s);
+        assert_int_equal(e, LQ_ECLOSED);
+        if (strstr(lq_tls_error(s), "closed by the client") == NULL)
+            fail_msg("server session, client gone: \"%s\"", lq_tls_error(s));
+        lq_tls_close(s);
+        close(sv[1]);
+    }
+    /* our client, when the server goes away, still says "server" */
+    int cprof = -1;
+    char err[LQ_TLS_ERR_MAX];
+    assert_int_equal(profile_from(&cprof, "ca.crt", NULL, NULL, 0, err, sizeof err), LQ_OK);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    nonblock(sv[0]);
+    int c = -1;
+    assert_int_equal(lq_tls_open(&c, cprof, sv[0], "localhost"), LQ_OK);
+    assert_int_equal(lq_tls_handshake(c), LQ_AGAIN); /* ClientHello sent */
+    close(sv[1]);
+    lq_err_t e = LQ_AGAIN;
+    for (int i = 0; i < 10 && e == LQ_AGAIN; i++)
+        e = lq_tls_handshake(c);
+    assert_int_equal(e, LQ_ECLOSED);
+    assert_non_null(strstr(lq_tls_error(c), "closed by the server"));
+    lq_tls_close(c);
+    close(sv[0]);
+    lq_tls_profile_close(cprof);
+    lq_tls_profile_close(sprof);
 }
 
 static void set_ca_file(int prof, const char *name, lq_err_t want)
@@ -1969,6 +2035,7 @@ int main(void)
         cmocka_unit_test_teardown(test_server_peer_identity, teardown),
         cmocka_unit_test_teardown(test_server_refusals, teardown),
         cmocka_unit_test_teardown(test_server_profile_errors, teardown),
+        cmocka_unit_test_teardown(test_server_client_leaves, teardown),
         cmocka_unit_test_teardown(test_server_set_ca, teardown),
         cmocka_unit_test_teardown(test_server_set_ca_during_handshake, teardown),
         cmocka_unit_test_teardown(test_self_signed, teardown),
