@@ -90,8 +90,8 @@ lq_err_t lq_tls_peer_identity(int session, char *user, size_t cap, char *groups,
  * digitalSignature, extended key usage serverAuth. Both are written as PEM (NUL-
  * terminated; *cert_len / *key_len without the NUL). Call after lq_tls_init; mbedTLS's
  * allocations come from its arena and are freed before returning.
- * Returns LQ_OK, LQ_ETOOBIG (a buffer too small), LQ_EINVAL (bad ip or arguments),
- * LQ_ETLS. */
+ * Returns LQ_OK, LQ_ETOOBIG (a buffer too small), LQ_EINVAL (bad ip or arguments; now_ms
+ * before 1970, or an end after 9999-12-31), LQ_ETLS. */
 lq_err_t lq_tls_make_self_signed(const char *cn, const char *dns, const char *ip, unsigned days,
                                  int64_t now_ms, char *cert, size_t cert_cap, size_t *cert_len,
                                  char *key, size_t key_cap, size_t *key_len);

@@ -728,7 +728,11 @@ lq_err_t lq_tls_peer_identity(int session, char *user, size_t cap, char *groups,
 /* "YYYYMMDDhhmmss" (UTC) for mbedtls_x509write_crt_set_validity. */
 static void x509_time(char out[16], int64_t ms)
 {
-    int64_t secs = ms / 1000, days = secs / 86400, rem = secs % 86400;
+    /* floor division: an instant before 1970 (now - 1 h on a board whose clock starts at the
+     * epoch) is a day before, not a negative time of day */
+    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+    int64_t rem = secs - days * 86400;
     /* civil from days (Howard Hinnant's algorithm), days since 1970-01-01 */
     days += 719468;
     int64_t era = (days >= 0 ? days : days - 146096) / 146097;
@@ -750,6 +754,12 @@ lq_err_t lq_tls_make_self_signed(const char *cn, const char *dns, const char *ip
 {
     if (!inited || cn == NULL || cn[0] == '\0' || days == 0 || cert == NULL || key == NULL ||
         cert_len == NULL || key_len == NULL || strlen(cn) > 64)
+        return LQ_EINVAL;
+    /* X.509 times have four-digit years: the end must come before 10000-01-01 (a later
+     * year would be written cut to four digits, e.g. 10240 as 0240). */
+    const int64_t year_10000_ms = INT64_C(253402300800000);
+    if (now_ms < 0 || now_ms >= year_10000_ms ||
+        (int64_t)days * 86400 * 1000 >= year_10000_ms - now_ms)
         return LQ_EINVAL;
     unsigned char ipb[16];
     size_t iplen = 0;

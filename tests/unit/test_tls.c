@@ -1751,6 +1751,43 @@ static void test_self_signed_errors(void **state)
                                              &c2, ss_key2, sizeof ss_key2, &k2), LQ_EINVAL);
     assert_int_equal(lq_tls_make_self_signed("node", NULL, NULL, 0, now, ss_cert2, sizeof ss_cert2,
                                              &c2, ss_key2, sizeof ss_key2, &k2), LQ_EINVAL);
+    /* an end beyond 9999-12-31 (X.509 has four-digit years) is refused, not written with
+     * the year cut to four digits (e.g. 10240 as 0240: a certificate expired at birth) */
+    lq_err_t e = lq_tls_make_self_signed("node", NULL, NULL, 3000000, now, ss_cert2, sizeof ss_cert2,
+                                         &c2, ss_key2, sizeof ss_key2, &k2);
+    if (e == LQ_OK) {
+        int64_t na = 0;
+        bool has = false;
+        assert_int_equal(lq_tls_cert_info((const unsigned char *)ss_cert2, c2 + 1, NULL, &na, &has), LQ_OK);
+        fail_msg("3000000 days: LQ_OK, the certificate ends at %lld ms", (long long)na);
+    }
+    assert_int_equal(e, LQ_EINVAL);
+    assert_int_equal(lq_tls_make_self_signed("node", NULL, NULL, 0xffffffffu, now, ss_cert2,
+                                             sizeof ss_cert2, &c2, ss_key2, sizeof ss_key2, &k2),
+                     LQ_EINVAL);
+    /* the last day that can be written: 9999-12-31 */
+    int64_t last = INT64_C(253402214400000); /* 9999-12-31 00:00:00 UTC */
+    unsigned max_days = (unsigned)((last - now) / 86400000);
+    assert_int_equal(lq_tls_make_self_signed("node", NULL, NULL, max_days, now, ss_cert2,
+                                             sizeof ss_cert2, &c2, ss_key2, sizeof ss_key2, &k2), LQ_OK);
+    int64_t na = 0;
+    bool has = false;
+    assert_int_equal(lq_tls_cert_info((const unsigned char *)ss_cert2, c2 + 1, NULL, &na, &has), LQ_OK);
+    assert_true(na > last - 86400000 && na <= last);
+
+    /* a board without a real-time clock, before NTP: now is the epoch, so the certificate
+     * starts one hour before it, 1969-12-31 23:00:01, not a garbled time */
+    int64_t epoch_ish = 1000;
+    assert_int_equal(lq_tls_make_self_signed("rtc-less", NULL, "10.0.0.1", 2, epoch_ish, ss_cert2,
+                                             sizeof ss_cert2, &c2, ss_key2, sizeof ss_key2, &k2), LQ_OK);
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    assert_int_equal(mbedtls_x509_crt_parse(&crt, (const unsigned char *)ss_cert2, c2 + 1), 0);
+    expect_time(&crt.valid_from, 1 - 3600);
+    expect_time(&crt.valid_to, 1 + 2 * 86400);
+    mbedtls_x509_crt_free(&crt);
+    assert_int_equal(lq_tls_make_self_signed("node", NULL, NULL, 1, -1, ss_cert2, sizeof ss_cert2,
+                                             &c2, ss_key2, sizeof ss_key2, &k2), LQ_EINVAL);
     assert_int_equal(lq_tls_make_self_signed("node", NULL, NULL, 30, now, NULL, 10, &c2, ss_key2,
                                              sizeof ss_key2, &k2), LQ_EINVAL);
     assert_int_equal(lq_tls_make_self_signed("node", NULL, NULL, 30, now, ss_cert2, sizeof ss_cert2,
