@@ -19,15 +19,6 @@ static bool is_alpha(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* tchar (RFC 9110 section 5.6.2) */
-static bool is_tchar(unsigned char c)
-{
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    if (is_digit(c) || is_alpha(c))
-        return true;
-    return c != 0 && memchr(extra, c, sizeof extra - 1) != NULL;
-}
-
 /* field-vchar, SP or HTAB: what may appear inside a field value or reason phrase */
 static bool is_value_char(unsigned char c)
 {
@@ -37,22 +28,6 @@ static bool is_value_char(unsigned char c)
 static bool is_ows(unsigned char c)
 {
     return c == ' ' || c == '\t';
-}
-
-static unsigned char lower(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-/* Case-insensitive equality of a view and a NUL-terminated string. */
-static bool view_eq_ci(const char *p, size_t n, const char *s)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        if (s[i] == '\0' || lower((unsigned char)p[i]) != lower((unsigned char)s[i]))
-            return false;
-    }
-    return s[n] == '\0';
 }
 
 /* Strict decimal: one or more digits, value <= LQ_HTTP_MAX_BODY_LEN. */
@@ -127,7 +102,7 @@ static bool valid_token(const char *s)
     if (s == NULL || *s == '\0')
         return false;
     for (; *s != '\0'; s++) {
-        if (!is_tchar((unsigned char)*s))
+        if (!lq_ascii_tchar((unsigned char)*s))
             return false;
     }
     return true;
@@ -180,7 +155,7 @@ static bool valid_host(const char *s, const char **start, size_t *n, bool *v6)
         if (zone != NULL) {
             /* the zone itself must still be harmless, though it is not written */
             for (i = (size_t)(zone - s) + 1; i < len; i++) {
-                if (!is_tchar((unsigned char)s[i]))
+                if (!lq_ascii_tchar((unsigned char)s[i]))
                     return false;
             }
             len = (size_t)(zone - s);
@@ -425,9 +400,9 @@ static lq_err_t connection_element(lq_http_resp_t *r, const char *p, size_t n, v
 {
     conn_tokens_t *t = ctx;
     (void)r;
-    if (view_eq_ci(p, n, "close"))
+    if (lq_ascii_eq_ci(p, n, "close"))
         t->close = true;
-    else if (view_eq_ci(p, n, "keep-alive"))
+    else if (lq_ascii_eq_ci(p, n, "keep-alive"))
         t->keep_alive = true;
     return LQ_OK;
 }
@@ -436,7 +411,7 @@ static lq_err_t te_element(lq_http_resp_t *r, const char *p, size_t n, void *ctx
 {
     (void)ctx;
     /* chunked, exactly once, without parameters; we never advertise other codings */
-    if (!view_eq_ci(p, n, "chunked") || r->chunked)
+    if (!lq_ascii_eq_ci(p, n, "chunked") || r->chunked)
         return LQ_EPROTO;
     r->chunked = true;
     return LQ_OK;
@@ -449,7 +424,7 @@ static lq_err_t parse_field_line(lq_http_resp_t *r, const char *p, size_t n,
     lq_http_header_t *h;
     lq_err_t err = LQ_OK;
 
-    while (i < n && is_tchar((unsigned char)p[i]))
+    while (i < n && lq_ascii_tchar((unsigned char)p[i]))
         i++;
     /* empty name, obs-fold (leading whitespace), space before ':' or a non-token byte */
     if (i == 0 || i == n || p[i] != ':')
@@ -474,7 +449,7 @@ static lq_err_t parse_field_line(lq_http_resp_t *r, const char *p, size_t n,
     h->value.ptr = p + vs;
     h->value.len = ve - vs;
 
-    if (view_eq_ci(h->name.ptr, h->name.len, "content-length")) {
+    if (lq_ascii_eq_ci(h->name.ptr, h->name.len, "content-length")) {
         uint64_t v;
         err = parse_decimal(h->value.ptr, h->value.len, &v);
         if (err != LQ_OK)
@@ -483,13 +458,13 @@ static lq_err_t parse_field_line(lq_http_resp_t *r, const char *p, size_t n,
             return LQ_EPROTO;
         r->has_content_length = true;
         r->content_length = v;
-    } else if (view_eq_ci(h->name.ptr, h->name.len, "transfer-encoding")) {
+    } else if (lq_ascii_eq_ci(h->name.ptr, h->name.len, "transfer-encoding")) {
         *has_te = true;
         err = for_each_element(r, h->value, te_element, NULL);
-    } else if (view_eq_ci(h->name.ptr, h->name.len, "connection")) {
+    } else if (lq_ascii_eq_ci(h->name.ptr, h->name.len, "connection")) {
         err = for_each_element(r, h->value, connection_element, conn);
     } else if (r->content_type.ptr == NULL &&
-               view_eq_ci(h->name.ptr, h->name.len, "content-type")) {
+               lq_ascii_eq_ci(h->name.ptr, h->name.len, "content-type")) {
         r->content_type = h->value;
     }
     return err;
@@ -571,7 +546,7 @@ lq_http_view_t lq_http_header(const lq_http_resp_t *r, const char *name)
         return none;
     for (i = 0; i < r->n_headers; i++) {
         const lq_http_header_t *h = &r->headers[i];
-        if (view_eq_ci(h->name.ptr, h->name.len, name))
+        if (lq_ascii_eq_ci(h->name.ptr, h->name.len, name))
             return h->value;
     }
     return none;
@@ -709,7 +684,7 @@ static lq_err_t chunk_byte(lq_http_body_t *b, unsigned char c)
             b->state_ = CS_FINAL_LF;
             return LQ_OK;
         }
-        if (!is_tchar(c))
+        if (!lq_ascii_tchar(c))
             return LQ_EPROTO; /* obs-fold, bare LF, garbage */
         b->state_ = CS_TRAILER;
         break;
