@@ -82,6 +82,15 @@
 #ifndef LQ_PIPE_ENABLED
 #define LQ_PIPE_ENABLED 1
 #endif
+/* The kubelet API (kubectl logs/exec/attach of offloaded pods, include/liqolet/kubelet.h):
+ * 0 leaves it out of the build. Sessions at once: each holds two TLS sessions (home
+ * API server in, foreign API server out) and two LQ_KUBELET_BUF buffers. */
+#ifndef LQ_KUBELET_API
+#define LQ_KUBELET_API 1
+#endif
+#ifndef LQ_KUBELET_SESSIONS
+#define LQ_KUBELET_SESSIONS 4
+#endif
 #ifndef LQ_MAX_NAMESPACES
 #define LQ_MAX_NAMESPACES 64
 #endif
@@ -93,7 +102,12 @@
 #define LQ_TLS_MAX_PROFILES 4
 #endif
 #ifndef LQ_TLS_MAX_SESSIONS
+#if LQ_KUBELET_API
+/* the kubelet API's share: two per session, and one for the connection told "too many" */
+#define LQ_TLS_MAX_SESSIONS (LQ_MAX_REQ_CONNS * 2 + LQ_MAX_WATCHES + 2 * LQ_KUBELET_SESSIONS + 1)
+#else
 #define LQ_TLS_MAX_SESSIONS (LQ_MAX_REQ_CONNS * 2 + LQ_MAX_WATCHES)
+#endif
 #endif
 /* Arena bytes per TLS session: measured 34 KiB steady and 40 KiB peak for TLS 1.3
  * against kube-apiserver (16 KiB in + 4 KiB out record buffers, handshake state), see

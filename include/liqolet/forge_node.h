@@ -180,6 +180,9 @@ typedef struct lq_forge_node_params {
     const lq_forge_kv_t *extra_annotations;
     size_t n_extra_annotations;
     uint16_t kubelet_port;          /* 0 -> 10250 */
+    bool declare_websockets;        /* status.declaredFeatures: ["ExtendWebSocketsToKubelet"]
+                                       (kube-apiserver >= 1.35 then passes exec/attach
+                                       WebSockets through to the kubelet API) */
 } lq_forge_node_params_t;
 
 /* Builds the whole v1 Node for create into doc (*out, detached root of doc):

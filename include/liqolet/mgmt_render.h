@@ -134,6 +134,12 @@ typedef struct lq_mgmt_snapshot {
     } workqueue;                              /* the reflection work queue */
     lq_mgmt_table_t tables[LQ_MGMT_MAX_TABLES];
     size_t n_tables;
+    struct {
+        bool listening;    /* the kubelet API is serving (it waits for the client CA) */
+        uint16_t port;
+        uint64_t open;     /* sessions now (also in tables: "kubelet API sessions") */
+        uint64_t served, refused, unauthenticated, forbidden, errors;
+    } kubelet;
 } lq_mgmt_snapshot_t;
 
 /* Fills s (already zeroed). Must not block; called from the loop. */

@@ -81,6 +81,10 @@ lq_err_t lq_pods_init(lq_pods_t *p, lq_refl_t *refl, lq_offload_t *offload, cons
 bool lq_pods_lookup(void *ctx, const char *remote_ns, size_t rl, const char *name, size_t nl,
                     const char *remote_uid, size_t ul, char *ns, size_t ns_cap, char *uid,
                     size_t uid_cap);
+/* lq_kubelet_resolve_fn over the pod table: home pod ns/pod -> its remote namespace
+ * (borrowed) and name, true only for a pod on the node whose remote pod this agent owns. */
+bool lq_pods_remote(const char *ns, const char *pod, const char **rns, char *rpod, size_t cap,
+                    void *ctx);
 /* The offloading of home namespace ns changed: re-queue its pods (wire it to
  * lq_offload_cfg_t.on_change). */
 void lq_pods_namespace_changed(const char *ns, void *ctx);

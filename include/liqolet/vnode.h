@@ -30,6 +30,8 @@ typedef struct lq_vnode_cfg {
     const char *kubelet_version;  /* home gitVersion */
     unsigned sharing_pct;
     int64_t max_pods;             /* the pods capacity is capped at this (0: no cap) */
+    uint16_t kubelet_port;        /* daemonEndpoints (0: 10250, nothing listens) */
+    bool kubelet_websockets;      /* declare ExtendWebSocketsToKubelet */
     lq_forge_kv_t labels[LQ_VNODE_MAX_KV];
     size_t n_labels;
     lq_forge_kv_t annotations[LQ_VNODE_MAX_KV];

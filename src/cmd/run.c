@@ -21,6 +21,9 @@
 #include "liqolet/run.h"
 #include "liqolet/tls.h"
 #include "liqolet/vnode.h"
+#if LQ_KUBELET_API
+#include "liqolet/kubelet.h"
+#endif
 
 static struct {
     lq_loop_t loop;
@@ -44,6 +47,10 @@ static struct {
     lq_pipe_t pipe;
 #endif
     lq_events_t events;
+#if LQ_KUBELET_API
+    lq_kubelet_t kubelet;
+    lq_kubelet_cfg_t kubelet_cfg;
+#endif
     const char *offload_ns[LQ_CONFIG_MAX_OFFLOAD];
     int lost;
     unsigned char arena[64u * 1024u];
@@ -153,6 +160,18 @@ static void mgmt_snapshot(void *ctx, lq_mgmt_snapshot_t *s)
     lq_refl_snapshot(&rn.refl, s);
     lq_mgmt_snap_table(s, "event queue", rn.events.stats.queued, LQ_EVENTS_QUEUE,
                        rn.events.stats.queued_hwm);
+#if LQ_KUBELET_API
+    const lq_kubelet_stats_t *ks = &rn.kubelet.stats;
+    lq_mgmt_snap_table(s, "kubelet API sessions", ks->open, LQ_KUBELET_SESSIONS, ks->peak);
+    s->kubelet.listening = rn.kubelet.listening;
+    s->kubelet.port = rn.kubelet.port;
+    s->kubelet.open = ks->open;
+    s->kubelet.served = ks->served;
+    s->kubelet.refused = ks->refused;
+    s->kubelet.unauthenticated = ks->unauthenticated;
+    s->kubelet.forbidden = ks->forbidden;
+    s->kubelet.errors = ks->errors;
+#endif
 }
 
 /* A namespace's offloading changed: every kind of it re-queues its records. */
@@ -187,6 +206,13 @@ static void on_locked(lq_lock_t *l, void *ctx)
         LQ_ERROR("run", "cannot start namespace offloading or pod reflection");
         lq_loop_stop(&rn.loop);
     }
+#if LQ_KUBELET_API
+    if (rn.kubelet_cfg.port &&
+        lq_kubelet_start(&rn.kubelet, &rn.loop, &rn.kubelet_cfg) != LQ_OK) {
+        LQ_ERROR("run", "cannot start the kubelet API (kubelet.port=0 turns it off)");
+        lq_loop_stop(&rn.loop);
+    }
+#endif
     if (lq_mgmt_start(&rn.mgmt, &rn.loop, mgmt_snapshot, NULL, mgmt_object, NULL) != LQ_OK) {
         LQ_ERROR("run", "cannot start the management endpoint (docs/management.md)");
         lq_loop_stop(&rn.loop);
@@ -306,6 +332,22 @@ int lq_run_main(lq_config_t *cfg)
     vc.sharing_pct = (unsigned)cfg->sharing_percentage;
     vc.max_pods = cfg->max_pods;
     vc.on_home = home_available;
+#if LQ_KUBELET_API
+    vc.kubelet_port = (uint16_t)cfg->kubelet_port;
+    vc.kubelet_websockets = cfg->kubelet_port != 0;
+    rn.kubelet_cfg = (lq_kubelet_cfg_t){ .listen_host = rn.node_ip,
+                                         .port = (uint16_t)cfg->kubelet_port,
+                                         .node_name = rn.node_name,
+                                         .cert_dir = cfg->kubelet_cert_dir,
+                                         .home_req = &rn.home_req,
+                                         .foreign = &rn.foreign,
+                                         .resolve = lq_pods_remote,
+                                         .resolve_ctx = &rn.pods };
+#else
+    if (cfg->kubelet_port != 0)
+        LQ_WARN("run", "this build has no kubelet API (board %s): kubectl logs/exec of "
+                "offloaded pods are not served", LQ_BOARD_NAME);
+#endif
     for (size_t i = 0; i < cfg->n_node_labels && vc.n_labels < LQ_VNODE_MAX_KV; i++) {
         vc.labels[vc.n_labels].key = cfg->node_labels[i].key;
         vc.labels[vc.n_labels++].value = cfg->node_labels[i].value;
@@ -418,6 +460,9 @@ int lq_run_main(lq_config_t *cfg)
     if (lq_lock_release(&rn.lock))
         for (int i = 0; i < 30 && rn.lock.state == LQ_LOCK_RELEASING; i++)
             (void)lq_loop_run_once(&rn.loop, 100);
+#if LQ_KUBELET_API
+    lq_kubelet_stop(&rn.kubelet);
+#endif
     lq_mgmt_close(&rn.mgmt);
     LQ_INFO("run", "stopping on signal %d; the virtual node and remote objects stay in place", sig);
     return 0;

@@ -76,6 +76,16 @@ static const lq_config_opt_t opts[] = {
       "Most pods the agent reflects at once (its pod table; the default is this build's "
       "table size). The node's pods capacity is capped at it; pods beyond it (e.g. bound "
       "with spec.nodeName) wait, with a log line, until others end.", F(max_pods), 0, 0 },
+    { "--kubelet-port", "kubelet.port", "PORT", LQ_CONFIG_T_INT, LQ_CONFIG_C_NONE, NULL, 0,
+      65535, false, "10350",
+      "Port of the kubelet API (kubectl logs/exec/attach of offloaded pods) on the node's "
+      "address; the node reports it in daemonEndpoints. Not 10250, so it never meets a real "
+      "kubelet on the same host. 0 = no kubelet API.", F(kubelet_port), 0, 0 },
+    { "--kubelet-cert-dir", "kubelet.certDir", "DIR", LQ_CONFIG_T_STRING, LQ_CONFIG_C_NONE,
+      NULL, 0, 0, true, "none: a new certificate at each start",
+      "Directory (existing, writable) where the kubelet API keeps its self-signed serving "
+      "certificate and key (kubelet.crt, kubelet.key, mode 0600).", F(kubelet_cert_dir), 0,
+      0 },
     { "--offload", "offloading.namespaces", "NS[=REMOTE]", LQ_CONFIG_T_LIST,
       LQ_CONFIG_C_OFFLOAD_NS, NULL, 0, 0, false, "none",
       "Offload this home namespace without a NamespaceOffloading resource (repeatable; "
@@ -589,6 +599,7 @@ void lq_config_init(lq_config_t *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->sharing_percentage = 90;
     cfg->max_pods = LQ_MAX_PODS;
+    cfg->kubelet_port = 10350;
     memcpy(cfg->namespace, "liqo", 5);
     cfg->log_level = 2;  /* info */
     cfg->log_format = 0; /* plain */

@@ -705,6 +705,11 @@ static lq_err_t build_status(lq_json_doc_t *doc, const lq_forge_node_params_t *p
     TRY(lq_json_obj_add(doc, ke, "Port",
                         lq_json_new_int(doc, params->kubelet_port ? params->kubelet_port
                                                                   : LQ_FORGE_KUBELET_PORT)));
+    if (params->declare_websockets) {
+        lq_json_t *df = lq_json_new_array(doc);
+        TRY(lq_json_obj_add(doc, st, "declaredFeatures", df));
+        TRY(lq_json_arr_add(doc, df, lq_json_new_cstr(doc, "ExtendWebSocketsToKubelet")));
+    }
     lq_json_t *ni = add_obj(doc, st, "nodeInfo", &err);
     TRY(err);
     TRY(add_str(doc, ni, "architecture", offer->arch[0] ? offer->arch : LQ_FORGE_DEFAULT_ARCH));

@@ -70,6 +70,11 @@ static const lq_perms_rule_t perms_table[] = {
       "reflection source: Secrets (data is copied, never logged)" },
     { HOME, "networking.k8s.io", "ingresses", "", READ, CLUSTER, ANY,
       "reflection source: Ingresses" },
+    /* --- home: the kubelet API ---------------------------------------------------------- */
+    { HOME, "authorization.k8s.io", "subjectaccessreviews", "", C, CLUSTER, ANY,
+      "kubelet API: authorize each caller for nodes/proxy (as a kubelet in webhook mode); "
+      "the client CA comes from kube-system/extension-apiserver-authentication (ConfigMaps "
+      "read above)" },
     /* --- home: self checks ------------------------------------------------------------ */
     { HOME, "authorization.k8s.io", "selfsubjectaccessreviews", "", C, CLUSTER, ANY,
       "liqolet check: verify each permission of this table" },
@@ -86,6 +91,12 @@ static const lq_perms_rule_t perms_table[] = {
     { FOREIGN, "", "pods", "", CRUD, CLUSTER, ANY,
       "remote pods (create + patch, delete with UID precondition); all pods' requests "
       "for the offered capacity" },
+    { FOREIGN, "", "pods", "log", G, CLUSTER, ANY,
+      "kubelet API: kubectl logs of offloaded pods, streamed from their remote pods" },
+    { FOREIGN, "", "pods", "exec", G | C, CLUSTER, ANY,
+      "kubelet API: kubectl exec (a WebSocket GET needs create too since Kubernetes 1.35)" },
+    { FOREIGN, "", "pods", "attach", G | C, CLUSTER, ANY,
+      "kubelet API: kubectl attach (as exec)" },
     { FOREIGN, "", "services", "", READ | C | P | D, CLUSTER, ANY,
       "reflected Services: server-side apply, watch by ownership labels, delete with UID "
       "precondition" },

@@ -344,7 +344,19 @@ static void render_status(out_t *o, const lq_mgmt_view_t *v, bool stable)
     for (int k = 0; k < (int)LQ_MGMT_KIND_COUNT; k++)
         jw_u64(&w, kind_paths[k], s->objects[k]);
     jw_close(&w, "}");
+    jw_open(&w, "kubeletAPI", "{");
+    jw_bool(&w, "listening", s->kubelet.listening);
+    jw_u64(&w, "port", s->kubelet.port);
+    jw_close(&w, "}");
     if (!stable) {
+        jw_open(&w, "kubeletSessions", "{");
+        jw_u64(&w, "open", s->kubelet.open);
+        jw_u64(&w, "served", s->kubelet.served);
+        jw_u64(&w, "refused", s->kubelet.refused);
+        jw_u64(&w, "unauthenticated", s->kubelet.unauthenticated);
+        jw_u64(&w, "forbidden", s->kubelet.forbidden);
+        jw_u64(&w, "errors", s->kubelet.errors);
+        jw_close(&w, "}");
         jw_open(&w, "workqueue", "{");
         jw_u64(&w, "depth", s->workqueue.depth);
         jw_u64(&w, "highWater", s->workqueue.high_water);
@@ -500,6 +512,19 @@ static void render_metrics(out_t *o, const lq_mgmt_view_t *v)
     family(o, "liqolet_api_queued_requests", "gauge", "API requests waiting for a connection.");
     sample(o, "liqolet_api_queued_requests", "cluster", "home", s->requests_home.queued);
     sample(o, "liqolet_api_queued_requests", "cluster", "foreign", s->requests_foreign.queued);
+    family(o, "liqolet_kubelet_sessions", "gauge", "Kubelet API sessions open (kubectl logs, "
+           "exec, attach of offloaded pods).");
+    sample(o, "liqolet_kubelet_sessions", NULL, NULL, s->kubelet.open);
+    family(o, "liqolet_kubelet_requests_total", "counter", "Kubelet API connections by "
+           "outcome: served (relayed to the foreign cluster or answered), refused (over the "
+           "session cap), unauthenticated (TLS refused), forbidden (SubjectAccessReview), "
+           "error.");
+    sample(o, "liqolet_kubelet_requests_total", "result", "served", s->kubelet.served);
+    sample(o, "liqolet_kubelet_requests_total", "result", "refused", s->kubelet.refused);
+    sample(o, "liqolet_kubelet_requests_total", "result", "unauthenticated",
+           s->kubelet.unauthenticated);
+    sample(o, "liqolet_kubelet_requests_total", "result", "forbidden", s->kubelet.forbidden);
+    sample(o, "liqolet_kubelet_requests_total", "result", "error", s->kubelet.errors);
     family(o, "liqolet_workqueue_depth", "gauge", "Keys waiting in the reflection work queue.");
     sample(o, "liqolet_workqueue_depth", NULL, NULL, s->workqueue.depth);
     family(o, "liqolet_workqueue_retries_total", "counter", "Work queue keys retried after "

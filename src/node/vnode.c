@@ -54,6 +54,8 @@ static void params_of(const lq_vnode_t *v, lq_forge_node_params_t *p)
     p->n_extra_labels = v->cfg.n_labels;
     p->extra_annotations = v->cfg.annotations;
     p->n_extra_annotations = v->cfg.n_annotations;
+    p->kubelet_port = v->cfg.kubelet_port;
+    p->declare_websockets = v->cfg.kubelet_websockets;
 }
 
 /* --- the capacity scan ------------------------------------------------------------ */

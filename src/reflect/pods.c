@@ -572,6 +572,22 @@ bool lq_pods_lookup(void *ctx, const char *remote_ns, size_t rl, const char *nam
     return true;
 }
 
+bool lq_pods_remote(const char *ns, const char *pod, const char **rns, char *rpod, size_t cap,
+                    void *ctx)
+{
+    lq_pods_t *p = ctx;
+    const lq_pod_rec_t *r = (const lq_pod_rec_t *)(const void *)lq_rtab_find(
+        &p->kind.tab, ns, strlen(ns), pod, strlen(pod));
+    if (!r || !lq_rtab_present(&r->h, HOME) || !r->remote_uid[0])
+        return false;
+    const char *remote = lq_offload_remote_ns(p->offload_, ns, strlen(ns));
+    int n = snprintf(rpod, cap, "%s", r->h.name); /* the remote pod keeps the home name */
+    if (!remote || n < 0 || (size_t)n >= cap)
+        return false;
+    *rns = remote;
+    return true;
+}
+
 void lq_pods_namespace_changed(const char *ns, void *ctx)
 {
     lq_pods_t *p = ctx;

@@ -1,0 +1,99 @@
+/* liqolet: the kubelet API's serving certificate (include/liqolet/kubelet.h).
+ *
+ * As a kubelet without --tls-cert-file does: a self-signed certificate for the node's
+ * address, generated once and kept (kubelet.crt and kubelet.key, mode 0600, under
+ * kubelet.certDir), reused at the next start while it is valid for 30 more days and
+ * names the node's current address; otherwise a new one replaces it. kube-apiserver
+ * verifies kubelet certificates only with --kubelet-certificate-authority (docs/usage.md
+ * says what that means for this one). */
+#include <stdio.h>
+#include <string.h>
+
+#include "liqolet/kubelet.h"
+#include "liqolet/log.h"
+#include "liqolet/port.h"
+#include "liqolet/tls.h"
+
+#define MOD "kubelet"
+#define VALID_DAYS 365u
+#define RENEW_BEFORE_MS (30LL * 86400 * 1000)
+
+lq_err_t lq_kubelet_load_cert(lq_kubelet_t *k);
+
+static bool paths(const lq_kubelet_t *k, char *crt, char *key, size_t cap)
+{
+    int a = snprintf(crt, cap, "%s/kubelet.crt", k->cfg.cert_dir);
+    int b = snprintf(key, cap, "%s/kubelet.key", k->cfg.cert_dir);
+    return a > 0 && (size_t)a < cap && b > 0 && (size_t)b < cap;
+}
+
+/* The kept pair, if it is still good for this node. */
+static bool reuse(lq_kubelet_t *k, const char *crt, const char *key)
+{
+    size_t cl = 0, kl = 0;
+    if (lq_port_file_read(crt, k->cert_, sizeof k->cert_, &cl) != LQ_OK ||
+        lq_port_file_read(key, k->key_, sizeof k->key_, &kl) != LQ_OK)
+        return false;
+    int64_t not_after = 0;
+    bool has_ip = false;
+    if (lq_tls_cert_info((const unsigned char *)k->cert_, cl + 1, k->cfg.listen_host, &not_after,
+                         &has_ip) != LQ_OK) {
+        LQ_WARN(MOD, "%s is not a certificate; generating a new one", crt);
+        return false;
+    }
+    if (!has_ip) {
+        LQ_INFO(MOD, "%s does not name %s; generating a new one", crt, k->cfg.listen_host);
+        return false;
+    }
+    if (not_after - lq_port_wall_ms() < RENEW_BEFORE_MS) {
+        LQ_INFO(MOD, "%s expires within 30 days; generating a new one", crt);
+        return false;
+    }
+    k->cert_len_ = cl + 1;
+    k->key_len_ = kl + 1;
+    LQ_INFO(MOD, "serving certificate %s reused", crt);
+    return true;
+}
+
+lq_err_t lq_kubelet_load_cert(lq_kubelet_t *k)
+{
+    char crt[512], key[512];
+    bool keep = k->cfg.cert_dir && k->cfg.cert_dir[0];
+    if (keep && !paths(k, crt, key, sizeof crt)) {
+        LQ_ERROR(MOD, "kubelet.certDir is too long");
+        return LQ_ECONFIG;
+    }
+    if (keep && reuse(k, crt, key))
+        return LQ_OK;
+    char cn[128];
+    int64_t now = lq_port_wall_ms();
+    (void)snprintf(cn, sizeof cn, "%.*s@%lld", 48, k->cfg.node_name, (long long)(now / 1000));
+    size_t cl = 0, kl = 0;
+    lq_err_t e = lq_tls_make_self_signed(cn, k->cfg.node_name, k->cfg.listen_host, VALID_DAYS,
+                                         now, k->cert_, sizeof k->cert_, &cl, k->key_,
+                                         sizeof k->key_, &kl);
+    if (e != LQ_OK) {
+        LQ_ERROR(MOD, "cannot generate the kubelet API's serving certificate: %s", lq_err_str(e));
+        return e;
+    }
+    k->cert_len_ = cl + 1;
+    k->key_len_ = kl + 1;
+    if (!keep) {
+        LQ_INFO(MOD, "serving certificate generated for %s (kept in memory only: set "
+                "kubelet.certDir to keep it across restarts)", k->cfg.listen_host);
+        return LQ_OK;
+    }
+    /* the key first: a certificate without its key is never left behind */
+    e = lq_port_file_write(key, k->key_, kl);
+    if (e == LQ_OK)
+        e = lq_port_file_write(crt, k->cert_, cl);
+    if (e != LQ_OK) {
+        LQ_ERROR(MOD, "cannot write the kubelet API's serving certificate under %s: %s (the "
+                 "directory must exist and be writable by the agent)", k->cfg.cert_dir,
+                 lq_err_str(e));
+        return e;
+    }
+    LQ_INFO(MOD, "serving certificate generated for %s and kept in %s (valid %u days)",
+            k->cfg.listen_host, crt, VALID_DAYS);
+    return LQ_OK;
+}
