@@ -101,6 +101,11 @@ func checkNode(t *testing.T, c *Cluster, n *corev1.Node) {
 	if internal != "127.0.0.1" {
 		t.Errorf("node %s: InternalIP %q, want 127.0.0.1 (kwok --node-ip)", n.Name, internal)
 	}
+	// The API server dials the kubelet API at this port (kwok --node-port).
+	if c.KwokPort != 0 && int(n.Status.DaemonEndpoints.KubeletEndpoint.Port) != c.KwokPort {
+		t.Errorf("node %s: daemonEndpoints.kubeletEndpoint.Port %d, want kwok's port %d",
+			n.Name, n.Status.DaemonEndpoints.KubeletEndpoint.Port, c.KwokPort)
+	}
 }
 
 // TestClustersIndependent checks that the two clusters really are separate:

@@ -44,6 +44,15 @@ type Cluster struct {
 
 	LiqoletCertKubeconfig  string // client certificate CN=liqolet
 	LiqoletTokenKubeconfig string // ServiceAccount liqo/liqolet token
+
+	// kwok's kubelet API (empty/0 with a test bed started before it had one):
+	// the port of every kwok node (status.daemonEndpoints), the CRI-format file
+	// that is the log of every container, the previous log of containers named
+	// "restarted", and the directory exec'd commands run in (as nobody).
+	KwokPort             int
+	KwokLogsFile         string
+	KwokPreviousLogsFile string
+	KwokExecDir          string
 }
 
 var tb *Testbed
@@ -207,6 +216,14 @@ func (t *Testbed) cluster(name string) (*Cluster, error) {
 	if c.Nodes, err = strconv.Atoi(s); err != nil {
 		return nil, err
 	}
+	if s := t.Env[p+"KWOK_PORT"]; s != "" {
+		if c.KwokPort, err = strconv.Atoi(s); err != nil {
+			return nil, fmt.Errorf("%sKWOK_PORT: %w", p, err)
+		}
+	}
+	c.KwokLogsFile = t.Env[p+"KWOK_LOGS_FILE"]
+	c.KwokPreviousLogsFile = t.Env[p+"KWOK_PREVIOUS_LOGS_FILE"]
+	c.KwokExecDir = t.Env[p+"KWOK_EXEC_DIR"]
 	if c.Config, err = restConfig(c.Kubeconfig); err != nil {
 		return nil, err
 	}
