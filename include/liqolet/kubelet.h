@@ -26,7 +26,8 @@
  *
  * Limits: at most LQ_KUBELET_SESSIONS sessions at once (each holds two TLS sessions, the
  * config's share of the TLS table, so API connections are never starved); one more
- * connection at a time is answered 429 with the reason; beyond that, connections are
+ * connection at a time is answered 500 with the reason (the status whose text
+ * kube-apiserver shows to kubectl's user); beyond that, connections are
  * closed at accept. A session must get through handshake, head, authorization and the
  * foreign answer's head within LQ_KUBELET_SETUP_MS; a relay then runs until either side
  * closes. */
@@ -75,7 +76,7 @@ typedef struct lq_kubelet_cfg {
 typedef struct lq_kubelet_stats {
     uint64_t accepted;        /* TCP connections taken */
     uint64_t served;          /* requests relayed to the foreign cluster (any answer) */
-    uint64_t refused;         /* over the session cap (429, or closed at accept) */
+    uint64_t refused;         /* over the session cap (500 with the reason, or closed at accept) */
     uint64_t unauthenticated; /* TLS handshake failed (no or a foreign certificate) */
     uint64_t forbidden;       /* the SubjectAccessReview said no */
     uint64_t errors;          /* bad requests, unknown pods, foreign failures */
@@ -108,7 +109,7 @@ typedef struct lq_kubelet_link {
 typedef struct lq_kubelet_sess {
     lq_kubelet_t *k;
     uint8_t state;
-    bool refusing;            /* the over-cap slot: answer 429 after the handshake */
+    bool refusing;            /* the over-cap slot: answer "too many" after the handshake */
     bool upgrade;             /* a WebSocket relay (both ways) rather than a response */
     lq_loop_timer_t timer;
     lq_kubelet_link_t home, foreign;

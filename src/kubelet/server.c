@@ -163,7 +163,7 @@ static void answer(lq_kubelet_sess_t *s, int status, const char *reason, const c
     s->out_off = 0;
     s->out_to = &s->home;
     s->close_after_out = true;
-    if (status >= 400 && status != 429)
+    if (status >= 400 && !s->refusing)
         LQ_INFO(MOD, "%s %s: %d %.*s", s->peer, s->user[0] ? s->user : "-", status, n - 1, body);
     lq_loop_timer_start(s->k->loop_, &s->timer, 5000); /* the answer gets 5 s to go out */
     s->state = S_ANSWER;
@@ -178,7 +178,7 @@ static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
     if (s->state == S_FHEAD || s->state == S_CONNECT || s->state == S_FHANDSHAKE) {
         s->k->stats.errors++;
         link_close(s->k, &s->foreign);
-        answer(s, 504, "Gateway Timeout", "the foreign API server did not answer within %d s",
+        answer(s, 502, "Bad Gateway", "the foreign API server did not answer within %d s",
                LQ_KUBELET_SETUP_MS / 1000);
         step(s);
         return;
@@ -533,6 +533,16 @@ static void read_head(lq_kubelet_sess_t *s)
             return;
         }
         h->off = s->req.head_len; /* bytes after the head (a client's first frames) stay */
+        if (s->refusing) {
+            /* 500, not 429: kube-apiserver passes the text of a 500 on to kubectl
+             * ("Internal error occurred: <text>"), while for 429 or 503 its user only
+             * sees a generic sentence (apiserver's response checker) */
+            s->k->stats.refused++;
+            answer(s, 500, "Internal Server Error", "this virtual node serves at most %u "
+                   "kubelet API sessions at once (liqolet's kubelet API); retry when one ends",
+                   (unsigned)LQ_KUBELET_SESSIONS);
+            return;
+        }
         s->sub_i = 0;
         authorize(s);
     }
@@ -653,14 +663,11 @@ static void step(lq_kubelet_sess_t *s)
                 sess_end(s);
                 return;
             }
-            if (s->refusing) {
-                k->stats.refused++;
-                answer(s, 429, "Too Many Requests", "this virtual node serves at most %u "
-                       "kubelet API sessions at once (liqolet); retry later",
-                       (unsigned)LQ_KUBELET_SESSIONS);
-            } else {
+            if (s->refusing)
+                s->state = S_HEAD; /* read the request first: closing with it unread would
+                                      reset the connection before the answer is seen */
+            else
                 identify(s);
-            }
             break;
         }
         case S_HEAD:
