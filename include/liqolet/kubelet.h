@@ -149,4 +149,9 @@ struct lq_kubelet {
     lq_kubelet_sess_t sess_[LQ_KUBELET_SESSIONS + 1u]; /* the last one only refuses */
 };
 
+/* src/kubelet/cert.c, for server.c: read (renew false: reuse kept files while good) or
+ * replace the serving certificate into k->cert_/key_; whether it expires within 30 days. */
+lq_err_t lq_kubelet_load_cert(lq_kubelet_t *k, bool renew);
+bool lq_kubelet_cert_due(const lq_kubelet_t *k);
+
 #endif

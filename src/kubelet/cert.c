@@ -18,7 +18,6 @@
 #define VALID_DAYS 365u
 #define RENEW_BEFORE_MS (30LL * 86400 * 1000)
 
-lq_err_t lq_kubelet_load_cert(lq_kubelet_t *k);
 
 static bool paths(const lq_kubelet_t *k, char *crt, char *key, size_t cap)
 {
@@ -55,7 +54,18 @@ static bool reuse(lq_kubelet_t *k, const char *crt, const char *key)
     return true;
 }
 
-lq_err_t lq_kubelet_load_cert(lq_kubelet_t *k)
+/* The certificate in use expires within 30 days. */
+bool lq_kubelet_cert_due(const lq_kubelet_t *k)
+{
+    int64_t not_after = 0;
+    bool has_ip = false;
+    return lq_tls_cert_info((const unsigned char *)k->cert_, k->cert_len_, k->cfg.listen_host,
+                            &not_after, &has_ip) == LQ_OK &&
+           not_after - lq_port_wall_ms() < RENEW_BEFORE_MS;
+}
+
+/* Reads (renew false) or replaces the serving certificate and key into k->cert_/key_. */
+lq_err_t lq_kubelet_load_cert(lq_kubelet_t *k, bool renew)
 {
     char crt[512], key[512];
     bool keep = k->cfg.cert_dir && k->cfg.cert_dir[0];
@@ -63,7 +73,7 @@ lq_err_t lq_kubelet_load_cert(lq_kubelet_t *k)
         LQ_ERROR(MOD, "kubelet.certDir is too long");
         return LQ_ECONFIG;
     }
-    if (keep && reuse(k, crt, key))
+    if (keep && !renew && reuse(k, crt, key))
         return LQ_OK;
     char cn[128];
     int64_t now = lq_port_wall_ms();

@@ -944,11 +944,37 @@ static void ca_done(lq_kreq_t *r, lq_err_t err, void *ctx)
     lq_loop_timer_start(k->loop_, &k->ca_timer_, next);
 }
 
+/* The serving certificate expires within 30 days (an agent that runs for a year): a new
+ * one, and a new TLS profile for it, once no session uses the old one. */
+static void renew_cert(lq_kubelet_t *k)
+{
+    if (k->profile_ < 0 || !lq_kubelet_cert_due(k))
+        return;
+    for (size_t i = 0; i <= LQ_KUBELET_SESSIONS; i++)
+        if (k->sess_[i].state != S_FREE)
+            return; /* the next tick tries again */
+    if (lq_kubelet_load_cert(k, true) != LQ_OK)
+        return;
+    char why[LQ_TLS_ERR_MAX];
+    int fresh = -1;
+    lq_tls_profile_cfg_t pc = { (const unsigned char *)k->ca_pem_, strlen(k->ca_pem_) + 1,
+                                (const unsigned char *)k->cert_, k->cert_len_,
+                                (const unsigned char *)k->key_, k->key_len_, false, true };
+    if (lq_tls_profile_open(&fresh, &pc, why, sizeof why) != LQ_OK) {
+        LQ_ERROR(MOD, "the renewed serving certificate is not usable: %s", why);
+        return;
+    }
+    lq_tls_profile_close(k->profile_);
+    k->profile_ = fresh;
+    LQ_INFO(MOD, "serving certificate renewed");
+}
+
 static void on_ca_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
 {
     (void)loop;
     (void)t;
     lq_kubelet_t *k = ctx;
+    renew_cert(k);
     if (k->ca_req_.state != LQ_KREQ_IDLE)
         return;
     lq_kreq_init(&k->ca_req_, k->ca_resp_, sizeof k->ca_resp_, ca_done, k);
@@ -961,7 +987,7 @@ static void on_ca_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
 
 /* --- start, stop -------------------------------------------------------------------- */
 
-lq_err_t lq_kubelet_load_cert(lq_kubelet_t *k); /* src/kubelet/cert.c */
+
 
 lq_err_t lq_kubelet_start(lq_kubelet_t *k, lq_loop_t *loop, const lq_kubelet_cfg_t *cfg)
 {
@@ -981,7 +1007,7 @@ lq_err_t lq_kubelet_start(lq_kubelet_t *k, lq_loop_t *loop, const lq_kubelet_cfg
         link_reset(&k->sess_[i].foreign);
         lq_loop_timer_init(&k->sess_[i].timer, on_timer, &k->sess_[i]);
     }
-    lq_err_t e = lq_kubelet_load_cert(k);
+    lq_err_t e = lq_kubelet_load_cert(k, false);
     if (e != LQ_OK)
         return e;
     lq_loop_timer_init(&k->ca_timer_, on_ca_timer, k);
