@@ -150,7 +150,9 @@ struct lq_kubelet {
 };
 
 /* src/kubelet/cert.c, for server.c: read (renew false: reuse kept files while good) or
- * replace the serving certificate into k->cert_/key_; whether it expires within 30 days. */
+ * replace the serving certificate into k->cert_/key_ (on failure they are left as they
+ * were: a renewal that cannot be kept leaves the pair in use, still due); whether it
+ * expires within 30 days. */
 lq_err_t lq_kubelet_load_cert(lq_kubelet_t *k, bool renew);
 bool lq_kubelet_cert_due(const lq_kubelet_t *k);
 

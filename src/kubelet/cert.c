@@ -18,6 +18,27 @@
 #define VALID_DAYS 365u
 #define RENEW_BEFORE_MS (30LL * 86400 * 1000)
 
+/* The pair being read or made. k->cert_/key_ change only once it is complete (and kept):
+ * a renewal that fails leaves the pair in use, which the server keeps serving and, since
+ * it is still due, renews at a later tick. */
+static char new_cert[sizeof ((lq_kubelet_t *)0)->cert_];
+static char new_key[sizeof ((lq_kubelet_t *)0)->key_];
+
+/* new_cert/new_key (cl, kl bytes without the NUL) become the pair in use. */
+static void adopt(lq_kubelet_t *k, size_t cl, size_t kl)
+{
+    memcpy(k->cert_, new_cert, cl);
+    k->cert_[cl] = '\0';
+    memcpy(k->key_, new_key, kl);
+    k->key_[kl] = '\0';
+    k->cert_len_ = cl + 1;
+    k->key_len_ = kl + 1;
+}
+
+static void wipe(void)
+{
+    memset(new_key, 0, sizeof new_key);
+}
 
 static bool paths(const lq_kubelet_t *k, char *crt, char *key, size_t cap)
 {
@@ -30,12 +51,12 @@ static bool paths(const lq_kubelet_t *k, char *crt, char *key, size_t cap)
 static bool reuse(lq_kubelet_t *k, const char *crt, const char *key)
 {
     size_t cl = 0, kl = 0;
-    if (lq_port_file_read(crt, k->cert_, sizeof k->cert_, &cl) != LQ_OK ||
-        lq_port_file_read(key, k->key_, sizeof k->key_, &kl) != LQ_OK)
+    if (lq_port_file_read(crt, new_cert, sizeof new_cert, &cl) != LQ_OK ||
+        lq_port_file_read(key, new_key, sizeof new_key, &kl) != LQ_OK)
         return false;
     int64_t not_after = 0;
     bool has_ip = false;
-    if (lq_tls_cert_info((const unsigned char *)k->cert_, cl + 1, k->cfg.listen_host, &not_after,
+    if (lq_tls_cert_info((const unsigned char *)new_cert, cl + 1, k->cfg.listen_host, &not_after,
                          &has_ip) != LQ_OK) {
         LQ_WARN(MOD, "%s is not a certificate; generating a new one", crt);
         return false;
@@ -48,8 +69,7 @@ static bool reuse(lq_kubelet_t *k, const char *crt, const char *key)
         LQ_INFO(MOD, "%s expires within 30 days; generating a new one", crt);
         return false;
     }
-    k->cert_len_ = cl + 1;
-    k->key_len_ = kl + 1;
+    adopt(k, cl, kl);
     LQ_INFO(MOD, "serving certificate %s reused", crt);
     return true;
 }
@@ -73,30 +93,36 @@ lq_err_t lq_kubelet_load_cert(lq_kubelet_t *k, bool renew)
         LQ_ERROR(MOD, "kubelet.certDir is too long");
         return LQ_ECONFIG;
     }
-    if (keep && !renew && reuse(k, crt, key))
+    if (keep && !renew && reuse(k, crt, key)) {
+        wipe();
         return LQ_OK;
+    }
     char cn[128];
     int64_t now = lq_port_wall_ms();
     (void)snprintf(cn, sizeof cn, "%.*s@%lld", 48, k->cfg.node_name, (long long)(now / 1000));
     size_t cl = 0, kl = 0;
     lq_err_t e = lq_tls_make_self_signed(cn, k->cfg.node_name, k->cfg.listen_host, VALID_DAYS,
-                                         now, k->cert_, sizeof k->cert_, &cl, k->key_,
-                                         sizeof k->key_, &kl);
+                                         now, new_cert, sizeof new_cert, &cl, new_key,
+                                         sizeof new_key, &kl);
     if (e != LQ_OK) {
+        wipe();
         LQ_ERROR(MOD, "cannot generate the kubelet API's serving certificate: %s", lq_err_str(e));
         return e;
     }
-    k->cert_len_ = cl + 1;
-    k->key_len_ = kl + 1;
     if (!keep) {
+        adopt(k, cl, kl);
+        wipe();
         LQ_INFO(MOD, "serving certificate generated for %s (kept in memory only: set "
                 "kubelet.certDir to keep it across restarts)", k->cfg.listen_host);
         return LQ_OK;
     }
     /* the key first: a certificate without its key is never left behind */
-    e = lq_port_file_write(key, k->key_, kl);
+    e = lq_port_file_write(key, new_key, kl);
     if (e == LQ_OK)
-        e = lq_port_file_write(crt, k->cert_, cl);
+        e = lq_port_file_write(crt, new_cert, cl);
+    if (e == LQ_OK)
+        adopt(k, cl, kl);
+    wipe();
     if (e != LQ_OK) {
         LQ_ERROR(MOD, "cannot write the kubelet API's serving certificate under %s: %s (the "
                  "directory must exist and be writable by the agent)", k->cfg.cert_dir,

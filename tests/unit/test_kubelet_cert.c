@@ -535,6 +535,39 @@ static void test_directory_name_too_long(void **state)
     assert_int_equal(lq_kubelet_load_cert(&K, false), LQ_ECONFIG);
 }
 
+/* A renewal while running that cannot be kept leaves the pair in use as it was: the server
+ * keeps serving it and, since it is still due, tries again at the next tick. */
+static void test_failed_renewal_keeps_the_pair_in_use(void **state)
+{
+    (void)state;
+    init_k(IP1, DIR);
+    assert_int_equal(lq_kubelet_load_cert(&K, false), LQ_OK);
+    save();
+    lq_fake_clock_advance(340 * DAY_MS);
+    assert_true(lq_kubelet_cert_due(&K));
+    /* the key can be replaced in place, the certificate finds no room */
+    lq_fake_file_remove(CRT);
+    fill_files(0);
+    assert_int_equal(lq_kubelet_load_cert(&K, true), LQ_EIO);
+    assert_true(same_as_saved());
+    assert_true(lq_kubelet_cert_due(&K));
+    assert_contains(lq_fake_log_text(), "under " DIR ": ");
+    /* no room for either */
+    lq_fake_file_remove(KEY);
+    lq_fake_file_set("/filler/last", "x", 1);
+    assert_int_equal(lq_kubelet_load_cert(&K, true), LQ_EIO);
+    assert_true(same_as_saved());
+    assert_true(lq_kubelet_cert_due(&K));
+    /* room again: renewed */
+    lq_fake_file_remove("/filler/0");
+    lq_fake_file_remove("/filler/1");
+    assert_int_equal(lq_kubelet_load_cert(&K, true), LQ_OK);
+    assert_false(same_as_saved());
+    assert_false(lq_kubelet_cert_due(&K));
+    assert_pair(IP1);
+    assert_kept();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +588,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_renew_always_regenerates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_directory_name_too_long, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_renewal_keeps_the_pair_in_use, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
