@@ -919,7 +919,11 @@ static void ca_done(lq_kreq_t *r, lq_err_t err, void *ctx)
                                     (const unsigned char *)k->key_, k->key_len_, false, true };
         lq_err_t e = lq_tls_profile_open(&k->profile_, &pc, why, sizeof why);
         if (e != LQ_OK) {
-            LQ_ERROR(MOD, "cannot set up the kubelet API's TLS: %s; retrying", why);
+            /* a kept key that does not match its certificate (or is not a key) would fail
+             * forever: the next try starts from a new pair */
+            bool fresh = lq_kubelet_load_cert(k, true) == LQ_OK;
+            LQ_ERROR(MOD, "cannot set up the kubelet API's TLS: %s; retrying%s", why,
+                     fresh ? " with a new serving certificate" : "");
             k->profile_ = -1;
             lq_loop_timer_start(k->loop_, &k->ca_timer_, CA_RETRY_MS);
             return;
