@@ -479,6 +479,100 @@ static bool relay_head(lq_kubelet_sess_t *s, const lq_http_resp_t *resp)
     return true;
 }
 
+/* A foreign error answer that is a small JSON Status (what an API server sends for any
+ * failure: no previous logs, a container still starting, ...) goes home as its message in
+ * plain text with the same status, as a kubelet answers: kube-apiserver shows a kubelet's
+ * error body as the message (400, 500; "unable to upgrade connection: ..." for exec), so
+ * a relayed Status would reach the user as raw JSON. 1: answered; 0: not such an answer
+ * (relay it); -1: its body is still arriving. */
+static int status_answer(lq_kubelet_sess_t *s, const lq_http_resp_t *resp)
+{
+    lq_kubelet_link_t *f = &s->foreign;
+    static const char json[] = "application/json";
+    if (resp->status < 300 || resp->chunked || !resp->has_content_length ||
+        resp->content_length == 0 || resp->content_length > sizeof f->buf - resp->head_len ||
+        resp->content_type.len < sizeof json - 1 ||
+        strncmp(resp->content_type.ptr, json, sizeof json - 1) != 0)
+        return 0;
+    if (f->len - resp->head_len < resp->content_length)
+        return -1;
+    char kind[16], msg[480], reason[64];
+    lq_json_t *root = NULL;
+    lq_json_reset(&json_doc);
+    if (lq_json_parse(&json_doc, f->buf + resp->head_len, (size_t)resp->content_length,
+                      &root) != LQ_OK ||
+        lq_json_str_copy(LQ_JSON_AT(root, "kind"), kind, sizeof kind) != LQ_OK ||
+        strcmp(kind, "Status") != 0 ||
+        lq_json_str_copy(LQ_JSON_AT(root, "message"), msg, sizeof msg) != LQ_OK || !msg[0])
+        return 0;
+    (void)snprintf(reason, sizeof reason, "%.*s", (int)resp->reason.len,
+                   resp->reason.ptr ? resp->reason.ptr : "");
+    for (char *c = reason; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+    s->k->stats.served++;
+    link_close(s->k, f);
+    answer(s, resp->status, reason[0] ? reason : "Error", "%s", msg);
+    return 1;
+}
+
+/* S_FHEAD: reads the foreign answer until its head (and, for a Status, its body) is in,
+ * or the link has to wait; then passes the head on and starts the relay. */
+static void read_foreign_answer(lq_kubelet_sess_t *s)
+{
+    lq_kubelet_t *k = s->k;
+    lq_kubelet_link_t *f = &s->foreign;
+    while (s->state == S_FHEAD) {
+        if (f->len == sizeof f->buf) {
+            k->stats.errors++;
+            link_close(k, f);
+            answer(s, 502, "Bad Gateway", "the foreign API server sent a response head larger "
+                   "than this agent reads");
+            return;
+        }
+        long n = f->tls >= 0 ? lq_tls_recv(f->tls, f->buf + f->len, sizeof f->buf - f->len)
+                             : lq_port_recv(f->fd, f->buf + f->len, sizeof f->buf - f->len);
+        if (n == LQ_IO_WAIT) {
+            f->want_r = f->tls >= 0 ? lq_tls_wants(f->tls) : LQ_PORT_IN;
+            return;
+        }
+        f->want_r = 0;
+        if (n < 0) {
+            k->stats.errors++;
+            link_close(k, f);
+            answer(s, 502, "Bad Gateway", "the foreign API server closed the connection "
+                   "without a complete answer");
+            return;
+        }
+        f->len += (size_t)n;
+        lq_http_resp_t resp;
+        lq_http_resp_init(&resp);
+        lq_err_t e = lq_http_resp_parse(&resp, f->buf, f->len);
+        if (e == LQ_AGAIN)
+            continue; /* read on: the head may come in pieces */
+        int st = e == LQ_OK && resp.status != 101 ? status_answer(s, &resp) : 0;
+        if (st > 0)
+            return;
+        if (st < 0)
+            continue;
+        if (e != LQ_OK || (resp.status == 101 && !s->upgrade) || !relay_head(s, &resp)) {
+            k->stats.errors++;
+            link_close(k, f);
+            answer(s, 502, "Bad Gateway", "the foreign API server sent an answer this agent "
+                   "cannot pass on");
+            return;
+        }
+        if (resp.status != 101 && s->upgrade)
+            s->upgrade = false; /* refused upgrade: its error answer is relayed */
+        f->off = resp.head_len;
+        if (f->off == f->len)
+            f->len = f->off = 0;
+        k->stats.served++;
+        lq_loop_timer_stop(k->loop_, &s->timer);
+        s->state = S_RELAY;
+    }
+}
+
 /* --- the state machine -------------------------------------------------------------- */
 
 static void identify(lq_kubelet_sess_t *s)
@@ -599,7 +693,8 @@ static void relay(lq_kubelet_sess_t *s)
         if (!progress)
             return;
     }
-    /* still going: yield to the other descriptors; the loop comes back at once */
+    /* still going: yield to the other descriptors; set_wants asks for the readiness that
+     * brings the loop back at once (a writable destination for the bytes left) */
 }
 
 /* Flushes out[] to its link. true when nothing is left. */
@@ -635,6 +730,18 @@ static void set_wants(lq_kubelet_sess_t *s)
         case S_CONNECT:
             w = l == &s->foreign ? LQ_PORT_OUT : 0;
             break;
+        case S_RELAY: {
+            /* From what is buffered, not only from what last had to wait: relay() stops
+             * after a bounded number of rounds with bytes still in a buffer, or after a read
+             * that did not wait, and nothing else would bring it back (a follow whose
+             * foreign side keeps sending stalled with up to a buffer full). */
+            lq_kubelet_link_t *o = l == &s->home ? &s->foreign : &s->home;
+            if (!l->eof && l->len == l->off)
+                w |= l->want_r ? l->want_r : LQ_PORT_IN;   /* room: read more */
+            if (o->len > o->off || (s->out_off < s->out_len && s->out_to == l))
+                w |= l->want_w ? l->want_w : LQ_PORT_OUT;  /* bytes for l: write them */
+            break;
+        }
         default:
             w = l->want_r | l->want_w;
             if (s->out_off < s->out_len && s->out_to == l && !w)
@@ -708,54 +815,14 @@ static void step(lq_kubelet_sess_t *s)
             s->state = S_FHEAD;
             break;
         }
-        case S_FHEAD: {
+        case S_FHEAD:
             if (s->out_to == &s->foreign && !flush_out(s)) {
                 if (s->state == S_FREE)
                     return;
                 break;
             }
-            lq_kubelet_link_t *f = &s->foreign;
-            long n = 0;
-            if (f->len < sizeof f->buf) {
-                n = f->tls >= 0 ? lq_tls_recv(f->tls, f->buf + f->len, sizeof f->buf - f->len)
-                                : lq_port_recv(f->fd, f->buf + f->len, sizeof f->buf - f->len);
-                if (n == LQ_IO_WAIT) {
-                    f->want_r = f->tls >= 0 ? lq_tls_wants(f->tls) : LQ_PORT_IN;
-                    break;
-                }
-                f->want_r = 0;
-            }
-            if (n < 0 || f->len == sizeof f->buf) {
-                k->stats.errors++;
-                link_close(k, &s->foreign);
-                answer(s, 502, "Bad Gateway", "the foreign API server %s",
-                       n < 0 ? "closed the connection without an answer"
-                             : "sent a response head larger than this agent reads");
-                break;
-            }
-            f->len += (size_t)n;
-            lq_http_resp_t resp;
-            lq_http_resp_init(&resp);
-            lq_err_t e = lq_http_resp_parse(&resp, f->buf, f->len);
-            if (e == LQ_AGAIN)
-                break;
-            if (e != LQ_OK || (resp.status == 101 && !s->upgrade) || !relay_head(s, &resp)) {
-                k->stats.errors++;
-                link_close(k, &s->foreign);
-                answer(s, 502, "Bad Gateway", "the foreign API server sent an answer this agent "
-                       "cannot pass on");
-                break;
-            }
-            if (resp.status != 101 && s->upgrade)
-                s->upgrade = false; /* refused upgrade: its error answer is relayed */
-            f->off = resp.head_len;
-            if (f->off == f->len)
-                f->len = f->off = 0;
-            k->stats.served++;
-            lq_loop_timer_stop(k->loop_, &s->timer);
-            s->state = S_RELAY;
+            read_foreign_answer(s);
             break;
-        }
         case S_RELAY:
             if (s->out_off < s->out_len && !flush_out(s)) {
                 if (s->state == S_FREE)
