@@ -498,7 +498,12 @@ lq_err_t lq_tls_profile_open(int *profile, const lq_tls_profile_cfg_t *cfg, char
         goto fail;
     }
     mbedtls_ssl_conf_min_tls_version(&p->conf, MBEDTLS_SSL_VERSION_TLS1_2);
-    mbedtls_ssl_conf_max_tls_version(&p->conf, MBEDTLS_SSL_VERSION_TLS1_3);
+    /* A server stays at TLS 1.2 (ECDHE, AEAD): with 1.3, mbedTLS 3.6 sends the alert that
+     * refuses a client certificate under the wrong keys, so the client only sees "bad
+     * record MAC" (Mbed-TLS/mbedtls#10877) instead of "unknown certificate authority"
+     * or "certificate required". An operator whose API server is refused must see why. */
+    mbedtls_ssl_conf_max_tls_version(&p->conf, p->server ? MBEDTLS_SSL_VERSION_TLS1_2
+                                                         : MBEDTLS_SSL_VERSION_TLS1_3);
     mbedtls_ssl_conf_rng(&p->conf, mbedtls_ctr_drbg_random, &drbg);
     mbedtls_ssl_conf_authmode(&p->conf, p->skip_verify ? MBEDTLS_SSL_VERIFY_NONE
                                                        : MBEDTLS_SSL_VERIFY_REQUIRED);
@@ -907,6 +912,13 @@ lq_err_t lq_tls_handshake(int session)
     }
     uint32_t flags = mbedtls_ssl_get_verify_result(&s->ssl);
     if (flags != 0 && flags != (uint32_t)-1) {
+        profile_t *p = profile_get(s->profile);
+        if (p != NULL && p->server && (flags & MBEDTLS_X509_BADCERT_MISSING))
+            /* mbedTLS refuses a missing client certificate without an alert: the client
+             * would see the connection end and nothing else (Go's client also sends none
+             * when its certificate's issuer is not among the CAs the server names) */
+            (void)mbedtls_ssl_send_alert_message(&s->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                                 MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
         describe_verify(s, flags);
         s->failed = LQ_ETLS;
         return LQ_ETLS;

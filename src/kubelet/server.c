@@ -38,6 +38,7 @@ enum {
     S_FHEAD,
     S_RELAY,
     S_ANSWER,
+    S_DRAIN,
 };
 
 /* One JSON arena for the SAR and CA answers (decoded in their callbacks, one at a time). */
@@ -767,8 +768,14 @@ static void step(lq_kubelet_sess_t *s)
             if (e != LQ_OK) {
                 k->stats.unauthenticated++;
                 LQ_INFO(MOD, "%s: TLS handshake refused: %s", s->peer, lq_tls_error(s->home.tls));
-                sess_end(s);
-                return;
+                /* the alert went out; the rest of the client's flight is still coming:
+                 * closing on unread bytes would reset the connection, and the client
+                 * would never read why. Read it (and drop it) for a moment first. */
+                lq_tls_close(s->home.tls);
+                s->home.tls = -1;
+                s->state = S_DRAIN;
+                lq_loop_timer_start(k->loop_, &s->timer, 1000);
+                break;
             }
             if (s->refusing)
                 s->state = S_HEAD; /* read the request first: closing with it unread would
@@ -831,6 +838,18 @@ static void step(lq_kubelet_sess_t *s)
             }
             relay(s);
             break;
+        case S_DRAIN: {
+            char sink[512];
+            long n;
+            while ((n = lq_port_recv(s->home.fd, sink, sizeof sink)) > 0)
+                ;
+            if (n != LQ_IO_WAIT) { /* the client closed: done */
+                sess_end(s);
+                return;
+            }
+            s->home.want_r = LQ_PORT_IN;
+            break;
+        }
         case S_ANSWER:
             if (flush_out(s) && s->close_after_out)
                 sess_end(s);

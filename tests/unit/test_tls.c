@@ -1081,11 +1081,12 @@ static void test_server_handshake_and_data(void **state)
     int sprof = open_kubelet_profile("ca.crt");
     spair_t p;
 
-    /* our client and our server, TLS 1.3 (both allow 1.2 and 1.3: the newest wins) */
+    /* our client (1.2 and 1.3) and our server (1.2 only: see tls.c, mbedTLS sends a TLS 1.3
+     * refusal alert under the wrong keys) meet at TLS 1.2 */
     cside_t c = client_of("client-ec.crt", "client-ec.key", 0);
     sp_expect_ok(&p, sprof, &c);
-    assert_true(strncmp(lq_tls_version(p.ss), "TLSv1.3 ", 8) == 0);
-    assert_true(strncmp(lq_tls_version(p.cs), "TLSv1.3 ", 8) == 0);
+    assert_true(strncmp(lq_tls_version(p.ss), "TLSv1.2 ", 8) == 0);
+    assert_true(strncmp(lq_tls_version(p.cs), "TLSv1.2 ", 8) == 0);
     assert_string_equal(lq_tls_error(p.ss), "");
     print_message("server side: %s\n", lq_tls_version(p.ss));
     sp_exchange(&p, "GET /pods HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n");
