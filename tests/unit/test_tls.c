@@ -1485,17 +1485,55 @@ static void test_server_set_ca_during_handshake(void **state)
 
 /* --- self-signed serving certificates, certificate facts -------------------------------- */
 
+/* The UTC date of secs since the epoch, in 64-bit arithmetic (gmtime's time_t is 32 bits
+ * on armv7-gateway: a 100-year validity would wrap). A day-by-day walk: slow, but exact
+ * and independent of the code under test. */
+static void utc_of(int64_t secs, int *y, int *mo, int *d, int *h, int *mi, int *s)
+{
+    static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        days--;
+    }
+    int year = 1970, month = 0;
+    for (;;) {
+        int64_t len = (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 366 : 365;
+        if (days < 0) {
+            year--;
+            days += (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)) ? 366 : 365;
+            continue;
+        }
+        if (days < len)
+            break;
+        days -= len;
+        year++;
+    }
+    bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    for (;;) {
+        int64_t len = mdays[month] + (month == 1 && leap);
+        if (days < len)
+            break;
+        days -= len;
+        month++;
+    }
+    *y = year;
+    *mo = month + 1;
+    *d = (int)days + 1;
+    *h = (int)(rem / 3600);
+    *mi = (int)(rem % 3600 / 60);
+    *s = (int)(rem % 60);
+}
+
 static void expect_time(const mbedtls_x509_time *t, int64_t secs)
 {
-    time_t tt = (time_t)secs;
-    struct tm tm;
-    assert_non_null(gmtime_r(&tt, &tm));
-    if (t->year != tm.tm_year + 1900 || t->mon != tm.tm_mon + 1 || t->day != tm.tm_mday ||
-        t->hour != tm.tm_hour || t->min != tm.tm_min || t->sec != tm.tm_sec)
+    int y, mo, d, h, mi, s;
+    utc_of(secs, &y, &mo, &d, &h, &mi, &s);
+    if (t->year != y || t->mon != mo || t->day != d || t->hour != h || t->min != mi ||
+        t->sec != s)
         fail_msg("certificate time %04d-%02d-%02d %02d:%02d:%02d, expected %04d-%02d-%02d "
                  "%02d:%02d:%02d",
-                 t->year, t->mon, t->day, t->hour, t->min, t->sec, tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+                 t->year, t->mon, t->day, t->hour, t->min, t->sec, y, mo, d, h, mi, s);
 }
 
 /* Checks a generated certificate and key with mbedTLS's own parser. ip_bytes: the
