@@ -163,6 +163,7 @@ typedef struct lq_config {
     long max_pods;                               /* 1..LQ_MAX_PODS */
     long kubelet_port;                           /* 0 = no kubelet API */
     char kubelet_cert_dir[LQ_CONFIG_PATH_MAX + 1]; /* "" = in memory only */
+    unsigned kubelet_certificate;                /* 0 SelfSigned, 1 CSR */
     char offload[LQ_CONFIG_MAX_OFFLOAD][2 * LQ_CONFIG_LABEL_MAX + 2]; /* NS or NS=REMOTE */
     unsigned offload_mapping;                    /* 0 DefaultName, 1 EnforceSameName */
     size_t n_offload;

@@ -67,6 +67,9 @@ typedef struct lq_kubelet_cfg {
     const char *node_name;
     const char *cert_dir;         /* serving certificate and key kept here; NULL or "":
                                      generated at each start, in memory only */
+    bool csr;                     /* the serving certificate is signed by the home cluster
+                                     (CSR API, signer kubernetes.io/kubelet-serving) rather
+                                     than self-signed */
     lq_kreq_client_t *home_req;   /* SubjectAccessReviews, the client CA */
     lq_cluster_t *foreign;        /* target, TLS profile and credentials of pods/log, exec */
     lq_kubelet_resolve_fn *resolve;
@@ -141,6 +144,15 @@ struct lq_kubelet {
     lq_kreq_t ca_req_;
     int profile_;             /* TLS server profile, -1 before the CA is known */
     uint64_t ca_hash_;
+    uint8_t csr_state_;       /* 0 idle, 1 creating, 2 waiting for the signature */
+    bool swap_pending_;       /* a new pair waits for the sessions on the old one to end */
+    char csr_name_[128];
+    lq_kreq_t csr_req_;
+    lq_loop_timer_t csr_timer_;
+    char csr_body_[2560];
+    char csr_key_[2048];      /* the key of the request in flight (PEM) */
+    size_t csr_key_len_;
+    char csr_resp_[12288];
     size_t cert_len_, key_len_; /* PEM, NUL included */
     char cert_[4096];
     char key_[2048];
@@ -155,5 +167,16 @@ struct lq_kubelet {
  * expires within 30 days. */
 lq_err_t lq_kubelet_load_cert(lq_kubelet_t *k, bool renew);
 bool lq_kubelet_cert_due(const lq_kubelet_t *k);
+/* CSR mode: only the kept pair (false: none, or not good); a pair the API server signed
+ * (kept, then adopted; it must name the node's address). */
+bool lq_kubelet_cert_reuse(lq_kubelet_t *k);
+lq_err_t lq_kubelet_cert_issued(lq_kubelet_t *k, const char *cert, size_t cl, const char *key,
+                                size_t kl);
+/* src/kubelet/csr.c: asks the home API server for a kubelet-serving certificate (a new
+ * key and CSR, then polls until it is signed, denied or gone); when signed, the pair is
+ * adopted and lq_kubelet_adopted is called. */
+void lq_kubelet_csr_start(lq_kubelet_t *k);
+/* src/kubelet/server.c: a new pair is in cert_/key_: serve it (first time) or swap it in. */
+void lq_kubelet_adopted(lq_kubelet_t *k);
 
 #endif

@@ -95,6 +95,18 @@ lq_err_t lq_tls_peer_identity(int session, char *user, size_t cap, char *groups,
 lq_err_t lq_tls_make_self_signed(const char *cn, const char *dns, const char *ip, unsigned days,
                                  int64_t now_ms, char *cert, size_t cert_cap, size_t *cert_len,
                                  char *key, size_t key_cap, size_t *key_len);
+/* A new ECDSA P-256 key and a certificate signing request for it (PKCS#10, PEM): subject
+ * CN=cn and, when org is not NULL or "", O=org (both escaped: one value each); SANs dns and
+ * ip (optional); key usage digitalSignature. For the CSR API (kubelet-serving: CN
+ * system:node:<node>, O system:nodes). Returns LQ_OK, LQ_ETOOBIG, LQ_EINVAL, LQ_ETLS. */
+lq_err_t lq_tls_make_csr(const char *cn, const char *org, const char *dns, const char *ip,
+                         char *csr, size_t csr_cap, size_t *csr_len, char *key, size_t key_cap,
+                         size_t *key_len);
+/* Standard base64 of in[0..n) into out (encode), or back (decode); out is NUL-terminated,
+ * *len without the NUL. Returns LQ_OK, LQ_ETOOBIG (cap too small), LQ_EPROTO (not
+ * base64), LQ_EINVAL. */
+lq_err_t lq_tls_base64(bool encode, const void *in, size_t n, char *out, size_t cap,
+                       size_t *len);
 /* When the first certificate of a PEM chain expires (ms since the epoch) and whether it
  * names ip (an IP literal) among its SANs. Returns LQ_OK, LQ_ECONFIG (unparsable),
  * LQ_EINVAL. */

@@ -339,6 +339,7 @@ int lq_run_main(lq_config_t *cfg)
                                          .port = (uint16_t)cfg->kubelet_port,
                                          .node_name = rn.node_name,
                                          .cert_dir = cfg->kubelet_cert_dir,
+                                         .csr = cfg->kubelet_certificate == 1,
                                          .home_req = &rn.home_req,
                                          .foreign = &rn.foreign,
                                          .resolve = lq_pods_remote,

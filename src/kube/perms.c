@@ -75,6 +75,9 @@ static const lq_perms_rule_t perms_table[] = {
       "kubelet API: authorize each caller for nodes/proxy (as a kubelet in webhook mode); "
       "the client CA comes from kube-system/extension-apiserver-authentication (ConfigMaps "
       "read above)" },
+    { HOME, "certificates.k8s.io", "certificatesigningrequests", "", C | G, CLUSTER, ANY,
+      "kubelet API with kubelet.certificate=CSR: request the serving certificate "
+      "(signer kubernetes.io/kubelet-serving) and read it back once approved" },
     /* --- home: self checks ------------------------------------------------------------ */
     { HOME, "authorization.k8s.io", "selfsubjectaccessreviews", "", C, CLUSTER, ANY,
       "liqolet check: verify each permission of this table" },

@@ -30,6 +30,7 @@
 #include "mbedtls/ssl.h"
 #include "mbedtls/version.h"
 #include "mbedtls/x509_crt.h"
+#include "mbedtls/x509_csr.h"
 #include "mbedtls/base64.h"
 #include "mbedtls/ecp.h"
 #include "psa/crypto.h"
@@ -753,6 +754,123 @@ static void x509_time(char out[16], int64_t ms)
     (void)snprintf(out, 16, "%04u%02u%02u%02u%02u%02u", v[0], v[1], v[2], v[3], v[4], v[5]);
 }
 
+/* SANs of a new certificate or request: dns (optional), ip (optional, a literal). san[0]
+ * links to san[1] when both are there; *n their count. false for a bad ip. */
+static bool san_list(const char *dns, const char *ip, mbedtls_x509_san_list san[2],
+                     unsigned char ipb[16], size_t *n)
+{
+    size_t iplen = 0;
+    *n = 0;
+    memset(san, 0, 2 * sizeof *san);
+    if (ip != NULL && ip[0] != '\0') {
+        iplen = mbedtls_x509_crt_parse_cn_inet_pton(ip, ipb);
+        if (iplen != 4 && iplen != 16)
+            return false;
+    }
+    if (dns != NULL && dns[0] != '\0') {
+        san[*n].node.type = MBEDTLS_X509_SAN_DNS_NAME;
+        san[*n].node.san.unstructured_name.p = (unsigned char *)(uintptr_t)dns;
+        san[*n].node.san.unstructured_name.len = strlen(dns);
+        (*n)++;
+    }
+    if (iplen) {
+        san[*n].node.type = MBEDTLS_X509_SAN_IP_ADDRESS;
+        san[*n].node.san.unstructured_name.p = ipb;
+        san[*n].node.san.unstructured_name.len = iplen;
+        (*n)++;
+    }
+    if (*n == 2)
+        san[0].next = &san[1];
+    return true;
+}
+
+/* Appends "<type>=<value>" to a subject in mbedTLS's syntax (RFC 4514), every character
+ * with a meaning there escaped: "node,O=system:masters" stays one value. false when it
+ * does not fit cap. */
+static bool dn_append(char *dn, size_t cap, const char *type, const char *value)
+{
+    size_t o = strlen(dn);
+    int n = snprintf(dn + o, cap - o, "%s%s=", o ? "," : "", type);
+    if (n < 0 || (size_t)n >= cap - o)
+        return false;
+    o += (size_t)n;
+    for (const char *c = value; *c != '\0'; c++) {
+        if (o + 3 >= cap)
+            return false;
+        if (strchr(",=+<>#;\"\\", *c) != NULL)
+            dn[o++] = '\\';
+        dn[o++] = *c;
+    }
+    dn[o] = '\0';
+    return true;
+}
+
+lq_err_t lq_tls_make_csr(const char *cn, const char *org, const char *dns, const char *ip,
+                         char *csr, size_t csr_cap, size_t *csr_len, char *key, size_t key_cap,
+                         size_t *key_len)
+{
+    if (!inited || cn == NULL || cn[0] == '\0' || strlen(cn) > 64 ||
+        (org != NULL && strlen(org) > 64) || csr == NULL || key == NULL || csr_len == NULL ||
+        key_len == NULL)
+        return LQ_EINVAL;
+    mbedtls_x509_san_list san[2];
+    unsigned char ipb[16];
+    size_t nsan = 0;
+    char subject[2 * (2 * 64 + 4) + 2] = "";
+    if (!san_list(dns, ip, san, ipb, &nsan) || !dn_append(subject, sizeof subject, "CN", cn) ||
+        (org != NULL && org[0] != '\0' && !dn_append(subject, sizeof subject, "O", org)))
+        return LQ_EINVAL;
+    lq_err_t e = LQ_ETLS;
+    mbedtls_pk_context pk;
+    mbedtls_x509write_csr w;
+    mbedtls_pk_init(&pk);
+    mbedtls_x509write_csr_init(&w);
+    if (mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0 ||
+        mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk), mbedtls_ctr_drbg_random,
+                            &drbg) != 0)
+        goto out;
+    mbedtls_x509write_csr_set_md_alg(&w, MBEDTLS_MD_SHA256);
+    mbedtls_x509write_csr_set_key(&w, &pk);
+    if (mbedtls_x509write_csr_set_subject_name(&w, subject) != 0 ||
+        mbedtls_x509write_csr_set_key_usage(&w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0 ||
+        (nsan && mbedtls_x509write_csr_set_subject_alternative_name(&w, san) != 0))
+        goto out;
+    int ret = mbedtls_x509write_csr_pem(&w, (unsigned char *)csr, csr_cap, mbedtls_ctr_drbg_random,
+                                        &drbg);
+    if (ret == 0)
+        ret = mbedtls_pk_write_key_pem(&pk, (unsigned char *)key, key_cap);
+    if (ret == MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL || ret == MBEDTLS_ERR_ASN1_BUF_TOO_SMALL) {
+        e = LQ_ETOOBIG;
+        goto out;
+    }
+    if (ret != 0)
+        goto out;
+    *csr_len = strlen(csr);
+    *key_len = strlen(key);
+    e = LQ_OK;
+out:
+    mbedtls_x509write_csr_free(&w);
+    mbedtls_pk_free(&pk);
+    return e;
+}
+
+lq_err_t lq_tls_base64(bool encode, const void *in, size_t n, char *out, size_t cap,
+                       size_t *len)
+{
+    if ((in == NULL && n > 0) || out == NULL || len == NULL || cap == 0)
+        return LQ_EINVAL;
+    size_t olen = 0;
+    int ret = encode ? mbedtls_base64_encode((unsigned char *)out, cap - 1, &olen, in, n)
+                     : mbedtls_base64_decode((unsigned char *)out, cap - 1, &olen, in, n);
+    if (ret == MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL)
+        return LQ_ETOOBIG;
+    if (ret != 0)
+        return LQ_EPROTO;
+    out[olen] = '\0';
+    *len = olen;
+    return LQ_OK;
+}
+
 lq_err_t lq_tls_make_self_signed(const char *cn, const char *dns, const char *ip, unsigned days,
                                  int64_t now_ms, char *cert, size_t cert_cap, size_t *cert_len,
                                  char *key, size_t key_cap, size_t *key_len)
@@ -766,47 +884,21 @@ lq_err_t lq_tls_make_self_signed(const char *cn, const char *dns, const char *ip
     if (now_ms < 0 || now_ms >= year_10000_ms ||
         (int64_t)days * 86400 * 1000 >= year_10000_ms - now_ms)
         return LQ_EINVAL;
+    mbedtls_x509_san_list san[2];
     unsigned char ipb[16];
-    size_t iplen = 0;
-    if (ip != NULL && ip[0] != '\0') {
-        iplen = mbedtls_x509_crt_parse_cn_inet_pton(ip, ipb);
-        if (iplen != 4 && iplen != 16)
-            return LQ_EINVAL;
-    }
+    size_t nsan = 0;
+    /* "CN=" and the name with every character that mbedTLS's subject syntax (RFC 4514)
+     * gives a meaning to escaped: "node,O=system:masters" is one CN, not a CN and an O. */
+    char subject[3 + 2 * 64 + 4] = "";
+    if (!san_list(dns, ip, san, ipb, &nsan) || !dn_append(subject, sizeof subject, "CN", cn))
+        return LQ_EINVAL;
     lq_err_t e = LQ_ETLS;
     mbedtls_pk_context pk;
     mbedtls_x509write_cert w;
     mbedtls_pk_init(&pk);
     mbedtls_x509write_crt_init(&w);
-    char subject[3 + 2 * 64 + 1], from[16], to[16];
+    char from[16], to[16];
     unsigned char serial[16];
-    mbedtls_x509_san_list san[2];
-    size_t nsan = 0;
-    memset(san, 0, sizeof san);
-    if (dns != NULL && dns[0] != '\0') {
-        san[nsan].node.type = MBEDTLS_X509_SAN_DNS_NAME;
-        san[nsan].node.san.unstructured_name.p = (unsigned char *)(uintptr_t)dns;
-        san[nsan].node.san.unstructured_name.len = strlen(dns);
-        nsan++;
-    }
-    if (iplen) {
-        san[nsan].node.type = MBEDTLS_X509_SAN_IP_ADDRESS;
-        san[nsan].node.san.unstructured_name.p = ipb;
-        san[nsan].node.san.unstructured_name.len = iplen;
-        nsan++;
-    }
-    if (nsan == 2)
-        san[0].next = &san[1];
-    /* "CN=" and the name with every character that mbedTLS's subject syntax (RFC 4514)
-     * gives a meaning to escaped: "node,O=system:masters" is one CN, not a CN and an O. */
-    size_t so = 3; /* cn is at most 64 characters (checked above): subject holds them all */
-    memcpy(subject, "CN=", 3);
-    for (const char *c = cn; *c != '\0'; c++) {
-        if (strchr(",=+<>#;\"\\", *c) != NULL)
-            subject[so++] = '\\';
-        subject[so++] = *c;
-    }
-    subject[so] = '\0';
     x509_time(from, now_ms - 3600 * 1000);
     x509_time(to, now_ms + (int64_t)days * 86400 * 1000);
     if (mbedtls_ctr_drbg_random(&drbg, serial, sizeof serial) != 0)

@@ -133,3 +133,49 @@ lq_err_t lq_kubelet_load_cert(lq_kubelet_t *k, bool renew)
             k->cfg.listen_host, crt, VALID_DAYS);
     return LQ_OK;
 }
+
+/* Only the kept pair (CSR mode: a new one comes from the API server, not from here). */
+bool lq_kubelet_cert_reuse(lq_kubelet_t *k)
+{
+    char crt[512], key[512];
+    bool ok = k->cfg.cert_dir && k->cfg.cert_dir[0] && paths(k, crt, key, sizeof crt) &&
+              reuse(k, crt, key);
+    wipe();
+    return ok;
+}
+
+/* A pair signed through the CSR API: kept (key first) when there is a directory, then
+ * adopted. The certificate must name the node's address. */
+lq_err_t lq_kubelet_cert_issued(lq_kubelet_t *k, const char *cert, size_t cl, const char *key,
+                                size_t kl)
+{
+    int64_t not_after = 0;
+    bool has_ip = false;
+    if (cl >= sizeof new_cert || kl >= sizeof new_key)
+        return LQ_ETOOBIG;
+    if (lq_tls_cert_info((const unsigned char *)cert, cl + 1, k->cfg.listen_host, &not_after,
+                         &has_ip) != LQ_OK || !has_ip) {
+        LQ_ERROR(MOD, "the issued serving certificate %s", has_ip ? "does not parse"
+                 : "does not name the node's address");
+        return LQ_EPROTO;
+    }
+    memcpy(new_cert, cert, cl);
+    memcpy(new_key, key, kl);
+    char crt[512], kp[512];
+    lq_err_t e = LQ_OK;
+    if (k->cfg.cert_dir && k->cfg.cert_dir[0]) {
+        if (!paths(k, crt, kp, sizeof crt))
+            e = LQ_ECONFIG;
+        if (e == LQ_OK)
+            e = lq_port_file_write(kp, new_key, kl);
+        if (e == LQ_OK)
+            e = lq_port_file_write(crt, new_cert, cl);
+        if (e != LQ_OK)
+            LQ_ERROR(MOD, "cannot keep the issued serving certificate under %s: %s",
+                     k->cfg.cert_dir, lq_err_str(e));
+    }
+    if (e == LQ_OK)
+        adopt(k, cl, kl);
+    wipe();
+    return e;
+}

@@ -999,7 +999,9 @@ static void ca_done(lq_kreq_t *r, lq_err_t err, void *ctx)
     }
     uint64_t h = fnv(k->ca_pem_, n);
     char why[LQ_TLS_ERR_MAX];
-    if (k->profile_ < 0) {
+    if (k->profile_ < 0 && k->cert_len_ == 0) {
+        k->ca_hash_ = h; /* the certificate is still being signed: lq_kubelet_adopted serves */
+    } else if (k->profile_ < 0) {
         lq_tls_profile_cfg_t pc = { (const unsigned char *)k->ca_pem_, n,
                                     (const unsigned char *)k->cert_, k->cert_len_,
                                     (const unsigned char *)k->key_, k->key_len_, false, true };
@@ -1007,7 +1009,7 @@ static void ca_done(lq_kreq_t *r, lq_err_t err, void *ctx)
         if (e != LQ_OK) {
             /* a kept key that does not match its certificate (or is not a key) would fail
              * forever: the next try starts from a new pair */
-            bool fresh = lq_kubelet_load_cert(k, true) == LQ_OK;
+            bool fresh = !k->cfg.csr && lq_kubelet_load_cert(k, true) == LQ_OK;
             LQ_ERROR(MOD, "cannot set up the kubelet API's TLS: %s; retrying%s", why,
                      fresh ? " with a new serving certificate" : "");
             k->profile_ = -1;
@@ -1034,29 +1036,62 @@ static void ca_done(lq_kreq_t *r, lq_err_t err, void *ctx)
     lq_loop_timer_start(k->loop_, &k->ca_timer_, next);
 }
 
-/* The serving certificate expires within 30 days (an agent that runs for a year): a new
- * one, and a new TLS profile for it, once no session uses the old one. */
-static void renew_cert(lq_kubelet_t *k)
+/* A new pair is in cert_/key_ (renewed, or signed through the CSR API): served at once
+ * the first time, else swapped in once no session uses the old profile (the CA timer
+ * tries again while some do). */
+void lq_kubelet_adopted(lq_kubelet_t *k)
 {
-    if (k->profile_ < 0 || !lq_kubelet_cert_due(k))
-        return;
-    for (size_t i = 0; i <= LQ_KUBELET_SESSIONS; i++)
-        if (k->sess_[i].state != S_FREE)
-            return; /* the next tick tries again */
-    if (lq_kubelet_load_cert(k, true) != LQ_OK)
-        return;
     char why[LQ_TLS_ERR_MAX];
+    if (k->ca_pem_[0] == '\0') {
+        k->swap_pending_ = false; /* served once the CA is read (ca_done) */
+        return;
+    }
+    for (size_t i = 0; k->profile_ >= 0 && i <= LQ_KUBELET_SESSIONS; i++)
+        if (k->sess_[i].state != S_FREE) {
+            k->swap_pending_ = true;
+            return;
+        }
+    k->swap_pending_ = false;
     int fresh = -1;
     lq_tls_profile_cfg_t pc = { (const unsigned char *)k->ca_pem_, strlen(k->ca_pem_) + 1,
                                 (const unsigned char *)k->cert_, k->cert_len_,
                                 (const unsigned char *)k->key_, k->key_len_, false, true };
     if (lq_tls_profile_open(&fresh, &pc, why, sizeof why) != LQ_OK) {
-        LQ_ERROR(MOD, "the renewed serving certificate is not usable: %s", why);
+        LQ_ERROR(MOD, "the new serving certificate is not usable: %s", why);
         return;
     }
-    lq_tls_profile_close(k->profile_);
+    if (k->profile_ >= 0) {
+        lq_tls_profile_close(k->profile_);
+        k->profile_ = fresh;
+        LQ_INFO(MOD, "serving certificate renewed");
+        return;
+    }
     k->profile_ = fresh;
-    LQ_INFO(MOD, "serving certificate renewed");
+    if (listen_now(k) != LQ_OK) {
+        lq_tls_profile_close(k->profile_);
+        k->profile_ = -1;
+    }
+}
+
+/* The serving certificate expires within 30 days (an agent that runs for a year): a new
+ * one (self-signed, or a new signing request), then lq_kubelet_adopted. */
+static void renew_cert(lq_kubelet_t *k)
+{
+    if (k->swap_pending_) {
+        lq_kubelet_adopted(k);
+        return;
+    }
+    if (k->profile_ < 0 || !lq_kubelet_cert_due(k))
+        return;
+    if (k->cfg.csr) {
+        lq_kubelet_csr_start(k); /* no-op while one is in flight */
+        return;
+    }
+    for (size_t i = 0; i <= LQ_KUBELET_SESSIONS; i++)
+        if (k->sess_[i].state != S_FREE)
+            return; /* the next tick tries again */
+    if (lq_kubelet_load_cert(k, true) == LQ_OK)
+        lq_kubelet_adopted(k);
 }
 
 static void on_ca_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
@@ -1097,9 +1132,14 @@ lq_err_t lq_kubelet_start(lq_kubelet_t *k, lq_loop_t *loop, const lq_kubelet_cfg
         link_reset(&k->sess_[i].foreign);
         lq_loop_timer_init(&k->sess_[i].timer, on_timer, &k->sess_[i]);
     }
-    lq_err_t e = lq_kubelet_load_cert(k, false);
-    if (e != LQ_OK)
-        return e;
+    if (cfg->csr) {
+        if (!lq_kubelet_cert_reuse(k))
+            lq_kubelet_csr_start(k); /* served once signed (lq_kubelet_adopted) */
+    } else {
+        lq_err_t e = lq_kubelet_load_cert(k, false);
+        if (e != LQ_OK)
+            return e;
+    }
     lq_loop_timer_init(&k->ca_timer_, on_ca_timer, k);
     lq_loop_timer_start(loop, &k->ca_timer_, 0);
     return LQ_OK;
@@ -1113,6 +1153,10 @@ void lq_kubelet_stop(lq_kubelet_t *k)
         sess_end(&k->sess_[i]);
     if (k->ca_req_.state != LQ_KREQ_IDLE)
         (void)lq_kreq_cancel(&k->ca_req_);
+    if (k->csr_req_.state != LQ_KREQ_IDLE)
+        (void)lq_kreq_cancel(&k->csr_req_);
+    if (k->cfg.csr && k->csr_timer_.armed)
+        lq_loop_timer_stop(k->loop_, &k->csr_timer_);
     lq_loop_timer_stop(k->loop_, &k->ca_timer_);
     if (k->listening)
         lq_loop_io_close(k->loop_, &k->listen_io_, NULL);

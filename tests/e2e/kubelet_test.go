@@ -37,6 +37,7 @@ import (
 	"testing"
 	"time"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -911,4 +912,99 @@ func kleVm(pid int) string {
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// TestKubeletCSR: with kubelet.certificate=CSR the agent asks the home cluster for a
+// kubernetes.io/kubelet-serving certificate (CN=system:node:<node>, O=system:nodes) and
+// does not serve until an administrator approves it; then it serves the certificate the
+// cluster's CA signed (the test bed's kube-controller-manager signs with it), keeps it,
+// and `kubectl logs` works through it.
+func TestKubeletCSR(t *testing.T) {
+	needKubeletBed(t, tb.Foreign)
+	if _, err := kubectl(ctxFor(t, 5*time.Minute), tb.Home, nil, "version", "--client"); err != nil {
+		t.Fatalf("kubectl version --client: %v", err)
+	}
+	e := &kleEnv{port: kleFreePort(t), certDir: filepath.Join(t.TempDir(), "kubelet")}
+	if err := os.Mkdir(e.certDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e.args = []string{"--kubelet-port", strconv.Itoa(e.port), "--kubelet-cert-dir", e.certDir,
+		"--kubelet-certificate", "CSR", "--mgmt-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"}
+	e.l, e.ns, e.remote = podsStart(t, e.args...)
+	csrs := tb.Home.Client.CertificatesV1().CertificateSigningRequests()
+	var name string
+	Eventually(t, time.Minute, "a kubelet-serving CertificateSigningRequest from the agent", func(ctx context.Context) (bool, error) {
+		l, err := csrs.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range l.Items {
+			if c.Spec.SignerName == "kubernetes.io/kubelet-serving" && strings.HasPrefix(c.Name, "liqolet-serving-"+vnodeName+"-") &&
+				len(c.Status.Conditions) == 0 {
+				name = c.Name
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = csrs.Delete(ctx, name, metav1.DeleteOptions{})
+	})
+	waitLog(t, e.l, "approve it with: kubectl certificate approve "+name, 30*time.Second)
+	ctx := ctxFor(t, 3*time.Minute)
+	csr, err := csrs.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(csr.Spec.Request)
+	if blk == nil {
+		t.Fatalf("CSR %s: request is not PEM", name)
+	}
+	req, err := x509.ParseCertificateRequest(blk.Bytes)
+	if err != nil {
+		t.Fatalf("CSR %s: %v", name, err)
+	}
+	if req.Subject.CommonName != "system:node:"+vnodeName || len(req.Subject.Organization) != 1 ||
+		req.Subject.Organization[0] != "system:nodes" || len(req.IPAddresses) != 1 || !req.IPAddresses[0].Equal(net.ParseIP("127.0.0.1")) {
+		t.Errorf("CSR %s: subject %v, IPs %v; want CN=system:node:%s, O=system:nodes, IP 127.0.0.1", name, req.Subject, req.IPAddresses, vnodeName)
+	}
+	// Nothing is served before the certificate is signed.
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", e.port), time.Second); err == nil {
+		c.Close()
+		t.Errorf("the kubelet API listens before its certificate is signed")
+	}
+	csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue,
+		Reason: "E2EApproved", Message: "approved by the e2e test"})
+	if _, err := csrs.UpdateApproval(ctx, name, csr, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("approve %s: %v", name, err)
+	}
+	approved := time.Now()
+	e.waitListening(t)
+	t.Logf("serving %v after the approval", time.Since(approved).Round(time.Millisecond))
+	cert := klePeerCert(t, e.port)
+	caPEM, err := os.ReadFile(filepath.Join(tb.Env["LIQOLET_TESTBED_DIR"], "home", "pki", "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+		t.Errorf("served certificate (CN %s) does not verify against the home cluster CA: %v", cert.Subject.CommonName, err)
+	}
+	kept, err := os.ReadFile(filepath.Join(e.certDir, "kubelet.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blk, _ := pem.Decode(kept); blk == nil || !bytes.Equal(blk.Bytes, cert.Raw) {
+		t.Errorf("kubelet.crt is not the served certificate")
+	}
+	e.pod(t, "kle-csr")
+	want := criLines(t, tb.Foreign.KwokLogsFile)
+	got := outLines(mustKubectl(t, ctx, tb.Home, nil, "logs", "-n", e.ns, "kle-csr"))
+	if len(got) == 0 || got[0] != want[0] {
+		t.Errorf("kubectl logs through the CSR-signed kubelet API: %q, want the logs file's lines %q", got, want)
+	}
 }

@@ -119,7 +119,7 @@ static void test_defaults(void **state)
         "cluster.home.name=auto cluster.foreign.kubeconfig=auto cluster.foreign.context=auto "
         "cluster.foreign.id=auto cluster.foreign.name=auto node.name=auto node.ip=auto "
         "node.labels=\"\" node.annotations=\"\" node.sharingPercentage=90 "
-        "node.maxPods=" LQ_TEST_STR(LQ_MAX_PODS) " kubelet.port=10350 kubelet.certDir=auto "
+        "node.maxPods=" LQ_TEST_STR(LQ_MAX_PODS) " kubelet.port=10350 kubelet.certDir=auto kubelet.certificate=SelfSigned "
         "offloading.namespaces=\"\" offloading.namespaceMappingStrategy=DefaultName "
         "agent.namespace=liqo log.level=info log.format=plain networking.internal=false networking.reflectIPs=true "
         "reflection.configmap.workers=3 reflection.configmap.type=DenyList "
@@ -518,6 +518,7 @@ static const struct {
     { "node.maxPods", "3", "3" },
     { "kubelet.port", "0", "0" },
     { "kubelet.certDir", "/var/lib/liqolet", "/var/lib/liqolet" },
+    { "kubelet.certificate", "CSR", "CSR" },
     { "offloading.namespaces", "ns=rns", "\"ns=rns\"" },
     { "offloading.namespaceMappingStrategy", "EnforceSameName", "EnforceSameName" },
     { "agent.namespace", "agent", "agent" },

@@ -36,6 +36,7 @@
 #include "mbedtls/pk.h"
 #include "mbedtls/ssl.h"
 #include "mbedtls/x509_crt.h"
+#include "mbedtls/x509_csr.h"
 
 #include "liqolet/log.h"
 #include "liqolet/pool.h"
@@ -146,6 +147,17 @@ typedef struct srv_opts {
     int require_client;      /* VERIFY_REQUIRED against ca.crt */
     int max_tls12;           /* cap the server at TLS 1.2 */
 } srv_opts_t;
+
+/* The test's own random generator (seeded once), for mbedTLS calls made by the tests. */
+static mbedtls_ctr_drbg_context *test_drbg(void)
+{
+    if (!srv_drbg_ready) {
+        mbedtls_ctr_drbg_init(&srv_drbg);
+        assert_int_equal(mbedtls_ctr_drbg_seed(&srv_drbg, entropy, NULL, NULL, 0), 0);
+        srv_drbg_ready = 1;
+    }
+    return &srv_drbg;
+}
 
 static void server_start(server_t *s, int fd, const srv_opts_t *o)
 {
@@ -2088,6 +2100,73 @@ static void test_sha256_vector(void **state)
     assert_int_equal(lq_tls_sha256(NULL, 1, got), LQ_EINVAL);
 }
 
+
+/* lq_tls_make_csr: a PKCS#10 request mbedTLS parses back, signed by the key returned,
+ * with the subject (escaped values stay one each) and the SANs; base64 both ways. */
+static void test_make_csr(void **state)
+{
+    (void)state;
+    static char csr[4096], key[2048], b64[8192], back[4096];
+    size_t cl = 0, kl = 0, bl = 0, rl = 0;
+    lq_tls_stats_t st;
+    lq_tls_stats(&st);
+    size_t before = st.arena_used;
+    assert_int_equal(lq_tls_make_csr("system:node:liqo-x", "system:nodes", "liqo-x", "127.0.0.1",
+                                     csr, sizeof csr, &cl, key, sizeof key, &kl), LQ_OK);
+    assert_int_equal(strlen(csr), cl);
+    assert_non_null(strstr(csr, "-----BEGIN CERTIFICATE REQUEST-----"));
+    mbedtls_x509_csr req;
+    mbedtls_x509_csr_init(&req);
+    assert_int_equal(mbedtls_x509_csr_parse(&req, (const unsigned char *)csr, cl + 1), 0);
+    char dn[256];
+    assert_true(mbedtls_x509_dn_gets(dn, sizeof dn, &req.subject) > 0);
+    assert_string_equal(dn, "CN=system:node:liqo-x, O=system:nodes");
+    /* the request's key is the key returned */
+    mbedtls_pk_context pk;
+    mbedtls_pk_init(&pk);
+    assert_int_equal(mbedtls_pk_parse_key(&pk, (const unsigned char *)key, kl + 1, NULL, 0,
+                                          mbedtls_ctr_drbg_random, test_drbg()), 0);
+    assert_int_equal(mbedtls_pk_check_pair(&req.pk, &pk, mbedtls_ctr_drbg_random, test_drbg()), 0);
+    /* SANs: the DNS name and the IP */
+    bool dns = false, ip = false;
+    for (const mbedtls_x509_sequence *c = &req.subject_alt_names; c != NULL && c->buf.p; c = c->next) {
+        unsigned tag = (unsigned)c->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK;
+        dns |= tag == MBEDTLS_X509_SAN_DNS_NAME && c->buf.len == 6 && memcmp(c->buf.p, "liqo-x", 6) == 0;
+        ip |= tag == MBEDTLS_X509_SAN_IP_ADDRESS && c->buf.len == 4 &&
+              memcmp(c->buf.p, "\x7f\x00\x00\x01", 4) == 0;
+    }
+    assert_true(dns && ip);
+    mbedtls_pk_free(&pk);
+    mbedtls_x509_csr_free(&req);
+    /* an O that tries to add a field stays one value */
+    assert_int_equal(lq_tls_make_csr("a,O=system:masters", NULL, NULL, NULL, csr, sizeof csr, &cl,
+                                     key, sizeof key, &kl), LQ_OK);
+    mbedtls_x509_csr_init(&req);
+    assert_int_equal(mbedtls_x509_csr_parse(&req, (const unsigned char *)csr, cl + 1), 0);
+    int orgs = 0;
+    for (const mbedtls_x509_name *n = &req.subject; n != NULL; n = n->next)
+        orgs += n->oid.p && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_ORGANIZATION, &n->oid) == 0;
+    assert_int_equal(orgs, 0);
+    mbedtls_x509_csr_free(&req);
+    /* errors */
+    assert_int_equal(lq_tls_make_csr("x", NULL, NULL, "not-an-ip", csr, sizeof csr, &cl, key,
+                                     sizeof key, &kl), LQ_EINVAL);
+    assert_int_equal(lq_tls_make_csr("", NULL, NULL, NULL, csr, sizeof csr, &cl, key, sizeof key,
+                                     &kl), LQ_EINVAL);
+    assert_int_equal(lq_tls_make_csr("x", NULL, NULL, NULL, csr, 64, &cl, key, sizeof key, &kl),
+                     LQ_ETOOBIG);
+    lq_tls_stats(&st);
+    assert_int_equal(st.arena_used, before);
+    /* base64 round trip, bad input, small buffer */
+    assert_int_equal(lq_tls_base64(true, "hello", 5, b64, sizeof b64, &bl), LQ_OK);
+    assert_string_equal(b64, "aGVsbG8=");
+    assert_int_equal(lq_tls_base64(false, b64, bl, back, sizeof back, &rl), LQ_OK);
+    assert_int_equal(rl, 5);
+    assert_string_equal(back, "hello");
+    assert_int_equal(lq_tls_base64(false, "@@@@", 4, back, sizeof back, &rl), LQ_EPROTO);
+    assert_int_equal(lq_tls_base64(true, "hello", 5, b64, 4, &bl), LQ_ETOOBIG);
+}
+
 int main(void)
 {
     lq_log_init();
@@ -2121,6 +2200,7 @@ int main(void)
         cmocka_unit_test_teardown(test_live_apiserver, teardown),
         cmocka_unit_test_teardown(test_no_heap_after_seal, teardown),
         cmocka_unit_test_teardown(test_sha256_vector, teardown),
+        cmocka_unit_test_teardown(test_make_csr, teardown),
     };
     return cmocka_run_group_tests_name("tls", tests, setup, NULL);
 }
