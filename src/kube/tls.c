@@ -805,6 +805,22 @@ static bool dn_append(char *dn, size_t cap, const char *type, const char *value)
     return true;
 }
 
+/* After writing a certificate or request PEM (ret): the key's PEM too, and the outcome
+ * as an lq_err_t with both lengths set on success. */
+static lq_err_t pem_pair(int ret, mbedtls_pk_context *pk, const char *pem, size_t *pem_len,
+                         char *key, size_t key_cap, size_t *key_len)
+{
+    if (ret == 0)
+        ret = mbedtls_pk_write_key_pem(pk, (unsigned char *)key, key_cap);
+    if (ret == MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL || ret == MBEDTLS_ERR_ASN1_BUF_TOO_SMALL)
+        return LQ_ETOOBIG;
+    if (ret != 0)
+        return LQ_ETLS;
+    *pem_len = strlen(pem);
+    *key_len = strlen(key);
+    return LQ_OK;
+}
+
 lq_err_t lq_tls_make_csr(const char *cn, const char *org, const char *dns, const char *ip,
                          char *csr, size_t csr_cap, size_t *csr_len, char *key, size_t key_cap,
                          size_t *key_len)
@@ -835,19 +851,9 @@ lq_err_t lq_tls_make_csr(const char *cn, const char *org, const char *dns, const
         mbedtls_x509write_csr_set_key_usage(&w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0 ||
         (nsan && mbedtls_x509write_csr_set_subject_alternative_name(&w, san) != 0))
         goto out;
-    int ret = mbedtls_x509write_csr_pem(&w, (unsigned char *)csr, csr_cap, mbedtls_ctr_drbg_random,
-                                        &drbg);
-    if (ret == 0)
-        ret = mbedtls_pk_write_key_pem(&pk, (unsigned char *)key, key_cap);
-    if (ret == MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL || ret == MBEDTLS_ERR_ASN1_BUF_TOO_SMALL) {
-        e = LQ_ETOOBIG;
-        goto out;
-    }
-    if (ret != 0)
-        goto out;
-    *csr_len = strlen(csr);
-    *key_len = strlen(key);
-    e = LQ_OK;
+    e = pem_pair(mbedtls_x509write_csr_pem(&w, (unsigned char *)csr, csr_cap,
+                                           mbedtls_ctr_drbg_random, &drbg),
+                 &pk, csr, csr_len, key, key_cap, key_len);
 out:
     mbedtls_x509write_csr_free(&w);
     mbedtls_pk_free(&pk);
@@ -925,19 +931,9 @@ lq_err_t lq_tls_make_self_signed(const char *cn, const char *dns, const char *ip
         mbedtls_x509write_crt_set_ext_key_usage(&w, &eku) != 0 ||
         (nsan && mbedtls_x509write_crt_set_subject_alternative_name(&w, san) != 0))
         goto out;
-    int ret = mbedtls_x509write_crt_pem(&w, (unsigned char *)cert, cert_cap,
-                                        mbedtls_ctr_drbg_random, &drbg);
-    if (ret == 0)
-        ret = mbedtls_pk_write_key_pem(&pk, (unsigned char *)key, key_cap);
-    if (ret == MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL || ret == MBEDTLS_ERR_ASN1_BUF_TOO_SMALL) {
-        e = LQ_ETOOBIG;
-        goto out;
-    }
-    if (ret != 0)
-        goto out;
-    *cert_len = strlen(cert);
-    *key_len = strlen(key);
-    e = LQ_OK;
+    e = pem_pair(mbedtls_x509write_crt_pem(&w, (unsigned char *)cert, cert_cap,
+                                           mbedtls_ctr_drbg_random, &drbg),
+                 &pk, cert, cert_len, key, key_cap, key_len);
 out:
     mbedtls_x509write_crt_free(&w);
     mbedtls_pk_free(&pk);

@@ -77,6 +77,15 @@ func kleFreePort(t *testing.T) int {
 // port and its certificate under a temporary directory; it waits until the API listens.
 func kleStart(t *testing.T) *kleEnv {
 	t.Helper()
+	e := kleLaunch(t)
+	e.waitListening(t)
+	return e
+}
+
+// kleLaunch starts the agent (extra flags after the usual ones) without waiting for the
+// kubelet API.
+func kleLaunch(t *testing.T, extra ...string) *kleEnv {
+	t.Helper()
 	needKubeletBed(t, tb.Foreign)
 	// The first use of `tools/testbed kubectl` may build kubectl (about a minute).
 	if _, err := kubectl(ctxFor(t, 5*time.Minute), tb.Home, nil, "version", "--client"); err != nil {
@@ -86,10 +95,9 @@ func kleStart(t *testing.T) *kleEnv {
 	if err := os.Mkdir(e.certDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	e.args = []string{"--kubelet-port", strconv.Itoa(e.port), "--kubelet-cert-dir", e.certDir,
-		"--mgmt-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--log-level", "debug"}
+	e.args = append([]string{"--kubelet-port", strconv.Itoa(e.port), "--kubelet-cert-dir", e.certDir,
+		"--mgmt-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--log-level", "debug"}, extra...)
 	e.l, e.ns, e.remote = podsStart(t, e.args...)
-	e.waitListening(t)
 	return e
 }
 
@@ -920,17 +928,7 @@ func kleVm(pid int) string {
 // cluster's CA signed (the test bed's kube-controller-manager signs with it), keeps it,
 // and `kubectl logs` works through it.
 func TestKubeletCSR(t *testing.T) {
-	needKubeletBed(t, tb.Foreign)
-	if _, err := kubectl(ctxFor(t, 5*time.Minute), tb.Home, nil, "version", "--client"); err != nil {
-		t.Fatalf("kubectl version --client: %v", err)
-	}
-	e := &kleEnv{port: kleFreePort(t), certDir: filepath.Join(t.TempDir(), "kubelet")}
-	if err := os.Mkdir(e.certDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	e.args = []string{"--kubelet-port", strconv.Itoa(e.port), "--kubelet-cert-dir", e.certDir,
-		"--kubelet-certificate", "CSR", "--mgmt-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"}
-	e.l, e.ns, e.remote = podsStart(t, e.args...)
+	e := kleLaunch(t, "--kubelet-certificate", "CSR")
 	csrs := tb.Home.Client.CertificatesV1().CertificateSigningRequests()
 	var name string
 	Eventually(t, time.Minute, "a kubelet-serving CertificateSigningRequest from the agent", func(ctx context.Context) (bool, error) {
