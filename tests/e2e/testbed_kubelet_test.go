@@ -103,6 +103,33 @@ func needKubeletBed(t *testing.T, c *Cluster) {
 		t.Fatalf("%s: tools/testbed env has no %s_KWOK_* variables: the running test bed predates kwok's kubelet API; restart it (tools/testbed down; tools/testbed up)",
 			c.Name, strings.ToUpper(c.Name))
 	}
+	kwokAddresses(t, tb.Home)
+	kwokAddresses(t, tb.Foreign)
+}
+
+// kwokAddresses puts back the addresses kwok gives its nodes (InternalIP 127.0.0.1, the
+// node's name as Hostname) on any kwok node of c that lost them: after an API server
+// restart (the outage tests), kwok 0.8.0 may rewrite a node's status without them for
+// 10-20 minutes, and the API server then cannot reach that node's kubelet API ("no
+// preferred addresses found"). A test bed repair, logged.
+func kwokAddresses(t *testing.T, c *Cluster) {
+	t.Helper()
+	ctx := ctxFor(t, 30*time.Second)
+	nl, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "type=kwok"})
+	if err != nil {
+		t.Fatalf("%s: list kwok nodes: %v", c.Name, err)
+	}
+	for _, n := range nl.Items {
+		if len(n.Status.Addresses) > 0 {
+			continue
+		}
+		t.Logf("test bed repair: %s node %s has no addresses (kwok after an API server restart); InternalIP 127.0.0.1 and Hostname put back", c.Name, n.Name)
+		patch := fmt.Sprintf(`{"status":{"addresses":[{"type":"InternalIP","address":"127.0.0.1"},{"type":"Hostname","address":%q}]}}`, n.Name)
+		if _, err := c.Client.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, []byte(patch),
+			metav1.PatchOptions{}, "status"); err != nil {
+			t.Fatalf("%s: restore the addresses of node %s: %v", c.Name, n.Name, err)
+		}
+	}
 }
 
 // TestTestbedKubeletAPI: in the foreign cluster, a pod on a kwok node; `kubectl logs`
