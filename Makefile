@@ -2,6 +2,8 @@
 #
 #   make                      build build/host/liqolet and build/host/liqoletctl
 #   make BOARD=rpi4-aarch64   cross-build for a board in boards/ (also armv7-gateway)
+#   make firmware [BOARD=..]  the board's shipping build: one static binary linked against
+#                             musl built from source (build/<board>-static/liqolet)
 #   make deps                 the one step that needs root: toolchains, qemu, clang, deb-src
 #   make test                 everything that exists: host unit tests (ASan+UBSan), fuzz smoke
 #                             run, both ARM boards' unit tests under qemu-user, end-to-end suite
@@ -33,10 +35,16 @@ include boards/$(BOARD)/board.mk
 TOP     := $(CURDIR)
 # V=1 shows full commands.
 Q := $(if $(V),,@)
-BUILD   := build/$(BOARD)
+# LIBC=musl: the static firmware build (`make firmware`): musl built from source into
+# the board's own sysroot, everything linked statically, in build/<board>-static.
+LIBC    ?= glibc
+ifeq ($(filter glibc musl,$(LIBC)),)
+$(error LIBC must be glibc or musl, not '$(LIBC)')
+endif
+BUILD   := build/$(BOARD)$(if $(filter musl,$(LIBC)),-static)
 VERSION := $(shell cat VERSION)
 
-CC      := $(BOARD_CROSS)gcc
+CC      := $(BOARD_CROSS)gcc$(if $(filter musl,$(LIBC)), -specs=$(TOP)/$(BUILD)/sysroot/musl/lib/musl-gcc.specs)
 AR      := $(BOARD_CROSS)ar
 SIZE    := $(BOARD_CROSS)size
 STRIP   := $(BOARD_CROSS)strip
@@ -57,7 +65,7 @@ BASE_CFLAGS := $(WARN) -g -ffunction-sections -fdata-sections -Iinclude \
 CMOCKA_LIBS ?= -lcmocka
 
 CFLAGS  := $(BASE_CFLAGS) $(BOARD_CFLAGS) $(DEPS_CFLAGS) $(EXTRA_CFLAGS)
-LDFLAGS := -Wl,--gc-sections $(EXTRA_LDFLAGS)
+LDFLAGS := -Wl,--gc-sections $(if $(filter musl,$(LIBC)),-static) $(EXTRA_LDFLAGS)
 
 # Pure modules: no OS header; they also build into the fuzzers.
 PURE_SRCS  := src/core/err.c src/forge/conf.c $(wildcard src/kube/names.c src/kube/http.c src/kube/frame.c src/kube/scan.c src/kube/kapi.c src/kube/perms.c src/kubelet/req.c)
@@ -70,11 +78,16 @@ FUZZERS    := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 .SECONDARY:
-.PHONY: all unit test fuzz fuzz-smoke size-report clean help bench demo
+.PHONY: all unit test fuzz fuzz-smoke size-report clean help bench demo firmware e2e-firmware
 all: $(BUILD)/liqolet $(BUILD)/liqoletctl
 
+# The shipping build: the same sources, LIBC=musl (see BUILD above). The glibc build
+# stays for the tests and the sanitizers.
+firmware:
+	@$(MAKE) --no-print-directory LIBC=musl BOARD=$(BOARD) all
+
 help:
-	@sed -n '2,24p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,26p' Makefile | sed 's/^# \{0,1\}//'
 
 # libcoap's heap fence (src/mgmt/heap.c, docs/management.md): the agent links a copy of
 # libcoap's archive in which its calls to malloc, calloc, realloc, free, strdup and
@@ -271,7 +284,16 @@ test:
 	$(MAKE) fuzz-smoke
 	@for b in $(ARM_BOARDS); do $(MAKE) BOARD=$$b all unit || exit 1; done
 	$(MAKE) size-report
-	@if $(MAKE) -n e2e >/dev/null 2>&1; then $(MAKE) e2e; else echo "e2e: no suite yet"; fi
+	@if $(MAKE) -n e2e >/dev/null 2>&1; then $(MAKE) e2e && $(MAKE) e2e-firmware; else echo "e2e: no suite yet"; fi
+
+# The shipping build on the real clusters: the host board's static musl binary runs the
+# end-to-end tests that cover its C library and TLS surface (both PKIs: RSA at home,
+# k3s-style ECDSA in the foreign cluster; DNS and sockets; the DTLS endpoint; the kubelet
+# API's TLS server; pods and reflection).
+E2E_FIRMWARE_RUN := TestCheckPasses|TestCheckWrongCA|TestSmokePodLifecycle|TestConfigMapsLifecycle|TestServicesLifecycle|TestMgmtDTLSPSK|TestKubeletLogsExec
+e2e-firmware:
+	$(MAKE) BOARD=host firmware
+	LIQOLET_AGENT_BIN=$(TOP)/build/host-static/liqolet $(MAKE) e2e E2E_RUN='$(E2E_FIRMWARE_RUN)'
 
 # The README's "run" command: build, start both test clusters, show them.
 demo:
@@ -280,10 +302,11 @@ demo:
 
 size-report:
 	@for b in host $(ARM_BOARDS); do \
-	  $(MAKE) --no-print-directory BOARD=$$b all >/dev/null || exit 1; done
-	tools/size-report host $(ARM_BOARDS)
+	  $(MAKE) --no-print-directory BOARD=$$b all >/dev/null || exit 1; \
+	  $(MAKE) --no-print-directory BOARD=$$b firmware >/dev/null || exit 1; done
+	tools/size-report $(foreach b,host $(ARM_BOARDS),$(b) $(b)-static)
 
 clean:
-	rm -rf build/host build/rpi4-aarch64 build/armv7-gateway build/fuzz
+	rm -rf build/host build/rpi4-aarch64 build/armv7-gateway build/*-static build/fuzz
 
 -include $(shell find build -path '*/obj/*' -type f -name '*.d' 2>/dev/null)

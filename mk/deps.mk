@@ -25,7 +25,7 @@
 #                 DEPS_SYSROOT_CACHE=off always compiles.
 #
 # Variables for the top-level Makefile
-#   SYSROOT        build/$(BOARD)/sysroot
+#   SYSROOT        build/$(BOARD)/sysroot (LIBC=musl: build/$(BOARD)-static/sysroot)
 #   SYSROOT_STAMP  $(SYSROOT)/.stamp: make objects that include a dependency
 #                  header depend on it (order-only is enough)
 #   DEPS_CFLAGS    include path + the mbedTLS configuration (MBEDTLS_CONFIG_FILE)
@@ -43,7 +43,7 @@ DEPS_JOBS     ?= 2
 DEPS_SRC_CACHE ?= $(or $(LQ_SRC_CACHE),$(HOME)/.cache/liqolet/src)
 DEPS_SYSROOT_CACHE ?= $(or $(LQ_SYSROOT_CACHE),$(HOME)/.cache/liqolet/sysroot)
 
-SYSROOT       := $(DEPS_BUILD)/$(BOARD)/sysroot
+SYSROOT       := $(DEPS_BUILD)/$(BOARD)$(if $(filter musl,$(LIBC)),-static)/sysroot
 SYSROOT_STAMP := $(SYSROOT)/.stamp
 
 # A board may carry its own mbedTLS configuration; otherwise the shared one.
@@ -86,6 +86,7 @@ $(SYSROOT_STAMP): $(DEPS_INPUTS)
 	    LQ_SYSROOT='$(SYSROOT)' \
 	    LQ_CC='$(DEPS_CC)' LQ_AR='$(DEPS_AR)' LQ_RANLIB='$(DEPS_RANLIB)' \
 	    LQ_TRIPLET='$(BOARD_TRIPLET)' \
+	    LQ_LIBC='$(LIBC)' \
 	    LQ_CFLAGS='$(BOARD_CFLAGS)' \
 	    LQ_MBEDTLS_CONFIG='$(DEPS_MBEDTLS_CONFIG)' \
 	    LQ_MBEDTLS_CONFIG_BASE='boards/mbedtls_config.h' \

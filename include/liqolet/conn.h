@@ -196,5 +196,8 @@ void lq_conn_read_pause(lq_conn_t *c, bool paused);
 
 /* Local address of the open connection (node IP default, DESIGN.md Decision 10). */
 lq_err_t lq_conn_local_addr(const lq_conn_t *c, char *buf, size_t cap);
+/* The TLS version and cipher suite negotiated ("TLSv1.3 TLS1-3-AES-128-GCM-SHA256"), or
+ * "" when no TLS session is established (plain HTTP, or before the handshake). */
+const char *lq_conn_tls_info(const lq_conn_t *c);
 
 #endif

@@ -9,6 +9,9 @@
  *             worker holds it is queued again when the worker lets it go
  *   next   -> FIFO order over queued records: every dirty record is served before any
  *             record dirtied after it (fairness without a scan)
+ *   urgent -> a second FIFO lane served first: work caused by the remote copy (status
+ *             back, drift) does not wait behind a burst of creates. Creates still get
+ *             one pick in every LQ_RTAB_URGENT_RUN + 1 while both lanes hold records.
  *   done   -> DONE (backoff reset), RETRY (backoff delay), RECHECK (fixed delay), FREE
  *   promote-> records whose retry time has come are queued; returns the next due time
  *   relist -> begin clears one side's marks; records the (re)list shows are marked;
@@ -29,6 +32,7 @@
 #define LQ_RTAB_NS_BUF 64u     /* a DNS-1123 label: 63 + NUL */
 #define LQ_RTAB_NAME_BUF 254u  /* a DNS-1123 subdomain: 253 + NUL */
 #define LQ_RTAB_RV_BUF 32u
+#define LQ_RTAB_URGENT_RUN 3u  /* urgent picks in a row while the normal lane waits */
 
 /* Watch sides: bit numbers of `present` and `marks`. */
 enum { LQ_RTAB_HOME = 0, LQ_RTAB_FOREIGN = 1, LQ_RTAB_SIDES = 2 };
@@ -47,6 +51,7 @@ typedef struct lq_rtab_hdr {
     bool queued;             /* in the queue now */
     bool dirty;              /* needs a pass (queued, or held by a worker) */
     bool busy;               /* held by a worker */
+    bool urgent;             /* queued (or to be queued again) in the urgent lane */
     uint8_t present;         /* bit per side: that side's object exists, as far as known */
     uint8_t marks;           /* bit per side: shown by the current (re)list */
     int64_t retry_at;        /* monotonic ms of the next pass without an event; 0 none */
@@ -71,19 +76,26 @@ typedef struct lq_rtab {
     /* private */
     unsigned char *recs_;
     size_t stride_;
-    uint32_t qhead_, qtail_;  /* index + 1, 0 = empty */
+    size_t top_;              /* slots ever handed out: [0, top_) hold valid headers */
+    uint32_t qhead_, qtail_;  /* normal lane: index + 1, 0 = empty */
+    uint32_t uhead_, utail_;  /* urgent lane */
+    uint32_t urun_;           /* urgent picks since the last normal one */
     int64_t retry_min_;       /* earliest retry_at of any record (0 none), a lower bound */
     uint32_t bo_base_, bo_max_;
 } lq_rtab_t;
 
 /* Binds the table to caller-owned storage: cap records of `stride` bytes (stride >=
- * sizeof(lq_rtab_hdr_t), records start with the header), zeroed. New records get a
- * backoff from bo_base_ms to bo_max_ms. Cannot fail. */
+ * sizeof(lq_rtab_hdr_t), records start with the header), in any state: the storage is
+ * not written here, and a slot is cleared when it is first handed out, so only the
+ * records a table has held become resident. New records get a backoff from bo_base_ms
+ * to bo_max_ms. Cannot fail. */
 void lq_rtab_init(lq_rtab_t *t, void *recs, size_t stride, size_t cap, uint32_t bo_base_ms,
                   uint32_t bo_max_ms);
 /* Records in use at most (1..cap; 0 or more than cap means cap). */
 void lq_rtab_set_limit(lq_rtab_t *t, size_t limit);
-/* Record i (0..cap-1), used or not. */
+/* Slots that may hold a record: loops over a table go over [0, span), never to cap. */
+size_t lq_rtab_span(const lq_rtab_t *t);
+/* Record i (0..span-1), used or not. */
 lq_rtab_hdr_t *lq_rtab_at(const lq_rtab_t *t, size_t i);
 /* The record with key (ns, name); name may be empty. NULL when absent. */
 lq_rtab_hdr_t *lq_rtab_find(const lq_rtab_t *t, const char *ns, size_t nl, const char *name,
@@ -96,7 +108,11 @@ lq_rtab_hdr_t *lq_rtab_get(lq_rtab_t *t, const char *ns, size_t nl, const char *
 void lq_rtab_free(lq_rtab_t *t, lq_rtab_hdr_t *h);
 /* Marks a record dirty: queued once; a busy record is queued again when done. */
 void lq_rtab_dirty(lq_rtab_t *t, lq_rtab_hdr_t *h);
-/* Takes the oldest queued record for a worker (busy, no longer dirty), or NULL. */
+/* The same in the urgent lane; a record waiting in the normal lane moves over. */
+void lq_rtab_dirty_urgent(lq_rtab_t *t, lq_rtab_hdr_t *h);
+/* Takes a queued record for a worker (busy, no longer dirty), or NULL: the oldest
+ * urgent one, except that every LQ_RTAB_URGENT_RUN + 1-th pick is the oldest normal one
+ * while that lane is not empty. */
 lq_rtab_hdr_t *lq_rtab_next(lq_rtab_t *t);
 /* A worker lets a record go. RETRY/RECHECK set retry_at = now + delay (RETRY: the
  * record's backoff, delay_ms ignored); a record dirtied meanwhile is queued again. */

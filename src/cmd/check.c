@@ -51,6 +51,7 @@ typedef struct cluster {
     char version[64];
     char uid[64];
     char tls_info[96];
+    char suite[96];  /* TLS version and cipher suite negotiated */
     ssar_t ssar[CHECK_MAX_SSAR];
     size_t n_ssar, next_ssar;
     unsigned allowed, denied;
@@ -129,10 +130,11 @@ static lq_err_t add_ssar(const lq_perms_check_t *k, void *ctx)
 
 static lq_err_t on_head(lq_conn_t *conn, const lq_http_resp_t *r, void *ctx)
 {
-    (void)conn;
     cluster_t *c = ctx;
     c->status = r->status;
     c->answered = true;
+    if (!c->suite[0])
+        (void)snprintf(c->suite, sizeof c->suite, "%s", lq_conn_tls_info(conn));
     c->body_len = 0;
     c->body_overflow = false;
     if (c->step == ST_WATCHLIST) {
@@ -367,9 +369,10 @@ static void report(const cluster_t *c)
         if (!c->answered)
             printf("  TLS          no session established\n");
         else
-            printf("  TLS          %s\n", c->cl.kcfg.insecure_skip_tls_verify
-                                              ? "server certificate NOT verified (insecure-skip-tls-verify)"
-                                              : "server certificate verified against the kubeconfig's CA");
+            printf("  TLS          %s%s%s\n", c->suite, c->suite[0] ? ", " : "",
+                   c->cl.kcfg.insecure_skip_tls_verify
+                       ? "server certificate NOT verified (insecure-skip-tls-verify)"
+                       : "server certificate verified against the kubeconfig's CA");
     }
     if (c->version[0])
         printf("  version      %s\n", c->version);

@@ -27,6 +27,9 @@
 #define LQ_DEP_CJSON_VERSION "unknown"
 #define LQ_DEP_LIBYAML_VERSION "unknown"
 #endif
+#ifndef LQ_DEP_LIBC
+#define LQ_DEP_LIBC "unknown"
+#endif
 
 #ifndef LQ_VERSION
 #define LQ_VERSION "0.0.0-unknown"
@@ -67,6 +70,7 @@ static int cmd_version(void)
     printf("board:        %s (%s)\n", LQ_BOARD_NAME, LQ_BOARD_TRIPLET);
     printf("dependencies: mbedTLS %s, libcoap %s, cJSON %s, libyaml %s\n", LQ_DEP_MBEDTLS_VERSION,
            LQ_DEP_LIBCOAP_VERSION, LQ_DEP_CJSON_VERSION, LQ_DEP_LIBYAML_VERSION);
+    printf("C library:    %s\n", LQ_DEP_LIBC);
     printf("capacities:   max object %u B, pods %u, objects %u, namespaces %u, watches %u,\n",
            (unsigned)LQ_MAX_OBJECT, (unsigned)LQ_MAX_PODS, (unsigned)LQ_MAX_OBJECTS,
            (unsigned)LQ_MAX_NAMESPACES, (unsigned)LQ_MAX_WATCHES);

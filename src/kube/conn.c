@@ -717,3 +717,8 @@ lq_err_t lq_conn_local_addr(const lq_conn_t *c, char *buf, size_t cap)
         return LQ_ESTATE;
     return lq_port_local_addr(c->fd_, buf, cap);
 }
+
+const char *lq_conn_tls_info(const lq_conn_t *c)
+{
+    return c->tls_ >= 0 ? lq_tls_version(c->tls_) : "";
+}

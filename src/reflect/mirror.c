@@ -492,7 +492,7 @@ static void service_policy(lq_mirror_t *m, lq_mirror_rec_t *r, const lq_forge_co
     lq_mirror_t *sl = m->cfg.slices;
     if (!sl || !sl->kind.d)
         return;
-    for (size_t i = 0; i < sl->kind.tab.cap; i++) {
+    for (size_t i = 0; i < lq_rtab_span(&sl->kind.tab); i++) {
         lq_mirror_rec_t *e = (lq_mirror_rec_t *)(void *)lq_rtab_at(&sl->kind.tab, i);
         if (e->h.used && strcmp(e->h.ns, r->h.ns) == 0 && strcmp(e->parent, r->h.name) == 0)
             lq_rtab_dirty(&sl->kind.tab, &e->h);
@@ -770,7 +770,7 @@ void lq_mirror_home_available(lq_mirror_t *m, bool available)
         return;
     m->home_down_ = !available;
     size_t n = 0;
-    for (size_t i = 0; i < m->kind.tab.cap; i++) {
+    for (size_t i = 0; i < lq_rtab_span(&m->kind.tab); i++) {
         lq_mirror_rec_t *r = rec_at(m, i);
         /* busy: a pass started with home up may own a copy by its end (its first write
          * or an adoption in flight), forged from home; it is gated at once after */
@@ -1028,7 +1028,7 @@ static bool ready(lq_refl_kind_t *k)
 void lq_mirror_namespace_changed(const char *ns, void *ctx)
 {
     lq_mirror_t *m = ctx;
-    for (size_t i = 0; i < m->kind.tab.cap; i++) {
+    for (size_t i = 0; i < lq_rtab_span(&m->kind.tab); i++) {
         lq_mirror_rec_t *r = rec_at(m, i);
         if (r->h.used && strcmp(r->h.ns, ns) == 0)
             lq_rtab_dirty(&m->kind.tab, &r->h);
@@ -1057,7 +1057,7 @@ static void snapshot(lq_refl_kind_t *k, lq_mgmt_snapshot_t *s)
 {
     lq_mirror_t *m = k->ctx;
     lq_mgmt_kind_t mk = mgmt_kind(m);
-    for (size_t i = 0; i < k->tab.cap; i++) {
+    for (size_t i = 0; i < lq_rtab_span(&k->tab); i++) {
         const lq_mirror_rec_t *r = rec_at(m, i);
         s->objects[mk] += r->h.used && (r->state == LQ_MIRROR_REFLECTED ||
                                         r->state == LQ_MIRROR_GATED);
@@ -1071,7 +1071,7 @@ static void snapshot(lq_refl_kind_t *k, lq_mgmt_snapshot_t *s)
 static bool object(lq_refl_kind_t *k, size_t index, lq_mgmt_object_t *out)
 {
     lq_mirror_t *m = k->ctx;
-    for (size_t i = 0, n = 0; i < k->tab.cap; i++) {
+    for (size_t i = 0, n = 0; i < lq_rtab_span(&k->tab); i++) {
         const lq_mirror_rec_t *r = rec_at(m, i);
         if (!r->h.used || n++ != index)
             continue;

@@ -146,7 +146,7 @@ const char *lq_offload_remote_ns(const lq_offload_t *o, const char *ns, size_t l
 
 const char *lq_offload_home_ns(const lq_offload_t *o, const char *remote_ns, size_t len)
 {
-    for (size_t i = 0; i < o->kind.tab.cap; i++) {
+    for (size_t i = 0; i < lq_rtab_span(&o->kind.tab); i++) {
         const lq_offload_rec_t *r = rec_at(o, i);
         if (r->h.used && r->seen_uid[0] && strlen(r->seen) == len &&
             memcmp(r->seen, remote_ns, len) == 0)
@@ -860,7 +860,7 @@ static bool key(lq_refl_kind_t *k, unsigned side, const lq_watch_event_t *ev, co
         return true;
     }
     lq_offload_seen_t *e = note_foreign(o, ev);
-    for (size_t i = 0; i < k->tab.cap; i++) {
+    for (size_t i = 0; i < lq_rtab_span(&k->tab); i++) {
         const lq_offload_rec_t *r = rec_at(o, i);
         if (r->h.used && (lq_scan_str_eq(&m->name, r->seen, strlen(r->seen)) ||
                           lq_scan_str_eq(&m->name, r->remote, strlen(r->remote)))) {
@@ -944,7 +944,7 @@ static void synced(lq_refl_kind_t *k, unsigned side, size_t lost)
             LQ_INFO("offload", "the NamespaceOffloading resource is installed now");
         o->crd_missing = false;
     }
-    for (size_t i = 0; i < k->tab.cap; i++) {
+    for (size_t i = 0; i < lq_rtab_span(&k->tab); i++) {
         lq_offload_rec_t *r = rec_at(o, i);
         if (side == FOREIGN && r->h.used && !remote_of(r))
             r->remote_terminating = false;
@@ -962,7 +962,7 @@ static void http_error(lq_refl_kind_t *k, unsigned side, int status)
     LQ_INFO("offload", "the home cluster has no NamespaceOffloading resource (CRD "
             "offloading.liqo.io not installed): offloading only the --offload namespaces; "
             "checking again from time to time");
-    for (size_t i = 0; i < k->tab.cap; i++) {
+    for (size_t i = 0; i < lq_rtab_span(&k->tab); i++) {
         lq_offload_rec_t *r = rec_at(o, i);
         if (r->h.used && (crd_of(r) || !k->synced[HOME])) {
             lq_rtab_set_present(&r->h, HOME, false);
@@ -1078,7 +1078,7 @@ static bool ready(lq_refl_kind_t *k)
 static void snapshot(lq_refl_kind_t *k, lq_mgmt_snapshot_t *s)
 {
     lq_offload_t *o = k->ctx;
-    for (size_t i = 0; i < k->tab.cap && s->n_ns < LQ_MAX_NAMESPACES; i++) {
+    for (size_t i = 0; i < lq_rtab_span(&k->tab) && s->n_ns < LQ_MAX_NAMESPACES; i++) {
         const lq_offload_rec_t *r = rec_at(o, i);
         if (!r->h.used)
             continue;

@@ -591,7 +591,7 @@ bool lq_pods_remote(const char *ns, const char *pod, const char **rns, char *rpo
 void lq_pods_namespace_changed(const char *ns, void *ctx)
 {
     lq_pods_t *p = ctx;
-    for (size_t i = 0; i < p->kind.tab.cap; i++) {
+    for (size_t i = 0; i < lq_rtab_span(&p->kind.tab); i++) {
         lq_pod_rec_t *r = rec_at(p, i);
         if (r->h.used && strcmp(r->h.ns, ns) == 0)
             lq_rtab_dirty(&p->kind.tab, &r->h);
@@ -604,7 +604,7 @@ void lq_pods_namespace_changed(const char *ns, void *ctx)
 static void snapshot(lq_refl_kind_t *k, lq_mgmt_snapshot_t *s)
 {
     lq_pods_t *p = k->ctx;
-    for (size_t i = 0; i < k->tab.cap; i++) {
+    for (size_t i = 0; i < lq_rtab_span(&k->tab); i++) {
         const lq_pod_rec_t *r = rec_at(p, i);
         s->objects[LQ_MGMT_KIND_POD] += r->h.used && remote_of(r);
     }
@@ -615,7 +615,7 @@ static void snapshot(lq_refl_kind_t *k, lq_mgmt_snapshot_t *s)
 static bool object(lq_refl_kind_t *k, size_t index, lq_mgmt_object_t *out)
 {
     lq_pods_t *p = k->ctx;
-    for (size_t i = 0, n = 0; i < k->tab.cap; i++) {
+    for (size_t i = 0, n = 0; i < lq_rtab_span(&k->tab); i++) {
         const lq_pod_rec_t *r = rec_at(p, i);
         if (!r->h.used || !remote_of(r) || n++ != index)
             continue;

@@ -37,8 +37,15 @@ static lq_err_t on_event(lq_watch_t *w, const lq_watch_event_t *ev, void *ctx)
         k->stats.dropped += side == LQ_RTAB_FOREIGN;
         return LQ_OK;
     }
-    if (k->d->seen(k, h, side, ev))
-        lq_refl_dirty(k, h);
+    if (!k->d->seen(k, h, side, ev))
+        return LQ_OK;
+    /* Work caused by the remote copy (status back, drift repair) goes first: it must
+     * not wait behind a burst of creates. */
+    if (side == LQ_RTAB_FOREIGN)
+        lq_rtab_dirty_urgent(&k->tab, h);
+    else
+        lq_rtab_dirty(&k->tab, h);
+    lq_refl_kick(k->r);
     return LQ_OK;
 }
 

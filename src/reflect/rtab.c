@@ -29,7 +29,14 @@ void lq_rtab_init(lq_rtab_t *t, void *recs, size_t stride, size_t cap, uint32_t 
     t->limit = cap;
     t->bo_base_ = bo_base_ms;
     t->bo_max_ = bo_max_ms;
-    memset(recs, 0, stride * cap);
+    /* Nothing of recs is written here: slots are handed out in order (top_) and each is
+     * cleared when first taken, so a large static table costs resident memory only for
+     * the records it has held. */
+}
+
+size_t lq_rtab_span(const lq_rtab_t *t)
+{
+    return t->top_;
 }
 
 void lq_rtab_set_limit(lq_rtab_t *t, size_t limit)
@@ -48,7 +55,7 @@ lq_rtab_hdr_t *lq_rtab_find(const lq_rtab_t *t, const char *ns, size_t nl, const
     if (nl >= LQ_RTAB_NS_BUF || len >= LQ_RTAB_NAME_BUF)
         return NULL;
     uint32_t hash = key_hash(ns, nl, name, len);
-    for (size_t i = 0; i < t->cap; i++) {
+    for (size_t i = 0; i < t->top_; i++) {
         lq_rtab_hdr_t *h = lq_rtab_at(t, i);
         if (h->used && h->hash == hash && memcmp(h->ns, ns, nl) == 0 && h->ns[nl] == '\0' &&
             memcmp(h->name, name, len) == 0 && h->name[len] == '\0')
@@ -69,10 +76,12 @@ lq_rtab_hdr_t *lq_rtab_get(lq_rtab_t *t, const char *ns, size_t nl, const char *
         t->overflow = true;
         return NULL;
     }
-    for (size_t i = 0; i < t->cap; i++) {
+    for (size_t i = 0; i <= t->top_ && i < t->cap; i++) {
         h = lq_rtab_at(t, i);
-        if (h->used)
+        if (i < t->top_ && h->used)
             continue;
+        if (i == t->top_)
+            t->top_++;
         memset(h, 0, t->stride_);
         h->used = true;
         h->hash = key_hash(ns, nl, name, len);
@@ -89,34 +98,41 @@ lq_rtab_hdr_t *lq_rtab_get(lq_rtab_t *t, const char *ns, size_t nl, const char *
     return NULL;
 }
 
+/* The lane a record belongs in: its head and tail. */
+static uint32_t *lane(lq_rtab_t *t, bool urgent, uint32_t **tail)
+{
+    *tail = urgent ? &t->utail_ : &t->qtail_;
+    return urgent ? &t->uhead_ : &t->qhead_;
+}
+
 static void enqueue(lq_rtab_t *t, lq_rtab_hdr_t *h)
 {
-    uint32_t idx = index_of(t, h) + 1u;
+    uint32_t idx = index_of(t, h) + 1u, *tail, *head = lane(t, h->urgent, &tail);
     h->queued = true;
     h->qnext = 0;
-    if (t->qtail_)
-        lq_rtab_at(t, t->qtail_ - 1u)->qnext = idx;
+    if (*tail)
+        lq_rtab_at(t, *tail - 1u)->qnext = idx;
     else
-        t->qhead_ = idx;
-    t->qtail_ = idx;
+        *head = idx;
+    *tail = idx;
     t->stats.queued++;
     if (t->stats.queued > t->stats.queued_hwm)
         t->stats.queued_hwm = t->stats.queued;
 }
 
-/* Unlinks h from the queue (a walk; only used when a queued record is freed). */
+/* Unlinks h from its lane (a walk: used when a queued record is freed or moves lane). */
 static void dequeue(lq_rtab_t *t, lq_rtab_hdr_t *h)
 {
-    uint32_t idx = index_of(t, h) + 1u, prev = 0;
-    for (uint32_t cur = t->qhead_; cur; prev = cur, cur = lq_rtab_at(t, cur - 1u)->qnext) {
+    uint32_t idx = index_of(t, h) + 1u, prev = 0, *tail, *head = lane(t, h->urgent, &tail);
+    for (uint32_t cur = *head; cur; prev = cur, cur = lq_rtab_at(t, cur - 1u)->qnext) {
         if (cur != idx)
             continue;
         if (prev)
             lq_rtab_at(t, prev - 1u)->qnext = h->qnext;
         else
-            t->qhead_ = h->qnext;
-        if (t->qtail_ == idx)
-            t->qtail_ = prev;
+            *head = h->qnext;
+        if (*tail == idx)
+            *tail = prev;
         break;
     }
     h->queued = false;
@@ -133,6 +149,7 @@ void lq_rtab_free(lq_rtab_t *t, lq_rtab_hdr_t *h)
     h->used = false;
     h->dirty = false;
     h->busy = false;
+    h->urgent = false;
     t->stats.records--;
 }
 
@@ -146,22 +163,36 @@ void lq_rtab_dirty(lq_rtab_t *t, lq_rtab_hdr_t *h)
         enqueue(t, h);
 }
 
+void lq_rtab_dirty_urgent(lq_rtab_t *t, lq_rtab_hdr_t *h)
+{
+    if (!h->used)
+        return;
+    if (h->queued && !h->urgent)
+        dequeue(t, h);
+    h->urgent = true;
+    lq_rtab_dirty(t, h);
+}
+
 void lq_rtab_dirty_all(lq_rtab_t *t)
 {
-    for (size_t i = 0; i < t->cap; i++)
+    for (size_t i = 0; i < t->top_; i++)
         lq_rtab_dirty(t, lq_rtab_at(t, i));
 }
 
 lq_rtab_hdr_t *lq_rtab_next(lq_rtab_t *t)
 {
-    if (!t->qhead_)
+    bool urgent = t->uhead_ && (!t->qhead_ || t->urun_ < LQ_RTAB_URGENT_RUN);
+    uint32_t *tail, *head = lane(t, urgent, &tail);
+    if (!*head)
         return NULL;
-    lq_rtab_hdr_t *h = lq_rtab_at(t, t->qhead_ - 1u);
-    t->qhead_ = h->qnext;
-    if (!t->qhead_)
-        t->qtail_ = 0;
+    t->urun_ = urgent ? t->urun_ + 1u : 0;
+    lq_rtab_hdr_t *h = lq_rtab_at(t, *head - 1u);
+    *head = h->qnext;
+    if (!*head)
+        *tail = 0;
     h->qnext = 0;
     h->queued = false;
+    h->urgent = false;
     h->dirty = false;
     h->busy = true;
     h->retry_at = 0;
@@ -204,7 +235,7 @@ int64_t lq_rtab_promote(lq_rtab_t *t, int64_t now)
     if (t->retry_min_ == 0 || t->retry_min_ > now)
         return t->retry_min_;
     int64_t next = 0;
-    for (size_t i = 0; i < t->cap; i++) {
+    for (size_t i = 0; i < t->top_; i++) {
         lq_rtab_hdr_t *h = lq_rtab_at(t, i);
         if (!h->used || h->retry_at == 0)
             continue;
@@ -221,7 +252,7 @@ int64_t lq_rtab_promote(lq_rtab_t *t, int64_t now)
 
 void lq_rtab_relist_begin(lq_rtab_t *t, unsigned side)
 {
-    for (size_t i = 0; i < t->cap; i++)
+    for (size_t i = 0; i < t->top_; i++)
         lq_rtab_at(t, i)->marks &= (uint8_t)~(1u << side);
 }
 
@@ -242,7 +273,7 @@ void lq_rtab_set_present(lq_rtab_hdr_t *h, unsigned side, bool on)
 size_t lq_rtab_relist_end(lq_rtab_t *t, unsigned side)
 {
     size_t lost = 0;
-    for (size_t i = 0; i < t->cap; i++) {
+    for (size_t i = 0; i < t->top_; i++) {
         lq_rtab_hdr_t *h = lq_rtab_at(t, i);
         if (!h->used || !lq_rtab_present(h, side) || ((h->marks >> side) & 1u))
             continue;
@@ -256,7 +287,7 @@ size_t lq_rtab_relist_end(lq_rtab_t *t, unsigned side)
 size_t lq_rtab_depth(const lq_rtab_t *t)
 {
     size_t n = t->stats.queued;
-    for (size_t i = 0; i < t->cap && t->retry_min_ != 0; i++) {
+    for (size_t i = 0; i < t->top_ && t->retry_min_ != 0; i++) {
         const lq_rtab_hdr_t *h = lq_rtab_at(t, i);
         n += h->used && !h->queued && h->retry_at != 0;
     }

@@ -188,6 +188,112 @@ static void test_freeing_a_queued_record_unlinks_it(void **state)
     assert_null(lq_rtab_next(&t));
 }
 
+/* The urgent lane: served first, moves a waiting record over, keeps its place when the
+ * record is busy, and still lets one normal record through every LQ_RTAB_URGENT_RUN + 1
+ * picks so creates are never starved. */
+static void test_urgent_lane(void **state)
+{
+    (void)state;
+    setup();
+    lq_rtab_hdr_t *r[CAP];
+    char name[16];
+    for (int i = 0; i < CAP; i++) {
+        snprintf(name, sizeof name, "p%d", i);
+        r[i] = get("ns", name);
+        assert_non_null(r[i]);
+    }
+    /* normal: 0 1 2 3; urgent: 4 5 6 7, then 1 moves over */
+    for (int i = 0; i < 4; i++)
+        lq_rtab_dirty(&t, r[i]);
+    for (int i = 4; i < 8; i++)
+        lq_rtab_dirty_urgent(&t, r[i]);
+    lq_rtab_dirty_urgent(&t, r[1]); /* waiting in the normal lane: moves, not twice */
+    lq_rtab_dirty_urgent(&t, r[4]); /* already urgent: stays where it is */
+    assert_int_equal(t.stats.queued, 8);
+    /* three urgent, one normal, three urgent, the rest */
+    assert_ptr_equal(lq_rtab_next(&t), r[4]);
+    assert_ptr_equal(lq_rtab_next(&t), r[5]);
+    assert_ptr_equal(lq_rtab_next(&t), r[6]);
+    assert_ptr_equal(lq_rtab_next(&t), r[0]);
+    assert_ptr_equal(lq_rtab_next(&t), r[7]);
+    assert_ptr_equal(lq_rtab_next(&t), r[1]);
+    assert_ptr_equal(lq_rtab_next(&t), r[2]); /* urgent lane empty: normal */
+    assert_ptr_equal(lq_rtab_next(&t), r[3]);
+    assert_null(lq_rtab_next(&t));
+    assert_int_equal(t.stats.queued, 0);
+    /* busy: an urgent event while a worker holds it requeues it urgent when done */
+    lq_rtab_dirty_urgent(&t, r[0]);
+    lq_rtab_dirty(&t, r[2]);
+    lq_rtab_dirty(&t, r[3]);
+    lq_rtab_done(&t, r[0], LQ_RTAB_DONE, 0, 1000); /* r[0] was busy since the picks above */
+    lq_rtab_done(&t, r[2], LQ_RTAB_DONE, 0, 1000);
+    lq_rtab_done(&t, r[3], LQ_RTAB_DONE, 0, 1000);
+    lq_rtab_dirty(&t, r[5]);
+    lq_rtab_done(&t, r[5], LQ_RTAB_DONE, 0, 1000);
+    assert_ptr_equal(lq_rtab_next(&t), r[0]); /* urgent, ahead of the normal ones */
+    assert_ptr_equal(lq_rtab_next(&t), r[2]);
+    assert_ptr_equal(lq_rtab_next(&t), r[3]);
+    assert_ptr_equal(lq_rtab_next(&t), r[5]);
+    assert_null(lq_rtab_next(&t));
+    /* a normal dirty after an urgent pass is normal again */
+    lq_rtab_done(&t, r[0], LQ_RTAB_DONE, 0, 1000);
+    lq_rtab_dirty(&t, r[1]);
+    lq_rtab_done(&t, r[1], LQ_RTAB_DONE, 0, 1000);
+    lq_rtab_dirty(&t, r[0]);
+    lq_rtab_dirty_urgent(&t, r[6]);
+    lq_rtab_done(&t, r[6], LQ_RTAB_DONE, 0, 1000);
+    assert_ptr_equal(lq_rtab_next(&t), r[6]);
+    assert_ptr_equal(lq_rtab_next(&t), r[1]);
+    assert_ptr_equal(lq_rtab_next(&t), r[0]);
+    /* freeing a queued urgent record unlinks it from its lane */
+    lq_rtab_done(&t, r[0], LQ_RTAB_DONE, 0, 1000);
+    lq_rtab_dirty_urgent(&t, r[0]);
+    lq_rtab_dirty_urgent(&t, r[7]); /* busy since the first picks: queued when done */
+    lq_rtab_done(&t, r[7], LQ_RTAB_DONE, 0, 1000);
+    lq_rtab_free(&t, r[0]);
+    assert_ptr_equal(lq_rtab_next(&t), r[7]);
+    assert_null(lq_rtab_next(&t));
+    assert_int_equal(t.stats.queued, 0);
+}
+
+/* The table never writes storage it has not handed out (a large static table costs
+ * resident memory only for the records it held): init leaves it alone, slots are taken
+ * in order and cleared when taken, and every sweep stops at the span. */
+static void test_untaken_storage_untouched(void **state)
+{
+    (void)state;
+    memset(recs, 0xA5, sizeof recs); /* garbage, as in storage that was never zeroed */
+    lq_rtab_init(&t, recs, sizeof recs[0], CAP, 100, 1000);
+    assert_int_equal(lq_rtab_span(&t), 0);
+    assert_null(lq_rtab_find(&t, "ns", 2, "a", 1)); /* garbage "used" flags are not read */
+    lq_rtab_hdr_t *a = get("ns", "a");
+    lq_rtab_hdr_t *b = get("ns", "b");
+    assert_ptr_equal(a, &recs[0].h);
+    assert_ptr_equal(b, &recs[1].h);
+    assert_int_equal(((rec_t *)(void *)a)->payload, 0);
+    assert_int_equal(lq_rtab_span(&t), 2);
+    lq_rtab_free(&t, a);
+    assert_ptr_equal(get("ns", "c"), &recs[0].h); /* a freed slot is reused first */
+    assert_int_equal(lq_rtab_span(&t), 2);
+    lq_rtab_dirty_all(&t);
+    lq_rtab_relist_begin(&t, LQ_RTAB_HOME);
+    assert_int_equal(lq_rtab_relist_end(&t, LQ_RTAB_HOME), 0);
+    (void)lq_rtab_promote(&t, 1000);
+    (void)lq_rtab_depth(&t);
+    unsigned char pattern[sizeof recs[0]];
+    memset(pattern, 0xA5, sizeof pattern);
+    for (int i = 2; i < CAP; i++)
+        assert_memory_equal(&recs[i], pattern, sizeof pattern);
+    /* the table still fills to its capacity */
+    for (int i = 2; i < CAP; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "x%d", i);
+        assert_non_null(get("ns", name));
+    }
+    assert_int_equal(lq_rtab_span(&t), CAP);
+    assert_null(get("ns", "one-too-many"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +303,8 @@ int main(void)
         cmocka_unit_test(test_retry_backoff_and_promote),
         cmocka_unit_test(test_relist_sweep_per_side),
         cmocka_unit_test(test_freeing_a_queued_record_unlinks_it),
+        cmocka_unit_test(test_urgent_lane),
+        cmocka_unit_test(test_untaken_storage_untouched),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,9 @@
 #   LQ_CFLAGS       the board's CFLAGS (CPU and optimisation flags)
 #   LQ_MBEDTLS_CONFIG       the mbedTLS config chosen for the board
 #   LQ_MBEDTLS_CONFIG_BASE  boards/mbedtls_config.h
+#   LQ_LIBC         glibc (default: the toolchain's own C library) or musl: build
+#                   musl from source first and compile everything against it, for
+#                   the static firmware build (no cmocka: unit tests use glibc)
 #   LQ_JOBS         parallel jobs (default 2)
 #   LQ_SRC_CACHE    download cache (default $HOME/.cache/liqolet/src)
 #   LQ_SYSROOT_CACHE  finished sysroots, keyed by a hash of every input
@@ -35,6 +38,11 @@ unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES CFLAGS CPPFLAGS CXXFLAGS LDFLAGS 
 : "${LQ_MBEDTLS_CONFIG:?}" "${LQ_MBEDTLS_CONFIG_BASE:?}"
 LQ_TRIPLET=${LQ_TRIPLET:-}
 LQ_CFLAGS=${LQ_CFLAGS:-}
+LQ_LIBC=${LQ_LIBC:-glibc}
+case $LQ_LIBC in glibc|musl) ;; *) echo "deps: LQ_LIBC must be glibc or musl, not '$LQ_LIBC'" >&2; exit 1 ;; esac
+# The name of this sysroot in the cache: the static one apart from the glibc one.
+cache_name=$LQ_BOARD
+[ "$LQ_LIBC" = musl ] && cache_name=$LQ_BOARD-static
 jobs=${LQ_JOBS:-2}
 
 mkdir -p "$LQ_SYSROOT"
@@ -62,7 +70,7 @@ MBEDTLS_DEF="-DMBEDTLS_CONFIG_FILE=<liqolet_mbedtls_config.h>"
 # Everything that goes into the sysroot, hashed; the path of the clone is not.
 sysroot_cache=${LQ_SYSROOT_CACHE:-${HOME:-/tmp}/.cache/liqolet/sysroot}
 key=$( {
-    echo "board=$LQ_BOARD triplet=$LQ_TRIPLET cflags=$LQ_CFLAGS"
+    echo "board=$LQ_BOARD triplet=$LQ_TRIPLET cflags=$LQ_CFLAGS libc=$LQ_LIBC"
     "$CC" --version 2>&1 | head -n 1
     "$AR" --version 2>&1 | head -n 1
     cmake --version 2>&1 | head -n 1
@@ -70,7 +78,7 @@ key=$( {
         "$LQ_MBEDTLS_CONFIG" "$LQ_MBEDTLS_CONFIG_BASE"
     for p in "$here"/patches/*.patch; do [ ! -f "$p" ] || cat "$p"; done
 } | sha256sum | cut -c1-20)
-cached="$sysroot_cache/$LQ_BOARD-$key.tar.gz"
+cached="$sysroot_cache/$cache_name-$key.tar.gz"
 if [ "$sysroot_cache" != off ] && [ -f "$cached" ]; then
     if tar -xzf "$cached" -C "$sysroot" 2>/dev/null && [ -f "$sysroot/include/liqolet_deps.h" ]; then
         echo "deps[$LQ_BOARD]: sysroot unpacked from $cached (built earlier on this machine)"
@@ -117,10 +125,33 @@ step() {
     printf '%-8s %6ss wall %6ss CPU\n' "$name" "$secs" "$cpus" >> "$report"
 }
 
+# ---------------------------------------------------------------- musl
+# The static firmware build's C library, into <sysroot>/musl. Its gcc specs file
+# (musl-gcc.specs, what the musl-gcc wrapper uses) points the board's own gcc at
+# musl's headers, start files and libc.a; every later step compiles with it.
+build_musl() {
+    sh "$here/fetch-src.sh" MUSL "$work"
+    s="$work/$LQ_MUSL_SRC"
+    target_opt=
+    [ -n "$LQ_TRIPLET" ] && target_opt="--target=$LQ_TRIPLET"
+    (cd "$s" && ./configure $target_opt --prefix="$sysroot/musl" \
+        --disable-shared --enable-static --enable-wrapper=gcc \
+        CC="$CC" AR="$AR" RANLIB="$RANLIB" CROSS_COMPILE="${LQ_TRIPLET:+$LQ_TRIPLET-}" \
+        CFLAGS="$LQ_CFLAGS")
+    make -C "$s" -j"$jobs"
+    make -C "$s" install
+    test -f "$sysroot/musl/lib/musl-gcc.specs"
+}
+
 # ---------------------------------------------------------------- mbedTLS
 build_mbedtls() {
     sh "$here/fetch-src.sh" MBEDTLS "$work"
     s="$work/$LQ_MBEDTLS_SRC"
+    for p in "$here"/patches/mbedtls-*.patch; do
+        [ -f "$p" ] || continue
+        echo "applying $p"
+        patch -d "$s" -p1 --forward --batch < "$p"
+    done
     # The library Makefile only (no programs, no tests, no generated files:
     # the release tarball ships them). Our config from the sysroot.
     make -C "$s/library" -j"$jobs" static \
@@ -143,17 +174,20 @@ build_libcoap() {
     host_opt=
     [ -n "$LQ_TRIPLET" ] && host_opt="--host=$LQ_TRIPLET"
     # PKG_CONFIG=false: never pick up a system GnuTLS/OpenSSL by accident.
+    # Only what the management endpoint and liqoletctl use: CoAP over UDP and DTLS,
+    # client and server; no CoAP over TCP/TLS, no separate (async) responses.
     (cd "$s" && ./configure $host_opt \
         --prefix="$sysroot" \
         --disable-shared --enable-static \
         --enable-dtls --with-mbedtls \
+        --disable-tcp --disable-async \
         --disable-documentation --disable-doxygen --disable-manpages \
         --disable-examples --disable-examples-source --disable-tests \
         --disable-license-install --disable-dependency-tracking \
         CC="$CC" AR="$AR" RANLIB="$RANLIB" PKG_CONFIG=false \
         CFLAGS="$CFLAGS" \
         CPPFLAGS="-I$sysroot/include" \
-        LDFLAGS="-L$sysroot/lib")
+        LDFLAGS="-L$sysroot/lib $LDSTATIC")
     grep -q '^#define HAVE_MBEDTLS 1' "$s/coap_config.h" || {
         echo "libcoap: configure did not select the mbedTLS backend" >&2; return 1; }
     # MBEDTLS_CONFIG_FILE only here, not for configure: make hands CPPFLAGS to
@@ -213,13 +247,24 @@ build_cmocka() {
     cp "$s/include/cmocka.h" "$sysroot/include/"
 }
 
+LDSTATIC=
+if [ "$LQ_LIBC" = musl ]; then
+    step musl build_musl
+    CC="$CC -specs=$sysroot/musl/lib/musl-gcc.specs"
+    LDSTATIC=-static # musl is built without a shared libc; configure's test programs too
+fi
 step mbedtls build_mbedtls
 step libcoap build_libcoap
 step cjson   build_cjson
 step libyaml build_libyaml
-step cmocka  build_cmocka
+[ "$LQ_LIBC" = musl ] || step cmocka build_cmocka
 
 # ---------------------------------------------------------------- versions header
+if [ "$LQ_LIBC" = musl ]; then
+    libc_text="musl $LQ_MUSL_VERSION (static)"
+else
+    libc_text="glibc (dynamic)"
+fi
 cat > "$sysroot/include/liqolet_deps.h" <<EOF
 /* Generated by tools/deps/build-sysroot.sh from tools/deps/versions. Do not edit. */
 #ifndef LIQOLET_DEPS_H
@@ -235,6 +280,8 @@ cat > "$sysroot/include/liqolet_deps.h" <<EOF
 #define LQ_DEP_CJSON_DEBIAN "$LQ_CJSON_DEB"
 #define LQ_DEP_LIBYAML_DEBIAN "$LQ_LIBYAML_DEB"
 #define LQ_DEP_CMOCKA_DEBIAN "$LQ_CMOCKA_DEB"
+/* The C library the agent is linked with. */
+#define LQ_DEP_LIBC "$libc_text"
 #endif
 EOF
 
@@ -260,7 +307,7 @@ rm -rf "$work"
 if [ "$sysroot_cache" != off ]; then
     if mkdir -p "$sysroot_cache" && tmp=$(mktemp "$sysroot_cache/.tmp.XXXXXX") &&
        tar -czf "$tmp" -C "$sysroot" . && mv -f "$tmp" "$cached"; then
-        ls -t "$sysroot_cache/$LQ_BOARD"-*.tar.gz | tail -n +4 | while read -r old; do rm -f "$old"; done
+        ls -t "$sysroot_cache/$cache_name"-[0-9a-f]*.tar.gz | tail -n +4 | while read -r old; do rm -f "$old"; done
     else
         rm -f "${tmp:-}"
         echo "deps[$LQ_BOARD]: warning: could not store the sysroot in $sysroot_cache" >&2
