@@ -250,8 +250,11 @@ build_cmocka() {
 LDSTATIC=
 if [ "$LQ_LIBC" = musl ]; then
     step musl build_musl
-    CC="$CC -specs=$sysroot/musl/lib/musl-gcc.specs"
-    LDSTATIC=-static # musl is built without a shared libc; configure's test programs too
+    # -static in CC itself: musl is built without a shared libc, and libtool drops a
+    # -static given in LDFLAGS when it links libcoap's helper programs (then libgcc's
+    # __aeabi_ldiv0 on ARMv7 misses musl's raise, which only the static link groups).
+    CC="$CC -specs=$sysroot/musl/lib/musl-gcc.specs -static"
+    LDSTATIC=-static
 fi
 step mbedtls build_mbedtls
 step libcoap build_libcoap
