@@ -18,6 +18,9 @@
 #   make bench-exposition     Services/EndpointSlices reflection benchmark on the test clusters
 #                             (BENCH_N=200 Services, slice updates paced and burst); numbers in
 #                             docs/benchmarks.md
+#   make bench-peers          liqolet beside Liqo's virtual kubelet, a minimum Go virtual kubelet
+#                             and a direct client on the same workloads (BENCH_PEERS, BENCH_LARGE=1);
+#                             CSV + SVG in docs/bench-peers/, numbers in docs/benchmarks.md
 #   make clean
 #
 # Dependencies (mbedTLS, libcoap, cJSON, libyaml, cmocka) are built from Debian source
@@ -74,7 +77,7 @@ objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 all: $(BUILD)/liqolet $(BUILD)/liqoletctl
 
 help:
-	@sed -n '2,24p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,27p' Makefile | sed 's/^# \{0,1\}//'
 
 # libcoap's heap fence (src/mgmt/heap.c, docs/management.md): the agent links a copy of
 # libcoap's archive in which its calls to malloc, calloc, realloc, free, strdup and
