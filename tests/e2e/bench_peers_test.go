@@ -216,6 +216,13 @@ func startExternalPeer(t *testing.T, peer string) (procs []peerProc, ns, remote 
 		if remote != "" {
 			benchRemoteGone(t, remote)
 		}
+		// Keep the peer's log beside the results.
+		if out := os.Getenv("LIQOLET_BENCH_OUT"); out != "" {
+			if b, err := os.ReadFile(logPath); err == nil {
+				_ = os.MkdirAll(filepath.Join(out, "logs"), 0o755)
+				_ = os.WriteFile(filepath.Join(out, "logs", strings.ReplaceAll(t.Name(), "/", "_")+".log"), b, 0o644)
+			}
+		}
 	})
 	select {
 	case <-ready:
