@@ -116,12 +116,15 @@ BENCH_PEERS_OUT = $(TESTBED_TOP)/build/bench-peers/$(shell date -u +%Y%m%dT%H%M%
 bench-peers: testbed-bins
 	@command -v gnuplot >/dev/null || sh $(TESTBED_TOP)/tools/deps/install.sh
 	@$(if $(LIQOLET_AGENT_BIN),,$(MAKE) -s all)
-	@out=$(BENCH_PEERS_OUT); mkdir -p $$out && \
-	cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) LIQOLET_BENCH=1 \
+	@out=$(BENCH_PEERS_OUT); mkdir -p $$out; rc=0; \
+	(cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) LIQOLET_BENCH=1 \
 	  $(if $(BENCH_LARGE),LIQOLET_BENCH_LARGE=1) LIQOLET_BENCH_OUT=$$out LIQOLET_BENCH_PEERS="$(BENCH_PEERS)" \
 	  $(if $(LIQOLET_AGENT_BIN),LIQOLET_AGENT_BIN=$(LIQOLET_AGENT_BIN)) \
-	  go test -v -count=1 -timeout 180m -run 'TestBenchPeers' ./... && \
-	$(TESTBED_TOP)/tools/bench-peers/plot $$out && \
+	  go test -v -count=1 -timeout 180m -run 'TestBenchPeers' ./...) || rc=$$?; \
+	[ -s $$out/summary.csv ] || exit 1; \
+	$(TESTBED_TOP)/tools/bench-peers/plot $$out || exit 1; \
 	mkdir -p $(TESTBED_TOP)/docs/bench-peers && \
 	cp $$out/*.csv $$out/*.svg $$out/table.md $(TESTBED_TOP)/docs/bench-peers/ && \
-	echo "bench-peers: $$out (copied to docs/bench-peers/)" && cat $$out/table.md
+	echo "bench-peers: $$out (copied to docs/bench-peers/)" && cat $$out/table.md; \
+	if [ $$rc != 0 ]; then echo "bench-peers: the benchmark reported errors (exit $$rc): see above" >&2; fi; \
+	exit $$rc

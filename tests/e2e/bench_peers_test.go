@@ -392,7 +392,7 @@ func benchPeersWrite(dir string, runs []*peerRun) error {
 	}
 	summary := [][]string{{"peer", "workload", "pods", "mode", "running_at_home", "timed_hop1", "timed_hop2",
 		"hop1_p50_s", "hop1_p99_s", "hop2_p50_s", "hop2_p99_s", "all_running_s",
-		"cpu_s", "cpu_with_delete_s", "vmhwm_kib", "vmhwm_at_all_running_kib", "rss_peak_kib", "idle_rss_kib",
+		"deleted_s", "cpu_s", "cpu_with_delete_s", "vmhwm_kib", "vmhwm_at_all_running_kib", "rss_peak_kib", "idle_rss_kib",
 		"processes", "vmhwm_by_role_kib"}}
 	rss := [][]string{{"peer", "workload", "t_seconds", "rss_kib"}}
 	roles := [][]string{{"peer", "workload", "role", "pid", "t_seconds", "rss_kib"}}
@@ -407,7 +407,7 @@ func benchPeersWrite(dir string, runs []*peerRun) error {
 		summary = append(summary, []string{r.peer, r.workload, strconv.Itoa(res.n), res.mode(), strconv.Itoa(res.running),
 			strconv.Itoa(len(res.h1)), strconv.Itoa(len(res.h2)),
 			secs(pct(res.h1, 0.5)), secs(pct(res.h1, 0.99)), secs(pct(res.h2, 0.5)), secs(pct(res.h2, 0.99)),
-			secs(res.total), strconv.FormatFloat(float64(res.cpuMs)/1000, 'f', 2, 64),
+			secs(res.total), secs(res.deleted), strconv.FormatFloat(float64(res.cpuMs)/1000, 'f', 2, 64),
 			strconv.FormatFloat(float64(res.cpuAllMs)/1000, 'f', 2, 64),
 			strconv.FormatInt(res.hwmAllKiB, 10), strconv.FormatInt(res.hwmKiB, 10),
 			strconv.FormatInt(r.peakKiB, 10), strconv.FormatInt(r.idleKiB, 10),
