@@ -5,9 +5,9 @@ package e2e
 // LIQOLET_BENCH_OUT=<dir>: it measures, it asserts nothing about speed.
 //
 // The workloads of bench-pods (benchWorkload: 110 pods, with LIQOLET_BENCH_LARGE=1 also
-// 1,000, each in a burst of 16 creators and paced at 20/s) run against each peer of
-// LIQOLET_BENCH_PEERS in turn, on the same clusters, each workload with a freshly started
-// peer: liqolet (this tree's agent, or LIQOLET_AGENT_BIN) started as bench-pods starts it, and
+// 1,000, each in a burst of 16 creators and paced at 20/s) run, workload by workload, against
+// each peer of LIQOLET_BENCH_PEERS in turn, on the same clusters, each run with a freshly
+// started peer: liqolet (this tree's agent, or LIQOLET_AGENT_BIN) started as bench-pods starts it, and
 // every other peer through tools/bench-peers/<peer>/run. While a peer runs, the VmRSS of every
 // process it reported is sampled every 250 ms. Into LIQOLET_BENCH_OUT go summary.csv,
 // rss.csv, rss-roles.csv, latency.csv and table.md (tools/bench-peers/plot draws the pictures).
@@ -216,13 +216,7 @@ func startExternalPeer(t *testing.T, peer string) (procs []peerProc, ns, remote 
 		if remote != "" {
 			benchRemoteGone(t, remote)
 		}
-		// Keep the peer's log beside the results.
-		if out := os.Getenv("LIQOLET_BENCH_OUT"); out != "" {
-			if b, err := os.ReadFile(logPath); err == nil {
-				_ = os.MkdirAll(filepath.Join(out, "logs"), 0o755)
-				_ = os.WriteFile(filepath.Join(out, "logs", strings.ReplaceAll(t.Name(), "/", "_")+".log"), b, 0o644)
-			}
-		}
+		benchKeepLog(t, logPath)
 	})
 	select {
 	case <-ready:
@@ -237,6 +231,16 @@ func startExternalPeer(t *testing.T, peer string) (procs []peerProc, ns, remote 
 		t.Fatalf("%s said ready without pid or remote-namespace lines; log:\n%s", peer, tail(logPath, 60))
 	}
 	return append([]peerProc(nil), procs...), ns, remote
+}
+
+// benchKeepLog copies a peer's log to <LIQOLET_BENCH_OUT>/logs/, named after the test.
+func benchKeepLog(t *testing.T, logPath string) {
+	if out := os.Getenv("LIQOLET_BENCH_OUT"); out != "" {
+		if b, err := os.ReadFile(logPath); err == nil {
+			_ = os.MkdirAll(filepath.Join(out, "logs"), 0o755)
+			_ = os.WriteFile(filepath.Join(out, "logs", strings.ReplaceAll(t.Name(), "/", "_")+".log"), b, 0o644)
+		}
+	}
 }
 
 // benchRemoteGone deletes foreign namespace name if a peer left it and waits until it is gone.
@@ -275,6 +279,7 @@ func benchPeerRun(t *testing.T, peer string, n, perSecond int) *peerRun {
 	if peer == "liqolet" {
 		l, lns, lremote := podsStart(t)
 		procs, ns, remote = []peerProc{{pid: l.Cmd.Process.Pid, role: "agent"}}, lns, lremote
+		t.Cleanup(func() { benchKeepLog(t, l.LogPath) }) // runs before the agent's log is removed
 	} else {
 		procs, ns, remote = startExternalPeer(t, peer)
 	}
@@ -353,10 +358,12 @@ func TestBenchPeers(t *testing.T) {
 	if os.Getenv("LIQOLET_BENCH_LARGE") != "" {
 		sizes = append(sizes, 1000)
 	}
+	// Workload by workload, the peers one after another: on a shared machine whose load
+	// drifts over minutes, the peers measured side by side see the most similar conditions.
 	var runs []*peerRun
-	for _, p := range peers {
-		for _, n := range sizes {
-			for _, rate := range []int{0, 20} {
+	for _, n := range sizes {
+		for _, rate := range []int{0, 20} {
+			for _, p := range peers {
 				p, n, rate := p, n, rate
 				t.Run(p+"/"+benchWorkloadName(n, rate), func(t *testing.T) {
 					runs = append(runs, benchPeerRun(t, p, n, rate))
@@ -452,6 +459,9 @@ func benchPeersTable(runs []*peerRun) string {
 	ratio := func(v, b float64) string {
 		if b <= 0 {
 			return ""
+		}
+		if v/b < 1 {
+			return fmt.Sprintf(" (%.2f×)", v/b)
 		}
 		return fmt.Sprintf(" (%.1f×)", v/b)
 	}

@@ -50,6 +50,9 @@ func (b *benchRec) get(name string) *benchTimes {
 	return t
 }
 
+// benchWatch time-stamps the pods of ns labelled bench=1 in rec. A watch the API server
+// ends (it may, under load) is resumed from the last resourceVersion seen, or from a fresh
+// list when that is too old; a resumption is logged, as its time stamps are late by the gap.
 func benchWatch(ctx context.Context, t *testing.T, c *Cluster, ns string, home bool, rec *benchRec) {
 	// The suite's clients time out after 30 s, which would end a watch: use one without.
 	cfg := rest.CopyConfig(c.Config)
@@ -59,38 +62,79 @@ func benchWatch(ctx context.Context, t *testing.T, c *Cluster, ns string, home b
 		t.Errorf("client for %s: %v", c.Name, err)
 		return
 	}
+	note := func(p *corev1.Pod, now time.Time) {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		bt := rec.get(p.Name)
+		if home {
+			if bt.homeAdded.IsZero() {
+				bt.homeAdded = now
+			}
+			if bt.homeRunning.IsZero() && p.Status.Phase == corev1.PodRunning {
+				bt.homeRunning = now
+			}
+		} else {
+			if bt.remoteAdded.IsZero() {
+				bt.remoteAdded = now
+			}
+			if bt.remoteRunning.IsZero() && p.Status.Phase == corev1.PodRunning {
+				bt.remoteRunning = now
+			}
+		}
+	}
 	timeout := int64(3600)
-	w, err := cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "bench=1", TimeoutSeconds: &timeout})
+	opts := metav1.ListOptions{LabelSelector: "bench=1", TimeoutSeconds: &timeout}
+	w, err := cs.CoreV1().Pods(ns).Watch(ctx, opts)
 	if err != nil {
 		t.Errorf("watch %s/%s: %v", c.Name, ns, err)
 		return
 	}
 	go func() {
-		defer w.Stop()
-		for ev := range w.ResultChan() {
-			now := time.Now()
-			p, ok := ev.Object.(*corev1.Pod)
-			if !ok || ev.Type == watch.Deleted {
-				continue
-			}
-			rec.mu.Lock()
-			bt := rec.get(p.Name)
-			if home {
-				if bt.homeAdded.IsZero() {
-					bt.homeAdded = now
+		rv := ""
+		for {
+			for ev := range w.ResultChan() {
+				now := time.Now()
+				if ev.Type == watch.Error {
+					rv = "" // too old: list again
+					break
 				}
-				if bt.homeRunning.IsZero() && p.Status.Phase == corev1.PodRunning {
-					bt.homeRunning = now
+				p, ok := ev.Object.(*corev1.Pod)
+				if !ok {
+					continue
 				}
-			} else {
-				if bt.remoteAdded.IsZero() {
-					bt.remoteAdded = now
-				}
-				if bt.remoteRunning.IsZero() && p.Status.Phase == corev1.PodRunning {
-					bt.remoteRunning = now
+				rv = p.ResourceVersion
+				if ev.Type != watch.Deleted {
+					note(p, now)
 				}
 			}
-			rec.mu.Unlock()
+			w.Stop()
+			if ctx.Err() != nil {
+				return
+			}
+			for ctx.Err() == nil {
+				o := opts
+				if rv == "" {
+					l, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "bench=1"})
+					if err != nil {
+						time.Sleep(200 * time.Millisecond)
+						continue
+					}
+					now := time.Now()
+					for i := range l.Items {
+						note(&l.Items[i], now)
+					}
+					rv = l.ResourceVersion
+				}
+				o.ResourceVersion = rv
+				if w, err = cs.CoreV1().Pods(ns).Watch(ctx, o); err == nil {
+					break
+				}
+				rv = ""
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			t.Logf("bench watch %s/%s ended early: resumed", c.Name, ns)
 		}
 	}()
 }
