@@ -20,10 +20,13 @@
 #   make bench-exposition     Services/EndpointSlices reflection benchmark on the test clusters
 #                             (BENCH_N=200 Services, slice updates paced and burst); numbers in
 #                             docs/benchmarks.md
+#   make bench-peers          liqolet beside Liqo's virtual kubelet, a minimum Go virtual kubelet
+#                             and a direct client on the same workloads (BENCH_PEERS, BENCH_LARGE=1);
+#                             CSV + SVG in docs/bench-peers/, numbers in docs/benchmarks.md
 #   make clean
 #
-# Dependencies (mbedTLS, libcoap, cJSON, libyaml, cmocka) are built from Debian source
-# packages into build/<board>/sysroot by mk/deps.mk, once per board.
+# Dependencies (mbedTLS, libcoap, cJSON, libyaml, cmocka; musl for `firmware`) are built
+# from Debian source packages into build/<board>/sysroot by mk/deps.mk, once per board.
 
 BOARD ?= host
 .DEFAULT_GOAL := all
@@ -87,7 +90,7 @@ firmware:
 	@$(MAKE) --no-print-directory LIBC=musl BOARD=$(BOARD) all
 
 help:
-	@sed -n '2,26p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,29p' Makefile | sed 's/^# \{0,1\}//'
 
 # libcoap's heap fence (src/mgmt/heap.c, docs/management.md): the agent links a copy of
 # libcoap's archive in which its calls to malloc, calloc, realloc, free, strdup and

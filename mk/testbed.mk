@@ -29,6 +29,13 @@
 #                   every slice paced (BENCH_RATE/s, default 20) and in a burst; p50/p99 from
 #                   the home write to the remote copy, agent CPU, VmHWM.  Asserts nothing
 #                   about speed; BENCH_BASE / BENCH_BASE_LABEL as for bench-pods.
+#   bench-peers     side-by-side benchmark (tests/e2e/bench_peers_test.go, tools/bench-peers/):
+#                   the bench-pods workloads (110 pods burst and at 20/s; BENCH_LARGE=1 adds
+#                   1,000) against each peer of BENCH_PEERS in turn (default "liqolet minvk
+#                   direct liqo", those with a tools/bench-peers/<peer>/run), a fresh peer per
+#                   workload.  CSV, SVG (gnuplot, installed by tools/deps/install.sh when
+#                   missing) and a markdown table into build/bench-peers/<UTC time>/, copied to
+#                   docs/bench-peers/.  LIQOLET_AGENT_BIN=<binary> measures another liqolet.
 #
 # Variables
 #   E2E_TIMEOUT     go test -timeout (default 30m)
@@ -43,7 +50,7 @@ E2E_TIMEOUT ?= 30m
 E2E_RUN     ?=
 E2E_FLAGS   ?=
 
-.PHONY: testbed-bins testbed-up testbed-down testbed-status testbed-env e2e bench-pods bench-config bench-exposition
+.PHONY: testbed-bins testbed-up testbed-down testbed-status testbed-env e2e bench-pods bench-config bench-exposition bench-peers
 
 testbed-bins:
 	@$(TESTBED_ENV) $(TESTBED) bins >/dev/null
@@ -102,3 +109,22 @@ bench-exposition: testbed-bins
 	@cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) LIQOLET_BENCH=1 \
 	  $(if $(BENCH_N),LIQOLET_BENCH_N=$(BENCH_N)) $(if $(BENCH_RATE),LIQOLET_BENCH_RATE=$(BENCH_RATE)) \
 	  go test -v -count=1 -timeout 60m -run 'TestBenchExposition' ./...
+
+BENCH_PEERS ?= liqolet minvk direct liqo
+BENCH_PEERS_OUT = $(TESTBED_TOP)/build/bench-peers/$(shell date -u +%Y%m%dT%H%M%SZ)
+
+bench-peers: testbed-bins
+	@command -v gnuplot >/dev/null || sh $(TESTBED_TOP)/tools/deps/install.sh
+	@$(if $(LIQOLET_AGENT_BIN),,$(MAKE) -s all)
+	@out=$(BENCH_PEERS_OUT); mkdir -p $$out; rc=0; \
+	(cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) LIQOLET_BENCH=1 \
+	  $(if $(BENCH_LARGE),LIQOLET_BENCH_LARGE=1) LIQOLET_BENCH_OUT=$$out LIQOLET_BENCH_PEERS="$(BENCH_PEERS)" \
+	  $(if $(LIQOLET_AGENT_BIN),LIQOLET_AGENT_BIN=$(LIQOLET_AGENT_BIN)) \
+	  go test -v -count=1 -timeout 180m -run 'TestBenchPeers' ./...) || rc=$$?; \
+	[ -s $$out/summary.csv ] || exit 1; \
+	$(TESTBED_TOP)/tools/bench-peers/plot $$out || exit 1; \
+	mkdir -p $(TESTBED_TOP)/docs/bench-peers && \
+	cp $$out/*.csv $$out/*.svg $$out/table.md $(TESTBED_TOP)/docs/bench-peers/ && \
+	echo "bench-peers: $$out (copied to docs/bench-peers/)" && cat $$out/table.md; \
+	if [ $$rc != 0 ]; then echo "bench-peers: the benchmark reported errors (exit $$rc): see above" >&2; fi; \
+	exit $$rc
