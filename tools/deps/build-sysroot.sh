@@ -81,6 +81,12 @@ key=$( {
 cached="$sysroot_cache/$cache_name-$key.tar.gz"
 if [ "$sysroot_cache" != off ] && [ -f "$cached" ]; then
     if tar -xzf "$cached" -C "$sysroot" 2>/dev/null && [ -f "$sysroot/include/liqolet_deps.h" ]; then
+        # musl's gcc specs name the sysroot it was built in: point them at this one.
+        if [ -f "$sysroot/musl/.prefix" ]; then
+            old=$(cat "$sysroot/musl/.prefix")
+            sed -i "s|$old|$sysroot|g" "$sysroot/musl/lib/musl-gcc.specs"
+            echo "$sysroot" > "$sysroot/musl/.prefix"
+        fi
         echo "deps[$LQ_BOARD]: sysroot unpacked from $cached (built earlier on this machine)"
         rm -rf "$work"
         exit 0
@@ -141,6 +147,9 @@ build_musl() {
     make -C "$s" -j"$jobs"
     make -C "$s" install
     test -f "$sysroot/musl/lib/musl-gcc.specs"
+    # The specs hold absolute paths; a sysroot unpacked from the cache elsewhere (another
+    # clone) rewrites them from this record.
+    echo "$sysroot" > "$sysroot/musl/.prefix"
 }
 
 # ---------------------------------------------------------------- mbedTLS
@@ -192,8 +201,11 @@ build_libcoap() {
         echo "libcoap: configure did not select the mbedTLS backend" >&2; return 1; }
     # MBEDTLS_CONFIG_FILE only here, not for configure: make hands CPPFLAGS to
     # the shell (so '<' must be quoted), configure does not (quotes would stay).
-    make -C "$s" -j"$jobs" CPPFLAGS="-I$sysroot/include '$MBEDTLS_DEF'"
-    make -C "$s" install
+    # SUBDIRS=.: the library and its headers only. The man, doc, tests and examples
+    # directories are not wanted, and man/ links a helper program through libtool, which
+    # drops -static (on ARMv7 with musl that link then misses raise() for libgcc).
+    make -C "$s" -j"$jobs" SUBDIRS=. CPPFLAGS="-I$sysroot/include '$MBEDTLS_DEF'"
+    make -C "$s" install SUBDIRS=.
     # libtool and pkg-config files hold absolute paths; nothing here uses them.
     rm -rf "$sysroot"/lib/*.la "$sysroot/lib/pkgconfig"
 }
@@ -250,11 +262,8 @@ build_cmocka() {
 LDSTATIC=
 if [ "$LQ_LIBC" = musl ]; then
     step musl build_musl
-    # -static in CC itself: musl is built without a shared libc, and libtool drops a
-    # -static given in LDFLAGS when it links libcoap's helper programs (then libgcc's
-    # __aeabi_ldiv0 on ARMv7 misses musl's raise, which only the static link groups).
-    CC="$CC -specs=$sysroot/musl/lib/musl-gcc.specs -static"
-    LDSTATIC=-static
+    CC="$CC -specs=$sysroot/musl/lib/musl-gcc.specs"
+    LDSTATIC=-static # musl is built without a shared libc; configure's test programs too
 fi
 step mbedtls build_mbedtls
 step libcoap build_libcoap
