@@ -104,10 +104,15 @@ AGENT_LIBS    := $(COAP_FENCED) $(filter-out %/libcoap-3-mbedtls.a,$(DEPS_LIBS))
 
 # The stamp is a normal prerequisite: -MMD does not record -isystem headers, so a
 # dependency upgrade must rebuild every object.
+# The agent's own objects carry no unwind tables: it is C, never unwinds (no exceptions,
+# no backtraces), and .eh_frame was a tenth of the aarch64 binary. Test and fuzz builds
+# keep them for the sanitizers' stack traces.
+NOUNWIND := -fno-asynchronous-unwind-tables -fno-unwind-tables
+
 $(BUILD)/obj/%.o: %.c $(SYSROOT_STAMP) | $(BUILD)/.dir
 	@mkdir -p $(dir $@)
 	@echo "  CC      $(BOARD) $<"
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(NOUNWIND) -MMD -MP -c $< -o $@
 
 $(BUILD)/liqolet: $(call objs,$(BUILD),src/cmd/main.c $(AGENT_SRCS) $(POSIX_SRCS)) $(COAP_FENCED)
 	@echo "  LD      $(BOARD) $@"

@@ -11,7 +11,8 @@
  *             record dirtied after it (fairness without a scan)
  *   urgent -> a second FIFO lane served first: work caused by the remote copy (status
  *             back, drift) does not wait behind a burst of creates. Creates still get
- *             one pick in every LQ_RTAB_URGENT_RUN + 1 while both lanes hold records.
+ *             one pick in every LQ_RTAB_URGENT_RUN + 1 (every other one) while both
+ *             lanes hold records.
  *   done   -> DONE (backoff reset), RETRY (backoff delay), RECHECK (fixed delay), FREE
  *   promote-> records whose retry time has come are queued; returns the next due time
  *   relist -> begin clears one side's marks; records the (re)list shows are marked;
@@ -32,7 +33,11 @@
 #define LQ_RTAB_NS_BUF 64u     /* a DNS-1123 label: 63 + NUL */
 #define LQ_RTAB_NAME_BUF 254u  /* a DNS-1123 subdomain: 253 + NUL */
 #define LQ_RTAB_RV_BUF 32u
-#define LQ_RTAB_URGENT_RUN 3u  /* urgent picks in a row while the normal lane waits */
+/* Urgent picks in a row while the normal lane waits. 1: the lanes alternate, so status
+ * never waits behind more than one create and creates keep half of the workers (at 3 a
+ * paced 1,000-pod run starved its creates: every pod brings three or four foreign
+ * events, so the urgent lane never ran dry under load). */
+#define LQ_RTAB_URGENT_RUN 1u
 
 /* Watch sides: bit numbers of `present` and `marks`. */
 enum { LQ_RTAB_HOME = 0, LQ_RTAB_FOREIGN = 1, LQ_RTAB_SIDES = 2 };

@@ -185,7 +185,8 @@ lq_rtab_hdr_t *lq_rtab_next(lq_rtab_t *t)
     uint32_t *tail, *head = lane(t, urgent, &tail);
     if (!*head)
         return NULL;
-    t->urun_ = urgent ? t->urun_ + 1u : 0;
+    /* only urgent picks that made a waiting normal record wait count towards the run */
+    t->urun_ = urgent && t->qhead_ ? t->urun_ + 1u : 0;
     lq_rtab_hdr_t *h = lq_rtab_at(t, *head - 1u);
     *head = h->qnext;
     if (!*head)
