@@ -50,7 +50,6 @@ typedef struct cluster {
     /* results */
     char version[64];
     char uid[64];
-    char tls_info[96];
     char suite[96];  /* TLS version and cipher suite negotiated */
     ssar_t ssar[CHECK_MAX_SSAR];
     size_t n_ssar, next_ssar;
@@ -275,8 +274,6 @@ static void on_done(lq_conn_t *conn, lq_err_t err, void *ctx)
         next(c);
         return;
     }
-    if (c->tls_info[0] == '\0' && c->cl.kcfg.insecure_skip_tls_verify)
-        (void)snprintf(c->tls_info, sizeof c->tls_info, "NOT VERIFIED (insecure-skip-tls-verify)");
     lq_kapi_action_t action;
     /* A 401 here already had its token re-read and the request sent again by
      * lq_kreq_stream_send when the token file had changed. */

@@ -731,6 +731,17 @@ lq_err_t lq_tls_peer_identity(int session, char *user, size_t cap, char *groups,
     return have_cn && user[0] ? LQ_OK : LQ_ENOTFOUND;
 }
 
+/* A fresh ECDSA P-256 key pair into an initialised pk (the kubelet API's serving key and
+ * its certificate request): 0 or an mbedTLS error. */
+static int new_p256_key(mbedtls_pk_context *pk)
+{
+    int ret = mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+    if (ret == 0)
+        ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(*pk),
+                                  mbedtls_ctr_drbg_random, &drbg);
+    return ret;
+}
+
 /* "YYYYMMDDhhmmss" (UTC) for mbedtls_x509write_crt_set_validity. */
 static void x509_time(char out[16], int64_t ms)
 {
@@ -841,9 +852,7 @@ lq_err_t lq_tls_make_csr(const char *cn, const char *org, const char *dns, const
     mbedtls_x509write_csr w;
     mbedtls_pk_init(&pk);
     mbedtls_x509write_csr_init(&w);
-    if (mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0 ||
-        mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk), mbedtls_ctr_drbg_random,
-                            &drbg) != 0)
+    if (new_p256_key(&pk) != 0)
         goto out;
     mbedtls_x509write_csr_set_md_alg(&w, MBEDTLS_MD_SHA256);
     mbedtls_x509write_csr_set_key(&w, &pk);
@@ -911,9 +920,7 @@ lq_err_t lq_tls_make_self_signed(const char *cn, const char *dns, const char *ip
         goto out;
     serial[0] &= 0x7f; /* a positive INTEGER */
     serial[0] |= 0x01; /* no leading zero byte */
-    if (mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0 ||
-        mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk), mbedtls_ctr_drbg_random,
-                            &drbg) != 0)
+    if (new_p256_key(&pk) != 0)
         goto out;
     mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
     mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
