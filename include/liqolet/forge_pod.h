@@ -8,7 +8,9 @@
  *
  *   lq_forge_pod_remote             home Pod -> the Pod to create in the foreign cluster
  *   lq_forge_pod_remote_meta_patch  labels/annotations drift of an existing remote Pod
- *   lq_forge_pod_home_label_patch   liqo.io/shadowPod=true on the home Pod
+ *   lq_forge_pod_home_label_patch   liqo.io/shadowPod=true on the home Pod (remote-unavailable off)
+ *   lq_forge_pod_unavailable_patch  remote-unavailable label and Ready=False during an outage
+ *   lq_forge_pod_aborted            was the home Pod's offloading aborted?
  *   lq_forge_pod_status_patch       remote Pod status -> merge patch of the home pods/status
  *   lq_forge_pod_restarts_infer     restart offset estimated after an agent restart
  *   lq_forge_pod_restarts_track     restart offset bookkeeping across remote re-creations
@@ -67,6 +69,14 @@
 #define LQ_FORGE_POD_ROOT_CA            LQ_FORGE_CONF_ROOT_CA
 #define LQ_FORGE_POD_ROOT_CA_ID_CHARS   LQ_FORGE_CONF_ROOT_CA_ID_CHARS
 #define LQ_FORGE_POD_ROOT_CA_BUF        LQ_FORGE_CONF_ROOT_CA_BUF
+/* The field manager of the agent's pod writes: the API server takes it from the
+ * User-Agent ("liqolet/<version>") when a request names none. The remote Pod's
+ * managedFields entries of this manager tell which labels and annotations are ours. */
+#define LQ_FORGE_POD_FIELD_MANAGER      "liqolet"
+/* Ready condition reason while the foreign cluster is unreachable. */
+#define LQ_FORGE_POD_REASON_UNAVAILABLE "RemoteUnavailable"
+/* status.reason of a pod whose offloading was aborted (Liqo §3.6). */
+#define LQ_FORGE_POD_REASON_ABORTED     "OffloadingAborted"
 /* A buffer for a metadata.uid (a UUID is 36 characters). */
 #define LQ_FORGE_POD_UID_BUF            40u
 
@@ -140,12 +150,16 @@ lq_err_t lq_forge_pod_remote(lq_json_doc_t *doc, const lq_json_t *home,
  * line with what lq_forge_pod_remote would give for `home` now (§1.3: the spec is frozen,
  * metadata follows the home Pod):
  *   {"metadata":{"uid":<remote uid>,"labels":{k:v,...},"annotations":{k:v,...}}}
- * listing only the keys whose value is missing or different on the remote Pod (labels or
- * annotations left out when none differs). The uid makes the API server refuse the patch if
- * the Pod was replaced meanwhile. Keys the remote Pod has and the home Pod does not are
- * NOT removed: the foreign cluster's own admission plugins, CNI and controllers write
- * labels and annotations on pods too, and a merge patch cannot tell them from ours (Liqo
- * removes them through server-side-apply ownership on the ShadowPod).
+ * listing the keys whose value is missing or different on the remote Pod, and as null the
+ * keys to remove (labels or annotations left out when nothing differs). The uid makes the
+ * API server refuse the patch if the Pod was replaced meanwhile. A key the remote Pod has
+ * and the home Pod does not is removed only when the remote Pod's managedFields give it
+ * to LQ_FORGE_POD_FIELD_MANAGER (f:metadata.f:labels / f:annotations of an entry of that
+ * manager with fieldsType FieldsV1): the agent put it there. The foreign cluster's own
+ * admission plugins, CNI and controllers write labels and annotations on pods too, under
+ * their own managers, and those stay (Liqo gets the same from server-side apply on the
+ * ShadowPod). managedFields of another shape remove nothing. liqo.io/remote-unavailable
+ * is never copied (a home-side mark).
  * *patch is NULL when nothing differs. Returns LQ_OK; LQ_EPROTO as lq_forge_pod_remote for
  * home's metadata, or the remote Pod's metadata, labels or annotations have the wrong
  * shape, or it has no uid; LQ_ETOOBIG arena full; LQ_EINVAL an argument NULL. */
@@ -154,12 +168,38 @@ lq_err_t lq_forge_pod_remote_meta_patch(lq_json_doc_t *doc, const lq_json_t *hom
                                         const lq_forge_pod_remote_params_t *params,
                                         lq_json_t **patch);
 
-/* Merge patch for the home Pod (§1.3, Local marking):
- *   {"metadata":{"uid":<home uid>,"labels":{"liqo.io/shadowPod":"true"}}}
- * *patch is NULL when the label is already "true". Returns LQ_OK; LQ_EPROTO metadata, uid
- * or labels of the wrong shape (uid missing included); LQ_ETOOBIG; LQ_EINVAL NULL args. */
+/* Merge patch for the home Pod of a remote Pod that is ours and reachable (§1.3, Local
+ * marking):
+ *   {"metadata":{"uid":<home uid>,"labels":{"liqo.io/shadowPod":"true",
+ *                                           "liqo.io/remote-unavailable":null}}}
+ * with only the members needed: shadowPod when it is not "true", the null when the
+ * remote-unavailable label is there (whatever its value). *patch is NULL when nothing is
+ * needed. Returns LQ_OK; LQ_EPROTO metadata, uid or labels of the wrong shape (uid missing
+ * included); LQ_ETOOBIG; LQ_EINVAL NULL args. */
 lq_err_t lq_forge_pod_home_label_patch(lq_json_doc_t *doc, const lq_json_t *home,
                                        lq_json_t **patch);
+
+/* While the foreign cluster cannot be reached (Liqo 0.9.4+): for a home Pod labelled
+ * liqo.io/shadowPod=true (one that runs remotely; others get nothing),
+ *   *meta_patch   {"metadata":{"uid":<home uid>,"labels":{"liqo.io/remote-unavailable":"true"}}}
+ *                 NULL when the label is already "true";
+ *   *status_patch {"metadata":{"uid":<home uid>},"status":{"conditions":[...]}}: the home
+ *                 conditions (a merge patch replaces the whole list) with Ready set to
+ *                 status False, reason RemoteUnavailable, `message`, lastTransitionTime
+ *                 `now` (a Ready condition appended when there is none); NULL when Ready is
+ *                 already False (whoever said so: the node lifecycle controller marks the
+ *                 pods of a NotReady node too).
+ * The home Pod's Services stop routing to it; lq_forge_pod_home_label_patch and the next
+ * status patch from the remote Pod undo both once the cluster answers.
+ * Returns LQ_OK; LQ_EPROTO metadata as lq_forge_pod_home_label_patch, status or conditions
+ * not an object / array of objects; LQ_ETOOBIG; LQ_EINVAL NULL args or now empty. */
+lq_err_t lq_forge_pod_unavailable_patch(lq_json_doc_t *doc, const lq_json_t *home,
+                                        const char *now, const char *message,
+                                        lq_json_t **meta_patch, lq_json_t **status_patch);
+
+/* True when the home Pod's offloading was aborted: status.phase Failed and status.reason
+ * OffloadingAborted (§1.3: such a pod is never offloaded again). */
+bool lq_forge_pod_aborted(const lq_json_t *home);
 
 /* ---- remote Pod status -> home status (§2.5, §2.6) ---------------------------------- */
 

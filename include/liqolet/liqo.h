@@ -14,6 +14,9 @@
 #define LQ_LIQO_LABEL_SCHEDULING        "liqo.io/scheduling-enabled"
 /* On home pods that run remotely. */
 #define LQ_LIQO_LABEL_SHADOW_POD        "liqo.io/shadowPod"
+/* On home pods that run remotely while the foreign cluster cannot be reached (Liqo 0.9.4+;
+ * their Ready condition is False meanwhile). */
+#define LQ_LIQO_LABEL_REMOTE_UNAVAILABLE "liqo.io/remote-unavailable"
 /* On remote namespaces: the home namespace's name and the NamespaceMap that manages it. */
 #define LQ_LIQO_ANN_ORIGINAL_NAME       "liqo.io/original-name"
 #define LQ_LIQO_ANN_MANAGED_BY          "liqo.io/managed-by-namespace-map"

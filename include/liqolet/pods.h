@@ -50,7 +50,7 @@ typedef struct lq_pod_rec {
 
 typedef struct lq_pods_stats {
     uint64_t creates, adopts, remote_deletes, home_deletes, status_patches,
-        label_patches, fallbacks, not_ours;
+        label_patches, fallbacks, not_ours, meta_patches, unavailable_marks, aborted;
 } lq_pods_stats_t;
 
 typedef struct lq_pods {
@@ -58,6 +58,7 @@ typedef struct lq_pods {
     lq_pods_cfg_t cfg;
     lq_pods_stats_t stats;
     bool started;             /* passes began (offloading had settled) */
+    bool foreign_down;        /* the foreign cluster is unreachable (lq_pods_foreign_available) */
     lq_refl_kind_t kind;
     /* private */
     lq_offload_t *offload_;
@@ -88,5 +89,10 @@ bool lq_pods_remote(const char *ns, const char *pod, const char **rns, char *rpo
 /* The offloading of home namespace ns changed: re-queue its pods (wire it to
  * lq_offload_cfg_t.on_change). */
 void lq_pods_namespace_changed(const char *ns, void *ctx);
+/* The foreign cluster became unreachable (false) or answers again (true); wire it to
+ * lq_vnode_cfg_t.on_foreign. While it is unreachable, passes only mark the home pods that
+ * run remotely (liqo.io/remote-unavailable=true, Ready False) and never touch or wait on
+ * the foreign side; once it answers, every pod is passed again, which undoes the marks. */
+void lq_pods_foreign_available(bool available, void *ctx);
 
 #endif

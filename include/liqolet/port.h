@@ -10,6 +10,7 @@
 #ifndef LIQOLET_PORT_H
 #define LIQOLET_PORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,11 @@ void lq_port_close(lq_port_fd_t fd);
 /* Writes the local address of a connected socket as text (for the node IP,
  * DESIGN.md Decision 10). Returns LQ_OK, LQ_ETOOBIG (buffer) or LQ_EIO. */
 lq_err_t lq_port_local_addr(lq_port_fd_t fd, char *buf, size_t cap);
+/* Writes, as text, the local address the system would use to reach a destination off
+ * every local network, that is the address of the default route's interface (IPv6 when
+ * ipv6). Learnt from an unconnected UDP socket's connect(): a route lookup, nothing is
+ * sent. Returns LQ_OK, LQ_ENOTFOUND (no such route or address), LQ_ETOOBIG (buffer). */
+lq_err_t lq_port_route_addr(bool ipv6, char *buf, size_t cap);
 /* The local port of a bound socket (a listener made with port 0 learns its port here).
  * Returns LQ_OK, LQ_EINVAL or LQ_EIO. */
 lq_err_t lq_port_local_port(lq_port_fd_t fd, uint16_t *port);

@@ -22,6 +22,12 @@
  * not flip the readiness of reflected endpoints. */
 #define LQ_VNODE_HOME_DOWN_AFTER 3u
 
+/* The foreign cluster counts as unavailable to the pods (liqo.io/remote-unavailable) after
+ * this many /readyz pings in a row failed (one every 10 s, 1 s timeout each): 10 to 20 s,
+ * inside the node monitor grace period, so the marks come before or with NotReady while a
+ * single lost answer marks nothing. */
+#define LQ_VNODE_FOREIGN_DOWN_AFTER 2u
+
 typedef struct lq_vnode_cfg {
     const char *node_name;
     const char *node_ip;          /* InternalIP */
@@ -40,6 +46,10 @@ typedef struct lq_vnode_cfg {
      * pings in a row failed) and when it answers again */
     void (*on_home)(bool available, void *ctx);
     void *on_home_ctx;
+    /* optional: called when the foreign cluster turns unavailable (LQ_VNODE_FOREIGN_DOWN_AFTER
+     * pings in a row failed) and when it answers again */
+    void (*on_foreign)(bool available, void *ctx);
+    void *on_foreign_ctx;
 } lq_vnode_cfg_t;
 
 typedef struct lq_vnode_stats {
@@ -51,6 +61,7 @@ typedef struct lq_vnode {
     lq_vnode_cfg_t cfg;
     bool healthy;        /* last foreign ping succeeded */
     bool home_healthy;   /* home answered one of its last LQ_VNODE_HOME_DOWN_AFTER pings */
+    bool foreign_available; /* foreign answered one of its last LQ_VNODE_FOREIGN_DOWN_AFTER pings */
     bool node_applied;   /* the Node exists as far as we know */
     bool have_offer;
     lq_forge_offer_t offer;
@@ -63,6 +74,7 @@ typedef struct lq_vnode {
     bool scanning_, scan_pods_, status_due_;
     int scan_status_;
     unsigned home_fails_;       /* home pings failed in a row */
+    unsigned foreign_fails_;    /* foreign pings failed in a row */
     char cont_[LQ_LIST_CONTINUE_MAX + 1u];
     char scan_path_[LQ_KREQ_PATH_MAX];
     char home_sel_[LQ_FORGE_RES_NAME_MAX + 32];

@@ -90,6 +90,11 @@ int lq_fake_file_set(const char *path, const void *data, size_t len);
 void lq_fake_file_remove(const char *path);
 int lq_fake_env_set(const char *name, const char *value);
 
+/* --- routes --- */
+/* What lq_port_route_addr answers for IPv4 and IPv6 (NULL or "": no default route, the
+ * state after lq_fake_reset). Values longer than 63 characters are ignored. */
+void lq_fake_route_set(const char *v4, const char *v6);
+
 /* --- signals --- */
 void lq_fake_signal_raise(int sig);
 

@@ -57,6 +57,7 @@ static struct {
     fake_file_t files[LQ_FAKE_MAX_FILES];
     char env_names[8][64];
     char env_values[8][256];
+    char route4[64], route6[64]; /* lq_port_route_addr's answers ("" = no route) */
     int pending_signal;
     char log[LQ_FAKE_LOG_BUF];
     size_t log_len;
@@ -354,6 +355,27 @@ lq_err_t lq_port_local_addr(lq_port_fd_t fd, char *buf, size_t cap)
         return LQ_ETOOBIG;
     memcpy(buf, addr, sizeof addr);
     return LQ_OK;
+}
+
+lq_err_t lq_port_route_addr(bool ipv6, char *buf, size_t cap)
+{
+    const char *a = ipv6 ? fk.route6 : fk.route4;
+    if (!a[0])
+        return LQ_ENOTFOUND;
+    size_t n = strlen(a);
+    if (n + 1 > cap)
+        return LQ_ETOOBIG;
+    memcpy(buf, a, n + 1);
+    return LQ_OK;
+}
+
+void lq_fake_route_set(const char *v4, const char *v6)
+{
+    size_t n4 = v4 ? strlen(v4) : 0, n6 = v6 ? strlen(v6) : 0;
+    if (n4 >= sizeof fk.route4 || n6 >= sizeof fk.route6)
+        return;
+    memcpy(fk.route4, v4 ? v4 : "", n4 + 1);
+    memcpy(fk.route6, v6 ? v6 : "", n6 + 1);
 }
 
 lq_err_t lq_port_local_port(lq_port_fd_t fd, uint16_t *port)

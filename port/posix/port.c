@@ -250,6 +250,36 @@ lq_err_t lq_port_local_addr(lq_port_fd_t fd, char *buf, size_t cap)
     return LQ_OK;
 }
 
+/* Documentation prefixes (RFC 5737, RFC 3849): never on a local network, so the lookup
+ * takes the default route; connect() on UDP only looks the route up. */
+lq_err_t lq_port_route_addr(bool ipv6, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t len;
+    if (ipv6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(9);
+        (void)inet_pton(AF_INET6, "2001:db8::1", &a->sin6_addr);
+        len = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons(9);
+        (void)inet_pton(AF_INET, "198.51.100.1", &a->sin_addr);
+        len = sizeof *a;
+    }
+    int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return LQ_ENOTFOUND;
+    lq_err_t e = LQ_ENOTFOUND;
+    if (connect(fd, (struct sockaddr *)&ss, len) == 0)
+        e = lq_port_local_addr(fd, buf, cap);
+    (void)close(fd);
+    return e == LQ_EIO ? LQ_ENOTFOUND : e;
+}
+
 lq_err_t lq_port_local_port(lq_port_fd_t fd, uint16_t *port)
 {
     if (port == NULL)

@@ -11,6 +11,7 @@
 #include "liqolet/kreq.h"
 #include "liqolet/lock.h"
 #include "liqolet/log.h"
+#include "liqolet/nodeip.h"
 #include "liqolet/mgmt.h"
 #include "liqolet/mirror.h"
 #include "liqolet/offload.h"
@@ -315,12 +316,18 @@ int lq_run_main(lq_config_t *cfg)
         (void)snprintf(rn.node_name, sizeof rn.node_name, "%s", cfg->node_name);
     else
         (void)snprintf(rn.node_name, sizeof rn.node_name, "liqo-%s", rn.foreign_name);
-    if (cfg->node_ip[0])
-        (void)snprintf(rn.node_ip, sizeof rn.node_ip, "%s", cfg->node_ip);
-    else
-        for (size_t i = 0; i < LQ_MAX_REQ_CONNS && !rn.node_ip[0]; i++)
-            if (lq_conn_local_addr(&rn.home_req.conns[i], rn.node_ip, sizeof rn.node_ip) != LQ_OK)
-                rn.node_ip[0] = '\0';
+    char conn_ip[sizeof rn.node_ip] = "";
+    for (size_t i = 0; i < LQ_MAX_REQ_CONNS && !conn_ip[0]; i++)
+        if (lq_conn_local_addr(&rn.home_req.conns[i], conn_ip, sizeof conn_ip) != LQ_OK)
+            conn_ip[0] = '\0';
+    lq_nodeip_src_t ip_src = LQ_NODEIP_CONFIGURED;
+    if (lq_nodeip_pick(cfg->node_ip, conn_ip, rn.node_ip, sizeof rn.node_ip, &ip_src) != LQ_OK) {
+        LQ_ERROR("run", "no address for the virtual node: the home API server is reached over "
+                 "loopback (%s) and no default route has an address; set --node-ip (node.ip) to "
+                 "the address the home API server can reach this host at",
+                 conn_ip[0] ? conn_ip : "address unknown");
+        return 1;
+    }
 
     lq_vnode_cfg_t vc;
     memset(&vc, 0, sizeof vc);
@@ -332,6 +339,8 @@ int lq_run_main(lq_config_t *cfg)
     vc.sharing_pct = (unsigned)cfg->sharing_percentage;
     vc.max_pods = cfg->max_pods;
     vc.on_home = home_available;
+    vc.on_foreign = lq_pods_foreign_available;
+    vc.on_foreign_ctx = &rn.pods;
 #if LQ_KUBELET_API
     vc.kubelet_port = (uint16_t)cfg->kubelet_port;
     vc.kubelet_websockets = cfg->kubelet_port != 0;
@@ -357,9 +366,9 @@ int lq_run_main(lq_config_t *cfg)
         vc.annotations[vc.n_annotations].key = cfg->node_annotations[i].key;
         vc.annotations[vc.n_annotations++].value = cfg->node_annotations[i].value;
     }
-    LQ_INFO("run", "home cluster %s (%s), foreign cluster %s (%s); virtual node %s, node IP %s",
-            rn.home_id, rn.home_name, rn.foreign_id, rn.foreign_name, rn.node_name,
-            rn.node_ip[0] ? rn.node_ip : "-");
+    LQ_INFO("run", "home cluster %s (%s), foreign cluster %s (%s); virtual node %s, node IP %s "
+            "(%s)", rn.home_id, rn.home_name, rn.foreign_id, rn.foreign_name, rn.node_name,
+            rn.node_ip, lq_nodeip_src_str(ip_src));
     lq_vnode_init(&rn.vnode, &rn.loop, &rn.home, &rn.foreign, &rn.home_req, &rn.foreign_req, &vc);
     lq_offload_cfg_t oc;
     memset(&oc, 0, sizeof oc);

@@ -57,8 +57,12 @@ static const lq_config_opt_t opts[] = {
       "Name of the virtual node in the home cluster (a DNS-1123 subdomain).",
       F(node_name), 0, 0 },
     { "--node-ip", "node.ip", "IP", LQ_CONFIG_T_STRING, LQ_CONFIG_C_IP, NULL, 0, 0, true,
-      "local address of the home API connection",
-      "InternalIP address reported by the virtual node (IPv4 or IPv6).", F(node_ip), 0,
+      "local address of the home API connection; if loopback, the default route's",
+      "InternalIP address reported by the virtual node (IPv4 or IPv6): every offloaded "
+      "pod's hostIP and where the kubelet API listens. Without it: the local address of "
+      "the connection to the home API server, or, when that is loopback (k3s and microk8s "
+      "kubeconfigs say https://127.0.0.1:6443), the address of the default route's "
+      "interface; loopback only when set here.", F(node_ip), 0,
       0 },
     { "--node-label", "node.labels", "KEY=VALUE", LQ_CONFIG_T_KV_LIST,
       LQ_CONFIG_C_LABEL_KV, NULL, 0, 0, false, "none",

@@ -142,7 +142,7 @@ static lq_err_t remote_labels(lq_json_doc_t *doc, const home_meta_t *m,
     TRY(made(doc, labels));
     for (const lq_json_t *l = lq_json_first(m->labels); l; l = lq_json_next(l)) {
         if (key_is(l, LQ_LIQO_LABEL_SHADOW_POD) || key_is(l, LQ_LIQO_LABEL_ORIGIN) ||
-            key_is(l, LQ_LIQO_LABEL_DESTINATION))
+            key_is(l, LQ_LIQO_LABEL_DESTINATION) || key_is(l, LQ_LIQO_LABEL_REMOTE_UNAVAILABLE))
             continue;
         TRY(lq_json_obj_add(doc, labels, lq_json_key(l), lq_json_copy(doc, l)));
     }
@@ -492,6 +492,43 @@ static lq_err_t map_diff(lq_json_doc_t *doc, const lq_json_t *want, const lq_jso
     return LQ_OK;
 }
 
+/* Adds to *out (created when needed) a null for every key that the remote Pod has, `want`
+ * lacks, and one of the remote Pod's managedFields entries of our field manager owns under
+ * f:metadata.<fkey>: labels and annotations we put there that the home Pod dropped. Keys
+ * written by anyone else (the foreign cluster's admission, controllers) are not ours to
+ * remove. managedFields of a shape not understood give no key (nothing is removed). */
+static lq_err_t map_removals(lq_json_doc_t *doc, const lq_json_t *want, const lq_json_t *have,
+                             const lq_json_t *remote, const char *fkey, lq_json_t **out)
+{
+    const lq_json_t *mf = LQ_JSON_AT(remote, "metadata", "managedFields");
+    for (const lq_json_t *e = lq_json_first(mf); e; e = lq_json_next(e)) {
+        if (!lq_json_str_is(lq_json_get(e, "manager"), LQ_FORGE_POD_FIELD_MANAGER) ||
+            !lq_json_str_is(lq_json_get(e, "fieldsType"), "FieldsV1"))
+            continue;
+        const lq_json_t *owned = LQ_JSON_AT(e, "fieldsV1", "f:metadata", fkey);
+        if (lq_json_type(owned) != LQ_JSON_OBJECT)
+            continue;
+        for (const lq_json_t *k = lq_json_first(owned); k; k = lq_json_next(k)) {
+            const char *name = lq_json_key(k);
+            if (!name || strncmp(name, "f:", 2) != 0 || !name[2])
+                continue;
+            name += 2;
+            if (lq_json_type(lq_json_get(want, name)) != LQ_JSON_ABSENT ||
+                lq_json_type(lq_json_get(have, name)) == LQ_JSON_ABSENT ||
+                (*out && lq_json_type(lq_json_get(*out, name)) != LQ_JSON_ABSENT))
+                continue;
+            if (!*out) {
+                *out = lq_json_new_object(doc);
+                TRY(made(doc, *out));
+            }
+            lq_json_t *null = lq_json_new_null(doc);
+            TRY(made(doc, null));
+            TRY(lq_json_obj_add(doc, *out, name, null));
+        }
+    }
+    return LQ_OK;
+}
+
 lq_err_t lq_forge_pod_remote_meta_patch(lq_json_doc_t *doc, const lq_json_t *home,
                                         const lq_json_t *remote,
                                         const lq_forge_pod_remote_params_t *params,
@@ -510,6 +547,8 @@ lq_err_t lq_forge_pod_remote_meta_patch(lq_json_doc_t *doc, const lq_json_t *hom
     TRY(remote_annotations(doc, &hm, &ann));
     TRY(map_diff(doc, labels, rm.labels, &dl));
     TRY(map_diff(doc, ann, rm.annotations, &da));
+    TRY(map_removals(doc, labels, rm.labels, remote, "f:labels", &dl));
+    TRY(map_removals(doc, ann, rm.annotations, remote, "f:annotations", &da));
     if (!dl && !da)
         return LQ_OK;
     lq_json_t *root, *meta;
@@ -531,14 +570,87 @@ lq_err_t lq_forge_pod_home_label_patch(lq_json_doc_t *doc, const lq_json_t *home
         return LQ_EINVAL;
     home_meta_t m;
     TRY(read_meta(home, &m));
-    if (lq_json_str_is(lq_json_get(m.labels, LQ_LIQO_LABEL_SHADOW_POD), "true"))
+    bool shadow = lq_json_str_is(lq_json_get(m.labels, LQ_LIQO_LABEL_SHADOW_POD), "true");
+    bool unavailable = lq_json_type(lq_json_get(m.labels, LQ_LIQO_LABEL_REMOTE_UNAVAILABLE)) !=
+                       LQ_JSON_ABSENT;
+    if (shadow && !unavailable)
         return LQ_OK;
     lq_json_t *root, *meta, *labels;
     TRY(patch_root(doc, m.uid, &root, &meta));
     TRY(put_obj(doc, meta, "labels", &labels));
-    TRY(put_cstr(doc, labels, LQ_LIQO_LABEL_SHADOW_POD, "true"));
+    if (!shadow)
+        TRY(put_cstr(doc, labels, LQ_LIQO_LABEL_SHADOW_POD, "true"));
+    if (unavailable) {
+        lq_json_t *null = lq_json_new_null(doc);
+        TRY(made(doc, null));
+        TRY(lq_json_obj_add(doc, labels, LQ_LIQO_LABEL_REMOTE_UNAVAILABLE, null));
+    }
     *patch = root;
     return LQ_OK;
+}
+
+lq_err_t lq_forge_pod_unavailable_patch(lq_json_doc_t *doc, const lq_json_t *home,
+                                        const char *now, const char *message,
+                                        lq_json_t **meta_patch, lq_json_t **status_patch)
+{
+    if (meta_patch)
+        *meta_patch = NULL;
+    if (status_patch)
+        *status_patch = NULL;
+    if (!doc || !home || !meta_patch || !status_patch || !nonempty(now) || !message)
+        return LQ_EINVAL;
+    home_meta_t m;
+    const lq_json_t *st, *conds;
+    TRY(read_meta(home, &m));
+    TRY(typed(home, "status", LQ_JSON_OBJECT, &st));
+    TRY(typed(st, "conditions", LQ_JSON_ARRAY, &conds));
+    TRY(all_objects(conds));
+    if (!lq_json_str_is(lq_json_get(m.labels, LQ_LIQO_LABEL_SHADOW_POD), "true"))
+        return LQ_OK; /* not offloaded: nothing of it runs remotely */
+
+    lq_json_t *root, *meta;
+    if (!lq_json_str_is(lq_json_get(m.labels, LQ_LIQO_LABEL_REMOTE_UNAVAILABLE), "true")) {
+        lq_json_t *labels;
+        TRY(patch_root(doc, m.uid, &root, &meta));
+        TRY(put_obj(doc, meta, "labels", &labels));
+        TRY(put_cstr(doc, labels, LQ_LIQO_LABEL_REMOTE_UNAVAILABLE, "true"));
+        *meta_patch = root;
+    }
+    const lq_json_t *ready = NULL;
+    for (const lq_json_t *c = lq_json_first(conds); c; c = lq_json_next(c))
+        if (lq_json_str_is(lq_json_get(c, "type"), "Ready"))
+            ready = c;
+    if (ready && lq_json_str_is(lq_json_get(ready, "status"), "False"))
+        return LQ_OK; /* already not ready (e.g. the node lifecycle controller said so) */
+
+    lq_json_t *arr = conds ? lq_json_copy(doc, conds) : lq_json_new_array(doc), *cond = NULL;
+    TRY(made(doc, arr));
+    for (lq_json_t *c = lq_json_first(arr); c; c = lq_json_next(c))
+        if (lq_json_str_is(lq_json_get(c, "type"), "Ready"))
+            cond = c;
+    if (!cond) {
+        cond = lq_json_new_object(doc);
+        TRY(made(doc, cond));
+        TRY(put_cstr(doc, cond, "type", "Ready"));
+        TRY(lq_json_arr_add(doc, arr, cond));
+    }
+    TRY(lq_json_obj_set(doc, cond, "status", lq_json_new_cstr(doc, "False")));
+    TRY(lq_json_obj_set(doc, cond, "reason", lq_json_new_cstr(doc, LQ_FORGE_POD_REASON_UNAVAILABLE)));
+    TRY(lq_json_obj_set(doc, cond, "message", lq_json_new_cstr(doc, message)));
+    TRY(lq_json_obj_set(doc, cond, "lastTransitionTime", lq_json_new_cstr(doc, now)));
+    lq_json_t *sroot, *smeta, *sst;
+    TRY(patch_root(doc, m.uid, &sroot, &smeta));
+    TRY(put_obj(doc, sroot, "status", &sst));
+    TRY(lq_json_obj_add(doc, sst, "conditions", arr));
+    *status_patch = sroot;
+    return LQ_OK;
+}
+
+bool lq_forge_pod_aborted(const lq_json_t *home)
+{
+    const lq_json_t *st = lq_json_get(home, "status");
+    return lq_json_str_is(lq_json_get(st, "phase"), "Failed") &&
+           lq_json_str_is(lq_json_get(st, "reason"), LQ_FORGE_POD_REASON_ABORTED);
 }
 
 /* ---- status -------------------------------------------------------------------------- */

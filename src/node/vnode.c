@@ -6,7 +6,9 @@
  *           home ping every 10 s (5 s timeout; unreachable after 3 failures in a row,
  *           reported through cfg.on_home: reflected endpoints are gated on it);
  *           lease every 10 s; both skipped while the foreign cluster is unhealthy, so the
- *           node lifecycle controller turns the node NotReady
+ *           node lifecycle controller turns the node NotReady; foreign unavailable after
+ *           LQ_VNODE_FOREIGN_DOWN_AFTER failed pings in a row, reported through
+ *           cfg.on_foreign (the pods get liqo.io/remote-unavailable)
  *   watches: foreign Nodes (a change triggers a rescan + status), the own home Node
  *            (DELETED -> re-created at once)
  *
@@ -341,6 +343,21 @@ static void ping_done(lq_kreq_t *r, lq_err_t err, void *ctx)
                 ok ? "" : ": ", ok ? "" : r->message);
     bool recovered = ok && !v->healthy;
     v->healthy = ok;
+    bool was = v->foreign_available;
+    if (ok) {
+        v->foreign_fails_ = 0;
+        v->foreign_available = true;
+    } else if (++v->foreign_fails_ >= LQ_VNODE_FOREIGN_DOWN_AFTER) {
+        v->foreign_available = false;
+    }
+    if (was != v->foreign_available) {
+        if (!v->foreign_available)
+            LQ_WARN("vnode", "foreign cluster is unavailable (%u pings in a row failed): the "
+                    "pods that run there are marked %s", v->foreign_fails_,
+                    "liqo.io/remote-unavailable");
+        if (v->cfg.on_foreign)
+            v->cfg.on_foreign(v->foreign_available, v->cfg.on_foreign_ctx);
+    }
     if (recovered || (ok && !v->have_offer)) {
         /* Post status (and the lease) at once, so the node is Ready again without
          * waiting for the next 60 s tick. */
@@ -475,6 +492,8 @@ lq_err_t lq_vnode_start(lq_vnode_t *v)
     v->healthy = true; /* optimistic until the first ping says otherwise */
     v->home_healthy = true; /* it just answered: the lock Lease is held */
     v->home_fails_ = 0;
+    v->foreign_available = true;
+    v->foreign_fails_ = 0;
     lq_loop_timer_start(v->loop, &v->ping_timer_, 0);
     lq_loop_timer_start(v->loop, &v->lease_timer_, LEASE_MS);
     lq_loop_timer_start(v->loop, &v->status_timer_, STATUS_MS);

@@ -24,9 +24,17 @@
  *                                 created for an earlier pod of that name, report if
  *                                 someone else's); a remote pod that vanished is
  *                                 re-created unless the pod had finished (§1.3)
+ *   aborted (Failed/OffloadingAborted) -> never offloaded again; a remote pod of ours
+ *                                 that is left is deleted (§1.3)
  *   remote pod of ours         -> home status by merge patch on /status when it differs
  *                                 (hostIP = node IP, pod IPs as they are or blank,
  *                                 restart counts + re-creations), then liqo.io/shadowPod
+ *                                 (and liqo.io/remote-unavailable removed), then the
+ *                                 remote pod's labels and annotations brought in line with
+ *                                 the home pod's (removals of keys we wrote included)
+ * While the foreign cluster is unreachable (lq_pods_foreign_available) a pass reads only
+ * the home pod: a pod that runs remotely gets liqo.io/remote-unavailable=true and Ready
+ * False (Liqo 0.9.4+); deletions and everything else wait for the cluster to answer.
  * Failures retry the record with backoff. The echo of our own status write (same
  * resourceVersion) starts no pass. */
 #include <stdio.h>
@@ -53,6 +61,7 @@ enum {
     ST_STATUS,
     ST_LABEL,
     ST_FALLBACK,
+    ST_META,
 };
 
 #define F_HAVE_REMOTE 1u /* obj[FOREIGN] holds the remote pod */
@@ -144,6 +153,53 @@ static void patch_home(lq_refl_work_t *w, const lq_json_t *patch, bool status, i
     lq_refl_send(w, HOME, step, lq_kreq_merge_patch(lq_refl_req(w, HOME), path, w->body, len));
 }
 
+/* Merge patch of the remote pod's metadata (its uid inside), answer into obj[FOREIGN]. */
+static void patch_remote(lq_refl_work_t *w, const lq_json_t *patch, const char *rns)
+{
+    char path[LQ_KREQ_PATH_MAX];
+    size_t len = 0;
+    if (!lq_refl_render(w, patch, &len) || !pod_path(path, sizeof path, rns, w->rec->name, NULL)) {
+        lq_refl_finish(w, LQ_RTAB_RETRY, 0);
+        return;
+    }
+    lq_refl_send(w, FOREIGN, ST_META, lq_kreq_merge_patch(lq_refl_req(w, FOREIGN), path, w->body, len));
+}
+
+/* The foreign cluster is unreachable: mark a pod that runs remotely (label, Ready False);
+ * everything else waits until it answers (lq_pods_foreign_available re-queues them all). */
+static void unavailable(lq_refl_work_t *w, const lq_json_t *home)
+{
+    lq_pods_t *p = MOD(w);
+    lq_pod_rec_t *r = REC(w);
+    if (!home || lq_json_deleting(home)) {
+        lq_refl_finish(w, LQ_RTAB_DONE, 0);
+        return;
+    }
+    char msg[160];
+    (void)snprintf(msg, sizeof msg, "cluster %s, where this pod runs, cannot be reached",
+                   p->cfg.foreign_name);
+    lq_json_t *meta = NULL, *status = NULL;
+    lq_err_t e = LQ_EINVAL;
+    if (lq_forge_time_format(lq_port_wall_ms(), false, p->now_, sizeof p->now_) == LQ_OK)
+        e = lq_forge_pod_unavailable_patch(&w->doc, home, p->now_, msg, &meta, &status);
+    if (e != LQ_OK) {
+        failed(w, "mark the pod unavailable", e);
+        return;
+    }
+    if (meta) {
+        LQ_INFO("pods", "pod %s/%s: cluster %s is unreachable: labelled %s, not ready", r->h.ns,
+                r->h.name, p->cfg.foreign_name, LQ_LIQO_LABEL_REMOTE_UNAVAILABLE);
+        p->stats.unavailable_marks++;
+        patch_home(w, meta, false, ST_LABEL);
+        return;
+    }
+    if (status) {
+        patch_home(w, status, true, ST_STATUS);
+        return;
+    }
+    lq_refl_finish(w, LQ_RTAB_DONE, 0);
+}
+
 static void create_remote(lq_refl_work_t *w, const lq_json_t *home, const char *rns)
 {
     lq_pods_t *p = MOD(w);
@@ -167,7 +223,8 @@ static void create_remote(lq_refl_work_t *w, const lq_json_t *home, const char *
 }
 
 /* The remote pod is ours: status, then the shadowPod label. */
-static void sync_status(lq_refl_work_t *w, const lq_json_t *home, const lq_json_t *remote)
+static void sync_status(lq_refl_work_t *w, const lq_json_t *home, const lq_json_t *remote,
+                        const char *rns)
 {
     lq_pods_t *p = MOD(w);
     lq_pod_rec_t *r = REC(w);
@@ -190,6 +247,19 @@ static void sync_status(lq_refl_work_t *w, const lq_json_t *home, const lq_json_
     }
     if (lq_forge_pod_home_label_patch(&w->doc, home, &patch) == LQ_OK && patch) {
         patch_home(w, patch, false, ST_LABEL);
+        return;
+    }
+    lq_forge_pod_remote_params_t prm = { rns, p->cfg.home_id, p->cfg.foreign_id,
+                                         p->root_ca_[0] ? p->root_ca_ : NULL };
+    e = lq_forge_pod_remote_meta_patch(&w->doc, home, remote, &prm, &patch);
+    if (e != LQ_OK) {
+        LQ_WARN("pods", "pod %s/%s: cannot compare the remote pod's labels and annotations "
+                "(%s)", r->h.ns, r->h.name, lq_err_str(e));
+        lq_refl_finish(w, LQ_RTAB_DONE, 0);
+        return;
+    }
+    if (patch) {
+        patch_remote(w, patch, rns);
         return;
     }
     lq_refl_finish(w, LQ_RTAB_DONE, 0);
@@ -233,6 +303,10 @@ static void actions(lq_refl_work_t *w)
     if ((w->flags & F_HAVE_REMOTE) &&
         lq_json_parse(&w->doc, w->obj[FOREIGN], w->len[FOREIGN], &remote) != LQ_OK) {
         failed(w, "parse the remote pod", LQ_EPROTO);
+        return;
+    }
+    if (p->foreign_down) {
+        unavailable(w, home);
         return;
     }
     const char *rns = NULL;
@@ -286,6 +360,17 @@ static void actions(lq_refl_work_t *w)
         delete_pod(w, HOME, r->h.ns, r->home_uid);
         return;
     }
+    if (lq_forge_pod_aborted(home)) { /* never offloaded again (§1.3) */
+        if (remote && ours && !remote_deleting) {
+            LQ_INFO("pods", "pod %s/%s: its offloading was aborted; deleting the remote pod "
+                    "that is left", r->h.ns, r->h.name);
+            p->stats.aborted++;
+            delete_pod(w, FOREIGN, rns, r->remote_uid);
+            return;
+        }
+        lq_refl_finish(w, LQ_RTAB_DONE, 0);
+        return;
+    }
     if (use == LQ_OFFLOAD_NOT_OFFLOADED) {
         fallback(w, home);
         return;
@@ -333,7 +418,7 @@ static void actions(lq_refl_work_t *w)
     }
     r->remote_seen = true;
     r->failed_logged = false;
-    sync_status(w, home, remote);
+    sync_status(w, home, remote, rns);
 }
 
 static void step(lq_refl_work_t *w, lq_err_t err)
@@ -365,7 +450,7 @@ static void step(lq_refl_work_t *w, lq_err_t err)
         }
         /* The foreign watch says whether a remote pod exists; without one there is
          * nothing to read (a create that races with one gets 409 and reads it then). */
-        if (rns && (remote_of(r) || r->remote_seen || !w->len[HOME])) {
+        if (rns && !p->foreign_down && (remote_of(r) || r->remote_seen || !w->len[HOME])) {
             get_pod(w, FOREIGN, rns);
             return;
         }
@@ -452,6 +537,22 @@ static void step(lq_refl_work_t *w, lq_err_t err)
             lq_refl_finish(w, LQ_RTAB_DONE, 0);
             return;
         }
+        actions(w);
+        return;
+    case ST_META:
+        if (err == LQ_ENOTFOUND || err == LQ_ECONFLICT) {
+            r->h.dirty = true; /* replaced or changed in between: read it again */
+            lq_refl_finish(w, LQ_RTAB_DONE, 0);
+            return;
+        }
+        if (err != LQ_OK) {
+            failed(w, "update the remote pod's labels and annotations", err);
+            return;
+        }
+        count(w, true);
+        p->stats.meta_patches++;
+        w->flags |= F_HAVE_REMOTE;
+        w->len[FOREIGN] = w->req.resp_len; /* the patched remote pod */
         actions(w);
         return;
     default:
@@ -596,6 +697,25 @@ void lq_pods_namespace_changed(const char *ns, void *ctx)
         if (r->h.used && strcmp(r->h.ns, ns) == 0)
             lq_rtab_dirty(&p->kind.tab, &r->h);
     }
+    lq_refl_kick(p->kind.r);
+}
+
+void lq_pods_foreign_available(bool available, void *ctx)
+{
+    lq_pods_t *p = ctx;
+    if (p->foreign_down == !available)
+        return;
+    p->foreign_down = !available;
+    size_t n = 0;
+    for (size_t i = 0; i < lq_rtab_span(&p->kind.tab); i++) {
+        lq_pod_rec_t *r = rec_at(p, i);
+        if (r->h.used) {
+            lq_rtab_dirty(&p->kind.tab, &r->h);
+            n++;
+        }
+    }
+    LQ_INFO("pods", "cluster %s is %s: %zu pods passed again", p->cfg.foreign_name,
+            available ? "reachable again" : "unreachable", n);
     lq_refl_kick(p->kind.r);
 }
 

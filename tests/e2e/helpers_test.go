@@ -152,11 +152,40 @@ type Liqolet struct {
 	waitErr error
 }
 
+// loopbackNodeIP adds --node-ip 127.0.0.1 to a `run` command line that names no node IP:
+// the test clusters live on loopback, and without the flag the agent reports (and its
+// kubelet API listens on) the default route's address (DESIGN.md Decision 10), which the
+// tests must not serve on. The tests of that default start the agent with
+// StartLiqoletDefaultNodeIP.
+func loopbackNodeIP(args []string) []string {
+	if len(args) == 0 || args[0] != "run" {
+		return args
+	}
+	for i, a := range args {
+		if a == "--node-ip" || strings.HasPrefix(a, "--node-ip=") || (a == "--set" && i+1 < len(args) && strings.HasPrefix(args[i+1], "node.ip=")) {
+			return args
+		}
+	}
+	return append(append([]string{}, args...), "--node-ip", "127.0.0.1")
+}
+
 // StartLiqolet builds liqolet if needed and starts it with args; its stdout
 // and stderr go to a log file.  The test bed's exports (HOME_KUBECONFIG, ...)
 // are added to its environment.  It is stopped (SIGTERM, then SIGKILL after
 // 15 s) when the test ends; on failure the log's tail is printed.
 func StartLiqolet(t *testing.T, args ...string) *Liqolet {
+	t.Helper()
+	return startLiqolet(t, loopbackNodeIP(args))
+}
+
+// StartLiqoletDefaultNodeIP is StartLiqolet without the added --node-ip: the agent picks
+// its node address itself. Pass --kubelet-port 0 with it (nothing may listen off loopback).
+func StartLiqoletDefaultNodeIP(t *testing.T, args ...string) *Liqolet {
+	t.Helper()
+	return startLiqolet(t, args)
+}
+
+func startLiqolet(t *testing.T, args []string) *Liqolet {
 	t.Helper()
 	bin := BuildLiqolet(t)
 	dir, err := os.MkdirTemp("", "liqolet-e2e-")

@@ -586,6 +586,152 @@ static void test_remote_meta_patch(void **state)
     assert_int_equal(lq_forge_pod_remote_meta_patch(&g_doc, home, remote, NULL, &patch), LQ_EINVAL);
 }
 
+/* Removals: only keys the remote pod's managedFields give to our field manager go. */
+static void test_remote_meta_removals(void **state)
+{
+    (void)state;
+    lq_json_t *patch = NULL;
+    /* the home pod now has app=web only; the remote pod still has tier (ours, written
+     * at creation), zone (the foreign cluster's admission wrote it) and note/old
+     * annotations (ours / a CNI's) */
+    lq_json_t *home = pod_with("'labels':{'app':'web','liqo.io/shadowPod':'true',"
+                               "'liqo.io/remote-unavailable':'true'}", "");
+    lq_json_t *remote = J("{'metadata':{'name':'p','uid':'r-1','labels':{'app':'web','tier':'be',"
+        "'zone':'z1','virtualkubelet.liqo.io/origin':'" HOME_ID "',"
+        "'virtualkubelet.liqo.io/destination':'" FOREIGN_ID "'},"
+        "'annotations':{'liqolet.io/home-pod-uid':'" HOME_UID "','example.com/note':'n',"
+        "'cni.example/ip':'10.1.2.3'},"
+        "'managedFields':[{'manager':'liqolet','operation':'Update','apiVersion':'v1',"
+        "'fieldsType':'FieldsV1','fieldsV1':{'f:metadata':{'f:labels':{'.':{},'f:app':{},"
+        "'f:tier':{},'f:virtualkubelet.liqo.io/origin':{},'f:virtualkubelet.liqo.io/destination':{}},"
+        "'f:annotations':{'.':{},'f:liqolet.io/home-pod-uid':{},'f:example.com/note':{}}},"
+        "'f:spec':{'f:containers':{}}}},"
+        "{'manager':'admission','operation':'Update','fieldsType':'FieldsV1',"
+        "'fieldsV1':{'f:metadata':{'f:labels':{'f:zone':{}},'f:annotations':{'f:cni.example/ip':{}}}}},"
+        "{'manager':'liqolet','operation':'Update','fieldsType':'FieldsV1',"
+        "'fieldsV1':{'f:metadata':{'f:labels':{'f:gone':{}}}}}]}}");
+    assert_int_equal(lq_forge_pod_remote_meta_patch(&g_doc, home, remote, &RP, &patch), LQ_OK);
+    assert_string_equal(print(patch), "{\"metadata\":{\"uid\":\"r-1\",\"labels\":{\"tier\":null},"
+                                      "\"annotations\":{\"example.com/note\":null}}}");
+    /* remote-unavailable (a home-side mark) is not copied: nothing else differs */
+    assert_null(LQ_JSON_AT(patch, "metadata", "labels", "liqo.io/remote-unavailable"));
+
+    /* the same key owned twice is nulled once; an added key and a removal together */
+    lq_json_t *h2 = pod_with("'labels':{'app':'web','new':'1'}", "");
+    lq_json_t *r2 = J("{'metadata':{'name':'p','uid':'r-2','labels':{'app':'web','old':'1',"
+        "'virtualkubelet.liqo.io/origin':'" HOME_ID "','virtualkubelet.liqo.io/destination':'" FOREIGN_ID "'},"
+        "'annotations':{'liqolet.io/home-pod-uid':'" HOME_UID "'},"
+        "'managedFields':[{'manager':'liqolet','fieldsType':'FieldsV1','fieldsV1':{'f:metadata':{'f:labels':{'f:old':{}}}}},"
+        "{'manager':'liqolet','fieldsType':'FieldsV1','fieldsV1':{'f:metadata':{'f:labels':{'f:old':{}}}}}]}}");
+    assert_int_equal(lq_forge_pod_remote_meta_patch(&g_doc, h2, r2, &RP, &patch), LQ_OK);
+    assert_string_equal(print(patch), "{\"metadata\":{\"uid\":\"r-2\",\"labels\":{\"new\":\"1\",\"old\":null}}}");
+
+    /* managedFields of shapes not understood remove nothing (and are no error) */
+    static const char *const odd[] = {
+        "'managedFields':7",
+        "'managedFields':[7,'x',{'manager':'liqolet'}]",
+        "'managedFields':[{'manager':'liqolet','fieldsType':'FieldsV2','fieldsV1':{'f:metadata':{'f:labels':{'f:old':{}}}}}]",
+        "'managedFields':[{'manager':'liqolet','fieldsType':'FieldsV1','fieldsV1':{'f:metadata':{'f:labels':[]}}}]",
+        "'managedFields':[{'manager':'liqolet','fieldsType':'FieldsV1','fieldsV1':{'f:metadata':{'f:labels':{'old':{},'f:':{}}}}}]",
+        "'managedFields':[{'manager':'liqolet-other','fieldsType':'FieldsV1','fieldsV1':{'f:metadata':{'f:labels':{'f:old':{}}}}}]",
+    };
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        char buf[1024];
+        snprintf(buf, sizeof buf, "{'metadata':{'name':'p','uid':'r-3','labels':{'app':'web','old':'1',"
+                 "'virtualkubelet.liqo.io/origin':'" HOME_ID "','virtualkubelet.liqo.io/destination':'" FOREIGN_ID "'},"
+                 "'annotations':{'liqolet.io/home-pod-uid':'" HOME_UID "'},%s}}", odd[i]);
+        lq_json_t *r3 = J(buf);
+        patch = (lq_json_t *)1;
+        assert_int_equal(lq_forge_pod_remote_meta_patch(&g_doc, pod_with("'labels':{'app':'web'}", ""), r3, &RP, &patch),
+                         LQ_OK);
+        if (patch)
+            fail_msg("case %zu removed something: %s", i, print(patch));
+    }
+}
+
+static void test_home_label_patch_unavailable(void **state)
+{
+    (void)state;
+    lq_json_t *patch = NULL;
+    assert_int_equal(lq_forge_pod_home_label_patch(&g_doc, pod_with("'labels':{'liqo.io/shadowPod':'true',"
+                                                   "'liqo.io/remote-unavailable':'true'}", ""), &patch), LQ_OK);
+    assert_string_equal(print(patch), "{\"metadata\":{\"uid\":\"" HOME_UID "\",\"labels\":"
+                                      "{\"liqo.io/remote-unavailable\":null}}}");
+    assert_int_equal(lq_forge_pod_home_label_patch(&g_doc, pod_with("'labels':{'liqo.io/remote-unavailable':'x'}", ""),
+                                                   &patch), LQ_OK);
+    assert_string_equal(print(patch), "{\"metadata\":{\"uid\":\"" HOME_UID "\",\"labels\":"
+                                      "{\"liqo.io/shadowPod\":\"true\",\"liqo.io/remote-unavailable\":null}}}");
+}
+
+#define NOW "2026-12-05T02:00:00Z"
+
+static void test_unavailable_patch(void **state)
+{
+    (void)state;
+    lq_json_t *meta = (lq_json_t *)1, *st = (lq_json_t *)1;
+    /* not offloaded: nothing */
+    lq_json_t *plain = J("{'metadata':{'name':'p','uid':'" HOME_UID "','labels':{'app':'x'}},"
+                         "'status':{'conditions':[{'type':'Ready','status':'True'}]}}");
+    assert_int_equal(lq_forge_pod_unavailable_patch(&g_doc, plain, NOW, "m", &meta, &st), LQ_OK);
+    assert_null(meta);
+    assert_null(st);
+
+    lq_json_t *run = J("{'metadata':{'name':'p','uid':'" HOME_UID "','labels':{'liqo.io/shadowPod':'true'}},"
+                       "'status':{'phase':'Running','conditions':[{'type':'Initialized','status':'True'},"
+                       "{'type':'Ready','status':'True','lastTransitionTime':'2026-12-01T00:00:00Z'},"
+                       "{'type':'ContainersReady','status':'True'}]}}");
+    assert_int_equal(lq_forge_pod_unavailable_patch(&g_doc, run, NOW, "cluster f cannot be reached", &meta, &st),
+                     LQ_OK);
+    assert_string_equal(print(meta), "{\"metadata\":{\"uid\":\"" HOME_UID "\",\"labels\":"
+                                     "{\"liqo.io/remote-unavailable\":\"true\"}}}");
+    assert_string_equal(print(st), "{\"metadata\":{\"uid\":\"" HOME_UID "\"},\"status\":{\"conditions\":["
+        "{\"type\":\"Initialized\",\"status\":\"True\"},"
+        "{\"type\":\"Ready\",\"status\":\"False\",\"lastTransitionTime\":\"" NOW "\","
+        "\"reason\":\"RemoteUnavailable\",\"message\":\"cluster f cannot be reached\"},"
+        "{\"type\":\"ContainersReady\",\"status\":\"True\"}]}}");
+
+    /* labelled already, Ready already False: nothing more */
+    lq_json_t *done = J("{'metadata':{'name':'p','uid':'" HOME_UID "','labels':{'liqo.io/shadowPod':'true',"
+                        "'liqo.io/remote-unavailable':'true'}},"
+                        "'status':{'conditions':[{'type':'Ready','status':'False','reason':'NodeNotReady'}]}}");
+    assert_int_equal(lq_forge_pod_unavailable_patch(&g_doc, done, NOW, "m", &meta, &st), LQ_OK);
+    assert_null(meta);
+    assert_null(st);
+
+    /* no conditions at all: a Ready condition is appended */
+    lq_json_t *bare = J("{'metadata':{'name':'p','uid':'" HOME_UID "','labels':{'liqo.io/shadowPod':'true',"
+                        "'liqo.io/remote-unavailable':'true'}}}");
+    assert_int_equal(lq_forge_pod_unavailable_patch(&g_doc, bare, NOW, "m", &meta, &st), LQ_OK);
+    assert_null(meta);
+    assert_string_equal(print(LQ_JSON_AT(st, "status")), "{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\","
+        "\"reason\":\"RemoteUnavailable\",\"message\":\"m\",\"lastTransitionTime\":\"" NOW "\"}]}");
+
+    /* bad shapes and arguments */
+    assert_int_equal(lq_forge_pod_unavailable_patch(&g_doc, J("{'metadata':{'name':'p','uid':'u',"
+                     "'labels':{'liqo.io/shadowPod':'true'}},'status':{'conditions':{}}}"), NOW, "m", &meta, &st),
+                     LQ_EPROTO);
+    assert_int_equal(lq_forge_pod_unavailable_patch(&g_doc, J("{'metadata':{'name':'p','uid':'u',"
+                     "'labels':{'liqo.io/shadowPod':'true'}},'status':{'conditions':[7]}}"), NOW, "m", &meta, &st),
+                     LQ_EPROTO);
+    assert_int_equal(lq_forge_pod_unavailable_patch(&g_doc, J("{'metadata':{'name':'p'}}"), NOW, "m", &meta, &st),
+                     LQ_EPROTO);
+    assert_int_equal(lq_forge_pod_unavailable_patch(&g_doc, run, "", "m", &meta, &st), LQ_EINVAL);
+    assert_int_equal(lq_forge_pod_unavailable_patch(&g_doc, run, NOW, NULL, &meta, &st), LQ_EINVAL);
+    assert_int_equal(lq_forge_pod_unavailable_patch(&g_doc, run, NOW, "m", NULL, &st), LQ_EINVAL);
+    assert_int_equal(lq_forge_pod_unavailable_patch(NULL, run, NOW, "m", &meta, &st), LQ_EINVAL);
+}
+
+static void test_aborted(void **state)
+{
+    (void)state;
+    assert_true(lq_forge_pod_aborted(J("{'status':{'phase':'Failed','reason':'OffloadingAborted'}}")));
+    assert_false(lq_forge_pod_aborted(J("{'status':{'phase':'Failed','reason':'Error'}}")));
+    assert_false(lq_forge_pod_aborted(J("{'status':{'phase':'Pending','reason':'OffloadingAborted'}}")));
+    assert_false(lq_forge_pod_aborted(J("{'status':{'phase':'Failed'}}")));
+    assert_false(lq_forge_pod_aborted(J("{'status':7}")));
+    assert_false(lq_forge_pod_aborted(NULL));
+}
+
 /* ---- status ------------------------------------------------------------------------------ */
 
 static const lq_forge_pod_status_params_t SP = {.node_ip = NODE_IP, .reflect_ips = true, .restarts = 0};
@@ -1097,6 +1243,10 @@ int main(void)
         cmocka_unit_test_setup(test_remote_malformed, setup),
         cmocka_unit_test_setup(test_remote_oversized, setup),
         cmocka_unit_test_setup(test_home_label_patch, setup),
+        cmocka_unit_test_setup(test_remote_meta_removals, setup),
+        cmocka_unit_test_setup(test_home_label_patch_unavailable, setup),
+        cmocka_unit_test_setup(test_unavailable_patch, setup),
+        cmocka_unit_test_setup(test_aborted, setup),
         cmocka_unit_test_setup(test_remote_meta_patch, setup),
         cmocka_unit_test_setup(test_status_running, setup),
         cmocka_unit_test_setup(test_status_no_ips_and_restarts, setup),

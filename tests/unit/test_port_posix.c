@@ -448,6 +448,24 @@ static void test_listen_errors(void **state)
     lq_port_close(ls);
 }
 
+/* The default route's address: whatever this machine has, it is a valid, non-loopback
+ * address of the asked family, or LQ_ENOTFOUND (a machine without that route). */
+static void test_route_addr(void **state)
+{
+    (void)state;
+    for (int v6 = 0; v6 < 2; v6++) {
+        char ip[64];
+        lq_err_t e = lq_port_route_addr(v6 != 0, ip, sizeof ip);
+        assert_true(e == LQ_OK || e == LQ_ENOTFOUND);
+        if (e != LQ_OK)
+            continue;
+        unsigned char bin[16];
+        assert_int_equal(inet_pton(v6 ? AF_INET6 : AF_INET, ip, bin), 1);
+        assert_true(strncmp(ip, "127.", 4) != 0 && strcmp(ip, "::1") != 0);
+        assert_int_equal(lq_port_route_addr(v6 != 0, ip, 3), LQ_ETOOBIG);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_listen_accept_ipv4),
         cmocka_unit_test(test_listen_accept_ipv6),
         cmocka_unit_test(test_listen_errors),
+        cmocka_unit_test(test_route_addr),
     };
     return cmocka_run_group_tests_name("port_posix", tests, NULL, NULL);
 }
