@@ -78,6 +78,34 @@ func TestPodsRemoteUnavailable(t *testing.T) {
 	for _, p := range before {
 		uids[p.Name] = p.UID
 	}
+	// A home Service over them: its EndpointSlices follow the pods' Ready condition.
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "ru"}, Spec: corev1.ServiceSpec{
+		Selector: map[string]string{"app": "ru"},
+		Ports:    []corev1.ServicePort{{Name: "http", Port: 80}},
+	}}
+	if _, err := tb.Home.Client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	readyEndpoints := func(ctx context.Context) (int, int, error) {
+		l, err := tb.Home.Client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=ru"})
+		if err != nil {
+			return 0, 0, err
+		}
+		ready, all := 0, 0
+		for _, s := range l.Items {
+			for _, e := range s.Endpoints {
+				all++
+				if e.Conditions.Ready != nil && *e.Conditions.Ready {
+					ready++
+				}
+			}
+		}
+		return ready, all, nil
+	}
+	Eventually(t, podsTimeout, "home Service ru has 2 ready endpoints", func(ctx context.Context) (bool, error) {
+		r, a, err := readyEndpoints(ctx)
+		return r == 2 && a == 2, err
+	})
 	// A pod on the node that does not run remotely (namespace not offloaded) is no
 	// remote pod: it must not get the label.
 	other := "p-ru-" + offRand(5)
@@ -114,6 +142,10 @@ func TestPodsRemoteUnavailable(t *testing.T) {
 		return true, nil
 	})
 	t.Logf("marked %v after the foreign API server stopped", time.Since(stopped).Round(time.Second))
+	Eventually(t, podsTimeout, "home Service ru routes to no endpoint", func(ctx context.Context) (bool, error) {
+		r, a, err := readyEndpoints(ctx)
+		return r == 0 && a == 2, err
+	})
 	if s, err := tb.Home.Client.CoreV1().Pods(other).Get(ctx, "stray", metav1.GetOptions{}); err != nil {
 		t.Fatal(err)
 	} else if _, ok := s.Labels[remoteUnavailable]; ok {
@@ -139,6 +171,49 @@ func TestPodsRemoteUnavailable(t *testing.T) {
 			}
 		}
 		return true, nil
+	})
+	// The foreign controller-manager may have marked the remote pods not ready while
+	// kwok's node leases were stale (the whole foreign control plane was down); kwok does
+	// not set them ready again. Play the kubelet: Ready True on each remote pod, which
+	// must reach home and put the endpoints back.
+	rem, err := podsList(ctx, tb.Foreign, remote, "app=ru")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rem {
+		if podReadyStatus(&r) == corev1.ConditionTrue {
+			continue
+		}
+		conds := []corev1.PodCondition{}
+		for _, c := range r.Status.Conditions {
+			if c.Type == corev1.PodReady || c.Type == corev1.ContainersReady {
+				c.Status, c.Reason, c.Message, c.LastTransitionTime = corev1.ConditionTrue, "", "", metav1.Now()
+			}
+			conds = append(conds, c)
+		}
+		body, _ := json.Marshal(map[string]interface{}{"status": map[string]interface{}{"conditions": conds}})
+		if _, err := tb.Foreign.Client.CoreV1().Pods(remote).Patch(ctx, r.Name, types.MergePatchType, body, metav1.PatchOptions{}, "status"); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("remote pod %s was %s after the outage; set Ready as a kubelet would", r.Name, podReadyStatus(&r))
+	}
+	lastEP := ""
+	Eventually(t, podsTimeout, "home pods Ready and Service ru with 2 ready endpoints again", func(ctx context.Context) (bool, error) {
+		h, err := podsList(ctx, tb.Home, ns, "app=ru")
+		if err != nil || len(h) != 2 {
+			return false, err
+		}
+		for _, p := range h {
+			if podReadyStatus(&p) != corev1.ConditionTrue {
+				return false, nil
+			}
+		}
+		r, a, err := readyEndpoints(ctx)
+		if now := fmt.Sprintf("%d of %d endpoints ready", r, a); now != lastEP {
+			t.Logf("home Service ru: %s", now)
+			lastEP = now
+		}
+		return r == 2 && a == 2, err
 	})
 	after, err := podsList(ctx, tb.Foreign, remote, "app=ru")
 	if err != nil {
