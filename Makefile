@@ -203,6 +203,11 @@ $(FBUILD)/fuzz_kubeconfig: tests/fuzz/fuzz_kubeconfig.c src/kube/kubeconfig.c sr
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iport/fake -isystem build/host/sysroot/include -o $@ $< src/kube/kubeconfig.c src/core/log.c src/core/err.c port/fake/port.c build/host/sysroot/lib/libyaml.a
 
+$(FBUILD)/fuzz_log: tests/fuzz/fuzz_log.c src/core/log.c src/core/err.c port/fake/port.c $(wildcard include/liqolet/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iport/fake -o $@ $< src/core/log.c src/core/err.c port/fake/port.c
+
 $(FBUILD)/fuzz_config: tests/fuzz/fuzz_config.c src/core/config.c src/kube/names.c src/core/err.c src/core/log.c port/fake/port.c $(wildcard include/liqolet/*.h)
 	@mkdir -p $(FBUILD)
 	@echo "  FUZZ    $@"

@@ -118,6 +118,7 @@ typedef struct lq_conn_stats {
     uint64_t bytes_in;    /* decoded body bytes */
     uint64_t chunks_out;  /* chunks of streamed request bodies sent (last chunks too) */
     uint64_t early_responses; /* final responses that cut a streamed body short */
+    uint64_t trailing_garbage; /* responses followed by bytes nobody asked for (closed) */
 } lq_conn_stats_t;
 
 struct lq_conn {

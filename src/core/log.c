@@ -98,15 +98,17 @@ void lq_log_secret_clear(void)
 }
 
 /* Replaces buf[at, at+n) with "[redacted]" inside a buffer of capacity cap holding *len
- * bytes. Returns the index just past the replacement. */
+ * bytes (at + n <= *len <= cap). Returns the index just past the replacement. Without
+ * room to grow, the tail is cut first and then the marker itself: the secret's bytes are
+ * never kept, and nothing is written at or past cap. */
 static size_t splice_redacted(char *buf, size_t *len, size_t cap, size_t at, size_t n)
 {
     size_t r = sizeof redacted - 1;
+    if (r > cap - at)
+        r = cap - at;
     size_t tail = *len - (at + n);
-    if (*len - n + r > cap) {
-        /* No room to grow: shrink the tail; we never keep the secret bytes. */
-        tail = cap > at + r ? cap - (at + r) : 0;
-    }
+    if (tail > cap - at - r)
+        tail = cap - at - r;
     memmove(buf + at + r, buf + at + n, tail);
     memcpy(buf + at, redacted, r);
     *len = at + r + tail;

@@ -605,6 +605,14 @@ static void process(lq_conn_t *c)
     consume(c, used);
     if (e != LQ_OK)
         return;
+    if (c->rx_len_ > 0 && c->body_.keep_alive) {
+        /* Bytes after a complete response that nobody asked for: a desynchronised or
+         * smuggled answer. They must never answer the next request: close instead. */
+        LQ_WARN("conn", "%s API server sent %zu bytes after a complete response; closing the "
+                "connection", label(c), c->rx_len_);
+        c->stats.trailing_garbage++;
+        c->body_.keep_alive = false;
+    }
     if (c->paused_) { /* the end is delivered after the pause, like the bytes before it */
         c->backlog_ = true;
         return;

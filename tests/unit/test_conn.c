@@ -122,6 +122,38 @@ static void test_get_keep_alive_and_reuse(void **state)
     assert_non_null(strstr(sent + 45, "GET /version HTTP/1.1\r\n"));
 }
 
+/* Bytes after a complete keep-alive body (a smuggled or desynchronised second response)
+ * are never taken as the answer to the next request: the connection is closed and the
+ * next request gets a fresh one (issue 17, finding 9). */
+static void test_bytes_after_body_close_the_connection(void **state)
+{
+    (void)state;
+    lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
+    assert_int_equal(lq_conn_request(&conn, &get_version, &handler, 5000), LQ_OK);
+    spin(3);
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 22\r\n\r\n{\"gitVersion\":\"v1.36\"}"
+                               "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    lq_fake_sock_feed(fd, resp, sizeof resp - 1);
+    spin(5);
+    assert_int_equal(rec.dones, 1);
+    assert_int_equal(rec.err, LQ_OK); /* the first answer is whole and good */
+    assert_int_equal(rec.status, 200);
+    assert_true(lq_fake_sock_closed(fd));
+    assert_int_equal(conn.stats.trailing_garbage, 1);
+
+    memset(&rec, 0, sizeof rec);
+    lq_port_fd_t fd2 = lq_fake_expect_connect(LQ_OK);
+    assert_int_equal(lq_conn_request(&conn, &get_version, &handler, 5000), LQ_OK);
+    spin(3);
+    assert_int_equal(rec.dones, 0); /* nothing left over answers it */
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+    lq_fake_sock_feed(fd2, ok, sizeof ok - 1);
+    spin(5);
+    assert_int_equal(rec.err, LQ_OK);
+    assert_int_equal(rec.status, 200);
+    assert_int_equal(conn.stats.connects, 2);
+}
+
 static void test_chunked_stream_byte_at_a_time(void **state)
 {
     (void)state;
@@ -933,6 +965,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_get_keep_alive_and_reuse, setup),
+        cmocka_unit_test_setup(test_bytes_after_body_close_the_connection, setup),
         cmocka_unit_test_setup(test_chunked_stream_byte_at_a_time, setup),
         cmocka_unit_test_setup(test_connect_refused_names_the_server, setup),
         cmocka_unit_test_setup(test_timeout_without_response, setup),

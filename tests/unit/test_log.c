@@ -127,6 +127,42 @@ static void test_overlong_message_is_marked_truncated(void **state)
     assert_non_null(strstr(t, "...[truncated]\n"));
 }
 
+/* A credential at the very end of a full line: the marker must not be written past the
+ * line buffer (issue 17, finding 1; ASan catches the overrun). Every length of the
+ * credential at every end position, bearer and registered secrets, both formats. */
+static void test_redaction_at_the_end_of_a_full_line(void **state)
+{
+    (void)state;
+    static char msg[LQ_LOG_LINE_MAX + 8];
+    static const char *const creds[] = { "Bearer x", "Bearer abc", "Authorization: Basic dXNlcjpw",
+                                         "tok4", "t0k3nv4lu3" };
+    assert_int_equal(lq_log_secret_add("tok4", 4), LQ_OK);
+    assert_int_equal(lq_log_secret_add("t0k3nv4lu3", 10), LQ_OK);
+    for (int json = 0; json < 2; json++) {
+        lq_log_set_format(json ? LQ_LOG_JSON : LQ_LOG_PLAIN);
+        for (size_t c = 0; c < sizeof creds / sizeof creds[0]; c++) {
+            size_t cl = strlen(creds[c]);
+            /* message lengths LQ_LOG_LINE_MAX - 1 - k: the credential ends k bytes
+             * before the end of the line buffer (k = 0: exactly full) */
+            for (size_t k = 0; k < 12; k++) {
+                size_t total = LQ_LOG_LINE_MAX - 1 - k;
+                memset(msg, 'm', total - cl);
+                memcpy(msg + total - cl, creds[c], cl);
+                msg[total] = '\0';
+                lq_fake_reset();
+                LQ_INFO("kapi", "%s", msg);
+                const char *t = lq_fake_log_text();
+                assert_non_null(strstr(t, "mmmm"));
+                assert_null(strstr(t, "dXNlcjpw"));
+                assert_null(strstr(t, "tok4"));
+                assert_null(strstr(t, "t0k3nv4lu3"));
+                assert_null(strstr(t, "Bearer x\n"));
+                assert_null(strstr(t, "Bearer abc"));
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +174,7 @@ int main(void)
         cmocka_unit_test_setup(test_bearer_and_authorization_values_are_redacted, setup),
         cmocka_unit_test_setup(test_secret_table_bounded, setup),
         cmocka_unit_test_setup(test_overlong_message_is_marked_truncated, setup),
+        cmocka_unit_test_setup(test_redaction_at_the_end_of_a_full_line, setup),
     };
     return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }
