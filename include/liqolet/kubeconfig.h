@@ -54,6 +54,8 @@ typedef struct lq_kcfg {
     char token_file[LQ_KCFG_PATH_MAX];
     int64_t token_mtime_ms;
     uint64_t token_size;
+    bool token_exposed_said;         /* warned once: the token file is open to others */
+    bool in_cluster;                 /* from lq_kcfg_in_cluster (its token is 0644 by design) */
 } lq_kcfg_t;
 
 /* Loads a kubeconfig. path NULL: $KUBECONFIG (colon-separated list, merged as kubectl

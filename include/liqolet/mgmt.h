@@ -55,6 +55,9 @@
 #endif
 /* Longest DTLS pre-shared key and identity (bytes). */
 #define LQ_MGMT_PSK_MAX 64u
+/* Shortest pre-shared key taken: 16 bytes (128 bits when random; what DTLS-PSK guidance
+ * asks of a key that guards an endpoint reachable from the network). */
+#define LQ_MGMT_PSK_MIN 16u
 #define LQ_MGMT_PSK_ID_MAX 64u
 
 /* --- snapshot helpers for the owner's callback ------------------------------------------ */

@@ -123,6 +123,15 @@ int lq_port_signal_take(void);
  * NUL added). Returns LQ_OK, LQ_ENOTFOUND, LQ_EFORBIDDEN, LQ_ETOOBIG (file larger than
  * cap - 1; nothing is truncated silently) or LQ_EIO. */
 lq_err_t lq_port_file_read(const char *path, char *buf, size_t cap, size_t *len);
+/* lq_port_file_read for a file that holds a secret (a private key, a token, a pre-shared
+ * key), telling who else can reach what was read: *mode = its permission bits (0777 mask;
+ * 0600 on systems without them), *other_owner = it belongs to neither this process's user
+ * nor root. Symbolic links are followed (Kubernetes Secret volumes are links into ..data)
+ * and both facts are of the file opened (fstat), so a link cannot dress up another file.
+ * Only a regular file is read (a FIFO could block the loop): anything else LQ_EFORBIDDEN.
+ * Returns as lq_port_file_read. */
+lq_err_t lq_port_file_read_secret(const char *path, char *buf, size_t cap, size_t *len,
+                                  unsigned *mode, bool *other_owner);
 /* Modification time (ms since epoch) and size, so rotating credentials can be re-read
  * only when they change. Returns LQ_OK, LQ_ENOTFOUND or LQ_EIO. */
 lq_err_t lq_port_file_stat(const char *path, int64_t *mtime_ms, uint64_t *size);

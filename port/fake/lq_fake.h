@@ -88,6 +88,9 @@ void lq_fake_accept_result(lq_port_fd_t listener, lq_err_t result);
  * Returns 0, or -1 when it does not fit. */
 int lq_fake_file_set(const char *path, const void *data, size_t len);
 void lq_fake_file_remove(const char *path);
+/* Permission bits and ownership lq_port_file_read_secret reports for an existing file
+ * (new files are 0600 and ours). Returns 0, or -1 when there is no such file. */
+int lq_fake_file_mode(const char *path, unsigned mode, bool other_owner);
 int lq_fake_env_set(const char *name, const char *value);
 
 /* --- routes --- */

@@ -36,6 +36,8 @@ typedef struct fake_file {
     char data[LQ_FAKE_FILE_BUF];
     size_t len;
     int64_t mtime_ms;
+    unsigned mode;     /* 0600 unless lq_fake_file_mode said otherwise */
+    int other_owner;
 } fake_file_t;
 
 static struct {
@@ -635,6 +637,10 @@ int lq_fake_file_set(const char *path, const void *data, size_t len)
             f = &fk.files[i];
     if (f == NULL || strlen(path) >= sizeof f->path || len > sizeof f->data)
         return -1;
+    if (!f->used) { /* a new file: the owner's alone, as lq_port_file_write makes it */
+        f->mode = 0600u;
+        f->other_owner = 0;
+    }
     f->used = 1;
     memcpy(f->path, path, strlen(path) + 1);
     memcpy(f->data, data, len);
@@ -664,6 +670,30 @@ lq_err_t lq_port_file_read(const char *path, char *buf, size_t cap, size_t *len)
     buf[f->len] = '\0';
     *len = f->len;
     return LQ_OK;
+}
+
+lq_err_t lq_port_file_read_secret(const char *path, char *buf, size_t cap, size_t *len,
+                                  unsigned *mode, bool *other_owner)
+{
+    if (mode == NULL || other_owner == NULL)
+        return LQ_EINVAL;
+    lq_err_t e = lq_port_file_read(path, buf, cap, len);
+    fake_file_t *f = file_of(path);
+    if (f) {
+        *mode = f->mode;
+        *other_owner = f->other_owner != 0;
+    }
+    return e;
+}
+
+int lq_fake_file_mode(const char *path, unsigned mode, bool other_owner)
+{
+    fake_file_t *f = file_of(path);
+    if (f == NULL)
+        return -1;
+    f->mode = mode & 0777u;
+    f->other_owner = other_owner;
+    return 0;
 }
 
 lq_err_t lq_port_file_write(const char *path, const void *data, size_t len)

@@ -518,19 +518,55 @@ lq_err_t lq_port_file_write(const char *path, const void *data, size_t len)
     return e;
 }
 
+static lq_err_t open_err(void)
+{
+    if (errno == ENOENT || errno == ENOTDIR)
+        return LQ_ENOTFOUND;
+    if (errno == EACCES || errno == EPERM)
+        return LQ_EFORBIDDEN;
+    return LQ_EIO;
+}
+
+static lq_err_t read_all(int fd, char *buf, size_t cap, size_t *len);
+
 lq_err_t lq_port_file_read(const char *path, char *buf, size_t cap, size_t *len)
 {
     if (path == NULL || buf == NULL || cap == 0 || len == NULL)
         return LQ_EINVAL;
     *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return LQ_ENOTFOUND;
-        if (errno == EACCES || errno == EPERM)
-            return LQ_EFORBIDDEN;
+    if (fd < 0)
+        return open_err();
+    return read_all(fd, buf, cap, len);
+}
+
+lq_err_t lq_port_file_read_secret(const char *path, char *buf, size_t cap, size_t *len,
+                                  unsigned *mode, bool *other_owner)
+{
+    if (path == NULL || buf == NULL || cap == 0 || len == NULL || mode == NULL ||
+        other_owner == NULL)
+        return LQ_EINVAL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return open_err();
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        (void)close(fd);
         return LQ_EIO;
     }
+    if (!S_ISREG(st.st_mode)) {
+        (void)close(fd);
+        return LQ_EFORBIDDEN;
+    }
+    *mode = (unsigned)(st.st_mode & 0777);
+    *other_owner = st.st_uid != geteuid() && st.st_uid != 0;
+    return read_all(fd, buf, cap, len);
+}
+
+/* Reads fd to its end into buf and closes it (see lq_port_file_read). */
+static lq_err_t read_all(int fd, char *buf, size_t cap, size_t *len)
+{
     size_t used = 0;
     lq_err_t result = LQ_OK;
     for (;;) {

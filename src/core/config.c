@@ -166,8 +166,8 @@ static const lq_config_opt_t opts[] = {
       "docs/management.md.", L(mgmt_listen, n_mgmt_listen) },
     { "--mgmt-psk-file", "mgmt.pskFile", "FILE", LQ_CONFIG_T_STRING, LQ_CONFIG_C_NONE, NULL,
       0, 0, true, "none",
-      "File holding the management endpoint's DTLS pre-shared key (8 to 64 bytes; one "
-      "trailing newline is ignored). With it every mgmt.listen address speaks DTLS (coaps) "
+      "File holding the management endpoint's DTLS pre-shared key (16 to 64 bytes; one "
+      "trailing newline is ignored; mode 600, this user's or root's). With it every mgmt.listen address speaks DTLS (coaps) "
       "only; without it only loopback addresses are accepted.", F(mgmt_psk_file), 0, 0 },
     { "--mgmt-psk-identity", "mgmt.pskIdentity", "ID", LQ_CONFIG_T_STRING,
       LQ_CONFIG_C_LABEL_VALUE, NULL, 0, 0, true, "none",

@@ -383,7 +383,22 @@ static lq_err_t read_blob_file(const char *path, const char *key, const kc_where
                                unsigned char *dst, size_t *len, char *err, size_t cap)
 {
     size_t n = 0;
-    lq_err_t r = lq_port_file_read(path, (char *)dst, LQ_KCFG_PEM_MAX, &n);
+    unsigned mode = 0600;
+    bool other_owner = false, secret = strcmp(key, "client-key") == 0;
+    lq_err_t r = secret ? lq_port_file_read_secret(path, (char *)dst, LQ_KCFG_PEM_MAX, &n, &mode,
+                                                   &other_owner)
+                        : lq_port_file_read(path, (char *)dst, LQ_KCFG_PEM_MAX, &n);
+    if (r == LQ_OK && (mode & 077u || other_owner)) {
+        /* As ssh does with private keys: a key others can read, or one that someone
+         * else controls, is not an identity this agent can vouch for. */
+        memset(dst, 0, n);
+        if (other_owner)
+            return fail(err, cap, LQ_ECONFIG, "%s %s of %s belongs to another user; it must be "
+                        "this user's or root's", key, path, w->text);
+        return fail(err, cap, LQ_ECONFIG, "%s %s of %s is open to group or others (mode %04o): "
+                    "anyone on this host could use the identity; chmod 600 %s (a Kubernetes "
+                    "Secret volume: defaultMode 0400)", key, path, w->text, mode, path);
+    }
     switch (r) {
     case LQ_OK:
         break;
@@ -941,6 +956,7 @@ lq_err_t lq_kcfg_in_cluster(lq_kcfg_t *out, char *err, size_t cap)
     if (dir == NULL || dir[0] == '\0')
         dir = SA_DIR_DEFAULT;
     (void)snprintf(out->origin, sizeof out->origin, "in-cluster service account");
+    out->in_cluster = true;
     char url[LQ_KCFG_PATH_MAX];
     bool v6 = strchr(host, ':') != NULL;
     int m = snprintf(url, sizeof url, "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "",
@@ -999,7 +1015,18 @@ lq_err_t lq_kcfg_token_refresh(lq_kcfg_t *k, bool force, bool *changed)
     if (!force && k->token_len > 0 && mtime == k->token_mtime_ms && size == k->token_size)
         return LQ_OK;
     size_t n = 0;
-    r = lq_port_file_read(k->token_file, token_scratch, sizeof token_scratch, &n);
+    unsigned mode = 0600;
+    bool other_owner = false;
+    r = lq_port_file_read_secret(k->token_file, token_scratch, sizeof token_scratch, &n, &mode,
+                                 &other_owner);
+    if (r == LQ_OK && (mode & 077u || other_owner) && !k->in_cluster && !k->token_exposed_said) {
+        /* A warning, not a refusal: token files are often shared by design (projected
+         * volumes are 0644); the operator decides. */
+        LQ_WARN("kcfg", "token file %s is %s; anyone on this host who can read it can act "
+                "as this agent (chmod 600 it)", k->token_file,
+                other_owner ? "owned by another user" : "open to group or others");
+        k->token_exposed_said = true;
+    }
     if (r == LQ_OK) {
         n = token_clean(token_scratch, n);
         if (n == 0)

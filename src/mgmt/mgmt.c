@@ -81,7 +81,20 @@ static lq_err_t read_psk(lq_mgmt_t *m, const char *path, char *msg, size_t cap)
 {
     char buf[LQ_MGMT_PSK_MAX + 3];
     size_t len = 0;
-    lq_err_t e = lq_port_file_read(path, buf, sizeof buf, &len);
+    unsigned mode = 0600;
+    bool other_owner = false;
+    lq_err_t e = lq_port_file_read_secret(path, buf, sizeof buf, &len, &mode, &other_owner);
+    if (e == LQ_OK && (mode & 077u || other_owner)) {
+        memset(buf, 0, sizeof buf);
+        if (other_owner)
+            (void)snprintf(msg, cap, "mgmt.pskFile: %s belongs to another user; it must be "
+                           "this user's or root's", path);
+        else
+            (void)snprintf(msg, cap, "mgmt.pskFile: %s is open to group or others (mode %04o): "
+                           "anyone on this host could talk to the endpoint; chmod 600 %s", path,
+                           mode, path);
+        return LQ_ECONFIG;
+    }
     if (e == LQ_ETOOBIG) {
         (void)snprintf(msg, cap, "mgmt.pskFile: %s holds more than %u bytes; a pre-shared "
                        "key is at most %u", path, (unsigned)LQ_MGMT_PSK_MAX,
@@ -97,10 +110,10 @@ static lq_err_t read_psk(lq_mgmt_t *m, const char *path, char *msg, size_t cap)
         len--;
     if (len > 0 && buf[len - 1] == '\r')
         len--;
-    if (len < 8 || len > LQ_MGMT_PSK_MAX) {
-        (void)snprintf(msg, cap, "mgmt.pskFile: the key in %s is %zu bytes; use 8 to %u (e.g. "
+    if (len < LQ_MGMT_PSK_MIN || len > LQ_MGMT_PSK_MAX) {
+        (void)snprintf(msg, cap, "mgmt.pskFile: the key in %s is %zu bytes; use %u to %u (e.g. "
                        "`head -c 24 /dev/urandom | base64 > %s`)", path, len,
-                       (unsigned)LQ_MGMT_PSK_MAX, path);
+                       (unsigned)LQ_MGMT_PSK_MIN, (unsigned)LQ_MGMT_PSK_MAX, path);
         memset(buf, 0, sizeof buf);
         return LQ_ECONFIG;
     }

@@ -762,6 +762,63 @@ static void test_in_cluster(void **state)
     assert_int_equal(K.token_len, 0);
 }
 
+/* Secret files (issue 17, finding 6): a client key open to group/others or owned by
+ * another user is refused with the remedy; a token file open to others is taken with one
+ * warning; the in-cluster token (0644 by design) without one. */
+static void test_secret_file_permissions(void **state)
+{
+    (void)state;
+    put_vec("files.yaml", "/home/u/.kube/lab.yaml");
+    put_vec("pki/ca.crt", "/home/u/.kube/pki/ca.crt");
+    put_vec("pki/client.crt", "/etc/liqolet/client.crt");
+    put_vec("pki/client.key", "/home/u/.kube/pki/client.key");
+    /* certificates may be world-readable; only the key matters */
+    assert_int_equal(lq_fake_file_mode("/etc/liqolet/client.crt", 0644, true), 0);
+    assert_int_equal(lq_fake_file_mode("/home/u/.kube/pki/client.key", 0400, false), 0);
+    assert_int_equal(lq_kcfg_load(&K, "/home/u/.kube/lab.yaml", NULL, err, sizeof err), LQ_OK);
+    static const unsigned bad[] = { 0640, 0604, 0644, 0660, 0602, 0700 | 0004 };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(lq_fake_file_mode("/home/u/.kube/pki/client.key", bad[i], false), 0);
+        assert_int_equal(lq_kcfg_load(&K, "/home/u/.kube/lab.yaml", NULL, err, sizeof err),
+                         LQ_ECONFIG);
+        assert_contains(err, "client-key /home/u/.kube/pki/client.key");
+        assert_contains(err, "open to group or others");
+        assert_contains(err, "chmod 600 /home/u/.kube/pki/client.key");
+        assert_int_equal(K.key_len, 0);
+    }
+    assert_int_equal(lq_fake_file_mode("/home/u/.kube/pki/client.key", 0600, true), 0);
+    assert_int_equal(lq_kcfg_load(&K, "/home/u/.kube/lab.yaml", NULL, err, sizeof err), LQ_ECONFIG);
+    assert_contains(err, "belongs to another user");
+
+    /* a token file open to others: loaded, one warning over several re-reads */
+    put_vec("tokenfile.yaml", "/kc/config");
+    put_vec("pki/ca.der", "/kc/pki/ca.der");
+    put("/kc/token", "sa-token-first-0001\n");
+    assert_int_equal(lq_fake_file_mode("/kc/token", 0644, false), 0);
+    assert_int_equal(lq_kcfg_load(&K, "/kc/config", NULL, err, sizeof err), LQ_OK);
+    assert_string_equal(K.token, "sa-token-first-0001");
+    bool changed;
+    lq_fake_clock_advance(1000);
+    put("/kc/token", "sa-token-second-002\n");
+    assert_int_equal(lq_kcfg_token_refresh(&K, true, &changed), LQ_OK);
+    const char *log = lq_fake_log_text();
+    const char *w = strstr(log, "token file /kc/token is open to group or others");
+    assert_non_null(w);
+    assert_null(strstr(w + 1, "token file /kc/token is open"));
+    assert_null(strstr(log, "sa-token-first-0001"));
+
+    /* in-cluster: the projected token is 0644 by design: no warning */
+    lq_fake_reset();
+    assert_int_equal(lq_fake_env_set("KUBERNETES_SERVICE_HOST", "10.96.0.1"), 0);
+    assert_int_equal(lq_fake_env_set("KUBERNETES_SERVICE_PORT", "443"), 0);
+    assert_int_equal(lq_fake_env_set("LIQOLET_SA_DIR", "/sa"), 0);
+    put_vec("pki/ca.crt", "/sa/ca.crt");
+    put("/sa/token", "in-cluster-token-xyz1");
+    assert_int_equal(lq_fake_file_mode("/sa/token", 0644, false), 0);
+    assert_int_equal(lq_kcfg_in_cluster(&K, err, sizeof err), LQ_OK);
+    assert_null(strstr(lq_fake_log_text(), "is open to group or others"));
+}
+
 /* An error after the token was read: neither the message nor the log shows it. */
 static void test_errors_never_show_tokens(void **state)
 {
@@ -797,6 +854,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kubeconfig_env_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_home_kube_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_in_cluster, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret_file_permissions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_never_show_tokens, setup, teardown),
     };
     return cmocka_run_group_tests_name("kubeconfig", tests, NULL, NULL);

@@ -529,20 +529,35 @@ static void test_configure_psk_file(void **st)
     assert_non_null(strstr(msg, "cannot read /etc/psk"));
     lq_fake_file_set("/etc/psk", "short\n", 6);
     assert_int_equal(configure("0.0.0.0", "/etc/psk", NULL, msg), LQ_ECONFIG);
-    assert_non_null(strstr(msg, "is 5 bytes; use 8 to 64"));
+    assert_non_null(strstr(msg, "is 5 bytes; use 16 to 64"));
+    lq_fake_file_set("/etc/psk", "fifteen-bytes-k\n", 16);
+    assert_int_equal(configure("0.0.0.0", "/etc/psk", NULL, msg), LQ_ECONFIG);
+    assert_non_null(strstr(msg, "is 15 bytes; use 16 to 64"));
     char long_key[80];
     memset(long_key, 'k', sizeof long_key);
     lq_fake_file_set("/etc/psk", long_key, sizeof long_key);
     assert_int_equal(configure("0.0.0.0", "/etc/psk", NULL, msg), LQ_ECONFIG);
     assert_non_null(strstr(msg, "more than 64 bytes"));
-    lq_fake_file_set("/etc/psk", "a-good-long-key\r\n", 17);
+    lq_fake_file_set("/etc/psk", "a-good-long-key-16\r\n", 20);
+    /* open to others, or someone else's: refused, with the remedy */
+    assert_int_equal(lq_fake_file_mode("/etc/psk", 0640, false), 0);
+    assert_int_equal(configure("0.0.0.0", "/etc/psk", NULL, msg), LQ_ECONFIG);
+    assert_non_null(strstr(msg, "open to group or others (mode 0640)"));
+    assert_non_null(strstr(msg, "chmod 600 /etc/psk"));
+    assert_null(strstr(msg, "a-good-long-key"));
+    assert_int_equal(lq_fake_file_mode("/etc/psk", 0604, false), 0);
+    assert_int_equal(configure("0.0.0.0", "/etc/psk", NULL, msg), LQ_ECONFIG);
+    assert_int_equal(lq_fake_file_mode("/etc/psk", 0600, true), 0);
+    assert_int_equal(configure("0.0.0.0", "/etc/psk", NULL, msg), LQ_ECONFIG);
+    assert_non_null(strstr(msg, "belongs to another user"));
+    assert_int_equal(lq_fake_file_mode("/etc/psk", 0400, false), 0);
     assert_int_equal(configure("0.0.0.0", "/etc/psk", NULL, msg), LQ_OK);
     assert_int_equal(configure("127.0.0.1", NULL, "someone", msg), LQ_ECONFIG);
     assert_string_equal(msg, "mgmt.pskIdentity is set but mgmt.pskFile is not");
     assert_int_equal(configure("127.0.0.1", "/etc/psk", "ops-laptop", msg), LQ_OK);
     /* the key is a registered secret: a log line that contains it is scrubbed */
-    lq_log(LQ_LOG_ERROR, "test", "the key is a-good-long-key");
-    assert_null(strstr(lq_fake_log_text(), "a-good-long-key"));
+    lq_log(LQ_LOG_ERROR, "test", "the key is a-good-long-key-16");
+    assert_null(strstr(lq_fake_log_text(), "a-good-long-key-16"));
 }
 
 /* --- the HTTP listener's parser ---------------------------------------------------------- */

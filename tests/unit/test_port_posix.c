@@ -448,6 +448,46 @@ static void test_listen_errors(void **state)
     lq_port_close(ls);
 }
 
+/* Secret files: the mode and owner of the file opened (a symbolic link reports its
+ * target's), regular files only (a FIFO is refused at once instead of blocking). */
+static void test_file_read_secret(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/lq-secret-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char f[64], l[64], fifo[64];
+    snprintf(f, sizeof f, "%s/key", dir);
+    snprintf(l, sizeof l, "%s/link", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    int fd = open(f, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "k3y", 3), 3);
+    close(fd);
+    char buf[16];
+    size_t len = 0;
+    unsigned mode = 0;
+    bool other = true;
+    assert_int_equal(lq_port_file_read_secret(f, buf, sizeof buf, &len, &mode, &other), LQ_OK);
+    assert_int_equal(len, 3);
+    assert_int_equal(mode, 0600);
+    assert_false(other);
+    assert_int_equal(chmod(f, 0644), 0);
+    assert_int_equal(symlink(f, l), 0);
+    assert_int_equal(lq_port_file_read_secret(l, buf, sizeof buf, &len, &mode, &other), LQ_OK);
+    assert_int_equal(mode, 0644);
+    assert_memory_equal(buf, "k3y", 3);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(lq_port_file_read_secret(fifo, buf, sizeof buf, &len, &mode, &other), LQ_EFORBIDDEN);
+    assert_int_equal(lq_port_file_read_secret(dir, buf, sizeof buf, &len, &mode, &other), LQ_EFORBIDDEN);
+    assert_int_equal(lq_port_file_read_secret("/nonexistent/x", buf, sizeof buf, &len, &mode, &other),
+                     LQ_ENOTFOUND);
+    assert_int_equal(lq_port_file_read_secret(f, buf, sizeof buf, &len, NULL, &other), LQ_EINVAL);
+    unlink(fifo);
+    unlink(l);
+    unlink(f);
+    rmdir(dir);
+}
+
 /* The default route's address: whatever this machine has, it is a valid, non-loopback
  * address of the asked family, or LQ_ENOTFOUND (a machine without that route). */
 static void test_route_addr(void **state)
@@ -480,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_listen_accept_ipv6),
         cmocka_unit_test(test_listen_errors),
         cmocka_unit_test(test_route_addr),
+        cmocka_unit_test(test_file_read_secret),
     };
     return cmocka_run_group_tests_name("port_posix", tests, NULL, NULL);
 }
