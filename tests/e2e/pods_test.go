@@ -8,6 +8,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -745,5 +746,202 @@ func TestPodsRemoteEventsReflected(t *testing.T) {
 	}
 	if h.Status.Phase != corev1.PodPending {
 		t.Fatalf("home pod %s while the remote one cannot be scheduled", h.Status.Phase)
+	}
+}
+
+// podsSquatter is what the conflict test remembers of a foreign pod that is not ours.
+type podsSquatter struct {
+	uid         string
+	labels, ann map[string]string
+	spec        corev1.PodSpec
+}
+
+func podsSnapshot(p *corev1.Pod) podsSquatter {
+	return podsSquatter{uid: string(p.UID), labels: p.Labels, ann: p.Annotations, spec: *p.Spec.DeepCopy()}
+}
+
+// podsSquatterChanged says how the foreign pod name differs from snapshot s, "" if not.
+func podsSquatterChanged(ctx context.Context, remote, name string, s podsSquatter) (string, error) {
+	p, err := tb.Foreign.Client.CoreV1().Pods(remote).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "foreign pod " + name + " (not ours) was deleted", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case string(p.UID) != s.uid:
+		return fmt.Sprintf("foreign pod %s replaced: uid %s -> %s", name, s.uid, p.UID), nil
+	case p.DeletionTimestamp != nil:
+		return "foreign pod " + name + " (not ours) is being deleted", nil
+	case !reflect.DeepEqual(p.Labels, s.labels):
+		return fmt.Sprintf("foreign pod %s labels %v -> %v", name, s.labels, p.Labels), nil
+	case !reflect.DeepEqual(p.Annotations, s.ann):
+		return fmt.Sprintf("foreign pod %s annotations %v -> %v", name, s.ann, p.Annotations), nil
+	case !reflect.DeepEqual(p.Spec, s.spec):
+		return fmt.Sprintf("foreign pod %s spec changed:\n%+v\n->\n%+v", name, s.spec, p.Spec), nil
+	}
+	return "", nil
+}
+
+// podsConflictWindow is how long the squatters are watched once every home pod has its
+// FailedReflection: the agent retries a record whose remote name is taken with a backoff
+// from 0.5 s doubling (RETRY_BASE_MS in src/reflect/pods.c), so 15 s hold about five
+// retries of each record, and the forged squatters' own watch events besides.
+const podsConflictWindow = 15 * time.Second
+
+// Pod-name ownership conflict (Liqo v0.8 §1.3, DESIGN.md Decision 17): foreign pods of
+// the names of home pods exist in the remote namespace before those land on the virtual
+// node: one plain, one with the pair's ownership labels forged, one with the labels and
+// a forged liqolet.io/home-pod-uid. The agent leaves each alone (same uid, labels,
+// annotations, spec), reports FailedReflection on the home pod, takes no status from it;
+// deleting the home pod whose squatter forges everything deletes the home pod only; once
+// the other squatters are deleted by their owner the agent creates its own copies.
+func TestPodsNameConflictNotOurs(t *testing.T) {
+	l, ns, remote := podsStart(t)
+	ctx := ctxFor(t, 5*time.Minute)
+	homeID, foreignID, err := clusterIDs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	squatLabels := map[string]map[string]string{
+		"squat-plain":    {"conflict": "squatter"},
+		"squat-labels":   {"conflict": "squatter", offOrigin: homeID, offDestination: foreignID},
+		"squat-home-uid": {"conflict": "squatter", offOrigin: homeID, offDestination: foreignID},
+	}
+	names := []string{"squat-plain", "squat-labels", "squat-home-uid"}
+	for _, name := range names {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: squatLabels[name]}, Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "mine", Image: "registry.example/squatter:1"}}}}
+		if name == "squat-home-uid" {
+			p.Annotations = map[string]string{"liqolet.io/home-pod-uid": "6b1a3f5e-0000-4000-8000-000000000000"}
+		}
+		if _, err := tb.Foreign.Client.CoreV1().Pods(remote).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("create foreign pod %s: %v", name, err)
+		}
+	}
+	snap := map[string]podsSquatter{}
+	Eventually(t, podsTimeout, "the foreign squatters Running", func(ctx context.Context) (bool, error) {
+		for _, name := range names {
+			p, err := tb.Foreign.Client.CoreV1().Pods(remote).Get(ctx, name, metav1.GetOptions{})
+			if err != nil || p.Status.Phase != corev1.PodRunning {
+				return false, err
+			}
+			snap[name] = podsSnapshot(p)
+		}
+		return true, nil
+	})
+	squatIP := map[string]string{}
+	for _, name := range names {
+		p, err := tb.Foreign.Client.CoreV1().Pods(remote).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		squatIP[name] = p.Status.PodIP
+	}
+
+	homeUID := map[string]string{}
+	for _, name := range names {
+		h, err := tb.Home.Client.CoreV1().Pods(ns).Create(ctx,
+			podsVirtualNodePod(name, map[string]string{"conflict": "home"}, corev1.RestartPolicyAlways), metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		homeUID[name] = string(h.UID)
+	}
+	for _, name := range names {
+		var seen []string
+		Eventually(t, podsTimeout, "Warning FailedReflection (already exists) on home pod "+name, func(ctx context.Context) (bool, error) {
+			if done, err := l.Exited(); done {
+				t.Fatalf("liqolet exited (%v)", err)
+			}
+			evs, err := podsEvents(ctx, ns, name)
+			if err != nil {
+				return false, err
+			}
+			seen = seen[:0]
+			for _, e := range evs {
+				seen = append(seen, e.Type+"/"+e.Reason+" "+e.Message)
+				if e.Type == corev1.EventTypeWarning && e.Reason == "FailedReflection" &&
+					string(e.InvolvedObject.UID) == homeUID[name] && strings.Contains(e.Message, "already exists") {
+					return true, nil
+				}
+			}
+			return false, fmt.Errorf("events: %v", seen)
+		})
+	}
+	check := func(ctx context.Context, names ...string) (string, error) {
+		for _, name := range names {
+			if why, err := podsSquatterChanged(ctx, remote, name, snap[name]); why != "" || err != nil {
+				return why, err
+			}
+			h, err := tb.Home.Client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return "", err
+			}
+			if h.Status.Phase != corev1.PodPending || h.Status.PodIP != "" || h.Labels["liqo.io/shadowPod"] == "true" {
+				return fmt.Sprintf("home pod %s took the squatter's state: phase %s, podIP %q (squatter's %q), shadowPod %q",
+					name, h.Status.Phase, h.Status.PodIP, squatIP[name], h.Labels["liqo.io/shadowPod"]), nil
+			}
+		}
+		return "", nil
+	}
+	podsHold := func(d time.Duration, what string, names ...string) {
+		t.Helper()
+		until := time.Now().Add(d)
+		for time.Now().Before(until) {
+			if done, err := l.Exited(); done {
+				t.Fatalf("liqolet exited (%v)", err)
+			}
+			c, cancel := context.WithTimeout(ctx, 10*time.Second)
+			why, err := check(c, names...)
+			cancel()
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if why != "" {
+				t.Fatalf("%s: %s", what, why)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	podsHold(podsConflictWindow, "while the names are taken", names...)
+
+	// The home pod whose squatter forges everything is deleted: the agent, as its
+	// kubelet, finishes the deletion at home and deletes nothing in the foreign cluster.
+	if err := tb.Home.Client.CoreV1().Pods(ns).Delete(ctx, "squat-home-uid", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, podsTimeout, "home pod squat-home-uid deleted", func(ctx context.Context) (bool, error) {
+		_, err := tb.Home.Client.CoreV1().Pods(ns).Get(ctx, "squat-home-uid", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), ignoreNotFound(err)
+	})
+	podsHold(5*time.Second, "after the home pod squat-home-uid was deleted", names...)
+
+	// Their owner deletes the two other squatters: the agent creates its own copies.
+	for _, name := range []string{"squat-plain", "squat-labels"} {
+		uid := types.UID(snap[name].uid)
+		if err := tb.Foreign.Client.CoreV1().Pods(remote).Delete(ctx, name, metav1.DeleteOptions{
+			GracePeriodSeconds: new(int64), Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone := time.Now()
+	podsWaitSync(t, l, ns, remote, "conflict=home", 2, true, "the agent's own copies once the squatters are gone")
+	t.Logf("the agent's copies in sync %v after the squatters were deleted", time.Since(gone).Round(100*time.Millisecond))
+	for _, name := range []string{"squat-plain", "squat-labels"} {
+		r, err := tb.Foreign.Client.CoreV1().Pods(remote).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(r.UID) == snap[name].uid || r.Labels["conflict"] != "home" || r.Spec.Containers[0].Image != "registry.example/"+name+":1" {
+			t.Fatalf("remote pod %s is not the agent's copy: uid %s, labels %v, image %s", name, r.UID, r.Labels, r.Spec.Containers[0].Image)
+		}
+	}
+	if why, err := podsSquatterChanged(ctx, remote, "squat-home-uid", snap["squat-home-uid"]); why != "" || err != nil {
+		t.Fatalf("at the end: %s %v", why, err)
 	}
 }
