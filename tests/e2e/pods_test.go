@@ -339,7 +339,9 @@ func TestPodsNotOffloadedNamespaceBacksOff(t *testing.T) {
 		return p.Status.Phase == corev1.PodPending && p.Status.Reason == "OffloadingBackOff", nil
 	})
 	id := offIdentities(t)
-	l2, err := tb.Foreign.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: "virtualkubelet.liqo.io/origin=" + id.homeID})
+	// Every foreign pod, labelled or not: none for the stray pod, and no remote namespace
+	// for the namespace that is not offloaded.
+	l2, err := tb.Foreign.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,6 +349,16 @@ func TestPodsNotOffloadedNamespaceBacksOff(t *testing.T) {
 		if p.Name == "stray" || strings.HasPrefix(p.Namespace, other) {
 			t.Fatalf("a remote pod %s/%s exists for a namespace that is not offloaded", p.Namespace, p.Name)
 		}
+	}
+	if got := offRemoteFor(t, id, other); len(got) != 0 {
+		t.Fatalf("remote namespaces %v exist for %s, which is not offloaded", got, other)
+	}
+	p, err := tb.Home.Client.CoreV1().Pods(other).Get(ctx, "stray", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Status.PodIP != "" || p.Labels["liqo.io/shadowPod"] == "true" {
+		t.Fatalf("the stray pod looks offloaded: podIP %q, labels %v", p.Status.PodIP, p.Labels)
 	}
 	// Delete it: with no kubelet, the agent finishes the deletion (grace 0).
 	if err := tb.Home.Client.CoreV1().Pods(other).Delete(ctx, "stray", metav1.DeleteOptions{}); err != nil {
@@ -542,8 +554,14 @@ func TestPodsRestartDuringRollout(t *testing.T) {
 	for done, _ := l.Exited(); !done; done, _ = l.Exited() {
 		time.Sleep(50 * time.Millisecond)
 	}
-	r, _ := podsList(ctx, tb.Foreign, remote, "app=roll")
+	r, err := podsList(ctx, tb.Foreign, remote, "app=roll")
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("killed with %d of 50 remote pods created", len(r))
+	if len(r) >= 50 {
+		t.Fatalf("the rollout had finished before the kill (%d remote pods): the restart was not in the middle of it", len(r))
+	}
 	// The lock Lease of the killed agent must expire before the new one starts.
 	l2 := offStartAgent(t, "--offload", ns)
 	podsWaitConverged(t, l2, ns, remote, "app=roll", 50, "after the restart")
