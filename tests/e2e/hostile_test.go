@@ -181,6 +181,7 @@ func hostileHold(t *testing.T, l *Liqolet, d time.Duration, what string, cond fu
 	t.Helper()
 	seen := map[string]bool{}
 	var all []string
+	checks, failedChecks := 0, 0
 	start := time.Now()
 	for time.Since(start) < d {
 		if done, err := l.Exited(); done {
@@ -190,7 +191,9 @@ func hostileHold(t *testing.T, l *Liqolet, d time.Duration, what string, cond fu
 		var bad complaints
 		err := cond(ctx, &bad)
 		cancel()
+		checks++
 		if err != nil {
+			failedChecks++
 			t.Logf("%s: transient: %v", what, err)
 		}
 		for _, b := range bad {
@@ -203,6 +206,10 @@ func hostileHold(t *testing.T, l *Liqolet, d time.Duration, what string, cond fu
 	}
 	for _, b := range all {
 		t.Errorf("%s: %s", what, b)
+	}
+	// A hold whose checks mostly could not run has not shown anything.
+	if failedChecks*2 > checks {
+		t.Errorf("%s: only %d of %d checks over %v could read the clusters", what, checks-failedChecks, checks, d)
 	}
 }
 
