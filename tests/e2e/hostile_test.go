@@ -495,6 +495,22 @@ func TestHostileForeignEvent(t *testing.T) {
 		if _, err := tb.Foreign.Client.CoreV1().Events(h.remote).Update(ctx, fc, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		// The control: (d), changed right after (c) on the same watch and not edited at
+		// home, does take the change, so the agent has seen (c)'s change too.
+		if gotD {
+			fd, err := tb.Foreign.Client.CoreV1().Events(h.remote).Get(ctx, "hostile-d-"+tag, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fd.Message, fd.Count, fd.LastTimestamp = "foreign-d2 "+tag, 2, metav1.Now()
+			if _, err := tb.Foreign.Client.CoreV1().Events(h.remote).Update(ctx, fd, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			Eventually(t, podsTimeout, "(e) the change of the foreign Event (d) reflected as "+nameD, func(ctx context.Context) (bool, error) {
+				e, err := tb.Home.Client.CoreV1().Events(h.ns).Get(ctx, nameD, metav1.GetOptions{})
+				return err == nil && e.Message == prefix+"foreign-d2 "+tag, err
+			})
+		}
 		hostileHold(t, h.l, 8*time.Second, "(e) after the foreign Event changed", func(ctx context.Context, bad *complaints) error {
 			e, err := tb.Home.Client.CoreV1().Events(h.ns).Get(ctx, nameC, metav1.GetOptions{})
 			if err != nil {
