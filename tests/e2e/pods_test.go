@@ -140,6 +140,9 @@ func podsInSync(ctx context.Context, ns, remote, sel string, n int, reflectIPs b
 		if !reflectIPs && (h.Status.PodIP != "" || len(h.Status.PodIPs) != 0) {
 			return fmt.Sprintf("home %s shows pod IP %q with reflectIPs=false", h.Name, h.Status.PodIP), nil
 		}
+		if !reflectIPs && r.Status.PodIP == "" { // else there was nothing to hide
+			return fmt.Sprintf("remote %s has no pod IP yet", r.Name), nil
+		}
 	}
 	return "", nil
 }
