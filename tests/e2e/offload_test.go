@@ -159,6 +159,19 @@ func offForeignCleanup(t *testing.T, id offIdentity, token string) {
 	})
 }
 
+// offSetup is the start of an offloading test: the cluster identities, a dynamic client
+// of home, no virtual node left from before (and none after the test), and a random
+// token for the test's namespace names whose foreign namespaces are removed at the end.
+func offSetup(t *testing.T) (offIdentity, dynamic.Interface, string) {
+	t.Helper()
+	id, d := offIdentities(t), offDyn(t)
+	deleteVirtualNode(t, true)
+	t.Cleanup(func() { deleteVirtualNode(t, false) })
+	r := offRand(5)
+	offForeignCleanup(t, id, r)
+	return id, d, r
+}
+
 func offStartAgent(t *testing.T, extra ...string) *Liqolet {
 	t.Helper()
 	args := append([]string{"run",
@@ -367,12 +380,7 @@ func offWaitLabel(t *testing.T, ns string, want bool) {
 // strategies' namespace label, the clusterSelector both ways, an EnforceSameName
 // conflict and an over-long DefaultName in status, then the end of offloading.
 func TestOffloadResource(t *testing.T) {
-	id := offIdentities(t)
-	d := offDyn(t)
-	deleteVirtualNode(t, true)
-	t.Cleanup(func() { deleteVirtualNode(t, false) })
-	r := offRand(5)
-	offForeignCleanup(t, id, r)
+	id, d, r := offSetup(t)
 	dn, es, sn := "o-dn-"+r, "o-es-"+r, "o-sn-"+r
 	selYes, selNo := "o-sy-"+r, "o-sx-"+r
 	conflict := "o-cf-" + r
@@ -505,11 +513,7 @@ func TestOffloadResource(t *testing.T) {
 // NS=REMOTE (SelectedName), --offload-mapping EnforceSameName; a restart with another
 // mapping moves the remote namespace, and a restart without the flag ends offloading.
 func TestOffloadFlag(t *testing.T) {
-	id := offIdentities(t)
-	deleteVirtualNode(t, true)
-	t.Cleanup(func() { deleteVirtualNode(t, false) })
-	r := offRand(5)
-	offForeignCleanup(t, id, r)
+	id, _, r := offSetup(t)
 	a, b := "o-fa-"+r, "o-fb-"+r
 	offNamespace(t, tb.Home, a)
 	offNamespace(t, tb.Home, b)
@@ -603,12 +607,7 @@ func offOtherKeyIs(ctx context.Context, d dynamic.Interface, ns string, want []i
 // its owner): this agent creates its own and the phase is Ready. The other agent's key
 // is never changed by this one.
 func TestOffloadSomeFailed(t *testing.T) {
-	id := offIdentities(t)
-	d := offDyn(t)
-	deleteVirtualNode(t, true)
-	t.Cleanup(func() { deleteVirtualNode(t, false) })
-	r := offRand(5)
-	offForeignCleanup(t, id, r)
+	id, d, r := offSetup(t)
 	ns := "o-sf-" + r
 	offNamespace(t, tb.Home, ns)
 	offNamespace(t, tb.Foreign, ns) // not ours: in the way of EnforceSameName

@@ -727,9 +727,7 @@ func TestVirtualNodeSIGTERM(t *testing.T) {
 // anything starts: exit status 2 and a message naming the flag, the value and the rule,
 // and no Node.
 func TestVirtualNodeExtraLabels(t *testing.T) {
-	id := offIdentities(t)
-	deleteVirtualNode(t, true)
-	t.Cleanup(func() { deleteVirtualNode(t, false) })
+	id, d, r := offSetup(t)
 	base := []string{"run",
 		"--home-kubeconfig", tb.Home.LiqoletCertKubeconfig,
 		"--foreign-kubeconfig", tb.Foreign.LiqoletTokenKubeconfig,
@@ -787,11 +785,8 @@ func TestVirtualNodeExtraLabels(t *testing.T) {
 	for _, k := range []string{"note", "example.com/owner"} {
 		args = append(args, "--node-annotation", k+"="+wantAnn[k])
 	}
-	r := offRand(5)
-	offForeignCleanup(t, id, r)
 	ns := "o-nl-" + r
 	offNamespace(t, tb.Home, ns)
-	d := offDyn(t)
 	offCreateNSOF(t, d, ns, map[string]interface{}{
 		"clusterSelector": map[string]interface{}{"nodeSelectorTerms": []interface{}{
 			map[string]interface{}{"matchExpressions": []interface{}{
