@@ -87,10 +87,11 @@ func podsList(ctx context.Context, c *Cluster, ns, sel string) ([]corev1.Pod, er
 	return l.Items, nil
 }
 
-// podsInSync checks every home pod of sel runs remotely with the status reflected, and
-// each remote pod is the one the forge makes for that home pod (podsRemoteMismatch):
-// ownership labels and home-pod-uid of this pair, the spec rules, hostIP = the virtual
-// node's InternalIP. Other tests call it too: keep its signature.
+// podsInSync checks every home pod of sel runs remotely with the status reflected (phase,
+// Ready, pod IPs, no liqo.io/remote-unavailable label) and each remote pod is the one the
+// forge makes for that home pod (podsRemoteMismatch): ownership labels and home-pod-uid
+// of this pair, the spec rules, hostIP = the virtual node's InternalIP. Other tests call
+// it too: keep its signature.
 func podsInSync(ctx context.Context, ns, remote, sel string, n int, reflectIPs bool) (string, error) {
 	homeID, foreignID, err := clusterIDs(ctx)
 	if err != nil {
@@ -130,6 +131,10 @@ func podsInSync(ctx context.Context, ns, remote, sel string, n int, reflectIPs b
 			return "home " + h.Name + " has no liqo.io/shadowPod label", nil
 		case h.Status.HostIP != nodeIP:
 			return fmt.Sprintf("home %s hostIP %q, want the virtual node's InternalIP %q", h.Name, h.Status.HostIP, nodeIP), nil
+		case podReady(&h) != podReady(&r):
+			return fmt.Sprintf("home %s Ready %v, remote Ready %v", h.Name, podReady(&h), podReady(&r)), nil
+		case h.Labels["liqo.io/remote-unavailable"] != "":
+			return fmt.Sprintf("home %s is labelled liqo.io/remote-unavailable=%s", h.Name, h.Labels["liqo.io/remote-unavailable"]), nil
 		}
 		if why := podsRemoteMismatch(&h, &r, homeID, foreignID); why != "" {
 			return why, nil
