@@ -46,7 +46,7 @@ func hostileStart(t *testing.T) *hostileEnv {
 	offForeignCleanup(t, h.id, h.ns)
 	offNamespace(t, tb.Home, h.ns)
 	offCreateNSOF(t, h.d, h.ns, map[string]interface{}{})
-	h.l = offStartAgent(t)
+	h.l = offStartAgent(t, "--log-level", "debug") // debug: hostileSawNamespace reads it
 	h.remote = h.id.defaultName(h.ns)
 	offWaitStatus(t, h.l, h.d, h.ns, h.id.foreignName, "Ready", offReady(h.id, h.remote))
 	offWaitRemote(t, h.l, h.id, h.remote, h.ns)
@@ -249,6 +249,17 @@ func hostileNSIntact(ctx context.Context, name string, uid types.UID, bad *compl
 	return nil
 }
 
+// hostileSawNamespace fails the test unless the agent logged (at debug level) that it saw
+// foreign namespace name with its labels and left it alone: the control that a hold
+// around it watched an agent that had the forged namespace in front of it.
+func hostileSawNamespace(t *testing.T, l *Liqolet, name string) {
+	t.Helper()
+	want := "foreign namespace " + name + " carries our labels but no home namespace asks for it; left alone"
+	if !logContains(l.LogPath, want) {
+		t.Errorf("the agent never logged %q: did it see the forged namespace at all?\n%s", want, tail(l.LogPath, 30))
+	}
+}
+
 // A foreign namespace forged to claim offloaded home namespace A (origin/destination
 // labels, liqo.io/original-name=A): A's pods keep running remotely untouched, A's remote
 // namespace and status stay as they are, and the forged namespace is not deleted (the
@@ -267,6 +278,7 @@ func TestHostileForeignNamespaceForgedOriginalName(t *testing.T) {
 		}
 		return hostileNSIntact(ctx, evil, uid, bad)
 	})
+	hostileSawNamespace(t, h.l, evil)
 	ctx := ctxFor(t, 20*time.Second)
 	if err := tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, evil, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
@@ -326,6 +338,7 @@ func TestHostileForeignNamespaceUnrelatedHome(t *testing.T) {
 		}
 		return hostileNSIntact(ctx, evil, uid, bad)
 	})
+	hostileSawNamespace(t, h.l, evil)
 	if err := tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, evil, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
