@@ -279,3 +279,46 @@ func tail(path string, lines int) string {
 }
 
 func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
+
+// ---------------------------------------------------------------- cluster facts
+
+var (
+	idsMu               sync.Mutex
+	idsHome, idsForeign string
+)
+
+// clusterIDs returns the home and foreign cluster ids as the agent derives them when
+// none is configured (DESIGN.md Decision 2): each cluster's kube-system namespace UID.
+// They never change during a run, so the first answer is kept.
+func clusterIDs(ctx context.Context) (home, foreign string, err error) {
+	idsMu.Lock()
+	defer idsMu.Unlock()
+	if idsHome != "" && idsForeign != "" {
+		return idsHome, idsForeign, nil
+	}
+	h, err := tb.Home.Client.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+	if err != nil {
+		return "", "", fmt.Errorf("home kube-system: %w", err)
+	}
+	f, err := tb.Foreign.Client.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+	if err != nil {
+		return "", "", fmt.Errorf("foreign kube-system: %w", err)
+	}
+	idsHome, idsForeign = string(h.UID), string(f.UID)
+	return idsHome, idsForeign, nil
+}
+
+// nodeInternalIP returns the InternalIP the home cluster's Node name reports, or an
+// error when the node does not exist or reports none.
+func nodeInternalIP(ctx context.Context, name string) (string, error) {
+	n, err := tb.Home.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("node %s: %w", name, err)
+	}
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP && a.Address != "" {
+			return a.Address, nil
+		}
+	}
+	return "", fmt.Errorf("node %s reports no InternalIP (addresses %v)", name, n.Status.Addresses)
+}

@@ -46,7 +46,7 @@ func hostileStart(t *testing.T) *hostileEnv {
 	offForeignCleanup(t, h.id, h.ns)
 	offNamespace(t, tb.Home, h.ns)
 	offCreateNSOF(t, h.d, h.ns, map[string]interface{}{})
-	h.l = offStartAgent(t)
+	h.l = offStartAgent(t, "--log-level", "debug") // debug: hostileSawNamespace reads it
 	h.remote = h.id.defaultName(h.ns)
 	offWaitStatus(t, h.l, h.d, h.ns, h.id.foreignName, "Ready", offReady(h.id, h.remote))
 	offWaitRemote(t, h.l, h.id, h.remote, h.ns)
@@ -181,6 +181,7 @@ func hostileHold(t *testing.T, l *Liqolet, d time.Duration, what string, cond fu
 	t.Helper()
 	seen := map[string]bool{}
 	var all []string
+	checks, failedChecks := 0, 0
 	start := time.Now()
 	for time.Since(start) < d {
 		if done, err := l.Exited(); done {
@@ -190,7 +191,9 @@ func hostileHold(t *testing.T, l *Liqolet, d time.Duration, what string, cond fu
 		var bad complaints
 		err := cond(ctx, &bad)
 		cancel()
+		checks++
 		if err != nil {
+			failedChecks++
 			t.Logf("%s: transient: %v", what, err)
 		}
 		for _, b := range bad {
@@ -203,6 +206,10 @@ func hostileHold(t *testing.T, l *Liqolet, d time.Duration, what string, cond fu
 	}
 	for _, b := range all {
 		t.Errorf("%s: %s", what, b)
+	}
+	// A hold whose checks mostly could not run has not shown anything.
+	if failedChecks*2 > checks {
+		t.Errorf("%s: only %d of %d checks over %v could read the clusters", what, checks-failedChecks, checks, d)
 	}
 }
 
@@ -242,6 +249,17 @@ func hostileNSIntact(ctx context.Context, name string, uid types.UID, bad *compl
 	return nil
 }
 
+// hostileSawNamespace fails the test unless the agent logged (at debug level) that it saw
+// foreign namespace name with its labels and left it alone: the control that a hold
+// around it watched an agent that had the forged namespace in front of it.
+func hostileSawNamespace(t *testing.T, l *Liqolet, name string) {
+	t.Helper()
+	want := "foreign namespace " + name + " carries our labels but no home namespace asks for it; left alone"
+	if !logContains(l.LogPath, want) {
+		t.Errorf("the agent never logged %q: did it see the forged namespace at all?\n%s", want, tail(l.LogPath, 30))
+	}
+}
+
 // A foreign namespace forged to claim offloaded home namespace A (origin/destination
 // labels, liqo.io/original-name=A): A's pods keep running remotely untouched, A's remote
 // namespace and status stay as they are, and the forged namespace is not deleted (the
@@ -260,6 +278,7 @@ func TestHostileForeignNamespaceForgedOriginalName(t *testing.T) {
 		}
 		return hostileNSIntact(ctx, evil, uid, bad)
 	})
+	hostileSawNamespace(t, h.l, evil)
 	ctx := ctxFor(t, 20*time.Second)
 	if err := tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, evil, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
@@ -319,6 +338,7 @@ func TestHostileForeignNamespaceUnrelatedHome(t *testing.T) {
 		}
 		return hostileNSIntact(ctx, evil, uid, bad)
 	})
+	hostileSawNamespace(t, h.l, evil)
 	if err := tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, evil, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
@@ -487,6 +507,22 @@ func TestHostileForeignEvent(t *testing.T) {
 		fc.Message, fc.Count, fc.LastTimestamp = "foreign-c2 "+tag, 2, metav1.Now()
 		if _, err := tb.Foreign.Client.CoreV1().Events(h.remote).Update(ctx, fc, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
+		}
+		// The control: (d), changed right after (c) on the same watch and not edited at
+		// home, does take the change, so the agent has seen (c)'s change too.
+		if gotD {
+			fd, err := tb.Foreign.Client.CoreV1().Events(h.remote).Get(ctx, "hostile-d-"+tag, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fd.Message, fd.Count, fd.LastTimestamp = "foreign-d2 "+tag, 2, metav1.Now()
+			if _, err := tb.Foreign.Client.CoreV1().Events(h.remote).Update(ctx, fd, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			Eventually(t, podsTimeout, "(e) the change of the foreign Event (d) reflected as "+nameD, func(ctx context.Context) (bool, error) {
+				e, err := tb.Home.Client.CoreV1().Events(h.ns).Get(ctx, nameD, metav1.GetOptions{})
+				return err == nil && e.Message == prefix+"foreign-d2 "+tag, err
+			})
 		}
 		hostileHold(t, h.l, 8*time.Second, "(e) after the foreign Event changed", func(ctx context.Context, bad *complaints) error {
 			e, err := tb.Home.Client.CoreV1().Events(h.ns).Get(ctx, nameC, metav1.GetOptions{})

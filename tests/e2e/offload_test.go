@@ -11,8 +11,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/rand"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +159,19 @@ func offForeignCleanup(t *testing.T, id offIdentity, token string) {
 	})
 }
 
+// offSetup is the start of an offloading test: the cluster identities, a dynamic client
+// of home, no virtual node left from before (and none after the test), and a random
+// token for the test's namespace names whose foreign namespaces are removed at the end.
+func offSetup(t *testing.T) (offIdentity, dynamic.Interface, string) {
+	t.Helper()
+	id, d := offIdentities(t), offDyn(t)
+	deleteVirtualNode(t, true)
+	t.Cleanup(func() { deleteVirtualNode(t, false) })
+	r := offRand(5)
+	offForeignCleanup(t, id, r)
+	return id, d, r
+}
+
 func offStartAgent(t *testing.T, extra ...string) *Liqolet {
 	t.Helper()
 	args := append([]string{"run",
@@ -216,9 +231,15 @@ func (s offStatus) String() string {
 // offWaitStatus polls until check(status) returns "" (its last complaint is reported).
 func offWaitStatus(t *testing.T, l *Liqolet, d dynamic.Interface, ns, key, what string, check func(s offStatus) string) offStatus {
 	t.Helper()
+	return offWaitStatusFor(t, offTimeout, l, d, ns, key, what, check)
+}
+
+// offWaitStatusFor is offWaitStatus with another timeout.
+func offWaitStatusFor(t *testing.T, timeout time.Duration, l *Liqolet, d dynamic.Interface, ns, key, what string, check func(s offStatus) string) offStatus {
+	t.Helper()
 	var last offStatus
 	var why string
-	deadline := time.Now().Add(offTimeout)
+	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if done, err := l.Exited(); done {
 			t.Fatalf("liqolet exited (%v) while waiting for %s", err, what)
@@ -236,7 +257,7 @@ func offWaitStatus(t *testing.T, l *Liqolet, d dynamic.Interface, ns, key, what 
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	t.Fatalf("%s: not reached within %s: %s\nlast NamespaceOffloading of %s: %v", what, offTimeout, why, ns, last)
+	t.Fatalf("%s: not reached within %s: %s\nlast NamespaceOffloading of %s: %v", what, timeout, why, ns, last)
 	return last
 }
 
@@ -359,12 +380,7 @@ func offWaitLabel(t *testing.T, ns string, want bool) {
 // strategies' namespace label, the clusterSelector both ways, an EnforceSameName
 // conflict and an over-long DefaultName in status, then the end of offloading.
 func TestOffloadResource(t *testing.T) {
-	id := offIdentities(t)
-	d := offDyn(t)
-	deleteVirtualNode(t, true)
-	t.Cleanup(func() { deleteVirtualNode(t, false) })
-	r := offRand(5)
-	offForeignCleanup(t, id, r)
+	id, d, r := offSetup(t)
 	dn, es, sn := "o-dn-"+r, "o-es-"+r, "o-sn-"+r
 	selYes, selNo := "o-sy-"+r, "o-sx-"+r
 	conflict := "o-cf-" + r
@@ -374,6 +390,24 @@ func TestOffloadResource(t *testing.T) {
 	}
 	// A namespace of the same name that is not ours: the agent must leave it alone.
 	offNamespace(t, tb.Foreign, conflict)
+	squat, err := tb.Foreign.Client.CoreV1().Namespaces().Get(ctxFor(t, 10*time.Second), conflict, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// untouched fails the test if the foreign namespace conflict is no longer the one
+	// the test created, unchanged.
+	untouched := func(t *testing.T) {
+		t.Helper()
+		n, err := tb.Foreign.Client.CoreV1().Namespaces().Get(ctxFor(t, 10*time.Second), conflict, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("the foreign namespace %s that is not ours: %v", conflict, err)
+		}
+		if n.UID != squat.UID || n.DeletionTimestamp != nil || !reflect.DeepEqual(n.Labels, squat.Labels) ||
+			!reflect.DeepEqual(n.Annotations, squat.Annotations) {
+			t.Fatalf("the agent took over, changed or deleted foreign namespace %s: uid %s -> %s, labels %v -> %v, annotations %v -> %v, deleting %v",
+				conflict, squat.UID, n.UID, squat.Labels, n.Labels, squat.Annotations, n.Annotations, n.DeletionTimestamp != nil)
+		}
+	}
 
 	offCreateNSOF(t, d, dn, map[string]interface{}{})
 	offCreateNSOF(t, d, es, map[string]interface{}{"namespaceMappingStrategy": "EnforceSameName"})
@@ -434,15 +468,7 @@ func TestOffloadResource(t *testing.T) {
 	})
 	t.Run("EnforceSameNameConflict", func(t *testing.T) {
 		offWaitStatus(t, l, d, conflict, id.foreignName, "CreationLoopBackOff", offFailed("already exists"))
-		ctx := ctxFor(t, 10*time.Second)
-		n, err := tb.Foreign.Client.CoreV1().Namespaces().Get(ctx, conflict, metav1.GetOptions{})
-		if err != nil {
-			t.Fatalf("the foreign namespace %s that is not ours: %v", conflict, err)
-		}
-		if n.Labels[offOrigin] != "" || n.Annotations[offOriginalName] != "" || n.DeletionTimestamp != nil {
-			t.Fatalf("the agent took over or deleted foreign namespace %s: labels %v annotations %v deleting %v",
-				conflict, n.Labels, n.Annotations, n.DeletionTimestamp != nil)
-		}
+		untouched(t)
 	})
 	t.Run("NameTooLong", func(t *testing.T) {
 		full := id.defaultName(long)
@@ -479,10 +505,7 @@ func TestOffloadResource(t *testing.T) {
 			}
 			return ""
 		})
-		ctx = ctxFor(t, 10*time.Second)
-		if _, err := tb.Foreign.Client.CoreV1().Namespaces().Get(ctx, conflict, metav1.GetOptions{}); err != nil {
-			t.Fatalf("foreign namespace %s that is not ours: %v", conflict, err)
-		}
+		untouched(t)
 	})
 }
 
@@ -490,11 +513,7 @@ func TestOffloadResource(t *testing.T) {
 // NS=REMOTE (SelectedName), --offload-mapping EnforceSameName; a restart with another
 // mapping moves the remote namespace, and a restart without the flag ends offloading.
 func TestOffloadFlag(t *testing.T) {
-	id := offIdentities(t)
-	deleteVirtualNode(t, true)
-	t.Cleanup(func() { deleteVirtualNode(t, false) })
-	r := offRand(5)
-	offForeignCleanup(t, id, r)
+	id, _, r := offSetup(t)
 	a, b := "o-fa-"+r, "o-fb-"+r
 	offNamespace(t, tb.Home, a)
 	offNamespace(t, tb.Home, b)
@@ -526,4 +545,138 @@ func TestOffloadFlag(t *testing.T) {
 	if got := offRemoteFor(t, id, a); len(got) != 0 {
 		t.Fatalf("remote namespaces %v left for %s after offloading ended", got, a)
 	}
+}
+
+// offOtherKey is the status key of another agent (another foreign cluster) in the
+// SomeFailed test: what that agent would merge-patch (DESIGN.md Decision 1).
+const offOtherKey = "e2e-other-cluster"
+
+// offOtherConds is that agent's conditions: selected, and Ready (ready) or
+// CreationLoopBackOff.
+func offOtherConds(ready bool) []interface{} {
+	st, reason := "True", "NamespaceCreated"
+	if !ready {
+		st, reason = "False", "CreationLoopBackOff"
+	}
+	return []interface{}{
+		map[string]interface{}{"type": "OffloadingRequired", "status": "True", "reason": "ClusterSelected",
+			"message": "written by the test as another agent", "lastTransitionTime": "2026-01-02T03:04:05Z"},
+		map[string]interface{}{"type": "Ready", "status": st, "reason": reason,
+			"message": "written by the test as another agent", "lastTransitionTime": "2026-01-02T03:04:05Z"},
+	}
+}
+
+// offPatchOtherKey merge-patches the other agent's key into the status of ns's
+// NamespaceOffloading (conds nil removes the key), as that agent would.
+func offPatchOtherKey(t *testing.T, d dynamic.Interface, ns string, conds []interface{}) {
+	t.Helper()
+	var v interface{}
+	if conds != nil {
+		v = conds
+	}
+	body, err := json.Marshal(map[string]interface{}{"status": map[string]interface{}{
+		"remoteNamespacesConditions": map[string]interface{}{offOtherKey: v}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Resource(nsofGVR).Namespace(ns).Patch(ctxFor(t, 10*time.Second), "offloading", types.MergePatchType, body,
+		metav1.PatchOptions{}, "status")
+	if err != nil {
+		t.Fatalf("patch the other agent's key into the status of %s: %v", ns, err)
+	}
+}
+
+// offOtherKeyIs checks that the other agent's key still holds exactly what the test
+// wrote (the agent patches only its own key).
+func offOtherKeyIs(ctx context.Context, d dynamic.Interface, ns string, want []interface{}) (string, error) {
+	u, err := d.Resource(nsofGVR).Namespace(ns).Get(ctx, "offloading", metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	got, _, _ := unstructured.NestedSlice(u.Object, "status", "remoteNamespacesConditions", offOtherKey)
+	if !reflect.DeepEqual(got, want) {
+		return fmt.Sprintf("the other agent's key %s = %v, want %v", offOtherKey, got, want), nil
+	}
+	return "", nil
+}
+
+// The offloading phase is computed from every agent's key (DESIGN.md Decision 1, Liqo
+// v0.8 §3.1): this agent fails (EnforceSameName, and the foreign namespace of that name
+// is not ours) while another agent's key says Ready: SomeFailed. The other key failing
+// too: AllFailed; Ready again: SomeFailed. The foreign namespace in the way deleted (by
+// its owner): this agent creates its own and the phase is Ready. The other agent's key
+// is never changed by this one.
+func TestOffloadSomeFailed(t *testing.T) {
+	id, d, r := offSetup(t)
+	ns := "o-sf-" + r
+	offNamespace(t, tb.Home, ns)
+	offNamespace(t, tb.Foreign, ns) // not ours: in the way of EnforceSameName
+	ctx := ctxFor(t, 5*time.Minute)
+	squat, err := tb.Foreign.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offCreateNSOF(t, d, ns, map[string]interface{}{"namespaceMappingStrategy": "EnforceSameName"})
+	offPatchOtherKey(t, d, ns, offOtherConds(true))
+
+	phaseIs := func(want string) func(s offStatus) string {
+		return func(s offStatus) string {
+			if s.phase != want {
+				return "phase " + s.phase
+			}
+			c := s.cond("Ready")
+			if want == "Ready" {
+				if c == nil || c["status"] != "True" {
+					return fmt.Sprintf("this agent's Ready condition %v", c)
+				}
+			} else if c == nil || c["status"] != "False" || c["reason"] != "CreationLoopBackOff" ||
+				!strings.Contains(fmt.Sprint(c["message"]), "already exists") {
+				return fmt.Sprintf("this agent's Ready condition %v, want CreationLoopBackOff (already exists)", c)
+			}
+			return ""
+		}
+	}
+	otherIs := func(want []interface{}) {
+		t.Helper()
+		if why, err := offOtherKeyIs(ctx, d, ns, want); err != nil || why != "" {
+			t.Fatalf("%s %v", why, err)
+		}
+	}
+
+	l := offStartAgent(t)
+	offWaitStatus(t, l, d, ns, id.foreignName, "SomeFailed (this agent failed, the other Ready)", phaseIs("SomeFailed"))
+	otherIs(offOtherConds(true))
+
+	offPatchOtherKey(t, d, ns, offOtherConds(false))
+	offWaitStatus(t, l, d, ns, id.foreignName, "AllFailed (the other agent failed too)", phaseIs("AllFailed"))
+	otherIs(offOtherConds(false))
+
+	offPatchOtherKey(t, d, ns, offOtherConds(true))
+	offWaitStatus(t, l, d, ns, id.foreignName, "SomeFailed again (the other agent Ready again)", phaseIs("SomeFailed"))
+	otherIs(offOtherConds(true))
+
+	// The foreign namespace in the way was never touched.
+	n, err := tb.Foreign.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the foreign namespace %s that is not ours: %v", ns, err)
+	}
+	if n.UID != squat.UID || n.DeletionTimestamp != nil || n.Labels[offOrigin] != "" || n.Annotations[offOriginalName] != "" {
+		t.Fatalf("the agent changed foreign namespace %s that is not ours: uid %s -> %s, deleting %v, labels %v, annotations %v",
+			ns, squat.UID, n.UID, n.DeletionTimestamp != nil, n.Labels, n.Annotations)
+	}
+
+	// Its owner deletes it: this agent's retry (backoff up to 60 s, RETRY_MAX_MS in
+	// src/reflect/offload.c) then creates ours, after the foreign namespace controller
+	// has finished deleting that one.
+	if err := tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	offWaitStatusFor(t, 2*time.Minute, l, d, ns, id.foreignName, "Ready (both agents ready)", func(s offStatus) string {
+		if why := phaseIs("Ready")(s); why != "" {
+			return why
+		}
+		return offReady(id, ns)(s)
+	})
+	offWaitRemote(t, l, id, ns, ns)
+	otherIs(offOtherConds(true))
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -467,8 +468,9 @@ func TestVirtualNodeReady(t *testing.T) {
 	t.Logf("capacity %s, allocatable %s", vnFmtResources(n.Status.Capacity), vnFmtResources(n.Status.Allocatable))
 }
 
-// TestVirtualNodeLease: Lease kube-node-lease/liqo-foreign, 40 s, held by the node,
-// renewed (renewTime increases between two readings more than 10 s apart).
+// TestVirtualNodeLease: Lease kube-node-lease/liqo-foreign, 40 s, held by the node, owned
+// by the Node (one ownerReference: kind Node, its name and uid), renewed (renewTime
+// increases between two readings more than 10 s apart).
 func TestVirtualNodeLease(t *testing.T) {
 	l := startVirtualNodeAgent(t)
 	n := waitVirtualNode(t, l, vnodeAppear, "node "+vnodeName+" Ready in home", vnExistsAndReady)
@@ -512,14 +514,16 @@ func TestVirtualNodeLease(t *testing.T) {
 	if d := lease.Spec.LeaseDurationSeconds; d == nil || *d != 40 {
 		t.Errorf("lease leaseDurationSeconds wrong, want 40: %s", describe(lease))
 	}
-	owned := false
+	// As a kubelet's (and Liqo's virtual kubelet's) node Lease: owned by its Node, so the
+	// garbage collector removes it with the node.
+	owners := 0
 	for _, o := range lease.OwnerReferences {
-		if o.Kind == "Node" && o.Name == vnodeName && o.UID == n.UID {
-			owned = true
+		if o.APIVersion == "v1" && o.Kind == "Node" && o.Name == vnodeName && o.UID == n.UID {
+			owners++
 		}
 	}
-	if !owned { // Liqo sets it; not part of this test's contract, so only noted
-		t.Logf("note: the lease has no owner reference to Node %s (uid %s): %s", vnodeName, n.UID, describe(lease))
+	if owners != 1 || len(lease.OwnerReferences) != 1 {
+		t.Errorf("lease owner references wrong, want exactly one to v1 Node %s uid %s: %s", vnodeName, n.UID, describe(lease))
 	}
 
 	first := lease.Spec.RenewTime.Time
@@ -639,7 +643,8 @@ func vnRestartForeign(t *testing.T) {
 	}
 }
 
-// TestVirtualNodeRecreated: deleting the Node makes the agent create it again.
+// TestVirtualNodeRecreated: deleting the Node makes the agent create it again, and its
+// Lease then names the new Node as its owner.
 func TestVirtualNodeRecreated(t *testing.T) {
 	l := startVirtualNodeAgent(t)
 	n := waitVirtualNode(t, l, vnodeAppear, "node "+vnodeName+" Ready in home", vnExistsAndReady)
@@ -658,6 +663,24 @@ func TestVirtualNodeRecreated(t *testing.T) {
 		return vnExistsAndReady(n)
 	})
 	t.Logf("re-created after %v: uid %s -> %s", time.Since(deleted).Round(100*time.Millisecond), oldUID, n.UID)
+	// The node Lease follows the new Node: owned by its uid (an owner reference to the
+	// deleted node would let the garbage collector remove the Lease for good). Within
+	// two renewals (10 s each) plus the collector's reaction.
+	var owners []metav1.OwnerReference
+	Eventually(t, 45*time.Second, "lease "+vnodeLeaseNS+"/"+vnodeName+" owned by the new node (uid "+string(n.UID)+")", func(ctx context.Context) (bool, error) {
+		ls, err := tb.Home.Client.CoordinationV1().Leases(vnodeLeaseNS).Get(ctx, vnodeName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			owners = nil
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		owners = ls.OwnerReferences
+		return len(owners) == 1 && owners[0].Kind == "Node" && owners[0].Name == vnodeName && owners[0].UID == n.UID &&
+			ls.Spec.RenewTime != nil && time.Since(ls.Spec.RenewTime.Time) < 40*time.Second, nil
+	})
+	t.Logf("lease owner references after the re-creation: %v", owners)
 }
 
 // TestVirtualNodeSIGTERM: SIGTERM ends the agent with status 0 and leaves the Node.
@@ -695,4 +718,103 @@ func TestVirtualNodeSIGTERM(t *testing.T) {
 	if after.DeletionTimestamp != nil {
 		t.Errorf("node %s is being deleted after SIGTERM (deletionTimestamp %s)", vnodeName, after.DeletionTimestamp)
 	}
+}
+
+// TestVirtualNodeExtraLabels: `--node-label` and `--node-annotation` (repeated, an empty
+// label value, an annotation value with spaces and '#') are on the Node with exactly the
+// given values, next to Liqo's fixed labels; a NamespaceOffloading whose clusterSelector
+// names only the extra label selects this cluster. Bad values are refused before
+// anything starts: exit status 2 and a message naming the flag, the value and the rule,
+// and no Node.
+func TestVirtualNodeExtraLabels(t *testing.T) {
+	id, d, r := offSetup(t)
+	base := []string{"run",
+		"--home-kubeconfig", tb.Home.LiqoletCertKubeconfig,
+		"--foreign-kubeconfig", tb.Foreign.LiqoletTokenKubeconfig,
+		"--node-name", vnodeName}
+
+	t.Run("BadValues", func(t *testing.T) {
+		bin := BuildLiqolet(t)
+		for _, c := range []struct{ flag, value, want string }{
+			{"--node-label", "novalue", "liqolet run: --node-label: 'novalue' is not KEY=VALUE"},
+			{"--node-label", "site=bad value!", "liqolet run: --node-label: 'site=bad value!' has an invalid value (a label value: A-Z, a-z, 0-9, '-', '_', '.', alphanumeric at both ends, at most 63)"},
+			{"--node-label", "-site=x", "liqolet run: --node-label: '-site=x' has an invalid key (a qualified name: [prefix/]name"},
+			{"--node-label", "zone=" + strings.Repeat("z", 64), "has an invalid value (a label value"},
+			{"--node-annotation", "/x=1", "liqolet run: --node-annotation: '/x=1' has an invalid key (a qualified name: [prefix/]name"},
+			{"--node-annotation", "note", "liqolet run: --node-annotation: 'note' is not KEY=VALUE"},
+		} {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			cmd := exec.CommandContext(ctx, bin, append(append([]string{}, base...), c.flag, c.value)...)
+			cmd.Env = os.Environ()
+			for k, v := range tb.Env {
+				cmd.Env = append(cmd.Env, k+"="+v)
+			}
+			out, err := cmd.CombinedOutput()
+			cancel()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Errorf("%s %q: exit %v, want status 2; output:\n%s", c.flag, c.value, err, out)
+				continue
+			}
+			if !strings.Contains(string(out), c.want) {
+				t.Errorf("%s %q: output does not say %q:\n%s", c.flag, c.value, c.want, out)
+			}
+			if strings.Contains(string(out), "effective configuration") {
+				t.Errorf("%s %q: the agent got as far as its effective configuration:\n%s", c.flag, c.value, out)
+			}
+		}
+		_, err := tb.Home.Client.CoreV1().Nodes().Get(ctxFor(t, 10*time.Second), vnodeName, metav1.GetOptions{})
+		if !apierrors.IsNotFound(err) {
+			t.Fatalf("node %s after refused starts: %v, want NotFound", vnodeName, err)
+		}
+	})
+
+	wantLabels := map[string]string{
+		"topology.kubernetes.io/zone": "edge-1",
+		"site":                        "warehouse",
+		"example.com/empty":           "",
+	}
+	wantAnn := map[string]string{
+		"note":              "kept as written, # included",
+		"example.com/owner": "ops team <ops@example.com>",
+	}
+	args := append([]string{}, base...)
+	for _, k := range []string{"topology.kubernetes.io/zone", "site", "example.com/empty"} {
+		args = append(args, "--node-label", k+"="+wantLabels[k])
+	}
+	for _, k := range []string{"note", "example.com/owner"} {
+		args = append(args, "--node-annotation", k+"="+wantAnn[k])
+	}
+	ns := "o-nl-" + r
+	offNamespace(t, tb.Home, ns)
+	offCreateNSOF(t, d, ns, map[string]interface{}{
+		"clusterSelector": map[string]interface{}{"nodeSelectorTerms": []interface{}{
+			map[string]interface{}{"matchExpressions": []interface{}{
+				map[string]interface{}{"key": "site", "operator": "In", "values": []interface{}{"warehouse"}},
+			}}}}})
+	l := StartLiqolet(t, args...)
+	n := waitVirtualNode(t, l, vnodeAppear, "node "+vnodeName+" Ready with the extra labels", vnExistsAndReady)
+	var bad []string
+	for k, v := range wantLabels {
+		if got, ok := n.Labels[k]; !ok || got != v {
+			bad = append(bad, fmt.Sprintf("label %s = %q (present %v), want %q", k, got, ok, v))
+		}
+	}
+	for k, v := range wantAnn {
+		if got, ok := n.Annotations[k]; !ok || got != v {
+			bad = append(bad, fmt.Sprintf("annotation %s = %q (present %v), want %q", k, got, ok, v))
+		}
+	}
+	for k, v := range map[string]string{"liqo.io/type": "virtual-node", "liqo.io/remote-cluster-id": id.foreignID,
+		"kubernetes.io/hostname": vnodeName} {
+		if n.Labels[k] != v {
+			bad = append(bad, fmt.Sprintf("fixed label %s = %q, want %q", k, n.Labels[k], v))
+		}
+	}
+	if len(bad) > 0 {
+		t.Fatalf("node %s:\n  - %s\nannotations %v\nnode state:\n%s", vnodeName, strings.Join(bad, "\n  - "), n.Annotations, vnDescribeNode(n))
+	}
+	// The extra label is what the clusterSelector matches.
+	offWaitStatus(t, l, d, ns, id.foreignName, "Ready through the extra label", offReady(id, id.defaultName(ns)))
+	offWaitRemote(t, l, id, id.defaultName(ns), ns)
 }
