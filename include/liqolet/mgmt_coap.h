@@ -35,6 +35,10 @@
 #include "liqolet/loop.h"
 #include "liqolet/mgmt_render.h"
 
+/* Warnings a minute that peers of the management endpoint can cause (failed DTLS
+ * handshakes, unknown identities); the rest are counted, not logged. */
+#define LQ_MGMT_WARN_BURST 5u
+
 /* CoAP sessions libcoap keeps for idle clients (older ones are dropped). */
 #ifndef LQ_MGMT_MAX_SESSIONS
 #define LQ_MGMT_MAX_SESSIONS 4

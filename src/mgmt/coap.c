@@ -29,6 +29,33 @@
 
 /* --- libcoap's log ---------------------------------------------------------------------- */
 
+/* Warnings that any peer can cause (failed DTLS handshakes, unknown identities) are
+ * limited to LQ_MGMT_WARN_BURST a minute, so an unauthenticated flood cannot fill the log;
+ * what was held back is counted in the next one let through. */
+#define WARN_WINDOW_MS 60000
+static struct {
+    int64_t start;
+    unsigned shown, held;
+} warn_rl;
+
+static bool warn_allowed(void)
+{
+    int64_t now = lq_port_mono_ms();
+    if (warn_rl.shown == 0 || now - warn_rl.start >= WARN_WINDOW_MS) {
+        if (warn_rl.held > 0)
+            LQ_WARN("mgmt", "%u warnings of the management endpoint were held back in the "
+                    "last minute", warn_rl.held);
+        warn_rl.start = now;
+        warn_rl.shown = warn_rl.held = 0;
+    }
+    if (warn_rl.shown >= LQ_MGMT_WARN_BURST) {
+        warn_rl.held++;
+        return false;
+    }
+    warn_rl.shown++;
+    return true;
+}
+
 static void coap_log_cb(coap_log_t level, const char *message)
 {
     size_t n = strlen(message);
@@ -38,7 +65,7 @@ static void coap_log_cb(coap_log_t level, const char *message)
                        : level == LOG_WARNING ? LQ_LOG_INFO
                        : level <= LOG_INFO    ? LQ_LOG_DEBUG
                                               : LQ_LOG_TRACE;
-    if (l <= lq_log_level())
+    if (l <= lq_log_level() && (level > LOG_WARNING || warn_allowed()))
         lq_log(l, "coap", "%.*s", (int)(n < 400 ? n : 400), message);
 }
 
@@ -195,7 +222,8 @@ static const coap_bin_const_t *check_identity(coap_bin_const_t *identity, coap_s
     size_t want = strlen(id);
     if (want > 0 && (identity == NULL || identity->length != want ||
                      memcmp(identity->s, id, want) != 0)) {
-        LQ_WARN("mgmt", "DTLS client with an unknown PSK identity refused");
+        if (warn_allowed())
+            LQ_WARN("mgmt", "DTLS client with an unknown PSK identity refused");
         return NULL;
     }
     key.s = c->cfg_.psk;

@@ -422,6 +422,41 @@ static void test_dtls_psk(void **st)
     assert_int_equal(ans.count, 0);
     client_close();
 
+    /* A flood of failed handshakes (each makes libcoap say two lines): at most
+     * LQ_MGMT_WARN_BURST of them reach the log (stderr, caught in a file to count). */
+    char logp[] = "/tmp/lq-mgmt-log-XXXXXX";
+    int lfd = mkstemp(logp);
+    assert_true(lfd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_true(dup2(lfd, 2) >= 0);
+    for (int i = 0; i < 3 * (int)LQ_MGMT_WARN_BURST; i++) {
+        client_open("wrong-horse-battery", "liqoletctl");
+        memset(&ans, 0, sizeof ans);
+        send_get("health", NULL, false, -1);
+        for (int k = 0; k < 60 && ans.count == 0 && !ans.nack; k++) {
+            (void)lq_loop_run_once(&loop, 5);
+            (void)coap_io_process(cctx, COAP_IO_NO_WAIT);
+        }
+        assert_int_equal(ans.count, 0);
+        client_close();
+    }
+    fflush(stderr);
+    assert_true(dup2(saved, 2) >= 0);
+    close(saved);
+    static char logbuf[65536];
+    ssize_t ln = pread(lfd, logbuf, sizeof logbuf - 1, 0);
+    close(lfd);
+    unlink(logp);
+    assert_true(ln >= 0);
+    logbuf[ln] = '\0';
+    unsigned warned = 0;
+    for (const char *q = logbuf; (q = strstr(q, " coap: ")) != NULL; q++)
+        warned++;
+    assert_true(warned >= 1);
+    assert_true(warned <= LQ_MGMT_WARN_BURST);
+
     lq_mgmt_close(&mgmt);
     (void)lq_loop_run_once(&loop, 0);
     unlink(path);
