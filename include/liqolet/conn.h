@@ -119,6 +119,7 @@ typedef struct lq_conn_stats {
     uint64_t chunks_out;  /* chunks of streamed request bodies sent (last chunks too) */
     uint64_t early_responses; /* final responses that cut a streamed body short */
     uint64_t trailing_garbage; /* responses followed by bytes nobody asked for (closed) */
+    uint64_t body_stalls; /* responses that stopped arriving (lq_conn_set_body_idle) */
 } lq_conn_stats_t;
 
 struct lq_conn {
@@ -136,6 +137,7 @@ struct lq_conn {
     bool open_;          /* a connection (TCP and TLS done) exists */
     bool reused_;
     int64_t timeout_ms_;
+    int64_t body_idle_ms_;    /* lq_conn_set_body_idle; 0: none */
     lq_conn_handler_t h_;
     lq_http_resp_t resp_;
     lq_http_body_t body_;
@@ -173,6 +175,13 @@ void lq_conn_init(lq_conn_t *c, lq_loop_t *loop, const lq_conn_target_t *target)
  * on_done is not called). */
 lq_err_t lq_conn_request(lq_conn_t *c, const lq_http_req_t *req, const lq_conn_handler_t *h,
                          int64_t timeout_ms);
+
+/* Once a response head has arrived, the request fails with LQ_ETIMEDOUT ("response
+ * stalled") when no byte arrives for ms (0: never, the default): a server that trickles,
+ * a watch whose stream went silent behind a NAT that dropped the flow. Time paused by the
+ * owner (lq_conn_read_pause) does not count. Watches use a heartbeat-sized value
+ * (bookmarks); other requests their own timeout. Kept for every later request. */
+void lq_conn_set_body_idle(lq_conn_t *c, int64_t ms);
 
 /* Aborts the current request (on_done gets LQ_ECLOSED) and closes the connection; a
  * streamed body is left without its last chunk. Idempotent. */

@@ -76,6 +76,9 @@
 #define LQ_KREQ_OPTS_MAX 192u
 
 #define LQ_KREQ_DEFAULT_TIMEOUT_MS 30000
+/* A response body that stops arriving for this long fails its request (and is retried as
+ * a broken connection): a trickling or silently dropped server cannot hold a slot. */
+#define LQ_KREQ_BODY_IDLE_MS 30000
 #define LQ_KREQ_DEFAULT_ATTEMPTS 5u
 #define LQ_KREQ_DEFAULT_BACKOFF_BASE_MS 500u
 #define LQ_KREQ_DEFAULT_BACKOFF_MAX_MS 30000u

@@ -37,6 +37,13 @@
 #ifndef LQ_WATCH_PAGE
 #define LQ_WATCH_PAGE 500u /* LIST page size (limit) */
 #endif
+/* A watch stream (or LIST body) that brings no byte for this long is taken as dead and
+ * resumed from its last version: kube-apiserver sends a bookmark about every minute to a
+ * watch that asked for them, so three minutes of silence means a flow a NAT or a broken
+ * link dropped without telling either end (TCP keepalive would take hours). */
+#ifndef LQ_WATCH_IDLE_MS
+#define LQ_WATCH_IDLE_MS 180000
+#endif
 
 typedef enum lq_watch_type {
     LQ_WATCH_LISTED = 0, /* from a LIST page or the initial events of a watch-list */

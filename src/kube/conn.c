@@ -312,7 +312,11 @@ static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
         lq_loop_timer_start(c->loop_, &c->timer_, 0);
         return;
     }
-    if (c->state == LQ_CONN_SENDING && c->stream_ && c->head_sent_)
+    if (c->state == LQ_CONN_BODY) {
+        c->stats.body_stalls++;
+        set_error(c, "response stalled: nothing received for %lld ms",
+                  (long long)c->body_idle_ms_);
+    } else if (c->state == LQ_CONN_SENDING && c->stream_ && c->head_sent_)
         set_error(c, "request body stalled: nothing sent for %lld ms", (long long)c->timeout_ms_);
     else
         set_error(c, "no response within %lld ms", (long long)c->timeout_ms_);
@@ -320,6 +324,18 @@ static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
 }
 
 static void do_recv(lq_conn_t *c);
+
+/* Reading a body: bytes must keep coming (lq_conn_set_body_idle); a pause by the owner
+ * stops the clock. */
+static void arm_body_idle(lq_conn_t *c)
+{
+    if (c->state != LQ_CONN_BODY || c->body_idle_ms_ <= 0)
+        return;
+    if (c->paused_)
+        lq_loop_timer_stop(c->loop_, &c->timer_);
+    else
+        lq_loop_timer_start(c->loop_, &c->timer_, c->body_idle_ms_);
+}
 
 /* The socket failed under a streamed body. The API server may have answered and
  * closed (an early rejection): stop sending and read what it sent; do_recv turns a
@@ -515,6 +531,7 @@ static void do_recv(lq_conn_t *c)
             return;
         }
         c->rx_len_ += (size_t)n;
+        arm_body_idle(c); /* bytes came (a head completed in process arms it too) */
         process(c);
     }
 }
@@ -561,6 +578,7 @@ static void process(lq_conn_t *c)
         if (c->cut_)
             c->body_.keep_alive = false;
         c->state = LQ_CONN_BODY;
+        arm_body_idle(c);
         want_for_state(c);
         if (c->h_.on_head) {
             lq_err_t he = c->h_.on_head(c, &c->resp_, c->h_.ctx);
@@ -703,11 +721,18 @@ void lq_conn_send_resume(lq_conn_t *c)
     want_for_state(c);
 }
 
+void lq_conn_set_body_idle(lq_conn_t *c, int64_t ms)
+{
+    if (c != NULL)
+        c->body_idle_ms_ = ms > 0 ? ms : 0;
+}
+
 void lq_conn_read_pause(lq_conn_t *c, bool paused)
 {
     if (c == NULL || c->state == LQ_CONN_IDLE || c->paused_ == paused)
         return;
     c->paused_ = paused;
+    arm_body_idle(c);
     if (!paused && reading(c)) {
         /* Buffered bytes (rx_, TLS) are invisible to poll(): the loop's next iteration
          * dispatches on_io, which processes them, then reads. */

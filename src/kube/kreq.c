@@ -417,6 +417,7 @@ void lq_kreq_client_init(lq_kreq_client_t *cl, lq_loop_t *loop, const lq_conn_ta
     cl->pumping_ = cl->again_ = false;
     for (size_t i = 0; i < LQ_MAX_REQ_CONNS; i++) {
         lq_conn_init(&cl->conns[i], loop, target);
+        lq_conn_set_body_idle(&cl->conns[i], LQ_KREQ_BODY_IDLE_MS);
         memset(&cl->slots_[i], 0, offsetof(lq_kreq_slot_t, target));
         cl->slots_[i].cl = cl;
     }
@@ -714,6 +715,7 @@ void lq_kreq_stream_init(lq_kreq_stream_t *s, lq_conn_t *conn, lq_kcfg_t *kcfg)
     memset(s, 0, sizeof *s);
     s->conn_ = conn;
     s->kcfg_ = kcfg;
+    lq_conn_set_body_idle(conn, LQ_KREQ_BODY_IDLE_MS); /* a watch sets its own after */
 }
 
 lq_err_t lq_kreq_stream_send(lq_kreq_stream_t *s, const char *method, const char *path,

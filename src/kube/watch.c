@@ -26,6 +26,7 @@ void lq_watch_init(lq_watch_t *w, lq_loop_t *loop, lq_conn_t *conn, char *buf, s
         w->cfg_.backoff_max_ms = 30000;
     w->h_ = *h;
     lq_kreq_stream_init(&w->st_, conn, cfg->kcfg);
+    lq_conn_set_body_idle(conn, LQ_WATCH_IDLE_MS);
     w->wl_supported_ = cfg->watch_list;
     lq_loop_timer_init(&w->timer_, on_timer, w);
     uint64_t seed = 0;

@@ -154,6 +154,44 @@ static void test_bytes_after_body_close_the_connection(void **state)
     assert_int_equal(conn.stats.connects, 2);
 }
 
+/* A body that stops arriving fails after the idle time; time paused by the owner does
+ * not count, and each byte starts the wait again (issue 17, finding 3). */
+static void test_body_stall_deadline(void **state)
+{
+    (void)state;
+    lq_conn_set_body_idle(&conn, 5000);
+    lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
+    assert_int_equal(lq_conn_request(&conn, &get_version, &handler, 1000), LQ_OK);
+    spin(3);
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc";
+    lq_fake_sock_feed(fd, head, sizeof head - 1);
+    spin(2);
+    assert_int_equal(conn.state, LQ_CONN_BODY);
+    lq_fake_clock_advance(4000); /* past the head timeout: no longer relevant */
+    spin(2);
+    lq_fake_sock_feed(fd, "d", 1); /* one byte: the wait starts again */
+    spin(2);
+    lq_fake_clock_advance(4000);
+    spin(2);
+    assert_int_equal(rec.dones, 0);
+    lq_conn_read_pause(&conn, true);
+    lq_fake_clock_advance(60000); /* paused: the owner's time */
+    spin(2);
+    assert_int_equal(rec.dones, 0);
+    lq_conn_read_pause(&conn, false);
+    spin(2);
+    lq_fake_clock_advance(4000);
+    spin(2);
+    assert_int_equal(rec.dones, 0);
+    lq_fake_clock_advance(1500);
+    spin(2);
+    assert_int_equal(rec.dones, 1);
+    assert_int_equal(rec.err, LQ_ETIMEDOUT);
+    assert_non_null(strstr(conn.error, "response stalled: nothing received for 5000 ms"));
+    assert_int_equal(conn.stats.body_stalls, 1);
+    assert_true(lq_fake_sock_closed(fd));
+}
+
 static void test_chunked_stream_byte_at_a_time(void **state)
 {
     (void)state;
@@ -966,6 +1004,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_get_keep_alive_and_reuse, setup),
         cmocka_unit_test_setup(test_bytes_after_body_close_the_connection, setup),
+        cmocka_unit_test_setup(test_body_stall_deadline, setup),
         cmocka_unit_test_setup(test_chunked_stream_byte_at_a_time, setup),
         cmocka_unit_test_setup(test_connect_refused_names_the_server, setup),
         cmocka_unit_test_setup(test_timeout_without_response, setup),

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -84,6 +85,19 @@ static void roundtrip(int family, const char *host)
     assert_int_equal(lq_port_local_addr(fd, local, sizeof local), LQ_OK);
     assert_string_equal(local, host);
     assert_int_equal(lq_port_local_addr(fd, local, 3), LQ_ETOOBIG);
+#if defined(TCP_USER_TIMEOUT) && defined(TCP_KEEPIDLE)
+    /* dead peers are noticed within about a minute (issue 17, finding 3) */
+    int v = 0;
+    socklen_t vl = sizeof v;
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, &vl), 0);
+    assert_int_equal(v, 60000);
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, &vl), 0);
+    assert_int_equal(v, 30);
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v, &vl), 0);
+    assert_int_equal(v, 3);
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, &vl), 0);
+    assert_int_equal(v, 1);
+#endif
 
     char buf[16];
     assert_int_equal(lq_port_recv(fd, buf, sizeof buf), LQ_IO_WAIT); /* non-blocking */

@@ -241,6 +241,49 @@ static void test_broken_connection_resumes_from_version(void **state)
     assert_non_null(strstr(last_request(fd2), "watch=1&allowWatchBookmarks=true&resourceVersion=15&"));
 }
 
+/* A watch whose stream goes silent (a NAT dropped the flow; no FIN, no RST) is resumed
+ * from its last version after LQ_WATCH_IDLE_MS without a byte; every byte, a bookmark
+ * included, starts the wait again (issue 17, finding 3). */
+static void test_silent_watch_resumes(void **state)
+{
+    (void)state;
+    setup_watch(false);
+    lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
+    assert_int_equal(lq_watch_start(&watch), LQ_OK);
+    spin(2);
+    respond(fd, 200, "{\"kind\":\"ConfigMapList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[]}");
+    spin(3);
+    static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    static const char ev[] = EV("ADDED", "x", "15");
+    static const char bm[] = "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"ConfigMap\",\"metadata\":"
+                             "{\"resourceVersion\":\"21\"}}}\n";
+    char chunk[512];
+    int k = snprintf(chunk, sizeof chunk, "%zx\r\n%s\r\n", sizeof ev - 1, ev);
+    lq_fake_sock_feed(fd, head, sizeof head - 1);
+    lq_fake_sock_feed(fd, chunk, (size_t)k);
+    spin(2);
+    assert_int_equal(watch.state, LQ_WATCH_WATCHING);
+    lq_fake_clock_advance(LQ_WATCH_IDLE_MS - 1000);
+    spin(2);
+    assert_int_equal(watch.state, LQ_WATCH_WATCHING); /* not yet */
+    k = snprintf(chunk, sizeof chunk, "%zx\r\n%s\r\n", sizeof bm - 1, bm);
+    lq_fake_sock_feed(fd, chunk, (size_t)k); /* a heartbeat */
+    spin(2);
+    lq_fake_clock_advance(LQ_WATCH_IDLE_MS - 1000);
+    spin(2);
+    assert_int_equal(watch.state, LQ_WATCH_WATCHING); /* the bookmark started the wait anew */
+    assert_int_equal(watch.stats.failures, 0);
+    lq_fake_clock_advance(2000);
+    spin(2);
+    assert_int_equal(watch.stats.failures, 1);
+    assert_int_equal(conn.stats.body_stalls, 1);
+    assert_non_null(strstr(watch.last_error, "response stalled"));
+    lq_port_fd_t fd2 = lq_fake_expect_connect(LQ_OK);
+    spin(3000);
+    assert_int_equal(rec.relists, 1); /* the first list only: resumed, not relisted */
+    assert_non_null(strstr(last_request(fd2), "watch=1&allowWatchBookmarks=true&resourceVersion=21&"));
+}
+
 static void test_watch_list_and_fallback(void **state)
 {
     (void)state;
@@ -426,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_410_error_event_relists),
         cmocka_unit_test(test_http_410_on_watch_start_relists),
         cmocka_unit_test(test_broken_connection_resumes_from_version),
+        cmocka_unit_test(test_silent_watch_resumes),
         cmocka_unit_test(test_watch_list_and_fallback),
         cmocka_unit_test(test_oversized_list_item_reported_with_name),
         cmocka_unit_test(test_prefix_token_and_user_agent_from_kcfg),
