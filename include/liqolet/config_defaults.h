@@ -14,7 +14,7 @@
 /* --- event loop ------------------------------------------------------------- */
 /* File descriptors the loop can watch at once (API connections + CoAP + HTTP + signals). */
 #ifndef LQ_MAX_FDS
-#define LQ_MAX_FDS 48
+#define LQ_MAX_FDS 52
 #endif
 /* Prepare hooks (TLS pending-plaintext drain, libcoap timeouts, ...). */
 #ifndef LQ_MAX_LOOP_HOOKS
@@ -97,16 +97,17 @@
 
 /* --- third-party heaps ------------------------------------------------------ */
 /* TLS: profiles (one per API server, plus spares) and sessions (every request
- * connection of both clusters and every watch). */
+ * connection of both clusters, the one kept for priority requests included, and every
+ * watch). */
 #ifndef LQ_TLS_MAX_PROFILES
 #define LQ_TLS_MAX_PROFILES 4
 #endif
 #ifndef LQ_TLS_MAX_SESSIONS
 #if LQ_KUBELET_API
 /* the kubelet API's share: two per session, and one for the connection told "too many" */
-#define LQ_TLS_MAX_SESSIONS (LQ_MAX_REQ_CONNS * 2 + LQ_MAX_WATCHES + 2 * LQ_KUBELET_SESSIONS + 1)
+#define LQ_TLS_MAX_SESSIONS ((LQ_MAX_REQ_CONNS + 1) * 2 + LQ_MAX_WATCHES + 2 * LQ_KUBELET_SESSIONS + 1)
 #else
-#define LQ_TLS_MAX_SESSIONS (LQ_MAX_REQ_CONNS * 2 + LQ_MAX_WATCHES)
+#define LQ_TLS_MAX_SESSIONS ((LQ_MAX_REQ_CONNS + 1) * 2 + LQ_MAX_WATCHES)
 #endif
 #endif
 /* Arena bytes per TLS session: measured 34 KiB steady and 40 KiB peak for TLS 1.3

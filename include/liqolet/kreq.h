@@ -76,6 +76,9 @@
 #define LQ_KREQ_OPTS_MAX 192u
 
 #define LQ_KREQ_DEFAULT_TIMEOUT_MS 30000
+/* Connections of a client: LQ_MAX_REQ_CONNS for every request, plus one kept for
+ * priority requests (lq_kreq_t.priority). */
+#define LQ_KREQ_CONNS (LQ_MAX_REQ_CONNS + 1)
 /* A response body that stops arriving for this long fails its request (and is retried as
  * a broken connection): a trickling or silently dropped server cannot hold a slot. */
 #define LQ_KREQ_BODY_IDLE_MS 30000
@@ -110,6 +113,10 @@ struct lq_kreq {
     char *resp;                /* borrowed response buffer, NULL = discard the body */
     size_t resp_cap;
     int64_t timeout_ms;        /* per attempt, until the response head; default 30 s */
+    bool priority;             /* goes before every queued request, and may use the
+                                  connection kept for such requests (LQ_KREQ_CONNS):
+                                  Lease renewals and health pings, so bulk traffic never
+                                  makes the node NotReady. Cleared by lq_kreq_init */
     unsigned max_attempts;     /* 0 = the client's */
     lq_kreq_done_fn *done;
     void *ctx;
@@ -141,6 +148,7 @@ typedef struct lq_kreq_stats {
     uint64_t failures;    /* done callbacks with an error */
     uint32_t queued;      /* waiting now */
     uint32_t queue_hwm;   /* high-water mark of `queued` */
+    uint64_t priority_reserved; /* priority requests sent on the kept connection */
     /* per-connection reuse: conns[i].stats.reuses / .connects */
 } lq_kreq_stats_t;
 
@@ -169,7 +177,7 @@ struct lq_kreq_client {
     uint32_t retry_after_cap_ms;    /* 60000 */
     /* ---- readable ---- */
     lq_kreq_stats_t stats;
-    lq_conn_t conns[LQ_MAX_REQ_CONNS];
+    lq_conn_t conns[LQ_KREQ_CONNS]; /* the last one serves priority requests only */
     /* ---- private ---- */
     lq_loop_t *loop_;
     const lq_conn_target_t *target_;
@@ -177,7 +185,7 @@ struct lq_kreq_client {
     lq_kreq_t *head_, *tail_;
     uint64_t seq_;
     bool pumping_, again_;
-    lq_kreq_slot_t slots_[LQ_MAX_REQ_CONNS];
+    lq_kreq_slot_t slots_[LQ_KREQ_CONNS];
 };
 
 /* ---- client ---------------------------------------------------------------------- */

@@ -114,7 +114,7 @@ static bool mgmt_object(void *ctx, lq_mgmt_kind_t kind, size_t index, lq_mgmt_ob
 static void mgmt_snapshot(void *ctx, lq_mgmt_snapshot_t *s)
 {
     static char servers[2][300];
-    static char names[LQ_MAX_REQ_CONNS][16];
+    static char names[LQ_KREQ_CONNS][16];
     lq_kreq_client_t *req[2] = { &rn.home_req, &rn.foreign_req };
     lq_cluster_t *cl[2] = { &rn.home, &rn.foreign };
     lq_mgmt_cluster_t *sc[2] = { &s->home, &s->foreign };
@@ -126,8 +126,9 @@ static void mgmt_snapshot(void *ctx, lq_mgmt_snapshot_t *s)
                        cl[c]->target.host != NULL ? cl[c]->target.host : "?",
                        (unsigned)cl[c]->target.port);
         sc[c]->server = servers[c];
-        for (size_t i = 0; i < LQ_MAX_REQ_CONNS; i++) {
-            (void)snprintf(names[i], sizeof names[i], "request-%u", (unsigned)i);
+        for (size_t i = 0; i < LQ_KREQ_CONNS; i++) {
+            (void)snprintf(names[i], sizeof names[i], i + 1 < LQ_KREQ_CONNS ? "request-%u"
+                           : "priority", (unsigned)i);
             lq_mgmt_snap_conn(s, cl[c]->label, names[i], &req[c]->conns[i]);
             conn_errors[c] = conn_errors[c] || req[c]->conns[i].error[0] != '\0';
         }

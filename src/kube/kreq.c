@@ -70,7 +70,19 @@ static void enqueue(lq_kreq_client_t *cl, lq_kreq_t *r, bool front)
 {
     r->state = LQ_KREQ_QUEUED;
     r->next_ = NULL;
-    if (front) {
+    if (!front && r->priority && cl->head_ != NULL && !cl->tail_->priority) {
+        /* after the priority requests already waiting, before every other one */
+        lq_kreq_t *prev = NULL;
+        for (lq_kreq_t *p = cl->head_; p != NULL && p->priority; p = p->next_)
+            prev = p;
+        if (prev == NULL) {
+            r->next_ = cl->head_;
+            cl->head_ = r;
+        } else {
+            r->next_ = prev->next_;
+            prev->next_ = r;
+        }
+    } else if (front) {
         r->next_ = cl->head_;
         cl->head_ = r;
         if (cl->tail_ == NULL)
@@ -395,6 +407,14 @@ static void pump(lq_kreq_client_t *cl)
                 continue;
             send_on(cl, i, dequeue(cl));
         }
+        /* The kept connection: the first priority request still waiting (they queue in
+         * front, so the busy ordinary connections cannot delay it). */
+        size_t k = LQ_KREQ_CONNS - 1;
+        if (cl->head_ != NULL && cl->head_->priority && cl->slots_[k].req == NULL &&
+            cl->conns[k].state == LQ_CONN_IDLE) {
+            cl->stats.priority_reserved++;
+            send_on(cl, k, dequeue(cl));
+        }
     } while (cl->again_);
     cl->pumping_ = false;
 }
@@ -415,7 +435,7 @@ void lq_kreq_client_init(lq_kreq_client_t *cl, lq_loop_t *loop, const lq_conn_ta
     cl->head_ = cl->tail_ = NULL;
     cl->seq_ = 0;
     cl->pumping_ = cl->again_ = false;
-    for (size_t i = 0; i < LQ_MAX_REQ_CONNS; i++) {
+    for (size_t i = 0; i < LQ_KREQ_CONNS; i++) {
         lq_conn_init(&cl->conns[i], loop, target);
         lq_conn_set_body_idle(&cl->conns[i], LQ_KREQ_BODY_IDLE_MS);
         memset(&cl->slots_[i], 0, offsetof(lq_kreq_slot_t, target));
@@ -464,7 +484,7 @@ lq_err_t lq_kreq_cancel(lq_kreq_t *r)
         lq_loop_timer_stop(cl->loop_, &r->timer_);
         break;
     case LQ_KREQ_SENT:
-        for (size_t i = 0; i < LQ_MAX_REQ_CONNS; i++) {
+        for (size_t i = 0; i < LQ_KREQ_CONNS; i++) {
             if (cl->slots_[i].req == r) {
                 cl->slots_[i].req = NULL;
                 r->state = LQ_KREQ_IDLE;

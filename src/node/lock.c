@@ -162,6 +162,7 @@ static void step(lq_lock_t *l)
 {
     char path[LQ_KREQ_PATH_MAX];
     lq_kreq_init(&l->req_, l->resp_, sizeof l->resp_, done, l);
+    l->req_.priority = true; /* losing the lock stops the agent */
     lq_err_t e = LQ_OK;
     switch (l->state) {
     case LQ_LOCK_CREATING:

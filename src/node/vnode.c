@@ -327,6 +327,7 @@ static void renew_lease(lq_vnode_t *v)
                      "leases", v->cfg.node_name, NULL) != LQ_OK)
         return;
     lq_kreq_init(&v->req_lease_, NULL, 0, lease_done, v);
+    v->req_lease_.priority = true; /* never behind bulk traffic: it keeps the node Ready */
     if (lq_kreq_apply(&v->req_lease_, path, FIELD_MANAGER, v->body_lease_, len) == LQ_OK)
         (void)lq_kreq_submit(v->home_req, &v->req_lease_);
 }
@@ -395,6 +396,7 @@ static void home_ping(lq_vnode_t *v)
     if (busy(&v->req_hping_))
         return;
     lq_kreq_init(&v->req_hping_, NULL, 0, home_ping_done, v);
+    v->req_hping_.priority = true;
     if (lq_kreq_get(&v->req_hping_, "/readyz") == LQ_OK) {
         v->req_hping_.timeout_ms = HOME_PING_TIMEOUT_MS;
         v->req_hping_.max_attempts = 1;
@@ -409,6 +411,7 @@ static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
         home_ping(v);
         if (!busy(&v->req_ping_)) {
             lq_kreq_init(&v->req_ping_, NULL, 0, ping_done, v);
+            v->req_ping_.priority = true; /* a 1 s timeout must not measure a queue */
             if (lq_kreq_get(&v->req_ping_, "/readyz") == LQ_OK) {
                 v->req_ping_.timeout_ms = PING_TIMEOUT_MS;
                 v->req_ping_.max_attempts = 1;

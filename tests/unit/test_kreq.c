@@ -488,6 +488,59 @@ static void test_more_requests_than_connections_fifo(void **state)
     assert_int_equal(reuses, extra);
 }
 
+/* Priority requests (Lease renewals, health pings): with every ordinary connection busy
+ * and requests queued, one goes out at once on the kept connection; the next waits in
+ * front of the ordinary ones; ordinary requests never use the kept connection
+ * (issue 17, finding 3). */
+static void test_priority_uses_the_kept_connection(void **state)
+{
+    (void)state;
+    lq_port_fd_t fds[LQ_MAX_REQ_CONNS];
+    char path[64];
+    for (int i = 0; i < LQ_MAX_REQ_CONNS; i++) {
+        fds[i] = lq_fake_expect_connect(LQ_OK);
+        (void)snprintf(path, sizeof path, "/api/v1/namespaces/bulk-%d", i);
+        assert_int_equal(lq_kreq_get(&reqs[i], path), LQ_OK);
+        assert_int_equal(lq_kreq_submit(&cl, &reqs[i]), LQ_OK);
+    }
+    int q = LQ_MAX_REQ_CONNS; /* one ordinary request queued */
+    assert_int_equal(lq_kreq_get(&reqs[q], "/api/v1/namespaces/queued"), LQ_OK);
+    assert_int_equal(lq_kreq_submit(&cl, &reqs[q]), LQ_OK);
+    assert_int_equal(reqs[q].state, LQ_KREQ_QUEUED);
+    spin(2);
+    assert_int_equal(cl.conns[LQ_KREQ_CONNS - 1].stats.connects, 0); /* kept idle */
+
+    int p1 = q + 1, p2 = q + 2;
+    lq_port_fd_t kept = lq_fake_expect_connect(LQ_OK);
+    assert_int_equal(lq_kreq_get(&reqs[p1], "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n"), LQ_OK);
+    reqs[p1].priority = true;
+    assert_int_equal(lq_kreq_submit(&cl, &reqs[p1]), LQ_OK);
+    assert_int_equal(reqs[p1].state, LQ_KREQ_SENT);
+    assert_int_equal(cl.stats.priority_reserved, 1);
+    spin(2);
+    assert_int_equal(sent_count(kept, "GET /apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n "), 1);
+    /* a second one while the kept connection is busy: first in the queue */
+    assert_int_equal(lq_kreq_get(&reqs[p2], "/readyz"), LQ_OK);
+    reqs[p2].priority = true;
+    assert_int_equal(lq_kreq_submit(&cl, &reqs[p2]), LQ_OK);
+    assert_int_equal(reqs[p2].state, LQ_KREQ_QUEUED);
+    respond(fds[0], "200 OK", NULL, "{}");
+    spin(3);
+    assert_int_equal(reqs[p2].state, LQ_KREQ_SENT);
+    assert_int_equal(sent_count(fds[0], "GET /readyz "), 1);
+    assert_int_equal(reqs[q].state, LQ_KREQ_QUEUED); /* the ordinary one still waits */
+    /* the kept connection frees: the ordinary request does not take it */
+    respond(kept, "200 OK", NULL, "{}");
+    spin(3);
+    assert_int_equal(recs[p1].dones, 1);
+    assert_int_equal(reqs[q].state, LQ_KREQ_QUEUED);
+    respond(fds[1], "200 OK", NULL, "{}");
+    spin(3);
+    assert_int_equal(reqs[q].state, LQ_KREQ_SENT);
+    assert_int_equal(sent_count(fds[1], "GET /api/v1/namespaces/queued "), 1);
+    assert_int_equal(sent_count(kept, "queued"), 0);
+}
+
 static void test_connection_refused_then_ok(void **state)
 {
     (void)state;
@@ -1074,6 +1127,7 @@ int main(void)
         cmocka_unit_test_setup(test_429_five_times_gives_up, setup),
         cmocka_unit_test_setup(test_401_rotated_token_resent, setup),
         cmocka_unit_test_setup(test_more_requests_than_connections_fifo, setup),
+        cmocka_unit_test_setup(test_priority_uses_the_kept_connection, setup),
         cmocka_unit_test_setup(test_connection_refused_then_ok, setup),
         cmocka_unit_test_setup(test_timeout_retried, setup),
         cmocka_unit_test_setup(test_ssa_wire_form, setup),
