@@ -31,10 +31,20 @@
 #ifndef LQ_MGMT_HTTP_CONNS
 #define LQ_MGMT_HTTP_CONNS 4
 #endif
-/* A connection that has not sent its whole head, or whose client stopped reading, is
- * closed after this long (ms). */
+/* A connection whose client stopped reading the answer is closed after this long (ms). */
 #ifndef LQ_MGMT_HTTP_TIMEOUT_MS
 #define LQ_MGMT_HTTP_TIMEOUT_MS 10000
+#endif
+/* The whole request head must arrive within this long (ms): probes and scrapers send it
+ * at once; a connection that trickles it is closed. */
+#ifndef LQ_MGMT_HTTP_HEAD_TIMEOUT_MS
+#define LQ_MGMT_HTTP_HEAD_TIMEOUT_MS 2000
+#endif
+/* Connections one peer address may hold at once: any pod can reach the listener, and
+ * must not be able to take every slot the kubelet's probes need. When the table is full,
+ * the oldest connection still waiting for its head gives its slot to the newcomer. */
+#ifndef LQ_MGMT_HTTP_PER_PEER
+#define LQ_MGMT_HTTP_PER_PEER 2
 #endif
 
 typedef struct lq_mgmt_http {
@@ -49,13 +59,15 @@ typedef struct lq_mgmt_http {
         lq_loop_timer_t timer;
         struct lq_mgmt_http *h;
         bool busy, sending;
+        char peer[LQ_PORT_PEER_MAX];  /* the peer's address without its port */
+        int64_t since;           /* accepted at (monotonic ms) */
         int res;
         size_t len;              /* request bytes in buf, then the window's bytes */
         uint64_t total, sent;    /* body length (Content-Length) and bytes sent */
         uint64_t win_off;        /* body offset of buf[0] while sending */
         uint8_t etag[8];         /* digest of the body when the head was sent */
         char buf[LQ_MGMT_HTTP_REQ_MAX];
-    } conns_[LQ_MGMT_HTTP_CONNS];
+    } conns_[LQ_MGMT_HTTP_CONNS + 1]; /* one spare: see LQ_MGMT_HTTP_PER_PEER */
     lq_loop_io_t listen_io_[LQ_CONFIG_MAX_LISTEN];
     size_t n_listening_;
     lq_loop_timer_t pause_timer_; /* accepting paused (out of descriptors) until it fires */

@@ -272,6 +272,7 @@ typedef struct lq_mgmt_stats {
     uint64_t requests;       /* CoAP requests answered */
     uint64_t notifications;  /* observe rounds triggered */
     uint64_t http_requests;
+    uint64_t http_refused, http_evicted; /* connections refused (per peer, full); evicted while waiting for their head */
     uint64_t bad_requests;   /* 4.xx answers */
 } lq_mgmt_stats_t;
 

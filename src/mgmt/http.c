@@ -160,6 +160,7 @@ static void answer(hconn_t *c, lq_err_t parsed, int res, bool head_only)
         return;
     }
     c->sending = true;
+    lq_loop_timer_start(h->loop_, &c->timer, LQ_MGMT_HTTP_TIMEOUT_MS); /* a slow reader */
     pump(c);
 }
 
@@ -209,6 +210,21 @@ static void on_pause_end(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
     set_accepting(ctx, true);
 }
 
+/* "1.2.3.4:80" -> "1.2.3.4", "[fd00::1]:80" -> "fd00::1" (the peer, whatever its port). */
+static void peer_addr(const char *peer, char *out, size_t cap)
+{
+    const char *start = peer, *end = strrchr(peer, ':');
+    if (peer[0] == '[') {
+        start = peer + 1;
+        end = strchr(start, ']');
+    }
+    size_t n = end ? (size_t)(end - start) : strlen(start);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, start, n);
+    out[n] = '\0';
+}
+
 static void on_accept(lq_loop_t *loop, lq_loop_io_t *io, unsigned events, void *ctx)
 {
     (void)events;
@@ -228,17 +244,48 @@ static void on_accept(lq_loop_t *loop, lq_loop_io_t *io, unsigned events, void *
             lq_loop_timer_start(loop, &h->pause_timer_, HTTP_ACCEPT_PAUSE_MS);
             return;
         }
-        hconn_t *c = NULL;
-        for (size_t i = 0; i < LQ_MGMT_HTTP_CONNS && c == NULL; i++)
-            if (!h->conns_[i].busy && h->conns_[i].io.state == LQ_LOOP_IO_FREE)
-                c = &h->conns_[i];
-        if (c == NULL) {
+        char addr[LQ_PORT_PEER_MAX];
+        peer_addr(peer, addr, sizeof addr);
+        unsigned same = 0, busy = 0;
+        hconn_t *c = NULL, *oldest_waiting = NULL;
+        for (size_t i = 0; i < LQ_MGMT_HTTP_CONNS + 1u; i++) {
+            hconn_t *k = &h->conns_[i];
+            if (!k->busy) {
+                if (c == NULL && k->io.state == LQ_LOOP_IO_FREE)
+                    c = k;
+                continue;
+            }
+            busy++;
+            same += strcmp(k->peer, addr) == 0;
+            if (!k->sending && (oldest_waiting == NULL || k->since < oldest_waiting->since))
+                oldest_waiting = k;
+        }
+        if (same >= LQ_MGMT_HTTP_PER_PEER) {
+            LQ_DEBUG("mgmt", "HTTP: %s already holds %u connections; refused", addr, same);
+            h->src_.stats->http_refused++;
+            lq_port_close(fd);
+            continue;
+        }
+        if (busy >= LQ_MGMT_HTTP_CONNS && oldest_waiting != NULL && c != NULL) {
+            /* Full: a connection that has not even sent its head yields to the newcomer
+             * (a probe must not fail because of idle connections); the spare structure
+             * takes the newcomer while the evicted one's descriptor waits for the reap. */
+            LQ_DEBUG("mgmt", "HTTP: table full; the oldest connection waiting for its head "
+                     "(%s) makes room for %s", oldest_waiting->peer, addr);
+            h->src_.stats->http_evicted++;
+            conn_close(oldest_waiting);
+            busy--;
+        }
+        if (busy >= LQ_MGMT_HTTP_CONNS || c == NULL) {
             LQ_DEBUG("mgmt", "HTTP: %u connections already open; %s refused",
                      (unsigned)LQ_MGMT_HTTP_CONNS, peer);
+            h->src_.stats->http_refused++;
             lq_port_close(fd);
             continue;
         }
         c->h = h;
+        (void)snprintf(c->peer, sizeof c->peer, "%s", addr);
+        c->since = lq_port_mono_ms();
         c->busy = true;
         c->sending = false;
         c->len = 0;
@@ -249,7 +296,7 @@ static void on_accept(lq_loop_t *loop, lq_loop_io_t *io, unsigned events, void *
         }
         LQ_TRACE("mgmt", "HTTP: connection from %s", peer);
         lq_loop_timer_init(&c->timer, on_timeout, c);
-        lq_loop_timer_start(loop, &c->timer, LQ_MGMT_HTTP_TIMEOUT_MS);
+        lq_loop_timer_start(loop, &c->timer, LQ_MGMT_HTTP_HEAD_TIMEOUT_MS);
     }
 }
 
@@ -313,7 +360,7 @@ void lq_mgmt_http_close(lq_mgmt_http_t *h)
 {
     if (h == NULL || !h->started)
         return;
-    for (size_t i = 0; i < LQ_MGMT_HTTP_CONNS; i++)
+    for (size_t i = 0; i < LQ_MGMT_HTTP_CONNS + 1u; i++)
         if (h->conns_[i].busy)
             conn_close(&h->conns_[i]);
     for (size_t i = 0; i < h->n_listening_; i++)

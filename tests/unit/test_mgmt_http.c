@@ -306,7 +306,7 @@ static void test_idle_connection_times_out(void **st)
     for (int i = 0; i < 5; i++)
         assert_int_equal(lq_loop_run_once(&loop, 0), LQ_OK);
     assert_false(lq_fake_sock_closed(c));
-    lq_fake_clock_advance(LQ_MGMT_HTTP_TIMEOUT_MS - 1);
+    lq_fake_clock_advance(LQ_MGMT_HTTP_HEAD_TIMEOUT_MS - 1); /* the head has this long */
     assert_int_equal(lq_loop_run_once(&loop, 0), LQ_OK);
     assert_false(lq_fake_sock_closed(c));
     lq_fake_clock_advance(1);
@@ -318,26 +318,69 @@ static void test_idle_connection_times_out(void **st)
     assert_int_equal(len, 0);
 }
 
-static void test_connections_over_the_table_are_refused(void **st)
+/* Connections that sent no head yet (idle, or trickling) give way to newcomers when the
+ * table is full; one peer holds at most LQ_MGMT_HTTP_PER_PEER; when every slot is busy
+ * answering, newcomers are refused (issue 17, finding 4). */
+static void test_connections_over_the_table(void **st)
 {
     (void)st;
     lq_port_fd_t ls = start();
-    lq_port_fd_t c[LQ_MGMT_HTTP_CONNS + 1];
-    for (size_t i = 0; i <= LQ_MGMT_HTTP_CONNS; i++) {
-        c[i] = lq_fake_accept_push(ls, NULL);
-        assert_true(c[i] >= 0);
-    }
+    char peer[32];
+    /* one peer: the third connection is refused */
+    lq_port_fd_t p[3];
+    for (int i = 0; i < 3; i++)
+        p[i] = lq_fake_accept_push(ls, "10.0.0.66:4000");
     assert_int_equal(lq_loop_run_once(&loop, 0), LQ_OK);
-    assert_int_equal(lq_fake_accept_pending(ls), 0);
-    for (size_t i = 0; i < LQ_MGMT_HTTP_CONNS; i++)
+    assert_false(lq_fake_sock_closed(p[0]));
+    assert_false(lq_fake_sock_closed(p[1]));
+    assert_true(lq_fake_sock_closed(p[2]));
+    assert_int_equal(stats.http_refused, 1);
+    /* fill the table with idle connections from other peers, then a probe arrives:
+     * the oldest idle connection (p[0]) makes room, the probe is answered */
+    lq_port_fd_t c[LQ_MGMT_HTTP_CONNS];
+    for (size_t i = 0; i + 2 < LQ_MGMT_HTTP_CONNS; i++) {
+        lq_fake_clock_advance(10);
+        snprintf(peer, sizeof peer, "10.0.1.%u:5000", (unsigned)i);
+        c[i] = lq_fake_accept_push(ls, peer);
+        assert_int_equal(lq_loop_run_once(&loop, 0), LQ_OK);
         assert_false(lq_fake_sock_closed(c[i]));
-    assert_true(lq_fake_sock_closed(c[LQ_MGMT_HTTP_CONNS]));
-    /* The held ones still get their answers. */
-    for (size_t i = 0; i < LQ_MGMT_HTTP_CONNS; i++) {
-        assert_int_equal(lq_fake_sock_feed(c[i], "GET /healthz HTTP/1.1\r\n\r\n", 25), 0);
-        pump_until_closed(c[i]);
-        assert_int_equal(answer_of(c[i]).status, 200);
     }
+    lq_fake_clock_advance(10);
+    lq_port_fd_t probe = lq_fake_accept_push(ls, "192.0.2.2:6000");
+    assert_int_equal(lq_loop_run_once(&loop, 0), LQ_OK);
+    assert_true(lq_fake_sock_closed(p[0]));   /* the oldest idle one */
+    assert_false(lq_fake_sock_closed(p[1]));
+    assert_false(lq_fake_sock_closed(probe));
+    assert_int_equal(stats.http_evicted, 1);
+    assert_int_equal(lq_fake_sock_feed(probe, "GET /healthz HTTP/1.1\r\n\r\n", 25), 0);
+    pump_until_closed(probe);
+    assert_int_equal(answer_of(probe).status, 200);
+    /* every slot busy answering slow readers: a newcomer is refused, nobody evicted */
+    fill_big_snapshot();
+    for (int round = 0; round < 3; round++)
+        (void)lq_loop_run_once(&loop, 0); /* reap the closed ones */
+    lq_fake_clock_advance(LQ_MGMT_HTTP_HEAD_TIMEOUT_MS); /* the idle ones time out */
+    for (int round = 0; round < 3; round++)
+        (void)lq_loop_run_once(&loop, 0);
+    lq_port_fd_t slow[LQ_MGMT_HTTP_CONNS];
+    for (size_t i = 0; i < LQ_MGMT_HTTP_CONNS; i++) {
+        snprintf(peer, sizeof peer, "10.0.2.%u:7000", (unsigned)i);
+        slow[i] = lq_fake_accept_push(ls, peer);
+        assert_int_equal(lq_loop_run_once(&loop, 0), LQ_OK);
+        assert_false(lq_fake_sock_closed(slow[i]));
+        lq_fake_sock_send_budget(slow[i], 400); /* the head and a little body, then full */
+        assert_int_equal(lq_fake_sock_feed(slow[i], "GET /metrics HTTP/1.1\r\n\r\n", 25), 0);
+        for (int k = 0; k < 3; k++)
+            (void)lq_loop_run_once(&loop, 0);
+        assert_false(lq_fake_sock_closed(slow[i]));
+    }
+    uint64_t evicted = stats.http_evicted;
+    lq_port_fd_t late = lq_fake_accept_push(ls, "192.0.2.3:6000");
+    assert_int_equal(lq_loop_run_once(&loop, 0), LQ_OK);
+    assert_true(lq_fake_sock_closed(late));
+    assert_int_equal(stats.http_evicted, evicted);
+    for (size_t i = 0; i < LQ_MGMT_HTTP_CONNS; i++)
+        assert_false(lq_fake_sock_closed(slow[i]));
 }
 
 static void test_accept_pauses_when_out_of_descriptors(void **st)
@@ -413,7 +456,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics_streamed_in_windows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_changed_while_sent_is_cut_short, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_connection_times_out, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_connections_over_the_table_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connections_over_the_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accept_pauses_when_out_of_descriptors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listen_failure_leaves_nothing_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answers_allocate_nothing, setup, teardown),
