@@ -116,11 +116,25 @@
 #ifndef LQ_TLS_SESSION_BYTES
 #define LQ_TLS_SESSION_BYTES (38u * 1024u)
 #endif
-/* Static arena for every mbedTLS allocation: all sessions at their steady size, plus
- * headroom for profiles (CA, client certificate and key: ~4 KiB each) and one handshake
- * peak. libcoap's DTLS sessions draw from it too. */
+/* DTLS sessions of the management endpoint (libcoap: LQ_MGMT_MAX_SESSIONS idle ones and
+ * LQ_MGMT_MAX_HANDSHAKES in handshake; src/mgmt/coap.c checks the sum). They draw from
+ * the same arena, so it holds their share beside the API sessions': unauthenticated
+ * handshakes can never take the room an API reconnect needs. */
+#ifndef LQ_MGMT_MAX_SESSIONS
+#define LQ_MGMT_MAX_SESSIONS 4
+#endif
+#ifndef LQ_MGMT_MAX_HANDSHAKES
+#define LQ_MGMT_MAX_HANDSHAKES 1
+#endif
+#ifndef LQ_MGMT_DTLS_SESSIONS
+#define LQ_MGMT_DTLS_SESSIONS (LQ_MGMT_MAX_SESSIONS + LQ_MGMT_MAX_HANDSHAKES)
+#endif
+/* Static arena for every mbedTLS allocation: all API and DTLS sessions at their steady
+ * size, plus headroom for profiles (CA, client certificate and key: ~4 KiB each) and one
+ * handshake peak. Only the pages used become resident. */
 #ifndef LQ_MBEDTLS_ARENA
-#define LQ_MBEDTLS_ARENA (LQ_TLS_MAX_SESSIONS * LQ_TLS_SESSION_BYTES + 64u * 1024u)
+#define LQ_MBEDTLS_ARENA ((LQ_TLS_MAX_SESSIONS + LQ_MGMT_DTLS_SESSIONS) * LQ_TLS_SESSION_BYTES + \
+                          64u * 1024u)
 #endif
 /* Cap on libcoap's heap (it mallocs on POSIX; bounded sessions and PDUs). */
 #ifndef LQ_COAP_HEAP_CAP

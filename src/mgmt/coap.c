@@ -27,6 +27,9 @@
 #include "liqolet/mgmt_heap.h"
 #include "liqolet/port.h"
 
+_Static_assert(LQ_MGMT_DTLS_SESSIONS >= LQ_MGMT_MAX_SESSIONS + LQ_MGMT_MAX_HANDSHAKES,
+               "the mbedTLS arena must hold every DTLS session libcoap may keep");
+
 /* --- libcoap's log ---------------------------------------------------------------------- */
 
 /* Warnings that any peer can cause (failed DTLS handshakes, unknown identities) are
