@@ -95,6 +95,7 @@ static struct {
     char identity[LQ_LOCK_HOLDER_MAX];
     char lock_rv[64], lock_uid[64];
     bool lock_held;       /* we wrote ourselves into the pair's Lease */
+    bool lock_existed;    /* ...which existed before (an agent's, or a failed unpeer's) */
     int64_t lock_renewed; /* monotonic ms of our last write */
     char finalizer[sizeof LQ_OFFLOAD_FINALIZER_PREFIX + LQ_FORGE_OFFLOAD_NAME_MAX];
     char mark_key[sizeof LQ_FORGE_OFFLOAD_MARK_PREFIX + LQ_FORGE_OFFLOAD_NAME_MAX];
@@ -307,6 +308,7 @@ static int lock_claim(void)
                 up.foreign_id, who);
         took_live = true;
     }
+    up.lock_existed = st != 0;
     e = lock_write(st == 0);
     if (e == LQ_ECONFLICT) {
         fprintf(stderr, "liqolet unpeer: the lock Lease %s/%s changed while unpeer took it "
@@ -1033,7 +1035,8 @@ static void report(void)
 {
     const counts_t *c = &up.c;
     unsigned total = c->remote_pods + c->home_pods + c->remote_ns + c->nsof_fin + c->nsof_status +
-                     c->marks + c->sched_labels + c->nodes + c->node_leases;
+                     c->marks + c->sched_labels + c->nodes + c->node_leases +
+                     (up.lock_existed ? c->locks : 0u);
     printf("pair %s->%s (foreign %s, node %s)%s\n", up.home_id, up.foreign_id, up.foreign_name,
            up.node, up.force ? ", forced: home side only" : "");
     if (total == 0 && c->remote_ns_left == 0) {

@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -135,4 +137,49 @@ func TestPairLockDifferentNodeNames(t *testing.T) {
 	if err != nil || lease.Spec.HolderIdentity == nil || !strings.HasSuffix(*lease.Spec.HolderIdentity, "@"+nodeB) {
 		t.Fatalf("the pair's lock Lease should name node %s now: %v %v", nodeB, err, lease.Spec.HolderIdentity)
 	}
+}
+
+// Upgrade: an agent of an earlier version holds the per-node Lease liqolet-<node>; the
+// new agent waits while that Lease is renewed, says so, and goes ahead once it is not.
+func TestLockWaitsForEarlierVersion(t *testing.T) {
+	id := offIdentities(t)
+	lockDeleteNode(t, vnodeName)
+	leases := tb.Home.Client.CoordinationV1().Leases("liqo")
+	legacy := "liqolet-" + vnodeName
+	now := metav1.NewMicroTime(time.Now())
+	holder, dur := "liqolet-0123456789ab", int32(30)
+	ctx := ctxFor(t, 3*time.Minute)
+	_ = leases.Delete(ctx, legacy, metav1.DeleteOptions{})
+	if _, err := leases.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: legacy},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &dur, AcquireTime: &now, RenewTime: &now}},
+		metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = leases.Delete(context.Background(), legacy, metav1.DeleteOptions{}) })
+	l := StartLiqolet(t, "run", "--home-kubeconfig", tb.Home.LiqoletCertKubeconfig,
+		"--foreign-kubeconfig", tb.Foreign.LiqoletTokenKubeconfig, "--node-name", vnodeName)
+	waitLog(t, l, "holds the per-node Lease liqo/"+legacy+" of an earlier liqolet version", 30*time.Second)
+	time.Sleep(6 * time.Second)
+	if logContains(l.LogPath, "holding Lease") || logContains(l.LogPath, "registered") {
+		t.Fatalf("the agent went ahead while an earlier version holds its node:\n%s", tail(l.LogPath, 20))
+	}
+	// The pair's Lease may be left released by an earlier test; it must not be held.
+	if pl, err := leases.Get(ctx, "liqolet-"+id.foreignID, metav1.GetOptions{}); err == nil {
+		if pl.Spec.HolderIdentity != nil && *pl.Spec.HolderIdentity != "" {
+			t.Fatalf("the pair's Lease is held by %s while the agent waits for the earlier version", *pl.Spec.HolderIdentity)
+		}
+	} else if !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	// The earlier agent stops cleanly: no holder any more.
+	lease, err := leases.Get(ctx, legacy, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease.Spec.HolderIdentity = nil
+	if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, l, "lock: holding Lease liqo/liqolet-"+id.foreignID, 20*time.Second)
+	waitLog(t, l, "virtual node "+vnodeName+" registered", 30*time.Second)
 }
