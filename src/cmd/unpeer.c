@@ -339,6 +339,7 @@ typedef void item_fn(const lq_json_t *obj, item_t *it);
 static lq_err_t list_page(lq_kreq_client_t *cl, const char *base, const char *accept, item_fn *fn)
 {
     unsigned limit = UP_PAGE;
+    lq_json_t *root = NULL;
     for (;;) {
         int n = snprintf(up.path, sizeof up.path, "%s%slimit=%u%s%s", base,
                          strchr(base, '?') ? "&" : "?", limit, up.cont[0] ? "&continue=" : "",
@@ -346,17 +347,19 @@ static lq_err_t list_page(lq_kreq_client_t *cl, const char *base, const char *ac
         if (n < 0 || (size_t)n >= sizeof up.path)
             return LQ_ETOOBIG;
         lq_err_t e = get(cl, up.path, accept);
-        if (e == LQ_ETOOBIG && limit > 1) {
-            limit /= 2; /* big objects: fewer per page */
+        if (e == LQ_OK) {
+            lq_json_reset(&up.doc);
+            e = lq_json_parse(&up.doc, up.resp, up.q.resp_len, &root);
+        }
+        /* big objects (the response or its parse does not fit): fewer per page */
+        if ((e == LQ_ETOOBIG || e == LQ_ENOSPC) && limit > 1) {
+            limit /= 2;
             continue;
         }
         if (e != LQ_OK)
             return e;
         break;
     }
-    lq_json_t *root = parsed();
-    if (root == NULL)
-        return LQ_EPROTO;
     up.n_page = 0;
     for (const lq_json_t *it = lq_json_first(lq_json_get(root, "items")); it && up.n_page < UP_PAGE;
          it = lq_json_next(it)) {
@@ -1135,8 +1138,9 @@ int lq_unpeer_main(int argc, char **argv)
         return 1;
     }
     if (up.failures > 0) {
-        fprintf(stderr, "liqolet unpeer: %u object(s) could not be removed (logged above); the "
-                "virtual node and the lock stay so that a rerun finds them. Rerun unpeer%s\n",
+        fprintf(stderr, "liqolet unpeer: not everything could be removed (%u error(s), logged "
+                "above); the virtual node and the lock stay so that a rerun finds them. Rerun "
+                "unpeer%s\n",
                 up.failures, up.force ? "" : ", or with --force if the foreign cluster is gone "
                 "for good");
         return 1;
