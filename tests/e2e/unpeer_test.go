@@ -361,3 +361,41 @@ func TestUnpeerForce(t *testing.T) {
 	waitVirtualNode(t, l2, vnodeAppear, "Ready", vnExistsAndReady)
 	podsWaitSync(t, l2, ns, remote, "app=upf", 2, true, "2 pods offloaded after the new peering")
 }
+
+// The remote namespace the home mark names was deleted and a namespace of the same name,
+// forging our labels and original-name, took its place (another UID): unpeer must not
+// delete it (the UID is the proof), and says so; the home side is still cleaned.
+func TestUnpeerHostileReplacedNamespace(t *testing.T) {
+	id := offIdentities(t)
+	l, ns, remote := podsStart(t)
+	ctx := ctxFor(t, 4*time.Minute)
+	if err := l.Stop(); err != nil {
+		t.Fatalf("agent: %v", err)
+	}
+	if err := tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, remote, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	offWaitRemoteGone(t, remote)
+	forgedUID := hostileNamespace(t, id, remote, ns)
+
+	out, code := runUnpeer(t)
+	if code != 0 {
+		t.Fatalf("unpeer: exit %d:\n%s", code, out)
+	}
+	unpeerCount(t, out, "remote namespaces deleted", 0)
+	unpeerCount(t, out, "home namespace marks", 1)
+	if !strings.Contains(out, "foreign namespace "+remote+" is not the one created for home namespace "+ns) {
+		t.Errorf("unpeer does not say why it left %s alone:\n%s", remote, out)
+	}
+	time.Sleep(2 * time.Second)
+	var bad complaints
+	if err := hostileNSIntact(ctx, remote, forgedUID, &bad); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bad {
+		t.Error(b)
+	}
+	unpeerWaitClean(t, "after unpeer", func(ctx context.Context, bad *complaints) error {
+		return unpeerHomeGone(ctx, id, []string{ns}, bad)
+	})
+}
