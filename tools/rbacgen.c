@@ -1,8 +1,12 @@
 /* rbacgen: writes liqolet's RBAC manifests (or the docs table) from the permission
  * table in src/kube/perms.c to stdout. A host build tool: `make rbac` / `make rbac-check`.
  *
- *   rbacgen home|foreign [--node-name N] [--namespace NS] [--role-name R]
- *                        [--user U]... [--service-account NS/NAME]...
+ *   rbacgen home|foreign [--node-name N] [--foreign-id ID] [--namespace NS]
+ *                        [--role-name R] [--user U]... [--service-account NS/NAME]...
+ *
+ * --foreign-id (the foreign cluster id: its kube-system UID, `liqolet check` prints it,
+ * or the configured cluster.foreign.id) pins the lock Lease rule to its one name; without
+ * it that rule covers any Lease of the agent's namespace.
  *   rbacgen --markdown
  *
  * --checks (after home|foreign) prints instead one line per SelfSubjectAccessReview
@@ -23,7 +27,8 @@ static char sa_ns[MAX_SUBJECTS][LQ_PERMS_NAME_MAX + 1];
 
 static int usage(void)
 {
-    fputs("usage: rbacgen home|foreign [--node-name N] [--namespace NS] [--role-name R]\n"
+    fputs("usage: rbacgen home|foreign [--node-name N] [--foreign-id ID] [--namespace NS]\n"
+          "                            [--role-name R]\n"
           "                            [--user U]... [--service-account NS/NAME]...\n"
           "                            [--checks]\n"
           "       rbacgen --markdown\n", stderr);
@@ -93,6 +98,8 @@ int main(int argc, char **argv)
         }
         if (strcmp(opt, "--node-name") == 0) {
             p.node_name = val;
+        } else if (strcmp(opt, "--foreign-id") == 0) {
+            p.foreign_id = val;
         } else if (strcmp(opt, "--namespace") == 0) {
             p.namespace = val;
         } else if (strcmp(opt, "--role-name") == 0) {
@@ -141,5 +148,5 @@ int main(int argc, char **argv)
     }
     err = lq_perms_render(cluster, &p, out, sizeof out, &len);
     return emit(err, len, "invalid names (node and role: DNS-1123 subdomain; namespaces: "
-                "DNS-1123 label) or output too big");
+                "DNS-1123 label; foreign id: label value) or output too big");
 }

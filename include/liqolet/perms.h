@@ -34,7 +34,9 @@
 #define LQ_PERMS_DEFAULT_NODE      "liqo-foreign"
 #define LQ_PERMS_DEFAULT_NAMESPACE "liqo"
 #define LQ_PERMS_NODE_LEASE_NS     "kube-node-lease"
-/* The single-instance lock Lease is "liqolet-<node name>" in the agent's namespace. */
+/* The single-instance lock Lease is "liqolet-<foreign cluster id>" in the agent's
+ * namespace (one agent per (home, foreign) pair: the Lease lives in the home cluster);
+ * earlier versions named it "liqolet-<node name>". */
 #define LQ_PERMS_LOCK_PREFIX       "liqolet-"
 
 typedef enum lq_perms_cluster {
@@ -81,7 +83,9 @@ typedef enum lq_perms_names {
     LQ_PERMS_NAMES_ANY,         /* no resourceNames */
     LQ_PERMS_NAMES_NODE,        /* the agent's virtual Node */
     LQ_PERMS_NAMES_NODE_LEASE,  /* its Lease in kube-node-lease (named after the node) */
-    LQ_PERMS_NAMES_LOCK,        /* the single-instance lock Lease, lq_perms_lock_name() */
+    LQ_PERMS_NAMES_LOCK,        /* the pair's lock Lease, lq_perms_lock_name(); no
+                                 * resourceNames when the foreign id is not given */
+    LQ_PERMS_NAMES_LEGACY_LOCK, /* the per-node lock of earlier versions */
     LQ_PERMS_NAMES_KUBE_SYSTEM, /* the kube-system Namespace (cluster identity = its UID) */
     LQ_PERMS_NAMES_COUNT_
 } lq_perms_names_t;
@@ -113,6 +117,9 @@ typedef struct lq_perms_subject {
  * duration of the call. */
 typedef struct lq_perms_params {
     const char *node_name;      /* the virtual node (and its lease); DNS-1123 subdomain */
+    const char *foreign_id;     /* the foreign cluster id (a label value), naming the lock
+                                 * Lease; NULL = not known when generating: the lock rule
+                                 * then covers any Lease of the agent's namespace */
     const char *namespace;      /* the agent's namespace (lock lease); DNS-1123 label */
     const char *role_name;      /* base name of the roles and bindings; NULL =
                                  * "liqolet-<node_name>" */
@@ -151,11 +158,20 @@ const char *lq_perms_cluster_str(lq_perms_cluster_t cluster);
  * Cannot fail (p must not be NULL). */
 void lq_perms_params_init(lq_perms_params_t *p);
 
-/* The lock Lease name for a node: "liqolet-<node_name>", NUL-terminated into buf.
- * Returns LQ_OK; LQ_EINVAL for NULL arguments or a node name that is not a DNS-1123
- * subdomain; LQ_ETOOBIG when the result exceeds LQ_PERMS_NAME_MAX or does not fit cap
- * (buf is then the empty string). out_len may be NULL. */
-lq_err_t lq_perms_lock_name(const char *node_name, char *buf, size_t cap, size_t *out_len);
+/* The lock Lease name of the pair whose foreign cluster id is foreign_id (the Lease lives
+ * in the home cluster, so the home half of the pair is the cluster that holds it):
+ * "liqolet-<foreign_id>" when the id is lowercase alphanumerics and dashes (a UID);
+ * otherwise the id lowered to [a-z0-9-] followed by "-" and 8 hex digits of a hash of the
+ * original, so distinct ids keep distinct names. NUL-terminated into buf.
+ * Returns LQ_OK; LQ_EINVAL for NULL/empty arguments or cap 0; LQ_ETOOBIG when the result
+ * exceeds LQ_PERMS_NAME_MAX or does not fit cap (buf is then ""). out_len may be NULL. */
+lq_err_t lq_perms_lock_name(const char *foreign_id, char *buf, size_t cap, size_t *out_len);
+
+/* The per-node lock name of earlier versions, "liqolet-<node_name>" (also the base of the
+ * default role names). Returns LQ_OK; LQ_EINVAL for NULL arguments or a node name that
+ * is not a DNS-1123 subdomain; LQ_ETOOBIG when the result exceeds LQ_PERMS_NAME_MAX or
+ * does not fit cap (buf is then the empty string). out_len may be NULL. */
+lq_err_t lq_perms_legacy_lock_name(const char *node_name, char *buf, size_t cap, size_t *out_len);
 
 /* Writes the RBAC manifest (multi-document YAML: ClusterRole/Role and their bindings)
  * of one cluster into buf, NUL-terminated; *out_len = bytes written without the NUL.

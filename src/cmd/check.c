@@ -402,6 +402,9 @@ static void usage(FILE *f)
           "  --node-name NAME           the virtual node's name, for the permissions limited to\n"
           "                             it (default " LQ_PERMS_DEFAULT_NODE ")\n"
           "  --namespace NS             liqolet's own namespace (default " LQ_PERMS_DEFAULT_NAMESPACE ")\n"
+          "  --foreign-cluster-id ID    check the lock Lease permission for that one name, as\n"
+          "                             granted by manifests generated with rbacgen --foreign-id\n"
+          "                             (default: any Lease of the namespace)\n"
           "  --log-level LEVEL, --log-format FORMAT  as for every command\n",
           f);
 }
@@ -429,6 +432,8 @@ int lq_check_main(int argc, char **argv)
             slot = &ck.params.node_name;
         else if (strcmp(a, "--namespace") == 0)
             slot = &ck.params.namespace;
+        else if (strcmp(a, "--foreign-cluster-id") == 0)
+            slot = &ck.params.foreign_id;
         if (slot == NULL) {
             fprintf(stderr, "liqolet check: unknown option '%s' (see liqolet check --help)\n", a);
             return 2;
@@ -454,7 +459,7 @@ int lq_check_main(int argc, char **argv)
         c->watchlist = -1;
         lq_err_t e = lq_perms_for_each(c->which, &ck.params, add_ssar, c);
         if (e != LQ_OK) {
-            fprintf(stderr, "liqolet check: invalid --node-name or --namespace (%s)\n", lq_err_str(e));
+            fprintf(stderr, "liqolet check: invalid --node-name, --namespace or --foreign-cluster-id (%s)\n", lq_err_str(e));
             return 2;
         }
         if (load(c, kc[k], ctx[k])) {

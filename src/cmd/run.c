@@ -89,7 +89,7 @@ static lq_err_t get_string(const char *body, size_t len, const char *k1, const c
 
 /* Cluster name derived from an id (DESIGN.md Decision 2): the first 8 characters, which
  * for a UID are lowercase hex, so the name is a DNS-1123 label. */
-static void derive_name(const char *id, char *out, size_t cap)
+void lq_run_derive_name(const char *id, char *out, size_t cap)
 {
     size_t n = 0;
     for (const char *p = id; *p && n + 1 < cap && n < 8; p++) {
@@ -308,11 +308,11 @@ int lq_run_main(lq_config_t *cfg)
     if (cfg->foreign.name[0])
         (void)snprintf(rn.foreign_name, sizeof rn.foreign_name, "%s", cfg->foreign.name);
     else
-        derive_name(rn.foreign_id, rn.foreign_name, sizeof rn.foreign_name);
+        lq_run_derive_name(rn.foreign_id, rn.foreign_name, sizeof rn.foreign_name);
     if (cfg->home.name[0])
         (void)snprintf(rn.home_name, sizeof rn.home_name, "%s", cfg->home.name);
     else
-        derive_name(rn.home_id, rn.home_name, sizeof rn.home_name);
+        lq_run_derive_name(rn.home_id, rn.home_name, sizeof rn.home_name);
     if (cfg->node_name[0])
         (void)snprintf(rn.node_name, sizeof rn.node_name, "%s", cfg->node_name);
     else
@@ -458,10 +458,11 @@ int lq_run_main(lq_config_t *cfg)
     }
     if (rn.mirrors[LQ_MIRROR_SERVICE].kind.d && rn.mirrors[LQ_MIRROR_ENDPOINTSLICE].kind.d)
         rn.mirrors[LQ_MIRROR_SERVICE].cfg.slices = &rn.mirrors[LQ_MIRROR_ENDPOINTSLICE];
-    /* Single instance: the virtual node starts only once the lock Lease is held. */
-    if (lq_lock_start(&rn.lock, &rn.loop, &rn.home_req, cfg->namespace, rn.node_name, on_locked,
-                      on_lock_lost, NULL) != LQ_OK) {
-        LQ_ERROR("run", "invalid node name or namespace for the lock Lease");
+    /* Single instance per (home, foreign) pair: the virtual node starts only once the
+     * pair's lock Lease is held (its name comes from the foreign id read above). */
+    if (lq_lock_start(&rn.lock, &rn.loop, &rn.home_req, cfg->namespace, rn.home_id,
+                      rn.foreign_id, rn.node_name, on_locked, on_lock_lost, NULL) != LQ_OK) {
+        LQ_ERROR("run", "invalid foreign cluster id, node name or namespace for the lock Lease");
         return 1;
     }
     lq_pool_seal(); /* from here on the agent's own code allocates nothing */

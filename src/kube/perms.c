@@ -35,13 +35,19 @@ static const lq_perms_rule_t perms_table[] = {
       "own virtual node only: conditions, capacity and allocatable" },
     { HOME, "coordination.k8s.io", "leases", "", C, LQ_PERMS_SCOPE_NODE_LEASE, ANY,
       "create the node Lease (heartbeat)" },
-    { HOME, "coordination.k8s.io", "leases", "", G | U | P, LQ_PERMS_SCOPE_NODE_LEASE,
-      LQ_PERMS_NAMES_NODE_LEASE, "renew the own node Lease every 10 s" },
+    { HOME, "coordination.k8s.io", "leases", "", G | U | P | D, LQ_PERMS_SCOPE_NODE_LEASE,
+      LQ_PERMS_NAMES_NODE_LEASE, "renew the own node Lease every 10 s; liqolet unpeer deletes it" },
     { HOME, "coordination.k8s.io", "leases", "", C, LQ_PERMS_SCOPE_AGENT_NS, ANY,
       "create the single-instance lock Lease" },
-    { HOME, "coordination.k8s.io", "leases", "", G | U | P, LQ_PERMS_SCOPE_AGENT_NS,
+    { HOME, "coordination.k8s.io", "leases", "", G | U | P | D, LQ_PERMS_SCOPE_AGENT_NS,
       LQ_PERMS_NAMES_LOCK,
-      "hold the single-instance lock, so a second agent for the same pair waits" },
+      "hold the lock of the (home, foreign) pair, so a second agent for the pair waits "
+      "whatever its node name; liqolet unpeer takes it over and deletes it (one name with "
+      "rbacgen --foreign-id, else any Lease of this namespace: the id is known only at run "
+      "time)" },
+    { HOME, "coordination.k8s.io", "leases", "", G, LQ_PERMS_SCOPE_AGENT_NS,
+      LQ_PERMS_NAMES_LEGACY_LOCK,
+      "upgrade: wait while an agent of an earlier version holds its per-node lock" },
     /* --- home: pods bound to the virtual node ---------------------------------------- */
     { HOME, "", "pods", "", READ | P | D, CLUSTER, ANY,
       "pods bound to the virtual node, any namespace (watched by spec.nodeName): "
@@ -186,6 +192,7 @@ const char *lq_perms_cluster_str(lq_perms_cluster_t cluster)
 void lq_perms_params_init(lq_perms_params_t *p)
 {
     p->node_name = LQ_PERMS_DEFAULT_NODE;
+    p->foreign_id = NULL;
     p->namespace = LQ_PERMS_DEFAULT_NAMESPACE;
     p->role_name = NULL;
     p->subjects = default_subjects;
@@ -230,6 +237,21 @@ static bool subdomain_ok(const char *s)
                 return false;
             start = i + 1;
         }
+    }
+    return true;
+}
+
+/* A label value (what a configured cluster id is): 1..63 of [A-Za-z0-9-_.]. */
+static bool label_value_ok(const char *s)
+{
+    size_t i, n = strlen(s);
+
+    if (n == 0 || n > 63)
+        return false;
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (!is_lower_alnum(c) && !(c >= 'A' && c <= 'Z') && c != '-' && c != '_' && c != '.')
+            return false;
     }
     return true;
 }
@@ -286,12 +308,14 @@ static lq_err_t params_check(lq_perms_cluster_t cluster, const lq_perms_params_t
         return LQ_EINVAL;
     if (!subdomain_ok(p->node_name) || !namespace_ok(p->namespace))
         return LQ_EINVAL;
+    if (p->foreign_id != NULL && !label_value_ok(p->foreign_id))
+        return LQ_EINVAL;
     if (p->role_name != NULL && !subdomain_ok(p->role_name))
         return LQ_EINVAL;
     return LQ_OK;
 }
 
-lq_err_t lq_perms_lock_name(const char *node_name, char *buf, size_t cap, size_t *out_len)
+lq_err_t lq_perms_legacy_lock_name(const char *node_name, char *buf, size_t cap, size_t *out_len)
 {
     size_t pre = sizeof LQ_PERMS_LOCK_PREFIX - 1u, n;
 
@@ -309,6 +333,61 @@ lq_err_t lq_perms_lock_name(const char *node_name, char *buf, size_t cap, size_t
     memcpy(buf + pre, node_name, n + 1u);
     if (out_len != NULL)
         *out_len = pre + n;
+    return LQ_OK;
+}
+
+/* FNV-1a, 32 bits: tells apart ids that map to the same characters. */
+static unsigned long fnv1a(const char *s)
+{
+    unsigned long h = 2166136261ul;
+    for (; *s != '\0'; s++)
+        h = ((h ^ (unsigned char)*s) * 16777619ul) & 0xfffffffful;
+    return h;
+}
+
+lq_err_t lq_perms_lock_name(const char *foreign_id, char *buf, size_t cap, size_t *out_len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t pre = sizeof LQ_PERMS_LOCK_PREFIX - 1u, n, i, len;
+    bool same = true;
+
+    if (out_len != NULL)
+        *out_len = 0;
+    if (buf == NULL || cap == 0)
+        return LQ_EINVAL;
+    buf[0] = '\0';
+    if (foreign_id == NULL || foreign_id[0] == '\0')
+        return LQ_EINVAL;
+    n = strlen(foreign_id);
+    /* a UID (lowercase hex and dashes) is used as it is; anything else is lowered to
+     * [a-z0-9-] and followed by a hash of the original, so that two ids never share a
+     * name */
+    for (i = 0; i < n; i++) {
+        char c = foreign_id[i];
+        if (!is_lower_alnum(c) && c != '-')
+            same = false;
+    }
+    if (!is_lower_alnum(foreign_id[n - 1]))
+        same = false;
+    len = pre + n + (same ? 0u : 9u);
+    if (len > LQ_PERMS_NAME_MAX || len >= cap)
+        return LQ_ETOOBIG;
+    memcpy(buf, LQ_PERMS_LOCK_PREFIX, pre);
+    for (i = 0; i < n; i++) {
+        char c = foreign_id[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        buf[pre + i] = is_lower_alnum(c) ? c : '-';
+    }
+    if (!same) {
+        unsigned long h = fnv1a(foreign_id);
+        buf[pre + n] = '-';
+        for (i = 0; i < 8u; i++)
+            buf[pre + n + 1u + i] = hex[(h >> (28u - 4u * i)) & 0xfu];
+    }
+    buf[len] = '\0';
+    if (out_len != NULL)
+        *out_len = len;
     return LQ_OK;
 }
 
@@ -362,8 +441,24 @@ static lq_err_t out_finish(out_t *o, size_t *out_len)
 /* Role/binding names: "<base>-<suffix>". */
 typedef struct names {
     char base[LQ_PERMS_NAME_MAX + 1];
-    char lock[LQ_PERMS_NAME_MAX + 1];
+    char lock[LQ_PERMS_NAME_MAX + 1];   /* "" = foreign id unknown: any name */
+    char legacy[LQ_PERMS_NAME_MAX + 1];
 } names_t;
+
+/* The lock names: the pair's (when the foreign id is given) and the per-node one of
+ * earlier versions. */
+static lq_err_t lock_names(const lq_perms_params_t *p, names_t *nm)
+{
+    lq_err_t err;
+
+    nm->lock[0] = '\0';
+    if (p->foreign_id != NULL) {
+        err = lq_perms_lock_name(p->foreign_id, nm->lock, sizeof nm->lock, NULL);
+        if (err != LQ_OK)
+            return err;
+    }
+    return lq_perms_legacy_lock_name(p->node_name, nm->legacy, sizeof nm->legacy, NULL);
+}
 
 static lq_err_t names_make(const lq_perms_params_t *p, names_t *nm)
 {
@@ -375,14 +470,14 @@ static lq_err_t names_make(const lq_perms_params_t *p, names_t *nm)
         n = strlen(b);
         memcpy(nm->base, b, n + 1u);
     } else {
-        err = lq_perms_lock_name(p->node_name, nm->base, sizeof nm->base, &n);
+        err = lq_perms_legacy_lock_name(p->node_name, nm->base, sizeof nm->base, &n);
         if (err != LQ_OK)
             return err;
     }
     /* the longest suffix is "-node-lease" */
     if (n + sizeof "-node-lease" - 1u > LQ_PERMS_NAME_MAX)
         return LQ_ETOOBIG;
-    return lq_perms_lock_name(p->node_name, nm->lock, sizeof nm->lock, NULL);
+    return lock_names(p, nm);
 }
 
 static const char *scope_suffix(lq_perms_cluster_t cluster, lq_perms_scope_t scope)
@@ -420,6 +515,8 @@ static const char *names_value(const lq_perms_params_t *p, const names_t *nm,
         return p->node_name;
     case LQ_PERMS_NAMES_LOCK:
         return nm->lock;
+    case LQ_PERMS_NAMES_LEGACY_LOCK:
+        return nm->legacy;
     case LQ_PERMS_NAMES_KUBE_SYSTEM:
         return "kube-system";
     default:
@@ -454,8 +551,9 @@ static void put_rule_yaml(out_t *o, const lq_perms_params_t *p, const names_t *n
         if (r->subresource[0] != '\0')
             put3(o, "/", r->subresource, "");
         put(o, "\"]\n");
-        if (r->names != LQ_PERMS_NAMES_ANY)
-            put3(o, "  resourceNames: [\"", names_value(p, nm, r->names), "\"]\n");
+        const char *nv = names_value(p, nm, r->names);
+        if (r->names != LQ_PERMS_NAMES_ANY && nv[0] != '\0')
+            put3(o, "  resourceNames: [\"", nv, "\"]\n");
     }
     put(o, "  verbs: [");
     put_verbs(o, r->verbs, "\"", ", ");
@@ -545,6 +643,8 @@ lq_err_t lq_perms_render(lq_perms_cluster_t cluster, const lq_perms_params_t *p,
             "# (`make rbac`). Do not edit: change the table and regenerate.\n");
     put3(&o, "# liqolet's permissions on the ", lq_perms_cluster_str(cluster), " cluster");
     put3(&o, " for node \"", p->node_name, "\"");
+    if (p->foreign_id != NULL)
+        put3(&o, ", foreign cluster id \"", p->foreign_id, "\"");
     put3(&o, ", agent namespace \"", p->namespace, "\".\n");
     for (s = 0; s < LQ_PERMS_SCOPE_COUNT_; s++)
         put_role(&o, cluster, p, &nm, (lq_perms_scope_t)s);
@@ -563,6 +663,8 @@ static const char *md_names(lq_perms_names_t names)
     case LQ_PERMS_NAMES_NODE_LEASE:
         return "`<node>`";
     case LQ_PERMS_NAMES_LOCK:
+        return "`liqolet-<foreign id>` (any without `--foreign-id`)";
+    case LQ_PERMS_NAMES_LEGACY_LOCK:
         return "`liqolet-<node>`";
     case LQ_PERMS_NAMES_KUBE_SYSTEM:
         return "`kube-system`";
@@ -625,7 +727,6 @@ lq_err_t lq_perms_render_markdown(char *buf, size_t cap, size_t *out_len)
 lq_err_t lq_perms_for_each(lq_perms_cluster_t cluster, const lq_perms_params_t *p,
                            lq_perms_check_fn *fn, void *ctx)
 {
-    char lock[LQ_PERMS_NAME_MAX + 1];
     names_t nm;
     size_t i;
     unsigned v;
@@ -636,10 +737,9 @@ lq_err_t lq_perms_for_each(lq_perms_cluster_t cluster, const lq_perms_params_t *
     err = params_check(cluster, p);
     if (err != LQ_OK)
         return err;
-    err = lq_perms_lock_name(p->node_name, lock, sizeof lock, NULL);
+    err = lock_names(p, &nm);
     if (err != LQ_OK)
         return err;
-    memcpy(nm.lock, lock, sizeof lock);
     nm.base[0] = '\0';
 
     for (i = 0; i < TABLE_LEN; i++) {

@@ -1,12 +1,16 @@
 /* liqolet: single instance per (home, foreign) pair: a coordination.k8s.io/v1 Lease
- * "liqolet-<node>" in the agent's namespace of the home cluster (name from
- * lq_perms_lock_name, so it matches the RBAC manifests).
+ * "liqolet-<foreign cluster id>" in the agent's namespace of the home cluster (name from
+ * lq_perms_lock_name, so it matches the RBAC manifests). The node name is not part of
+ * the key: two agents for one pair with different node names would delete each other's
+ * remote namespaces. The holder identity is "liqolet-<12 hex>@<node name>".
  *
- * Acquire: create the Lease; if it exists, take it over only when its holder has not
+ * Acquire: first, while an agent of an earlier version holds the per-node Lease
+ * "liqolet-<node>" (renewed within its duration), wait (upgrade with both running).
+ * Then create the pair's Lease; if it exists, take it over only when its holder has not
  * renewed it for longer than its duration (update with the resourceVersion read, so two
  * contenders cannot both win); otherwise say who holds it and retry every 5 s. Once held,
- * it is renewed every 10 s; losing it (someone else's holder identity appears) stops the
- * agent rather than letting two agents fight. */
+ * it is renewed every 10 s; losing it (someone else's holder identity appears, e.g.
+ * `liqolet unpeer --take-over`) stops the agent rather than letting two agents fight. */
 #include <stdio.h>
 #include <string.h>
 
@@ -17,8 +21,8 @@
 #include "liqolet/log.h"
 #include "liqolet/perms.h"
 
-#define LOCK_DURATION_S 30
-#define LOCK_RENEW_MS 10000
+#define LOCK_DURATION_S LQ_LOCK_DURATION_S
+#define LOCK_RENEW_MS LQ_LOCK_RENEW_MS
 #define LOCK_RETRY_MS 5000
 
 static void step(lq_lock_t *l);
@@ -45,40 +49,85 @@ static lq_err_t body(lq_lock_t *l, bool with_rv)
     return LQ_OK;
 }
 
-/* Reads holder, renewTime, duration and resourceVersion from the response. */
-static void read_lease(lq_lock_t *l, char *holder, size_t hcap, bool *valid)
+lq_err_t lq_lock_parse(const char *body, size_t len, int64_t now_ms, lq_lock_info_t *out)
 {
     static unsigned char arena[32768];
     lq_json_doc_t doc;
     lq_json_doc_init(&doc, arena, sizeof arena);
     lq_json_t *root = NULL;
-    holder[0] = '\0';
-    *valid = false;
-    if (lq_json_parse(&doc, l->resp_, l->req_.resp_len, &root) != LQ_OK)
-        return;
-    (void)lq_json_str_copy(LQ_JSON_AT(root, "metadata", "resourceVersion"), l->rv_, sizeof l->rv_);
-    (void)lq_json_str_copy(LQ_JSON_AT(root, "spec", "holderIdentity"), holder, hcap);
+    memset(out, 0, sizeof *out);
+    lq_err_t e = lq_json_parse(&doc, body, len, &root);
+    if (e != LQ_OK)
+        return e;
+    (void)lq_json_str_copy(LQ_JSON_AT(root, "metadata", "resourceVersion"), out->rv, sizeof out->rv);
+    (void)lq_json_str_copy(LQ_JSON_AT(root, "spec", "holderIdentity"), out->holder, sizeof out->holder);
     int64_t dur = LOCK_DURATION_S;
     (void)lq_json_int(LQ_JSON_AT(root, "spec", "leaseDurationSeconds"), &dur);
+    out->duration_s = dur;
     lq_json_str_t rt;
     if (lq_json_str(LQ_JSON_AT(root, "spec", "renewTime"), &rt) != LQ_OK)
-        return;
+        return LQ_OK;
     /* "2026-11-23T14:46:53.588000Z": compare with our own formatting of "now" instead of
      * parsing dates: expired when renewTime + duration < now, i.e. when renewTime is
      * before the timestamp of (now - duration). */
     char cutoff[40];
-    if (lq_forge_time_format(lq_port_wall_ms() - dur * 1000, true, cutoff, sizeof cutoff) != LQ_OK)
-        return;
+    if (lq_forge_time_format(now_ms - dur * 1000, true, cutoff, sizeof cutoff) != LQ_OK)
+        return LQ_OK;
     size_t n = rt.len < strlen(cutoff) ? rt.len : strlen(cutoff);
-    *valid = memcmp(rt.p, cutoff, n) >= 0; /* renewed after the cutoff: still held */
+    /* renewed after the cutoff, by someone: still held */
+    out->live = out->holder[0] != '\0' && memcmp(rt.p, cutoff, n) >= 0;
+    return LQ_OK;
+}
+
+const char *lq_lock_holder_describe(const char *holder, char *out, size_t cap)
+{
+    const char *at = strrchr(holder, '@');
+    if (at != NULL && at[1] != '\0')
+        (void)snprintf(out, cap, "agent %.*s for node %s", (int)(at - holder), holder, at + 1);
+    else
+        (void)snprintf(out, cap, "agent %s (an earlier version: its node name is not recorded)",
+                       holder[0] ? holder : "?");
+    return out;
+}
+
+/* Reads holder, liveness and resourceVersion from the response. */
+static void read_lease(lq_lock_t *l, char *holder, size_t hcap, bool *valid)
+{
+    static lq_lock_info_t info;
+    *valid = false;
+    holder[0] = '\0';
+    if (lq_lock_parse(l->resp_, l->req_.resp_len, lq_port_wall_ms(), &info) != LQ_OK)
+        return;
+    (void)snprintf(l->rv_, sizeof l->rv_, "%s", info.rv);
+    (void)snprintf(holder, hcap, "%s", info.holder);
+    *valid = info.live;
 }
 
 static void done(lq_kreq_t *r, lq_err_t err, void *ctx)
 {
     lq_lock_t *l = ctx;
-    char holder[128];
+    char holder[LQ_LOCK_HOLDER_MAX], who[LQ_LOCK_HOLDER_MAX + 64];
     bool valid = false;
     switch (l->state) {
+    case LQ_LOCK_LEGACY:
+        /* 404 (no earlier agent), 403 (not granted: nothing to wait for) or any error:
+         * go on with the pair's Lease; only a live holder is waited for. */
+        if (err == LQ_OK) {
+            read_lease(l, holder, sizeof holder, &valid);
+            if (valid && strcmp(holder, l->identity) != 0) {
+                if (!l->said_legacy_) {
+                    LQ_WARN("lock", "%s holds the per-node Lease %s/%s of an earlier liqolet "
+                            "version for this node; waiting until it stops (stop it to upgrade)",
+                            lq_lock_holder_describe(holder, who, sizeof who), l->ns, l->legacy_);
+                    l->said_legacy_ = true;
+                }
+                lq_loop_timer_start(l->loop, &l->timer_, LOCK_RETRY_MS);
+                return;
+            }
+        }
+        l->state = LQ_LOCK_CREATING;
+        step(l);
+        return;
     case LQ_LOCK_RELEASING:
         if (err == LQ_OK)
             LQ_INFO("lock", "released Lease %s/%s", l->ns, l->name);
@@ -104,11 +153,13 @@ static void done(lq_kreq_t *r, lq_err_t err, void *ctx)
             step(l);
             return;
         }
-        if (!l->said_waiting_) {
-            LQ_WARN("lock", "another liqolet (%s) is running for this pair: it holds Lease %s/%s on "
-                    "the home cluster; waiting until it stops (its lease lasts %d s)",
-                    holder, l->ns, l->name, LOCK_DURATION_S);
+        if (!l->said_waiting_ || strcmp(holder, l->said_holder_) != 0) {
+            LQ_WARN("lock", "pair %s is held by %s (Lease %s/%s on the home cluster); waiting "
+                    "until it stops (its lease lasts %d s after its last renewal)", l->pair,
+                    lq_lock_holder_describe(holder, who, sizeof who), l->ns, l->name,
+                    LOCK_DURATION_S);
             l->said_waiting_ = true;
+            (void)snprintf(l->said_holder_, sizeof l->said_holder_, "%s", holder);
         }
         l->state = LQ_LOCK_WAITING;
         lq_loop_timer_start(l->loop, &l->timer_, LOCK_RETRY_MS);
@@ -131,8 +182,8 @@ static void done(lq_kreq_t *r, lq_err_t err, void *ctx)
             return;
         }
         if (err == LQ_ECONFLICT || err == LQ_ENOTFOUND) {
-            LQ_ERROR("lock", "lost Lease %s/%s to another liqolet; stopping so that two agents "
-                     "do not fight", l->ns, l->name);
+            LQ_ERROR("lock", "lost Lease %s/%s (pair %s) to another liqolet or to liqolet "
+                     "unpeer; stopping so that two agents do not fight", l->ns, l->name, l->pair);
             l->state = LQ_LOCK_LOST;
             if (l->on_lost)
                 l->on_lost(l, l->ctx);
@@ -151,7 +202,7 @@ static void done(lq_kreq_t *r, lq_err_t err, void *ctx)
 acquired:
     if (lq_forge_time_format(lq_port_wall_ms(), true, l->acquired_, sizeof l->acquired_) != LQ_OK)
         l->acquired_[0] = '\0';
-    LQ_INFO("lock", "holding Lease %s/%s as %s", l->ns, l->name, l->identity);
+    LQ_INFO("lock", "holding Lease %s/%s as %s (pair %s)", l->ns, l->name, l->identity, l->pair);
     l->state = LQ_LOCK_HELD;
     lq_loop_timer_start(l->loop, &l->timer_, LOCK_RENEW_MS);
     if (l->on_acquired)
@@ -165,6 +216,11 @@ static void step(lq_lock_t *l)
     l->req_.priority = true; /* losing the lock stops the agent */
     lq_err_t e = LQ_OK;
     switch (l->state) {
+    case LQ_LOCK_LEGACY:
+        e = lq_kapi_path(path, sizeof path, "coordination.k8s.io/v1", l->ns, "leases", l->legacy_, NULL);
+        if (e == LQ_OK)
+            e = lq_kreq_get(&l->req_, path);
+        break;
     case LQ_LOCK_CREATING:
         e = lq_kapi_path(path, sizeof path, "coordination.k8s.io/v1", l->ns, "leases", NULL, NULL);
         if (e == LQ_OK)
@@ -206,7 +262,8 @@ static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
 }
 
 lq_err_t lq_lock_start(lq_lock_t *l, lq_loop_t *loop, lq_kreq_client_t *client, const char *ns,
-                       const char *node_name, lq_lock_fn *on_acquired, lq_lock_fn *on_lost, void *ctx)
+                       const char *home_id, const char *foreign_id, const char *node_name,
+                       lq_lock_fn *on_acquired, lq_lock_fn *on_lost, void *ctx)
 {
     memset(l, 0, sizeof *l);
     l->loop = loop;
@@ -217,16 +274,24 @@ lq_err_t lq_lock_start(lq_lock_t *l, lq_loop_t *loop, lq_kreq_client_t *client, 
     if (strlen(ns) >= sizeof l->ns)
         return LQ_ETOOBIG;
     memcpy(l->ns, ns, strlen(ns) + 1);
-    lq_err_t e = lq_perms_lock_name(node_name, l->name, sizeof l->name, NULL);
+    lq_err_t e = lq_perms_lock_name(foreign_id, l->name, sizeof l->name, NULL);
+    if (e == LQ_OK)
+        e = lq_perms_legacy_lock_name(node_name, l->legacy_, sizeof l->legacy_, NULL);
     if (e != LQ_OK)
         return e;
+    int n = snprintf(l->pair, sizeof l->pair, "%s->%s", home_id, foreign_id);
+    if (n < 0 || (size_t)n >= sizeof l->pair)
+        return LQ_ETOOBIG;
     unsigned char rnd[6];
     if (lq_port_entropy(rnd, sizeof rnd) != LQ_OK)
         return LQ_EIO;
-    (void)snprintf(l->identity, sizeof l->identity, "liqolet-%02x%02x%02x%02x%02x%02x", rnd[0],
-                   rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+    n = snprintf(l->identity, sizeof l->identity, "liqolet-%02x%02x%02x%02x%02x%02x@%s", rnd[0],
+                 rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], node_name);
+    if (n < 0 || (size_t)n >= sizeof l->identity)
+        return LQ_ETOOBIG;
     lq_loop_timer_init(&l->timer_, on_timer, l);
-    l->state = LQ_LOCK_CREATING;
+    /* an earlier version's per-node Lease first, unless it is the pair's own name */
+    l->state = strcmp(l->legacy_, l->name) != 0 ? LQ_LOCK_LEGACY : LQ_LOCK_CREATING;
     step(l);
     return LQ_OK;
 }

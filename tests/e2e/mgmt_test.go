@@ -321,8 +321,9 @@ func TestMgmtEndpoint(t *testing.T) {
 		// The node the status names exists, and the agent holds the lock Lease it says.
 		n, err := tb.Home.Client.CoreV1().Nodes().Get(ctxFor(t, 10*time.Second), mgNode, metav1.GetOptions{})
 		check(err == nil && vnNodeReady(n), "node %s in home: %v (ready %v)", mgNode, err, err == nil && vnNodeReady(n))
-		lease, err := tb.Home.Client.CoordinationV1().Leases("liqo").Get(ctxFor(t, 10*time.Second), "liqolet-"+mgNode, metav1.GetOptions{})
-		check(err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "", "lock Lease: %v", err)
+		lease, err := tb.Home.Client.CoordinationV1().Leases("liqo").Get(ctxFor(t, 10*time.Second), "liqolet-"+foreignUID, metav1.GetOptions{})
+		check(err == nil && lease.Spec.HolderIdentity != nil && strings.HasSuffix(*lease.Spec.HolderIdentity, "@"+mgNode),
+			"lock Lease of the pair: %v (holder %v, want ...@%s)", err, lease.Spec.HolderIdentity, mgNode)
 		if len(bad) > 0 {
 			t.Errorf("/status does not match the agent:\n  - %s\n%s", strings.Join(bad, "\n  - "), out)
 		}

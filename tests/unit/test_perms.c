@@ -171,6 +171,7 @@ static void test_table_resource_names_rules(void **state)
             assert_int_equal(r->scope, LQ_PERMS_SCOPE_NODE_LEASE);
             break;
         case LQ_PERMS_NAMES_LOCK:
+        case LQ_PERMS_NAMES_LEGACY_LOCK:
             assert_string_equal(r->resource, "leases");
             assert_int_equal(r->scope, LQ_PERMS_SCOPE_AGENT_NS);
             break;
@@ -381,8 +382,9 @@ static void check_render(lq_perms_cluster_t cl, const lq_perms_params_t *p)
     assert_int_equal(f.bindings, scopes - 1);
     assert_int_equal(f.rules, rows);
     for (i = 0; i < n; i++)
-        if (t[i].cluster == cl && t[i].names != LQ_PERMS_NAMES_ANY)
-            named++;
+        if (t[i].cluster == cl && t[i].names != LQ_PERMS_NAMES_ANY &&
+            (t[i].names != LQ_PERMS_NAMES_LOCK || p->foreign_id != NULL))
+            named++; /* the pair's lock is named only when the foreign id is known */
     assert_int_equal(f.rules_with_names, named);
     assert_int_equal(f.subjects, scopes * p->n_subjects); /* one binding per role */
     /* one YAML comment with the reason per rule */
@@ -407,7 +409,12 @@ static void test_render_defaults(void **state)
     assert_non_null(strstr(out, "  name: \"liqolet-liqo-foreign-home\"\n"));
     assert_non_null(strstr(out, "  namespace: \"kube-node-lease\"\n"));
     assert_non_null(strstr(out, "  name: \"liqolet-liqo-foreign-lock\"\n  namespace: \"liqo\"\n"));
-    assert_non_null(strstr(out, "resourceNames: [\"liqolet-liqo-foreign\"]"));
+    /* the pair's lock: the foreign id is not known, so any Lease of the namespace; the
+     * per-node lock of earlier versions is only read */
+    assert_non_null(strstr(out, "resources: [\"leases\"]\n"
+                                "  verbs: [\"get\", \"update\", \"patch\", \"delete\"]\n"));
+    assert_non_null(strstr(out, "resourceNames: [\"liqolet-liqo-foreign\"]\n"
+                                "  verbs: [\"get\"]\n"));
     assert_non_null(strstr(out, "resources: [\"nodes/status\"]\n"
                                 "  resourceNames: [\"liqo-foreign\"]\n"));
     assert_non_null(strstr(out, "resourceNames: [\"kube-system\"]"));
@@ -436,6 +443,7 @@ static void test_render_parameters(void **state)
         { LQ_PERMS_SUBJECT_SERVICE_ACCOUNT, "agent", "edge-system" },
     };
     lq_perms_params_t p;
+    size_t len;
     (void)state;
 
     lq_perms_params_init(&p);
@@ -449,7 +457,18 @@ static void test_render_parameters(void **state)
     assert_non_null(strstr(out, "  name: \"edge-peer-node-lease\"\n"));
     assert_non_null(strstr(out, "  name: \"edge-peer-lock\"\n  namespace: \"edge-system\"\n"));
     assert_non_null(strstr(out, "resourceNames: [\"liqo-site-7.example\"]"));
-    assert_non_null(strstr(out, "resourceNames: [\"liqolet-liqo-site-7.example\"]"));
+    assert_non_null(strstr(out, "resourceNames: [\"liqolet-liqo-site-7.example\"]\n"
+                                "  verbs: [\"get\"]\n"));
+    /* with the foreign id, the pair's lock is pinned to its name */
+    p.foreign_id = "0b7d6f0e-5c1a-4f7e-9d3b-2a1c0e9f8d7c";
+    check_render(LQ_PERMS_HOME, &p);
+    assert_non_null(strstr(out, "resourceNames: [\"liqolet-0b7d6f0e-5c1a-4f7e-9d3b-2a1c0e9f8d7c\"]\n"
+                                "  verbs: [\"get\", \"update\", \"patch\", \"delete\"]\n"));
+    assert_non_null(strstr(out, "foreign cluster id \"0b7d6f0e-5c1a-4f7e-9d3b-2a1c0e9f8d7c\""));
+    p.foreign_id = "bad\"id";
+    assert_int_equal(lq_perms_render(LQ_PERMS_HOME, &p, out, sizeof out, &len), LQ_EINVAL);
+    p.foreign_id = NULL;
+    check_render(LQ_PERMS_HOME, &p);
     assert_int_equal(count_str(out, "- kind: ServiceAccount\n  name: \"agent\"\n"
                                     "  namespace: \"edge-system\"\n"), 3);
     assert_null(strstr(out, "liqo-foreign"));
@@ -574,7 +593,7 @@ static void test_long_names(void **state)
     lq_perms_params_init(&p);
     p.node_name = node;
     /* valid node name, but "liqolet-<node>" would be longer than 253 */
-    assert_int_equal(lq_perms_lock_name(node, lock, sizeof lock, &len), LQ_ETOOBIG);
+    assert_int_equal(lq_perms_legacy_lock_name(node, lock, sizeof lock, &len), LQ_ETOOBIG);
     assert_int_equal(lock[0], '\0');
     assert_int_equal(lq_perms_render(LQ_PERMS_HOME, &p, out, sizeof out, &len), LQ_ETOOBIG);
     node[LQ_PERMS_NAME_MAX + 1] = '\0';
@@ -583,11 +602,11 @@ static void test_long_names(void **state)
 
     /* the longest node whose lock name fits */
     node[LQ_PERMS_NAME_MAX - pre] = '\0';
-    assert_int_equal(lq_perms_lock_name(node, lock, sizeof lock, &len), LQ_OK);
+    assert_int_equal(lq_perms_legacy_lock_name(node, lock, sizeof lock, &len), LQ_OK);
     assert_int_equal(len, LQ_PERMS_NAME_MAX);
     assert_int_equal(strncmp(lock, "liqolet-", pre), 0);
     assert_string_equal(lock + pre, node);
-    assert_int_equal(lq_perms_lock_name(node, lock, LQ_PERMS_NAME_MAX, &len), LQ_ETOOBIG);
+    assert_int_equal(lq_perms_legacy_lock_name(node, lock, LQ_PERMS_NAME_MAX, &len), LQ_ETOOBIG);
     /* ...but the default role names "liqolet-<node>-node-lease" do not: ETOOBIG */
     assert_int_equal(lq_perms_render(LQ_PERMS_HOME, &p, out, sizeof out, &len), LQ_ETOOBIG);
     /* with a short role name it renders */
@@ -595,12 +614,53 @@ static void test_long_names(void **state)
     assert_int_equal(lq_perms_render(LQ_PERMS_HOME, &p, out, sizeof out, &len), LQ_OK);
     assert_non_null(strstr(out, lock));
 
+    assert_int_equal(lq_perms_legacy_lock_name(NULL, lock, sizeof lock, &len), LQ_EINVAL);
+    assert_int_equal(lq_perms_legacy_lock_name("x", NULL, 10, &len), LQ_EINVAL);
+    assert_int_equal(lq_perms_legacy_lock_name("x", lock, 0, &len), LQ_EINVAL);
+    assert_int_equal(lq_perms_legacy_lock_name("X", lock, sizeof lock, &len), LQ_EINVAL);
+    assert_int_equal(lq_perms_legacy_lock_name("liqo-foreign", lock, sizeof lock, NULL), LQ_OK);
+    assert_string_equal(lock, "liqolet-liqo-foreign");
+}
+
+/* The pair's lock name: a UID as it is; other ids lowered, with a hash that keeps
+ * distinct ids apart; never over 253. */
+static void test_pair_lock_name(void **state)
+{
+    char lock[LQ_PERMS_NAME_MAX + 1], lock2[LQ_PERMS_NAME_MAX + 1], id[300];
+    size_t len = 0;
+    (void)state;
+
+    assert_int_equal(lq_perms_lock_name("0b7d6f0e-5c1a-4f7e-9d3b-2a1c0e9f8d7c", lock, sizeof lock,
+                                        &len), LQ_OK);
+    assert_string_equal(lock, "liqolet-0b7d6f0e-5c1a-4f7e-9d3b-2a1c0e9f8d7c");
+    assert_int_equal(len, strlen(lock));
+    /* capitals, dots and underscores: lowered, plus 8 hex digits */
+    assert_int_equal(lq_perms_lock_name("Edge_Site.1", lock, sizeof lock, &len), LQ_OK);
+    assert_int_equal(len, strlen("liqolet-edge-site-1-") + 8);
+    assert_int_equal(strncmp(lock, "liqolet-edge-site-1-", 20), 0);
+    assert_int_equal(lq_perms_lock_name("edge-site-1", lock2, sizeof lock2, NULL), LQ_OK);
+    assert_string_equal(lock2, "liqolet-edge-site-1");
+    assert_string_not_equal(lock, lock2);
+    assert_int_equal(lq_perms_lock_name("edge_site.1", lock2, sizeof lock2, NULL), LQ_OK);
+    assert_string_not_equal(lock, lock2); /* same characters after lowering: the hash differs */
+    assert_int_equal(lq_perms_lock_name("Edge_Site.1", lock2, sizeof lock2, NULL), LQ_OK);
+    assert_string_equal(lock, lock2); /* deterministic */
+    /* a trailing dash cannot end a name: hashed too */
+    assert_int_equal(lq_perms_lock_name("a-", lock, sizeof lock, NULL), LQ_OK);
+    assert_int_equal(strlen(lock), strlen("liqolet-a--") + 8);
+    /* bounds */
+    memset(id, 'a', sizeof id);
+    id[LQ_PERMS_NAME_MAX - 8] = '\0';
+    assert_int_equal(lq_perms_lock_name(id, lock, sizeof lock, &len), LQ_OK);
+    assert_int_equal(len, LQ_PERMS_NAME_MAX);
+    id[LQ_PERMS_NAME_MAX - 8] = 'a';
+    id[LQ_PERMS_NAME_MAX - 7] = '\0';
+    assert_int_equal(lq_perms_lock_name(id, lock, sizeof lock, &len), LQ_ETOOBIG);
+    assert_string_equal(lock, "");
+    assert_int_equal(lq_perms_lock_name("abc", lock, 5, &len), LQ_ETOOBIG);
+    assert_int_equal(lq_perms_lock_name("", lock, sizeof lock, &len), LQ_EINVAL);
     assert_int_equal(lq_perms_lock_name(NULL, lock, sizeof lock, &len), LQ_EINVAL);
     assert_int_equal(lq_perms_lock_name("x", NULL, 10, &len), LQ_EINVAL);
-    assert_int_equal(lq_perms_lock_name("x", lock, 0, &len), LQ_EINVAL);
-    assert_int_equal(lq_perms_lock_name("X", lock, sizeof lock, &len), LQ_EINVAL);
-    assert_int_equal(lq_perms_lock_name("liqo-foreign", lock, sizeof lock, NULL), LQ_OK);
-    assert_string_equal(lock, "liqolet-liqo-foreign");
 }
 
 /* --- Markdown --------------------------------------------------------------------------- */
@@ -636,7 +696,7 @@ typedef struct collect {
     size_t calls;
     size_t stop_at;            /* return LQ_ECONFLICT on this call (1-based); 0 = never */
     size_t named_node, named_lock, nonresource, in_lease_ns, in_agent_ns;
-    const char *node, *ns;
+    const char *node, *ns, *lock_key;
 } collect_t;
 
 static lq_err_t collect_fn(const lq_perms_check_t *c, void *ctx)
@@ -672,7 +732,11 @@ static lq_err_t collect_fn(const lq_perms_check_t *c, void *ctx)
         col->named_node++;
     if (strncmp(c->name, "liqolet-", 8) == 0) {
         col->named_lock++;
-        assert_string_equal(c->name + 8, col->node);
+        /* the pair's lock, or the per-node lock of earlier versions (get only) */
+        if (strcmp(c->name + 8, col->node) == 0)
+            assert_string_equal(c->verb, "get");
+        else
+            assert_string_equal(c->name + 8, col->lock_key);
         assert_string_equal(c->namespace, col->ns);
     }
     if (strcmp(c->namespace, "kube-node-lease") == 0)
@@ -703,19 +767,33 @@ static void test_for_each(void **state)
 
     memset(&col, 0, sizeof col);
     col.node = "vn-1";
+    col.lock_key = "vn-1";
     col.ns = "agents";
     assert_int_equal(lq_perms_for_each(LQ_PERMS_HOME, &p, collect_fn, &col), LQ_OK);
     assert_int_equal(col.calls, want[LQ_PERMS_HOME]);
     /* own node: get list watch update patch delete + status update patch; node lease:
-     * get update patch */
-    assert_int_equal(col.named_node, 6 + 2 + 3);
-    assert_int_equal(col.named_lock, 3);
-    assert_int_equal(col.in_lease_ns, 1 + 3);
-    assert_int_equal(col.in_agent_ns, 1 + 3);
+     * get update patch delete */
+    assert_int_equal(col.named_node, 6 + 2 + 4);
+    /* no foreign id: the pair's lock is checked for any name; the earlier per-node one
+     * by its name */
+    assert_int_equal(col.named_lock, 1);
+    assert_int_equal(col.in_lease_ns, 1 + 4);
+    assert_int_equal(col.in_agent_ns, 1 + 4 + 1);
     assert_int_equal(col.nonresource, 2); /* /version, /readyz */
+
+    /* with the foreign id: get update patch delete on liqolet-<id> */
+    memset(&col, 0, sizeof col);
+    col.node = "vn-1";
+    col.lock_key = "fid-1";
+    col.ns = "agents";
+    p.foreign_id = "fid-1";
+    assert_int_equal(lq_perms_for_each(LQ_PERMS_HOME, &p, collect_fn, &col), LQ_OK);
+    assert_int_equal(col.named_lock, 4 + 1);
+    p.foreign_id = NULL;
 
     memset(&col, 0, sizeof col);
     col.node = "vn-1";
+    col.lock_key = "vn-1";
     col.ns = "agents";
     assert_int_equal(lq_perms_for_each(LQ_PERMS_FOREIGN, &p, collect_fn, &col), LQ_OK);
     assert_int_equal(col.calls, want[LQ_PERMS_FOREIGN]);
@@ -725,6 +803,7 @@ static void test_for_each(void **state)
     /* the callback's error stops the walk and is returned */
     memset(&col, 0, sizeof col);
     col.node = "vn-1";
+    col.lock_key = "vn-1";
     col.ns = "agents";
     col.stop_at = 5;
     assert_int_equal(lq_perms_for_each(LQ_PERMS_HOME, &p, collect_fn, &col), LQ_ECONFLICT);
@@ -752,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_render_rejects_bad_input),
         cmocka_unit_test(test_render_too_small_never_truncates),
         cmocka_unit_test(test_long_names),
+        cmocka_unit_test(test_pair_lock_name),
         cmocka_unit_test(test_markdown),
         cmocka_unit_test(test_for_each),
     };
