@@ -351,7 +351,17 @@ func TestUnpeerForce(t *testing.T) {
 	if err := tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, remote, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	offWaitRemoteGone(t, remote)
+	// The namespace holds the pods that ran there: its deletion waits for the foreign
+	// controller-manager and kwok, whose watches come back after the API server restart
+	// with their own backoff (tens of seconds on a loaded machine): a test-bed wait, not
+	// the agent's.
+	Eventually(t, 3*time.Minute, "foreign namespace "+remote+" deleted by its admin", func(ctx context.Context) (bool, error) {
+		_, err := tb.Foreign.Client.CoreV1().Namespaces().Get(ctx, remote, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
 	l2 := offStartAgent(t, "--offload", ns)
 	offWaitRemote(t, l2, id, remote, ns)
 	Eventually(t, 2*time.Minute, "default ServiceAccount of "+remote, func(ctx context.Context) (bool, error) {
