@@ -30,8 +30,9 @@ static struct {
     lq_loop_t loop;
     lq_cluster_t home, foreign;
     lq_kreq_client_t home_req, foreign_req;
-    lq_kreq_t q_home_id, q_foreign_id, q_version;
-    char r_home_id[16384], r_foreign_id[16384], r_version[4096];
+    lq_kreq_t q_home_id, q_foreign_id, q_version, q_nsof;
+    char r_home_id[16384], r_foreign_id[16384], r_version[4096], r_nsof[4096];
+    bool nsof_served;
     int pending;
     lq_err_t failed;
     char home_id[128], foreign_id[128], home_name[64], foreign_name[64], node_name[256],
@@ -74,6 +75,18 @@ static void ident_done(lq_kreq_t *r, lq_err_t err, void *ctx)
         LQ_ERROR("run", "%s: %s (%s)", r->path, lq_err_str(err), r->message);
         rn.failed = err;
     }
+}
+
+/* GET /apis/offloading.liqo.io: which NamespaceOffloading version home serves. A 404 (or
+ * any failure) is no error: the group is optional (only --offload namespaces then). */
+static void nsof_done(lq_kreq_t *r, lq_err_t err, void *ctx)
+{
+    (void)ctx;
+    rn.pending--;
+    rn.nsof_served = err == LQ_OK && r->status / 100 == 2;
+    if (err != LQ_OK && r->status != 404)
+        LQ_WARN("run", "%s: %s (%s); using NamespaceOffloading %s", r->path, lq_err_str(err),
+                r->message, LQ_LIQO_OFFLOADING_GV_V1ALPHA1);
 }
 
 static lq_err_t get_string(const char *body, size_t len, const char *k1, const char *k2,
@@ -246,6 +259,7 @@ int lq_run_main(lq_config_t *cfg)
         return 1;
     }
     lq_json_doc_init(&rn.doc, rn.arena, sizeof rn.arena);
+    lq_liqo_use(cfg->compat == 1 ? LQ_LIQO_COMPAT_V1 : LQ_LIQO_COMPAT_V08);
     if (lq_cluster_open(&rn.home, "home", cfg->home.kubeconfig[0] ? cfg->home.kubeconfig : NULL,
                         cfg->home.context[0] ? cfg->home.context : NULL, true, err, sizeof err) != LQ_OK ||
         lq_cluster_open(&rn.foreign, "foreign",
@@ -266,15 +280,18 @@ int lq_run_main(lq_config_t *cfg)
     lq_kreq_init(&rn.q_home_id, rn.r_home_id, sizeof rn.r_home_id, ident_done, NULL);
     lq_kreq_init(&rn.q_foreign_id, rn.r_foreign_id, sizeof rn.r_foreign_id, ident_done, NULL);
     lq_kreq_init(&rn.q_version, rn.r_version, sizeof rn.r_version, ident_done, NULL);
-    rn.pending = 3;
+    lq_kreq_init(&rn.q_nsof, rn.r_nsof, sizeof rn.r_nsof, nsof_done, NULL);
+    rn.pending = 4;
     rn.home_req.max_attempts = 20;
     rn.foreign_req.max_attempts = 20;
     (void)lq_kreq_get(&rn.q_home_id, "/api/v1/namespaces/kube-system");
     (void)lq_kreq_get(&rn.q_foreign_id, "/api/v1/namespaces/kube-system");
     (void)lq_kreq_get(&rn.q_version, "/version");
+    (void)lq_kreq_get(&rn.q_nsof, "/apis/" LQ_LIQO_OFFLOADING_GROUP);
     (void)lq_kreq_submit(&rn.home_req, &rn.q_home_id);
     (void)lq_kreq_submit(&rn.foreign_req, &rn.q_foreign_id);
     (void)lq_kreq_submit(&rn.home_req, &rn.q_version);
+    (void)lq_kreq_submit(&rn.home_req, &rn.q_nsof);
     while (rn.pending > 0) {
         (void)lq_loop_run_once(&rn.loop, 1000);
         int sig = lq_port_signal_take();
@@ -383,6 +400,12 @@ int lq_run_main(lq_config_t *cfg)
     oc.flag_ns = rn.offload_ns;
     oc.n_flag_ns = cfg->n_offload;
     oc.on_change = namespace_changed;
+    oc.nsof_gv = lq_offload_pick_gv(rn.nsof_served ? rn.r_nsof : NULL,
+                                    rn.nsof_served ? rn.q_nsof.resp_len : 0);
+    LQ_INFO("run", "Liqo names: compat %s (labels %s, %s%s%s); NamespaceOffloading %s",
+            lq_liqo_names()->compat, lq_liqo_names()->origin, lq_liqo_names()->destination,
+            lq_liqo_names()->nodename ? ", " : "",
+            lq_liqo_names()->nodename ? lq_liqo_names()->nodename : "", oc.nsof_gv);
     oc.ctx = NULL;
     oc.flag_mapping = cfg->offload_mapping == 1 ? LQ_FORGE_OFFLOAD_MAP_ENFORCE_SAME_NAME
                                                 : LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME;
