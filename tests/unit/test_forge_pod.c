@@ -1018,8 +1018,20 @@ static void test_remote_v1_names(void **state)
                         "{\"a\":\"b\",\"offloading.liqo.io/origin\":\"" HOME_ID "\","
                         "\"offloading.liqo.io/destination\":\"" FOREIGN_ID "\","
                         "\"offloading.liqo.io/nodename\":\"liqo-foreign\"}");
+    /* labels following the home pod: a remote pod of the v1 family without the node name
+     * gets it back, and the v0.8 labels a home pod cannot have are not asked for */
+    lq_json_t *rem = J("{'metadata':{'name':'p','uid':'r-1','labels':{'a':'b',"
+                       "'offloading.liqo.io/origin':'" HOME_ID "','offloading.liqo.io/destination':'" FOREIGN_ID "'},"
+                       "'annotations':{'liqolet.io/home-pod-uid':'" HOME_UID "'}}}");
+    lq_json_t *mp = NULL;
+    assert_int_equal(lq_forge_pod_remote_meta_patch(&g_doc, forged, rem, &p, &mp), LQ_OK);
+    assert_non_null(mp);
+    assert_string_equal(print(mp), "{\"metadata\":{\"uid\":\"r-1\",\"labels\":"
+                                   "{\"offloading.liqo.io/nodename\":\"liqo-foreign\"}}}");
+    assert_int_equal(lq_forge_pod_remote_meta_patch(&g_doc, forged, pod, &p, &mp), LQ_EPROTO); /* no uid */
     /* v1 needs the node name */
     p.node_name = NULL;
+    assert_int_equal(lq_forge_pod_remote_meta_patch(&g_doc, forged, rem, &p, &mp), LQ_EINVAL);
     assert_int_equal(lq_forge_pod_remote(&g_doc, forged, &p, &pod), LQ_EINVAL);
     p.node_name = "";
     assert_int_equal(lq_forge_pod_remote(&g_doc, forged, &p, &pod), LQ_EINVAL);
