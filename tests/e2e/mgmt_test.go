@@ -359,15 +359,7 @@ func TestMgmtEndpoint(t *testing.T) {
 				t.Errorf("Liqo counter with other labels: %q", line)
 			}
 		}
-		js, _, code := mgCtl(t, "-s", a.URI, "metrics", "-o", "json")
-		var samples []struct {
-			Name   string            `json:"name"`
-			Labels map[string]string `json:"labels"`
-			Value  float64           `json:"value"`
-		}
-		if err := json.Unmarshal([]byte(js), &samples); code != 0 || err != nil {
-			t.Fatalf("liqoletctl metrics -o json: exit %d, %v", code, err)
-		}
+		samples, js := mgCtlMetrics(t, a)
 		found := false
 		for _, s := range samples {
 			if s.Name == "liqolet_build_info" && s.Labels["board"] == "host" && s.Value == 1 {
@@ -602,6 +594,25 @@ func TestMgmtRefusesNonLoopbackWithoutPSK(t *testing.T) {
 	}
 }
 
+// mgSample is one sample of `liqoletctl metrics -o json`.
+type mgSample struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+	Value  float64           `json:"value"`
+}
+
+// mgCtlMetrics reads /metrics over CoAP with liqoletctl; it returns the samples and the
+// raw JSON.
+func mgCtlMetrics(t *testing.T, a *mgAgent) ([]mgSample, string) {
+	t.Helper()
+	js, _, code := mgCtl(t, "-s", a.URI, "metrics", "-o", "json")
+	var samples []mgSample
+	if err := json.Unmarshal([]byte(js), &samples); code != 0 || err != nil {
+		t.Fatalf("liqoletctl metrics -o json: exit %d, %v", code, err)
+	}
+	return samples, js
+}
+
 // mgCounter is one sample of Liqo's reflection counters.
 type mgCounter struct {
 	labels map[string]string
@@ -799,15 +810,7 @@ func TestMgmtReflectionCounters(t *testing.T) {
 	}
 
 	// The same value through CoAP (liqoletctl) as through HTTP.
-	js, _, code := mgCtl(t, "-s", a.URI, "metrics", "-o", "json")
-	var samples []struct {
-		Name   string            `json:"name"`
-		Labels map[string]string `json:"labels"`
-		Value  float64           `json:"value"`
-	}
-	if err := json.Unmarshal([]byte(js), &samples); code != 0 || err != nil {
-		t.Fatalf("liqoletctl metrics -o json: exit %d, %v", code, err)
-	}
+	samples, _ := mgCtlMetrics(t, a)
 	got := -1.0
 	for _, s := range samples {
 		if s.Name == items && s.Labels["namespace"] == ns && s.Labels["reflector_resource"] == "ConfigMap" &&
