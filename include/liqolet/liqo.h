@@ -59,6 +59,8 @@ typedef struct lq_liqo_names {
 const lq_liqo_names_t *lq_liqo_names(void);
 /* Selects the family (an unknown value selects v0.8). Unit tests switch it between cases. */
 void lq_liqo_use(lq_liqo_compat_t compat);
+/* The names of a family, whether in use or not (an unknown value: v0.8). Never NULL. */
+const lq_liqo_names_t *lq_liqo_names_of(lq_liqo_compat_t compat);
 /* True when key (n bytes, no NUL needed) is an ownership label of either family (origin,
  * destination, nodename): such a home label is never copied to a remote object, whatever
  * the family in use, so a home object cannot claim a remote copy for another agent. */

@@ -17,9 +17,14 @@ const lq_liqo_names_t *lq_liqo_names(void)
     return g_names;
 }
 
+const lq_liqo_names_t *lq_liqo_names_of(lq_liqo_compat_t compat)
+{
+    return compat == LQ_LIQO_COMPAT_V1 ? &g_v1 : &g_v08;
+}
+
 void lq_liqo_use(lq_liqo_compat_t compat)
 {
-    g_names = compat == LQ_LIQO_COMPAT_V1 ? &g_v1 : &g_v08;
+    g_names = lq_liqo_names_of(compat);
 }
 
 bool lq_liqo_is_own_label(const char *key, size_t n)

@@ -101,6 +101,20 @@ func TestNamesCompatV1(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// What an agent with compat v0.8 left for this pair: not this agent's now, left alone,
+	// and the start-up log says why.
+	old := ns + "-old08"
+	if _, err := tb.Foreign.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: old, Labels: map[string]string{offOrigin: id.homeID, offDestination: id.foreignID},
+		Annotations: map[string]string{offOriginalName: ns}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, old, metav1.DeleteOptions{})
+	})
+
 	l := offStartAgent(t, "--offload", ns, "--compat", "v1")
 	remote := id.defaultName(ns)
 	f := tb.Foreign.Client
@@ -123,6 +137,10 @@ func TestNamesCompatV1(t *testing.T) {
 	if b, _ := os.ReadFile(l.LogPath); !strings.Contains(string(b), "Liqo names: compat v1 (labels "+namesV1Origin+", "+
 		namesV1Destination+", "+namesV1NodeName+")") {
 		t.Errorf("the start-up log does not name the v1 family:\n%s", tail(l.LogPath, 30))
+	}
+	if b, _ := os.ReadFile(l.LogPath); !strings.Contains(string(b), "the foreign cluster has namespaces of this peering "+
+		"labelled with the compat v0.8 names ("+offOrigin+")") {
+		t.Errorf("the start-up log does not warn of the v0.8 namespace %s:\n%s", old, tail(l.LogPath, 30))
 	}
 	Eventually(t, 2*time.Minute, "default ServiceAccount of the remote namespace "+remote,
 		func(ctx context.Context) (bool, error) {
@@ -226,6 +244,11 @@ func TestNamesCompatV1(t *testing.T) {
 	}
 	if l, err := f.CoreV1().ConfigMaps(remote).List(ctx, sel); err != nil || len(l.Items) != 0 {
 		t.Errorf("foreign ConfigMaps with %s: %v %d", offOrigin, err, len(l.Items))
+	}
+
+	if n, err := f.CoreV1().Namespaces().Get(ctx, old, metav1.GetOptions{}); err != nil || n.DeletionTimestamp != nil ||
+		n.Labels[offOrigin] != id.homeID || n.Labels[namesV1Origin] != "" {
+		t.Errorf("the v0.8 namespace %s was touched: %v", old, err)
 	}
 
 	// Deleting the home pod removes its remote pod (found by the v1 labels and its uid).

@@ -338,7 +338,25 @@ static int back_to_v08(void **state)
 static void test_v1_names(void **state)
 {
     (void)state;
+    /* the names themselves (src/core/liqo.c) */
+    assert_string_equal(lq_liqo_names()->compat, "v0.8");
+    assert_null(lq_liqo_names()->nodename);
+    assert_string_equal(lq_liqo_names_of(LQ_LIQO_COMPAT_V1)->origin, "offloading.liqo.io/origin");
+    assert_string_equal(lq_liqo_names_of((lq_liqo_compat_t)7)->origin, "virtualkubelet.liqo.io/origin");
+    static const char *const own[] = { "virtualkubelet.liqo.io/origin", "virtualkubelet.liqo.io/destination",
+                                       "offloading.liqo.io/origin", "offloading.liqo.io/destination",
+                                       "offloading.liqo.io/nodename" };
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        assert_true(lq_liqo_is_own_label(own[i], strlen(own[i])));
+        assert_false(lq_liqo_is_own_label(own[i], strlen(own[i]) - 1)); /* a prefix */
+    }
+    assert_false(lq_liqo_is_own_label("offloading.liqo.io/origins", 26));
+    assert_false(lq_liqo_is_own_label("liqo.io/origin", 14));
+    assert_false(lq_liqo_is_own_label(NULL, 0));
+    lq_liqo_use((lq_liqo_compat_t)7); /* unknown: v0.8 */
+    assert_string_equal(lq_liqo_names()->compat, "v0.8");
     lq_liqo_use(LQ_LIQO_COMPAT_V1);
+    assert_string_equal(lq_liqo_names()->nodename, "offloading.liqo.io/nodename");
     lq_forge_conf_params_t p = CM;
     p.remote_name = "web-config";
     run_t r = golden(&p, "cm-full");
