@@ -28,20 +28,23 @@ const (
 
 var nsofV1beta1GVR = schema.GroupVersionResource{Group: "offloading.liqo.io", Version: "v1beta1", Resource: "namespaceoffloadings"}
 
-// namesForeignCleanup deletes, when the test ends, the foreign namespaces labelled with
-// selector whose original name contains token.
-func namesForeignCleanup(t *testing.T, selector, token string) {
+// namesForeignCleanup deletes, when the test ends, the foreign namespaces this home
+// cluster's agents made, under either label family, for home namespaces whose name
+// contains token (whatever a failed run left behind).
+func namesForeignCleanup(t *testing.T, id offIdentity, token string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		l, err := tb.Foreign.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: selector})
-		if err != nil {
-			t.Errorf("list foreign namespaces: %v", err)
-			return
-		}
-		for _, n := range l.Items {
-			if strings.Contains(n.Annotations[offOriginalName], token) {
-				_ = tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, n.Name, metav1.DeleteOptions{})
+		for _, origin := range []string{namesV1Origin, offOrigin} {
+			l, err := tb.Foreign.Client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: origin + "=" + id.homeID})
+			if err != nil {
+				t.Errorf("list foreign namespaces: %v", err)
+				return
+			}
+			for _, n := range l.Items {
+				if strings.Contains(n.Annotations[offOriginalName], token) {
+					_ = tb.Foreign.Client.CoreV1().Namespaces().Delete(ctx, n.Name, metav1.DeleteOptions{})
+				}
 			}
 		}
 	})
@@ -77,12 +80,14 @@ func namesLabels(what string, labels map[string]string, id offIdentity, node str
 // offloading.liqo.io/nodename) and no virtualkubelet.liqo.io label, the agent finds them
 // again through those labels (the pod's status comes back home, an update reaches the
 // copy), and a foreign pod that forges the v1 labels is neither touched nor mirrored home.
+// A namespace of the pair under the v0.8 labels is named in the start-up log and left
+// alone, by the agent and by `liqolet unpeer --compat v1`, which removes the v1 objects.
 func TestNamesCompatV1(t *testing.T) {
 	id := offIdentities(t)
 	deleteVirtualNode(t, true)
 	t.Cleanup(func() { deleteVirtualNode(t, false) })
 	ns := "n1-" + offRand(6)
-	namesForeignCleanup(t, namesV1Origin+"="+id.homeID, ns)
+	namesForeignCleanup(t, id, ns)
 	offNamespace(t, tb.Home, ns)
 	ctx := ctxFor(t, 10*time.Minute)
 	h := tb.Home.Client
@@ -251,15 +256,22 @@ func TestNamesCompatV1(t *testing.T) {
 		t.Errorf("the v0.8 namespace %s was touched: %v", old, err)
 	}
 
-	// Deleting the home pod removes its remote pod (found by the v1 labels and its uid).
-	if err := h.CoreV1().Pods(ns).Delete(ctx, "web-0", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
+	// unpeer with the same compat recognises the v1 objects: the remote pod, then the home
+	// pod, the remote namespace; the v0.8 namespace is not this family's and stays.
+	out, code := runUnpeer(t, "--compat", "v1", "--take-over")
+	if code != 0 {
+		t.Fatalf("unpeer --compat v1 --take-over: exit %d:\n%s", code, out)
 	}
-	Eventually(t, podsTimeout, "remote pod web-0 deleted", func(ctx context.Context) (bool, error) {
-		_, err := f.CoreV1().Pods(remote).Get(ctx, "web-0", metav1.GetOptions{})
+	unpeerCount(t, out, "remote pods deleted", 1)
+	unpeerCount(t, out, "home pods deleted", 1)
+	unpeerCount(t, out, "remote namespaces deleted", 1)
+	Eventually(t, offTimeout, "remote namespace "+remote+" gone after unpeer", func(ctx context.Context) (bool, error) {
+		_, err := f.CoreV1().Namespaces().Get(ctx, remote, metav1.GetOptions{})
 		return apierrors.IsNotFound(err), ignoreNotFound(err)
 	})
-	_ = f.CoreV1().Pods(remote).Delete(ctx, "impostor", metav1.DeleteOptions{})
+	if n, err := f.CoreV1().Namespaces().Get(ctx, old, metav1.GetOptions{}); err != nil || n.DeletionTimestamp != nil {
+		t.Errorf("unpeer --compat v1 removed the v0.8 namespace %s: %v", old, err)
+	}
 }
 
 // namesNSOFCRD serves the home cluster's NamespaceOffloading in v1alpha1 only or in
