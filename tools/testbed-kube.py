@@ -212,6 +212,27 @@ def cmd_apply(conn, fnames):
                 sys.exit(1)
 
 
+def cmd_nsof_crd_doc(fname, version):
+    """The NamespaceOffloading CRD of fname with Liqo v1's version: "v1alpha1" as the file
+    has it, "v1beta1" with a v1beta1 version added (same schema, served, not the storage
+    version, so going back to v1alpha1 alone is always allowed)."""
+    docs = read_docs(fname)
+    if len(docs) != 1:
+        die("%s: expected one CRD" % fname)
+    crd = docs[0]
+    versions = crd["spec"]["versions"]
+    if [v["name"] for v in versions] != ["v1alpha1"]:
+        die("%s: expected the single version v1alpha1" % fname)
+    if version == "v1beta1":
+        beta = json.loads(json.dumps(versions[0]))
+        beta["name"] = "v1beta1"
+        beta["storage"] = False
+        versions.append(beta)
+    elif version != "v1alpha1":
+        die("nsof-crd-doc: version must be v1alpha1 or v1beta1")
+    print(json.dumps(crd))
+
+
 def main(argv):
     opts = {}
     while argv and argv[0].startswith("--"):
@@ -228,6 +249,8 @@ def main(argv):
         return cmd_subnet(*args)
     if cmd == "http-ok":
         return cmd_http_ok(*args)
+    if cmd == "nsof-crd-doc":
+        return cmd_nsof_crd_doc(*args)
     conn = Conn(opts.get("server"), opts.get("ca"), opts.get("cert"),
                 opts.get("key"), opts.get("token_file"))
     if cmd == "get":

@@ -170,7 +170,10 @@ typedef struct lq_config {
     char namespace[LQ_CONFIG_LABEL_MAX + 1];     /* the agent's own namespace */
     unsigned log_level;                          /* an lq_log_level_t (same order) */
     unsigned log_format;                         /* an lq_log_format_t */
-    bool networking_internal;                    /* always false for now */
+    bool networking_internal;                    /* always false for now; set by either
+                                                    networking.internal (v0.8) or
+                                                    networking.enabled (v1): one switch */
+    unsigned compat;                             /* 0 v0.8, 1 v1 (lq_liqo_compat_t) */
     bool networking_reflect_ips;
     long reflection_configmap_workers;           /* 0 = off */
     unsigned reflection_configmap_type;          /* 0 DenyList, 1 AllowList */

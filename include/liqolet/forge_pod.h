@@ -24,6 +24,8 @@
  * It carries, beside the home Pod's labels and annotations:
  *   labels      virtualkubelet.liqo.io/origin=<home cluster id>
  *               virtualkubelet.liqo.io/destination=<foreign cluster id>
+ *               (compat v1: offloading.liqo.io/origin, offloading.liqo.io/destination and
+ *               offloading.liqo.io/nodename=<virtual node>; include/liqolet/liqo.h)
  *   annotation  liqolet.io/home-pod-uid=<home Pod metadata.uid>
  * Its name is the home Pod's name, in the caller's remote namespace. After a restart the
  * agent lists the remote Pods by the origin label; lq_forge_pod_owner() then tells, for each,
@@ -88,6 +90,8 @@ typedef struct lq_forge_pod_remote_params {
     const char *foreign_id;    /* foreign cluster id: the destination label (required) */
     const char *root_ca_name;  /* remote name of kube-root-ca.crt (lq_forge_pod_root_ca_name)
                                   or NULL to keep projected sources of it unchanged */
+    const char *node_name;     /* the virtual node: the nodename label of the v1 family
+                                  (required, non-empty, when lq_liqo_names()->nodename) */
 } lq_forge_pod_remote_params_t;
 
 /* Builds in doc the Pod to create in the foreign cluster from the home Pod `home`:
@@ -96,8 +100,9 @@ typedef struct lq_forge_pod_remote_params {
  *    "metadata":{"name":<home name>,"namespace":<remote_ns>,"labels":{...},"annotations":{...}},
  *    "spec":{...}}
  *
- * metadata: labels = the home labels without liqo.io/shadowPod and without any origin /
- *   destination label of its own, then origin=<home_id>, destination=<foreign_id>;
+ * metadata: labels = the home labels without liqo.io/shadowPod and without any ownership
+ *   label of either family (lq_liqo_is_own_label), then the family in use (lq_liqo_names):
+ *   origin=<home_id>, destination=<foreign_id>, and in v1 nodename=<node_name>;
  *   annotations = the home annotations (any liqolet.io/home-pod-uid of its own replaced),
  *   then liqolet.io/home-pod-uid=<home metadata.uid>. Nothing else of the home metadata
  *   (uid, resourceVersion, generateName, ownerReferences, finalizers, ...) is copied.

@@ -43,6 +43,9 @@ typedef struct lq_offload_cfg {
      * being usable (lq_offload_ns changes), e.g. to re-queue its pods */
     void (*on_change)(const char *ns, void *ctx);
     void *ctx;
+    /* the NamespaceOffloading API version the home cluster serves (lq_offload_pick_gv):
+     * LQ_LIQO_OFFLOADING_GV_V1BETA1 or _V1ALPHA1; NULL = v1alpha1 */
+    const char *nsof_gv;
 } lq_offload_cfg_t;
 
 typedef enum lq_offload_label_state {
@@ -125,6 +128,9 @@ typedef struct lq_offload {
     char finalizer_[sizeof LQ_OFFLOAD_FINALIZER_PREFIX + LQ_FORGE_OFFLOAD_NAME_MAX];
     char ns_sel_[LQ_FORGE_OFFLOAD_MANAGED_BY_MAX + 40];
     char mark_key_[sizeof LQ_FORGE_OFFLOAD_MARK_PREFIX + 64];
+    const char *gv_;          /* the NamespaceOffloading group/version in use */
+    char watch_path_[sizeof "/apis/" LQ_LIQO_OFFLOADING_GV_V1ALPHA1 "/namespaceoffloadings"];
+    lq_refl_desc_t desc_;     /* the kind's descriptor, with watch_path_ */
     bool marks_listed;        /* the home namespaces marked by this agent are known */
     char cont_[1024];         /* continue token of the marks LIST */
     lq_kreq_t mreq_;
@@ -143,6 +149,11 @@ typedef struct lq_offload {
  * required cfg string is NULL or empty; LQ_ETOOBIG more --offload namespaces than
  * records, or names that do not fit; an engine error. */
 lq_err_t lq_offload_init(lq_offload_t *o, lq_refl_t *refl, const lq_offload_cfg_t *cfg);
+
+/* The NamespaceOffloading version to use, from the body of GET /apis/offloading.liqo.io
+ * (an APIGroup; body NULL or len 0 when the group is not served): v1beta1 (Liqo v1) when
+ * the group lists it, else v1alpha1 (Liqo v0.8, and liqolet's own CRD). Pure. */
+const char *lq_offload_pick_gv(const char *body, size_t len);
 /* Lists the home namespaces that carry this agent's mark (the remote namespaces a previous
  * run created), then lets offloading passes start; call after lq_refl_start. */
 lq_err_t lq_offload_start(lq_offload_t *o);

@@ -8,6 +8,7 @@
 #include "liqolet/cluster.h"
 #include "liqolet/config.h"
 #include "liqolet/json.h"
+#include "liqolet/kapi.h"
 #include "liqolet/kreq.h"
 #include "liqolet/lock.h"
 #include "liqolet/log.h"
@@ -30,8 +31,10 @@ static struct {
     lq_loop_t loop;
     lq_cluster_t home, foreign;
     lq_kreq_client_t home_req, foreign_req;
-    lq_kreq_t q_home_id, q_foreign_id, q_version;
-    char r_home_id[16384], r_foreign_id[16384], r_version[4096];
+    lq_kreq_t q_home_id, q_foreign_id, q_version, q_nsof, q_other;
+    char r_home_id[16384], r_foreign_id[16384], r_version[4096], r_nsof[4096],
+        r_other[16384];
+    bool nsof_served;
     int pending;
     lq_err_t failed;
     char home_id[128], foreign_id[128], home_name[64], foreign_name[64], node_name[256],
@@ -74,6 +77,59 @@ static void ident_done(lq_kreq_t *r, lq_err_t err, void *ctx)
         LQ_ERROR("run", "%s: %s (%s)", r->path, lq_err_str(err), r->message);
         rn.failed = err;
     }
+}
+
+/* GET /apis/offloading.liqo.io: which NamespaceOffloading version home serves. A 404 (or
+ * any failure) is no error: the group is optional (only --offload namespaces then). */
+static void nsof_done(lq_kreq_t *r, lq_err_t err, void *ctx)
+{
+    (void)ctx;
+    rn.pending--;
+    rn.nsof_served = err == LQ_OK && r->status / 100 == 2;
+    if (err != LQ_OK && r->status != 404)
+        LQ_WARN("run", "%s: %s (%s); using NamespaceOffloading %s", r->path, lq_err_str(err),
+                r->message, LQ_LIQO_OFFLOADING_GV_V1ALPHA1);
+}
+
+/* compat switched on a live peering (DESIGN.md Decision 18): remote namespaces of this
+ * pair under the other label family are not the agent's now, and it leaves them alone;
+ * one LIST (limit 1) at start-up says whether there are any, so the log can say why. */
+static void other_done(lq_kreq_t *r, lq_err_t err, void *ctx)
+{
+    (void)r;
+    (void)err;
+    (void)ctx;
+    rn.pending--;
+}
+
+static void other_family_check(lq_liqo_compat_t compat)
+{
+    lq_liqo_compat_t oc = compat == LQ_LIQO_COMPAT_V1 ? LQ_LIQO_COMPAT_V08 : LQ_LIQO_COMPAT_V1;
+    const lq_liqo_names_t *o = lq_liqo_names_of(oc);
+    char sel[512], path[LQ_KREQ_PATH_MAX] = "/api/v1/namespaces";
+    int n = snprintf(sel, sizeof sel, "%s=%s,%s=%s", o->origin, rn.home_id, o->destination,
+                     rn.foreign_id);
+    if (n < 0 || (size_t)n >= sizeof sel ||
+        lq_kapi_query(path, sizeof path, "labelSelector", sel) != LQ_OK ||
+        lq_kapi_query(path, sizeof path, "limit", "1") != LQ_OK)
+        return;
+    lq_kreq_init(&rn.q_other, rn.r_other, sizeof rn.r_other, other_done, NULL);
+    rn.pending = 1;
+    (void)lq_kreq_get(&rn.q_other, path);
+    (void)lq_kreq_submit(&rn.foreign_req, &rn.q_other);
+    while (rn.pending > 0)
+        (void)lq_loop_run_once(&rn.loop, 1000);
+    lq_json_t *root = NULL;
+    lq_json_reset(&rn.doc);
+    if (rn.q_other.status != 200 ||
+        lq_json_parse(&rn.doc, rn.r_other, rn.q_other.resp_len, &root) != LQ_OK ||
+        !lq_json_first(lq_json_get(root, "items")))
+        return;
+    LQ_WARN("run", "the foreign cluster has namespaces of this peering labelled with the "
+            "compat %s names (%s): they are not this agent's with compat %s and stay as they "
+            "are; to switch, stop the agent and unpeer with compat %s first "
+            "(docs/configuration.md)", o->compat, o->origin, lq_liqo_names()->compat,
+            o->compat);
 }
 
 static lq_err_t get_string(const char *body, size_t len, const char *k1, const char *k2,
@@ -246,6 +302,7 @@ int lq_run_main(lq_config_t *cfg)
         return 1;
     }
     lq_json_doc_init(&rn.doc, rn.arena, sizeof rn.arena);
+    lq_liqo_use(cfg->compat == 1 ? LQ_LIQO_COMPAT_V1 : LQ_LIQO_COMPAT_V08);
     if (lq_cluster_open(&rn.home, "home", cfg->home.kubeconfig[0] ? cfg->home.kubeconfig : NULL,
                         cfg->home.context[0] ? cfg->home.context : NULL, true, err, sizeof err) != LQ_OK ||
         lq_cluster_open(&rn.foreign, "foreign",
@@ -266,15 +323,18 @@ int lq_run_main(lq_config_t *cfg)
     lq_kreq_init(&rn.q_home_id, rn.r_home_id, sizeof rn.r_home_id, ident_done, NULL);
     lq_kreq_init(&rn.q_foreign_id, rn.r_foreign_id, sizeof rn.r_foreign_id, ident_done, NULL);
     lq_kreq_init(&rn.q_version, rn.r_version, sizeof rn.r_version, ident_done, NULL);
-    rn.pending = 3;
+    lq_kreq_init(&rn.q_nsof, rn.r_nsof, sizeof rn.r_nsof, nsof_done, NULL);
+    rn.pending = 4;
     rn.home_req.max_attempts = 20;
     rn.foreign_req.max_attempts = 20;
     (void)lq_kreq_get(&rn.q_home_id, "/api/v1/namespaces/kube-system");
     (void)lq_kreq_get(&rn.q_foreign_id, "/api/v1/namespaces/kube-system");
     (void)lq_kreq_get(&rn.q_version, "/version");
+    (void)lq_kreq_get(&rn.q_nsof, "/apis/" LQ_LIQO_OFFLOADING_GROUP);
     (void)lq_kreq_submit(&rn.home_req, &rn.q_home_id);
     (void)lq_kreq_submit(&rn.foreign_req, &rn.q_foreign_id);
     (void)lq_kreq_submit(&rn.home_req, &rn.q_version);
+    (void)lq_kreq_submit(&rn.home_req, &rn.q_nsof);
     while (rn.pending > 0) {
         (void)lq_loop_run_once(&rn.loop, 1000);
         int sig = lq_port_signal_take();
@@ -313,6 +373,7 @@ int lq_run_main(lq_config_t *cfg)
         (void)snprintf(rn.home_name, sizeof rn.home_name, "%s", cfg->home.name);
     else
         lq_run_derive_name(rn.home_id, rn.home_name, sizeof rn.home_name);
+    other_family_check(cfg->compat == 1 ? LQ_LIQO_COMPAT_V1 : LQ_LIQO_COMPAT_V08);
     if (cfg->node_name[0])
         (void)snprintf(rn.node_name, sizeof rn.node_name, "%s", cfg->node_name);
     else
@@ -383,6 +444,12 @@ int lq_run_main(lq_config_t *cfg)
     oc.flag_ns = rn.offload_ns;
     oc.n_flag_ns = cfg->n_offload;
     oc.on_change = namespace_changed;
+    oc.nsof_gv = lq_offload_pick_gv(rn.nsof_served ? rn.r_nsof : NULL,
+                                    rn.nsof_served ? rn.q_nsof.resp_len : 0);
+    LQ_INFO("run", "Liqo names: compat %s (labels %s, %s%s%s); NamespaceOffloading %s",
+            lq_liqo_names()->compat, lq_liqo_names()->origin, lq_liqo_names()->destination,
+            lq_liqo_names()->nodename ? ", " : "",
+            lq_liqo_names()->nodename ? lq_liqo_names()->nodename : "", oc.nsof_gv);
     oc.ctx = NULL;
     oc.flag_mapping = cfg->offload_mapping == 1 ? LQ_FORGE_OFFLOAD_MAP_ENFORCE_SAME_NAME
                                                 : LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME;

@@ -100,6 +100,8 @@ static struct {
     char finalizer[sizeof LQ_OFFLOAD_FINALIZER_PREFIX + LQ_FORGE_OFFLOAD_NAME_MAX];
     char mark_key[sizeof LQ_FORGE_OFFLOAD_MARK_PREFIX + LQ_FORGE_OFFLOAD_NAME_MAX];
     char owner_sel[512];
+    const char *nsof_gv;  /* the NamespaceOffloading version home serves (lq_offload_pick_gv) */
+    char nsof_list[sizeof "/apis/" LQ_LIQO_OFFLOADING_GV_V1ALPHA1 "/namespaceoffloadings"];
     item_t page[UP_PAGE];
     size_t n_page;
     char cont[LQ_LIST_CONTINUE_MAX + 1];
@@ -605,7 +607,7 @@ static bool remote_ns_delete(const item_t *h)
  * label itself.) Unknown counts as yes: the label stays. */
 static bool nsof_exists(const char *ns)
 {
-    lq_err_t e = lq_kapi_path(up.path, sizeof up.path, LQ_LIQO_OFFLOADING_GV, ns,
+    lq_err_t e = lq_kapi_path(up.path, sizeof up.path, up.nsof_gv, ns,
                               "namespaceoffloadings", LQ_FORGE_OFFLOAD_OBJECT_NAME, NULL);
     if (e == LQ_OK)
         e = get(&up.hreq, up.path, LQ_KREQ_ACCEPT_META);
@@ -742,7 +744,7 @@ static void nsof_item(const lq_json_t *obj, item_t *it)
 static void nsof_clean(const item_t *it)
 {
     for (int attempt = 0; attempt < 5; attempt++) {
-        lq_err_t e = lq_kapi_path(up.path, sizeof up.path, LQ_LIQO_OFFLOADING_GV, it->ns,
+        lq_err_t e = lq_kapi_path(up.path, sizeof up.path, up.nsof_gv, it->ns,
                                   "namespaceoffloadings", it->name, NULL);
         if (e == LQ_OK)
             e = get(&up.hreq, up.path, NULL);
@@ -792,7 +794,7 @@ static void nsof_clean(const item_t *it)
         size_t len = 0;
         e = render(patch, &len);
         if (e == LQ_OK)
-            e = lq_kapi_path(up.path, sizeof up.path, LQ_LIQO_OFFLOADING_GV, it->ns,
+            e = lq_kapi_path(up.path, sizeof up.path, up.nsof_gv, it->ns,
                              "namespaceoffloadings", it->name, status ? "status" : NULL);
         q_prepare(NULL);
         e = call(&up.hreq, e == LQ_OK ? lq_kreq_merge_patch(&up.q, up.path, up.body, len) : e);
@@ -824,8 +826,7 @@ static void offloadings(void)
 {
     up.cont[0] = '\0';
     do {
-        lq_err_t e = list_page(&up.hreq, "/apis/" LQ_LIQO_OFFLOADING_GV "/namespaceoffloadings",
-                               NULL, nsof_item);
+        lq_err_t e = list_page(&up.hreq, up.nsof_list, NULL, nsof_item);
         if (e == LQ_ENOTFOUND)
             return; /* no CRD: nothing of ours */
         if (e != LQ_OK) {
@@ -944,6 +945,8 @@ static int parse(int argc, char **argv)
     }
     lq_log_set_level((lq_log_level_t)up.cfg.log_level);
     lq_log_set_format((lq_log_format_t)up.cfg.log_format);
+    /* the label family the agent wrote with (compat): only its objects are recognised */
+    lq_liqo_use(up.cfg.compat == 1 ? LQ_LIQO_COMPAT_V1 : LQ_LIQO_COMPAT_V08);
     return 0;
 }
 
@@ -1006,6 +1009,10 @@ static int identities(void)
         fprintf(stderr, "liqolet unpeer: home and foreign are the same cluster (%s)\n", up.home_id);
         return 2;
     }
+    /* NamespaceOffloading as the agent finds it: v1beta1 when home serves it (Liqo v1) */
+    e = get(&up.hreq, "/apis/" LQ_LIQO_OFFLOADING_GROUP, NULL);
+    up.nsof_gv = lq_offload_pick_gv(e == LQ_OK ? up.resp : NULL, e == LQ_OK ? up.q.resp_len : 0);
+    (void)snprintf(up.nsof_list, sizeof up.nsof_list, "/apis/%s/namespaceoffloadings", up.nsof_gv);
     if (up.cfg.foreign.name[0])
         (void)snprintf(up.foreign_name, sizeof up.foreign_name, "%s", up.cfg.foreign.name);
     else

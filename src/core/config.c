@@ -22,6 +22,7 @@
 #define LQ_STR(x) LQ_STR_(x)
 #define MGMT_DEFAULT "[::1]:5683,127.0.0.1:5683"
 #define KUBELET_CERTS "SelfSigned|CSR"
+#define COMPATS "v0.8|v1"
 
 /* The one table. Order = order of --help, of the docs and of the effective line. */
 static const lq_config_opt_t opts[] = {
@@ -116,10 +117,23 @@ static const lq_config_opt_t opts[] = {
       0, 0, false, "info", "Least severe level logged.", F(log_level), 0, 0 },
     { "--log-format", "log.format", "FORMAT", LQ_CONFIG_T_ENUM, LQ_CONFIG_C_NONE,
       LOG_FORMATS, 0, 0, false, "plain", "Log line format.", F(log_format), 0, 0 },
+    { "--compat", "compat", "VERSION", LQ_CONFIG_T_ENUM, LQ_CONFIG_C_NONE, COMPATS, 0, 0,
+      false, "v0.8",
+      "Liqo's label family on every object written in the foreign cluster and in the "
+      "foreign watch selectors: v0.8 (virtualkubelet.liqo.io/origin|destination) or v1 "
+      "(offloading.liqo.io/origin|destination, and offloading.liqo.io/nodename on pods). "
+      "Objects written under the other family are not recognised: unpeer before switching "
+      "(docs/configuration.md).", F(compat), 0, 0 },
     { NULL, "networking.internal", "BOOL", LQ_CONFIG_T_BOOL, LQ_CONFIG_C_NONE, NULL, 0, 0,
       false, "false",
       "false: External Network mode, no IP remapping. true (Liqo's internal network with "
-      "IP remapping) is not supported yet and is rejected.",
+      "IP remapping) is not supported yet and is rejected. Liqo v0.8's name of "
+      "networking.enabled; if both are given they must agree.",
+      F(networking_internal), 0, 0 },
+    { NULL, "networking.enabled", "BOOL", LQ_CONFIG_T_BOOL, LQ_CONFIG_C_NONE, NULL, 0, 0,
+      false, "false",
+      "Liqo v1's name of networking.internal, the same switch: false = External Network "
+      "mode; true is rejected like networking.internal=true.",
       F(networking_internal), 0, 0 },
     { NULL, "networking.reflectIPs", "BOOL", LQ_CONFIG_T_BOOL, LQ_CONFIG_C_NONE, NULL, 0, 0,
       false, "true",
@@ -433,10 +447,20 @@ static lq_err_t set_value(const setter_t *st, const lq_config_opt_t *o, const ch
             b = false;
         else
             return fail(st->m, "%s: '%s' is not one of true|false", name, show(v).s);
-        if (o->off == offsetof(lq_config_t, networking_internal) && b)
-            return fail(st->m, "%s: true is not supported yet: IP remapping (Liqo's internal "
-                        "network) has not landed in liqolet; use false (External Network "
-                        "mode)", name);
+        if (o->off == offsetof(lq_config_t, networking_internal)) {
+            /* networking.internal (v0.8) and networking.enabled (v1) are one switch: given
+             * both in one place (the file, or the command line), they must agree */
+            for (size_t i = 0; i < N_OPTS; i++)
+                if (&opts[i] != o && opts[i].off == o->off && st->cfg->layer_[i] == st->layer &&
+                    *(const bool *)(const void *)(base + o->off) != b)
+                    return fail(st->m, "%s=%s disagrees with %s=%s given before: they are one "
+                                "switch (Liqo v1's and v0.8's names); give one of them", name,
+                                b ? "true" : "false", opts[i].key, b ? "false" : "true");
+            if (b)
+                return fail(st->m, "%s: true is not supported yet: IP remapping (Liqo's internal "
+                            "network) has not landed in liqolet; use false (External Network "
+                            "mode)", name);
+        }
         *(bool *)(void *)(base + o->off) = b;
         return LQ_OK;
     }

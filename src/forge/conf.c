@@ -48,7 +48,7 @@ enum { C_NONE, C_KEY, C_KEYRAW, C_UID, C_RV, C_TYPE, C_FALSE };
 /* Member names we look for (key_). */
 enum {
     K_OTHER, K_METADATA, K_DATA, K_BINARY, K_IMMUTABLE, K_TYPE, K_LABELS, K_ANNOTATIONS,
-    K_UID, K_RV, K_DELETION, K_ORIGIN, K_DEST, K_HOMEUID, K_SKIP, K_ALLOW,
+    K_UID, K_RV, K_DELETION, K_OWN, K_HOMEUID, K_SKIP, K_ALLOW,
 };
 
 /* Role of the current top-level member's value (top_). */
@@ -81,16 +81,28 @@ static const struct {
     {"uid", K_UID},
     {"resourceVersion", K_RV},
     {"deletionTimestamp", K_DELETION},
-    {LQ_LIQO_LABEL_ORIGIN, K_ORIGIN},
-    {LQ_LIQO_LABEL_DESTINATION, K_DEST},
+    /* ownership labels of both families (lq_liqo_is_own_label): never copied from home */
+    {LQ_LIQO_V08_LABEL_ORIGIN, K_OWN},
+    {LQ_LIQO_V08_LABEL_DESTINATION, K_OWN},
+    {LQ_LIQO_V1_LABEL_ORIGIN, K_OWN},
+    {LQ_LIQO_V1_LABEL_DESTINATION, K_OWN},
+    {LQ_LIQO_V1_LABEL_NODENAME, K_OWN},
     {LQ_FORGE_CONF_ANN_HOME_UID, K_HOMEUID},
     {LQ_FORGE_CONF_ANN_SKIP, K_SKIP},
     {LQ_FORGE_CONF_ANN_ALLOW, K_ALLOW},
 };
 
-_Static_assert(LQ_FORGE_CONF_KEY_DEC > sizeof LQ_LIQO_LABEL_DESTINATION,
+/* The longest name we look for (the v1 names are shorter than the v0.8 ones). */
+#define LONGEST_NAME LQ_LIQO_V08_LABEL_DESTINATION
+_Static_assert(sizeof LONGEST_NAME >= sizeof LQ_LIQO_V1_LABEL_DESTINATION &&
+                   sizeof LONGEST_NAME >= sizeof LQ_LIQO_V1_LABEL_NODENAME &&
+                   sizeof LONGEST_NAME >= sizeof LQ_FORGE_CONF_ANN_HOME_UID &&
+                   sizeof LONGEST_NAME >= sizeof LQ_FORGE_CONF_ANN_SKIP &&
+                   sizeof LONGEST_NAME >= sizeof LQ_FORGE_CONF_ANN_ALLOW,
+               "LONGEST_NAME is the longest name of g_names");
+_Static_assert(LQ_FORGE_CONF_KEY_DEC > sizeof LONGEST_NAME,
                "the decoded name buffer holds every name we look for");
-_Static_assert(LQ_FORGE_CONF_KEY_RAW >= 6u * (sizeof LQ_LIQO_LABEL_DESTINATION - 1u),
+_Static_assert(LQ_FORGE_CONF_KEY_RAW >= 6u * (sizeof LONGEST_NAME - 1u),
                "a raw key longer than the buffer cannot decode to one of our names");
 _Static_assert(LQ_FORGE_CONF_DEPTH_MAX <= 64u, "the container stack is a 64-bit map");
 _Static_assert(LQ_FORGE_CONF_KEY_RAW <= UINT16_MAX && LQ_FORGE_CONF_KEY_DEC <= UINT8_MAX &&
@@ -192,11 +204,17 @@ static void meta_open(lq_forge_conf_t *f)
     }
 }
 
+/* The ownership labels of the family in use (names without anything to escape). */
 static void labels_close(lq_forge_conf_t *f, bool first)
 {
-    emit_s(f, first ? "\"" LQ_LIQO_LABEL_ORIGIN "\":" : ",\"" LQ_LIQO_LABEL_ORIGIN "\":");
+    const lq_liqo_names_t *nm = lq_liqo_names();
+    emit_s(f, first ? "\"" : ",\"");
+    emit_s(f, nm->origin);
+    emit_s(f, "\":");
     emit_q(f, f->p_->home_id);
-    emit_s(f, ",\"" LQ_LIQO_LABEL_DESTINATION "\":");
+    emit_s(f, ",\"");
+    emit_s(f, nm->destination);
+    emit_s(f, "\":");
     emit_q(f, f->p_->foreign_id);
     emit(f, "}", 1);
 }
@@ -459,7 +477,7 @@ static void key_end(lq_forge_conf_t *f, size_t i)
     /* depth 3: a label or annotation */
     f->ent_ = E_KEEP;
     if (f->meta_ == M_LABELS) {
-        if (id == K_ORIGIN || id == K_DEST)
+        if (id == K_OWN)
             f->ent_ = E_DROP;
     } else if (id == K_HOMEUID) {
         f->ent_ = E_DROP;

@@ -63,8 +63,7 @@ static lq_err_t fact_str(const lq_json_t *v, char *dst, size_t cap)
 
 static bool label_ours(const char *k)
 {
-    return strcmp(k, LQ_LIQO_LABEL_ORIGIN) == 0 || strcmp(k, LQ_LIQO_LABEL_DESTINATION) == 0 ||
-           strcmp(k, LQ_FORGE_EPS_LABEL_MANAGED_BY) == 0;
+    return lq_liqo_is_own_label(k, strlen(k)) || strcmp(k, LQ_FORGE_EPS_LABEL_MANAGED_BY) == 0;
 }
 
 static bool ann_ours(const char *k)
@@ -150,8 +149,8 @@ static lq_err_t build_meta(eps_t *x, const lq_json_t *home, lq_json_t *body)
     if ((e = add_str(x, m, "name", bp->remote_name)) != LQ_OK ||
         (e = add_str(x, m, "namespace", bp->remote_ns)) != LQ_OK ||
         (e = add_str(x, labels, LQ_FORGE_EPS_LABEL_MANAGED_BY, LQ_FORGE_EPS_MANAGED_BY)) != LQ_OK ||
-        (e = add_str(x, labels, LQ_LIQO_LABEL_ORIGIN, bp->home_id)) != LQ_OK ||
-        (e = add_str(x, labels, LQ_LIQO_LABEL_DESTINATION, bp->foreign_id)) != LQ_OK ||
+        (e = add_str(x, labels, lq_liqo_names()->origin, bp->home_id)) != LQ_OK ||
+        (e = add_str(x, labels, lq_liqo_names()->destination, bp->foreign_id)) != LQ_OK ||
         (e = lq_json_obj_add(x->doc, m, "labels", labels)) != LQ_OK ||
         (e = add_str(x, ann, LQ_FORGE_CONF_ANN_HOME_UID, bp->home_uid)) != LQ_OK ||
         (e = lq_json_obj_add(x->doc, m, "annotations", ann)) != LQ_OK)

@@ -432,7 +432,7 @@ lq_err_t lq_forge_capacity_add_pod(lq_forge_capacity_t *cap, const lq_json_t *po
     TRY(containers(&next, lq_json_get(spec, "initContainers"), req, false));
     TRY(merge_requests(&next, lq_json_get(spec, "overhead"), req, true));
     bool origin = home_cluster_id && home_cluster_id[0] &&
-                  lq_json_str_is(LQ_JSON_AT(pod, "metadata", "labels", LQ_LIQO_LABEL_ORIGIN),
+                  lq_json_str_is(LQ_JSON_AT(pod, "metadata", "labels", lq_liqo_names()->origin),
                          home_cluster_id);
     for (size_t i = 0; i < next.n; i++) {
         TRY(add_i64(&next.res[i].used, req[i]));

@@ -436,8 +436,8 @@ lq_err_t lq_forge_offload_remote_ns_build(lq_json_doc_t *doc, const char *remote
         (err = add_cstr(doc, ns, "kind", "Namespace")) != LQ_OK ||
         (err = add_cstr(doc, meta, "name", remote_name)) != LQ_OK ||
         (err = add_cstr(doc, labels, LQ_LIQO_LABEL_REMOTE_CLUSTER_ID, home_id)) != LQ_OK ||
-        (err = add_cstr(doc, labels, LQ_LIQO_LABEL_ORIGIN, home_id)) != LQ_OK ||
-        (err = add_cstr(doc, labels, LQ_LIQO_LABEL_DESTINATION, foreign_id)) != LQ_OK ||
+        (err = add_cstr(doc, labels, lq_liqo_names()->origin, home_id)) != LQ_OK ||
+        (err = add_cstr(doc, labels, lq_liqo_names()->destination, foreign_id)) != LQ_OK ||
         (err = lq_json_obj_add(doc, ann, LQ_LIQO_ANN_MANAGED_BY, mb)) != LQ_OK ||
         (err = add_cstr(doc, ann, LQ_LIQO_ANN_ORIGINAL_NAME, local_ns)) != LQ_OK ||
         (err = lq_json_obj_add(doc, meta, "labels", labels)) != LQ_OK ||
@@ -459,8 +459,8 @@ bool lq_forge_offload_remote_ns_owned(const lq_json_t *ns, const char *home_id, 
 {
     if (!ns || !home_id || !foreign_id)
         return false;
-    if (!meta_is(ns, "labels", LQ_LIQO_LABEL_ORIGIN, home_id) ||
-        !meta_is(ns, "labels", LQ_LIQO_LABEL_DESTINATION, foreign_id))
+    if (!meta_is(ns, "labels", lq_liqo_names()->origin, home_id) ||
+        !meta_is(ns, "labels", lq_liqo_names()->destination, foreign_id))
         return false;
     return !local_ns || meta_is(ns, "annotations", LQ_LIQO_ANN_ORIGINAL_NAME, local_ns);
 }

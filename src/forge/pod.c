@@ -134,20 +134,30 @@ static bool key_is(const lq_json_t *member, const char *key)
     return k && strcmp(k, key) == 0;
 }
 
-/* The remote labels: home labels without ours, then the two ownership labels. */
+static bool own_label(const lq_json_t *member)
+{
+    const char *k = lq_json_key(member);
+    return k && lq_liqo_is_own_label(k, strlen(k));
+}
+
+/* The remote labels: home labels without ours (of either family), then the ownership
+ * labels of the family in use (and the node name where the family has one). */
 static lq_err_t remote_labels(lq_json_doc_t *doc, const home_meta_t *m,
                               const lq_forge_pod_remote_params_t *p, lq_json_t **out)
 {
+    const lq_liqo_names_t *nm = lq_liqo_names();
     lq_json_t *labels = lq_json_new_object(doc);
     TRY(made(doc, labels));
     for (const lq_json_t *l = lq_json_first(m->labels); l; l = lq_json_next(l)) {
-        if (key_is(l, LQ_LIQO_LABEL_SHADOW_POD) || key_is(l, LQ_LIQO_LABEL_ORIGIN) ||
-            key_is(l, LQ_LIQO_LABEL_DESTINATION) || key_is(l, LQ_LIQO_LABEL_REMOTE_UNAVAILABLE))
+        if (key_is(l, LQ_LIQO_LABEL_SHADOW_POD) || own_label(l) ||
+            key_is(l, LQ_LIQO_LABEL_REMOTE_UNAVAILABLE))
             continue;
         TRY(lq_json_obj_add(doc, labels, lq_json_key(l), lq_json_copy(doc, l)));
     }
-    TRY(put_cstr(doc, labels, LQ_LIQO_LABEL_ORIGIN, p->home_id));
-    TRY(put_cstr(doc, labels, LQ_LIQO_LABEL_DESTINATION, p->foreign_id));
+    TRY(put_cstr(doc, labels, nm->origin, p->home_id));
+    TRY(put_cstr(doc, labels, nm->destination, p->foreign_id));
+    if (nm->nodename)
+        TRY(put_cstr(doc, labels, nm->nodename, p->node_name));
     *out = labels;
     return LQ_OK;
 }
@@ -170,7 +180,8 @@ static lq_err_t remote_annotations(lq_json_doc_t *doc, const home_meta_t *m, lq_
 static bool remote_params_ok(const lq_forge_pod_remote_params_t *p)
 {
     return p && nonempty(p->remote_ns) && nonempty(p->home_id) && nonempty(p->foreign_id) &&
-           (!p->root_ca_name || p->root_ca_name[0]);
+           (!p->root_ca_name || p->root_ca_name[0]) &&
+           (!lq_liqo_names()->nodename || nonempty(p->node_name));
 }
 
 /* ---- spec ------------------------------------------------------------------------------ */
@@ -870,8 +881,8 @@ lq_forge_pod_owner_t lq_forge_pod_owner(const lq_json_t *remote, const char *hom
         return LQ_FORGE_POD_NOT_OURS;
     const lq_json_t *meta = lq_json_get(remote, "metadata");
     const lq_json_t *labels = lq_json_get(meta, "labels");
-    if (!lq_json_str_is(lq_json_get(labels, LQ_LIQO_LABEL_ORIGIN), home_id) ||
-        !lq_json_str_is(lq_json_get(labels, LQ_LIQO_LABEL_DESTINATION), foreign_id))
+    if (!lq_json_str_is(lq_json_get(labels, lq_liqo_names()->origin), home_id) ||
+        !lq_json_str_is(lq_json_get(labels, lq_liqo_names()->destination), foreign_id))
         return LQ_FORGE_POD_NOT_OURS;
     if (!home_uid)
         return LQ_FORGE_POD_OURS;

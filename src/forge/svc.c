@@ -257,7 +257,8 @@ static lq_err_t fact(const lq_json_t *meta, const char *key, char *dst, size_t c
     return e == LQ_OK ? LQ_OK : LQ_EPROTO;
 }
 
-/* The remote labels: the home ones without the ownership labels, then ours. */
+/* The remote labels: the home ones without the ownership labels (of either family), then
+ * those of the family in use. */
 static lq_err_t labels(const build_t *b, const lq_forge_conf_params_t *p, const lq_json_t *home,
                        lq_json_t *meta)
 {
@@ -266,12 +267,13 @@ static lq_err_t labels(const build_t *b, const lq_forge_conf_params_t *p, const 
     for (const lq_json_t *l = lq_json_first(home); l; l = lq_json_next(l)) {
         if (lq_json_type(l) != LQ_JSON_STRING)
             return LQ_EPROTO;
-        if (key_is(l, LQ_LIQO_LABEL_ORIGIN) || key_is(l, LQ_LIQO_LABEL_DESTINATION))
+        const char *k = lq_json_key(l);
+        if (k && lq_liqo_is_own_label(k, strlen(k)))
             continue;
         TRY(lq_json_obj_add(b->doc, out, lq_json_key(l), lq_json_copy(b->doc, l)));
     }
-    TRY(put_cstr(b->doc, out, LQ_LIQO_LABEL_ORIGIN, p->home_id));
-    return put_cstr(b->doc, out, LQ_LIQO_LABEL_DESTINATION, p->foreign_id);
+    TRY(put_cstr(b->doc, out, lq_liqo_names()->origin, p->home_id));
+    return put_cstr(b->doc, out, lq_liqo_names()->destination, p->foreign_id);
 }
 
 /* The remote annotations: the home ones without ours (and the kind's dropped one), then the

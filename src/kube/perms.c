@@ -88,6 +88,9 @@ static const lq_perms_rule_t perms_table[] = {
     { HOME, "authorization.k8s.io", "selfsubjectaccessreviews", "", C, CLUSTER, ANY,
       "liqolet check: verify each permission of this table" },
     URL(HOME, "/version", "server version (liqolet check; the node's kubeletVersion)"),
+    URL(HOME, "/apis/offloading.liqo.io",
+        "which NamespaceOffloading version the home cluster serves (v1beta1, else v1alpha1); "
+        "the rules above name the group, not a version, so they cover both"),
     URL(HOME, "/readyz", "home health check every 10 s (reflected endpoints are gated on it)"),
 
     /* --- foreign: remote namespaces ---------------------------------------------------- */

@@ -420,7 +420,10 @@ static void sample(out_t *o, const char *name, const char *label, const char *va
 }
 
 /* Liqo's two reflection counters: one sample per (namespace, kind) that is not zero
- * (as client_golang, which exports only label sets that were incremented). */
+ * (as client_golang, which exports only label sets that were incremented), with Liqo
+ * v0.8.2's labels: namespace (home), reflector_resource, cluster_id and cluster_name (the
+ * foreign cluster's), node_name (the virtual node). Liqo v1.2 has the same minus
+ * cluster_name. */
 static void liqo_counter(out_t *o, const lq_mgmt_snapshot_t *s, bool errors, const char *name,
                          const char *help)
 {
@@ -440,6 +443,8 @@ static void liqo_counter(out_t *o, const lq_mgmt_snapshot_t *s, bool errors, con
             put_plabel(o, kind_refl[k]);
             put(o, ",cluster_id=");
             put_plabel(o, s->foreign.id);
+            put(o, ",cluster_name=");
+            put_plabel(o, s->foreign.name);
             put(o, ",node_name=");
             put_plabel(o, s->vnode.name);
             put(o, "} ");

@@ -578,8 +578,8 @@ static bool remote_is_ours(lq_refl_work_t *w, char *uid, size_t cap, char *rv, s
     (void)lq_json_str_copy(lq_json_get(meta, "uid"), uid, cap);
     (void)lq_json_str_copy(lq_json_get(meta, "resourceVersion"), rv, rvcap);
     lq_json_t *labels = lq_json_get(meta, "labels");
-    return lq_json_str_is(lq_json_get(labels, LQ_LIQO_LABEL_ORIGIN), m->cfg.home_id) &&
-           lq_json_str_is(lq_json_get(labels, LQ_LIQO_LABEL_DESTINATION), m->cfg.foreign_id) &&
+    return lq_json_str_is(lq_json_get(labels, lq_liqo_names()->origin), m->cfg.home_id) &&
+           lq_json_str_is(lq_json_get(labels, lq_liqo_names()->destination), m->cfg.foreign_id) &&
            r->home_uid[0] &&
            lq_json_str_is(LQ_JSON_AT(meta, "annotations", LQ_FORGE_CONF_ANN_HOME_UID),
                           r->home_uid);

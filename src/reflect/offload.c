@@ -2,7 +2,9 @@
  *
  * Inputs (DESIGN.md Decision 3: one cluster-wide watch per kind):
  *   home:    NamespaceOffloading objects of every namespace (only those named
- *            "offloading" count); a 404 means the CRD is not installed, and only the
+ *            "offloading" count), in the version the home cluster serves (v1beta1 for
+ *            Liqo v1, else v1alpha1; chosen once at start-up by lq_offload_pick_gv from
+ *            GET /apis/offloading.liqo.io); a 404 means the CRD is not installed, and only the
  *            --offload namespaces are offloaded (the watch keeps trying, so installing
  *            the CRD later works);
  *   foreign: namespaces labelled virtualkubelet.liqo.io/origin=<home id> and
@@ -41,7 +43,6 @@
 #include "liqolet/offload.h"
 #include "liqolet/tls.h"
 
-#define GV LQ_LIQO_OFFLOADING_GV
 #define RESOURCE "namespaceoffloadings"
 #define WAIT_RECHECK_MS 5000
 #define RETRY_BASE_MS 1000
@@ -232,7 +233,8 @@ static void failed(lq_refl_work_t *w, const char *what, lq_err_t err)
 
 static lq_err_t nsof_path(const lq_refl_work_t *w, char *path, size_t cap, const char *sub)
 {
-    return lq_kapi_path(path, cap, GV, w->rec->ns, RESOURCE, LQ_FORGE_OFFLOAD_OBJECT_NAME, sub);
+    return lq_kapi_path(path, cap, MOD(w)->gv_, w->rec->ns, RESOURCE, LQ_FORGE_OFFLOAD_OBJECT_NAME,
+                        sub);
 }
 
 /* Remembers the resourceVersion of the NamespaceOffloading now in obj[HOME] (after our
@@ -1096,8 +1098,9 @@ static const lq_refl_desc_t desc = {
     .rec_size = sizeof(lq_offload_rec_t),
     .max_workers = 1, /* one namespace at a time: the order of writes stays simple */
     .retry_base_ms = RETRY_BASE_MS, .retry_max_ms = RETRY_MAX_MS,
-    /* home: NamespaceOffloadings (an optional CRD); foreign: namespaces with our labels */
-    .watch = { { "/apis/" GV "/" RESOURCE, true, 60000 }, { "/api/v1/namespaces", false, 0 } },
+    /* home: NamespaceOffloadings (an optional CRD; the path of the version in use is set by
+     * lq_offload_init); foreign: namespaces with our labels */
+    .watch = { { NULL, true, 60000 }, { "/api/v1/namespaces", false, 0 } },
     .key = key, .seen = seen, .full = full, .step = step, .ready = ready, .relist = relist,
     .synced = synced, .http_error = http_error, .mgmt_kind = -1, .snapshot = snapshot,
 };
@@ -1112,6 +1115,11 @@ lq_err_t lq_offload_init(lq_offload_t *o, lq_refl_t *refl, const lq_offload_cfg_
         !cfg->node_name || !cfg->node_name[0])
         return LQ_EINVAL;
     o->cfg = *cfg;
+    o->gv_ = cfg->nsof_gv && strcmp(cfg->nsof_gv, LQ_LIQO_OFFLOADING_GV_V1BETA1) == 0
+                 ? LQ_LIQO_OFFLOADING_GV_V1BETA1 : LQ_LIQO_OFFLOADING_GV_V1ALPHA1;
+    (void)snprintf(o->watch_path_, sizeof o->watch_path_, "/apis/%s/" RESOURCE, o->gv_);
+    o->desc_ = desc;
+    o->desc_.watch[HOME].path = o->watch_path_;
     unsigned char digest[32];
     lq_err_t e = lq_tls_sha256(cfg->home_id, strlen(cfg->home_id), digest);
     if (e != LQ_OK)
@@ -1132,7 +1140,7 @@ lq_err_t lq_offload_init(lq_offload_t *o, lq_refl_t *refl, const lq_offload_cfg_
     char *const bufs[LQ_RTAB_SIDES] = { o->crd_buf_, o->ns_buf_ };
     const size_t caps[LQ_RTAB_SIDES] = { sizeof o->crd_buf_, sizeof o->ns_buf_ };
     const char *const labels[LQ_RTAB_SIDES] = { NULL, o->ns_sel_ };
-    e = lq_refl_kind_add(refl, &o->kind, &desc, o, o->recs, LQ_MAX_NAMESPACES, bufs, caps, labels,
+    e = lq_refl_kind_add(refl, &o->kind, &o->desc_, o, o->recs, LQ_MAX_NAMESPACES, bufs, caps, labels,
                          NULL);
     if (e != LQ_OK)
         return e;
@@ -1149,4 +1157,21 @@ lq_err_t lq_offload_init(lq_offload_t *o, lq_refl_t *refl, const lq_offload_cfg_
         lq_rtab_dirty(&o->kind.tab, &r->h);
     }
     return LQ_OK;
+}
+
+const char *lq_offload_pick_gv(const char *body, size_t len)
+{
+    unsigned char arena[8192];
+    lq_json_doc_t doc;
+    lq_json_t *root = NULL;
+    if (!body || len == 0)
+        return LQ_LIQO_OFFLOADING_GV_V1ALPHA1;
+    lq_json_doc_init(&doc, arena, sizeof arena);
+    if (lq_json_parse(&doc, body, len, &root) != LQ_OK ||
+        !lq_json_str_is(lq_json_get(root, "name"), LQ_LIQO_OFFLOADING_GROUP))
+        return LQ_LIQO_OFFLOADING_GV_V1ALPHA1;
+    for (const lq_json_t *v = lq_json_first(lq_json_get(root, "versions")); v; v = lq_json_next(v))
+        if (lq_json_str_is(lq_json_get(v, "groupVersion"), LQ_LIQO_OFFLOADING_GV_V1BETA1))
+            return LQ_LIQO_OFFLOADING_GV_V1BETA1;
+    return LQ_LIQO_OFFLOADING_GV_V1ALPHA1;
 }

@@ -204,7 +204,8 @@ static void create_remote(lq_refl_work_t *w, const lq_json_t *home, const char *
 {
     lq_pods_t *p = MOD(w);
     lq_forge_pod_remote_params_t prm = { rns, p->cfg.home_id, p->cfg.foreign_id,
-                                         p->root_ca_[0] ? p->root_ca_ : NULL };
+                                         p->root_ca_[0] ? p->root_ca_ : NULL,
+                                         p->cfg.node_name };
     lq_json_t *pod = NULL;
     size_t len = 0;
     char path[LQ_KREQ_PATH_MAX];
@@ -250,7 +251,8 @@ static void sync_status(lq_refl_work_t *w, const lq_json_t *home, const lq_json_
         return;
     }
     lq_forge_pod_remote_params_t prm = { rns, p->cfg.home_id, p->cfg.foreign_id,
-                                         p->root_ca_[0] ? p->root_ca_ : NULL };
+                                         p->root_ca_[0] ? p->root_ca_ : NULL,
+                                         p->cfg.node_name };
     e = lq_forge_pod_remote_meta_patch(&w->doc, home, remote, &prm, &patch);
     if (e != LQ_OK) {
         LQ_WARN("pods", "pod %s/%s: cannot compare the remote pod's labels and annotations "

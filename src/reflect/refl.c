@@ -289,8 +289,8 @@ lq_err_t lq_refl_kind_add(lq_refl_t *r, lq_refl_kind_t *k, const lq_refl_desc_t 
 
 lq_err_t lq_refl_owner_selector(char *buf, size_t cap, const char *home_id, const char *foreign_id)
 {
-    int n = snprintf(buf, cap, "%s=%s,%s=%s", LQ_LIQO_LABEL_ORIGIN, home_id,
-                     LQ_LIQO_LABEL_DESTINATION, foreign_id);
+    const lq_liqo_names_t *nm = lq_liqo_names();
+    int n = snprintf(buf, cap, "%s=%s,%s=%s", nm->origin, home_id, nm->destination, foreign_id);
     return n < 0 || (size_t)n >= cap ? LQ_ETOOBIG : LQ_OK;
 }
 

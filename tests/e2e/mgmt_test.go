@@ -21,12 +21,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 const mgNode = "liqo-mgmt-e2e"
@@ -347,23 +350,16 @@ func TestMgmtEndpoint(t *testing.T) {
 				t.Errorf("/metrics lacks %q", want)
 			}
 		}
-		// Liqo's counters, when present, carry exactly Liqo's four labels.
+		// Liqo's counters, when present, carry exactly Liqo v0.8's five labels (their
+		// values: TestMgmtReflectionCounters).
 		lbl := regexp.MustCompile(`^liqo_virtual_kubelet_reflection_(item|error)_counter\{namespace="[^"]*",reflector_resource="[A-Za-z]+",cluster_id="` +
-			regexp.QuoteMeta(mgKubeSystemUID(t, tb.Foreign)) + `",node_name="` + mgNode + `"\} \d+$`)
+			regexp.QuoteMeta(foreignUID) + `",cluster_name="` + offDeriveName(foreignUID) + `",node_name="` + mgNode + `"\} \d+$`)
 		for _, line := range strings.Split(out, "\n") {
 			if strings.HasPrefix(line, "liqo_virtual_kubelet_reflection_") && !lbl.MatchString(line) {
 				t.Errorf("Liqo counter with other labels: %q", line)
 			}
 		}
-		js, _, code := mgCtl(t, "-s", a.URI, "metrics", "-o", "json")
-		var samples []struct {
-			Name   string            `json:"name"`
-			Labels map[string]string `json:"labels"`
-			Value  float64           `json:"value"`
-		}
-		if err := json.Unmarshal([]byte(js), &samples); code != 0 || err != nil {
-			t.Fatalf("liqoletctl metrics -o json: exit %d, %v", code, err)
-		}
+		samples, js := mgCtlMetrics(t, a)
 		found := false
 		for _, s := range samples {
 			if s.Name == "liqolet_build_info" && s.Labels["board"] == "host" && s.Value == 1 {
@@ -596,4 +592,234 @@ func TestMgmtRefusesNonLoopbackWithoutPSK(t *testing.T) {
 			t.Errorf("the agent went on (%q) before refusing:\n%s", never, s)
 		}
 	}
+}
+
+// mgSample is one sample of `liqoletctl metrics -o json`.
+type mgSample struct {
+	Name   string            `json:"name"`
+	Labels map[string]string `json:"labels"`
+	Value  float64           `json:"value"`
+}
+
+// mgCtlMetrics reads /metrics over CoAP with liqoletctl; it returns the samples and the
+// raw JSON.
+func mgCtlMetrics(t *testing.T, a *mgAgent) ([]mgSample, string) {
+	t.Helper()
+	js, _, code := mgCtl(t, "-s", a.URI, "metrics", "-o", "json")
+	var samples []mgSample
+	if err := json.Unmarshal([]byte(js), &samples); code != 0 || err != nil {
+		t.Fatalf("liqoletctl metrics -o json: exit %d, %v", code, err)
+	}
+	return samples, js
+}
+
+// mgCounter is one sample of Liqo's reflection counters.
+type mgCounter struct {
+	labels map[string]string
+	value  float64
+}
+
+var mgCounterRE = regexp.MustCompile(`^(liqo_virtual_kubelet_reflection_(?:item|error)_counter)\{([^}]*)\} (\d+)$`)
+
+// mgCounters reads /metrics over HTTP and returns Liqo's counter samples by family; it
+// fails the test on a sample whose label names are not exactly Liqo v0.8's, in order.
+func mgCounters(t *testing.T, a *mgAgent) map[string][]mgCounter {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Get("http://" + a.HTTP + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string][]mgCounter{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "liqo_virtual_kubelet_reflection_") {
+			continue
+		}
+		m := mgCounterRE.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("malformed Liqo counter line %q", line)
+		}
+		c := mgCounter{labels: map[string]string{}}
+		var names []string
+		for _, kv := range cfgLabelRE.FindAllStringSubmatch(m[2], -1) {
+			names = append(names, kv[1])
+			c.labels[kv[1]] = kv[2]
+		}
+		if got := strings.Join(names, ","); got != "namespace,reflector_resource,cluster_id,cluster_name,node_name" {
+			t.Fatalf("Liqo counter with labels %s: %q", got, line)
+		}
+		c.value, _ = strconv.ParseFloat(m[3], 64)
+		out[m[1]] = append(out[m[1]], c)
+	}
+	return out
+}
+
+// TestMgmtReflectionCounters: Liqo's reflection counters count what the agent does. One
+// namespace offloaded (--offload), another not: ConfigMaps and a pod are reflected, and
+// liqo_virtual_kubelet_reflection_item_counter{namespace,reflector_resource,cluster_id,
+// cluster_name,node_name} grows by the reflections made, with the foreign cluster's id
+// and name and the virtual node's name; it stays put while nothing changes (a counter
+// that grows on its own is the race Liqo's help text warns of); the error counter stays
+// absent; the namespace that is not offloaded has no sample; CoAP and HTTP agree.
+func TestMgmtReflectionCounters(t *testing.T) {
+	id := offIdentities(t)
+	ns, other := "mc-"+offRand(6), "mc-"+offRand(6)
+	offForeignCleanup(t, id, ns)
+	offNamespace(t, tb.Home, ns)
+	offNamespace(t, tb.Home, other)
+	ctx := ctxFor(t, 10*time.Minute)
+	h, f := tb.Home.Client, tb.Foreign.Client
+	for _, n := range []string{ns, other} {
+		if _, err := h.CoreV1().ConfigMaps(n).Create(ctx, cfgCM("early", map[string]string{"k": "0"}, nil),
+			metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := mgStart(t, "--offload", ns, "--http-listen", "127.0.0.1:0")
+	mgWaitReady(t, a)
+	remote := id.defaultName(ns)
+	offWaitRemote(t, a.Liqolet, id, remote, ns)
+	want := map[string]string{"namespace": ns, "cluster_id": id.foreignID, "cluster_name": id.foreignName, "node_name": mgNode}
+
+	// value of the item (or error) counter of ns for a kind; every sample is checked:
+	// labels of this agent, and only the offloaded namespace.
+	value := func(family, kind string) (float64, bool) {
+		t.Helper()
+		for fam, samples := range mgCounters(t, a) {
+			for _, c := range samples {
+				for _, k := range []string{"cluster_id", "cluster_name", "node_name"} {
+					if c.labels[k] != want[k] {
+						t.Fatalf("%s sample %v: %s=%q, want %q", fam, c.labels, k, c.labels[k], want[k])
+					}
+				}
+				if c.labels["namespace"] == other {
+					t.Fatalf("%s has a sample for %s, which is not offloaded: %v", fam, other, c.labels)
+				}
+			}
+		}
+		for _, c := range mgCounters(t, a)[family] {
+			if c.labels["namespace"] == ns && c.labels["reflector_resource"] == kind {
+				return c.value, true
+			}
+		}
+		return 0, false
+	}
+	items := "liqo_virtual_kubelet_reflection_item_counter"
+	// stable waits until the item counter of kind has not moved for 3 s and returns it.
+	stable := func(kind, what string) float64 {
+		t.Helper()
+		var last float64
+		var since time.Time
+		deadline := time.Now().Add(cfgTimeout)
+		for time.Now().Before(deadline) {
+			v, _ := value(items, kind)
+			if since.IsZero() || v != last {
+				last, since = v, time.Now()
+			} else if time.Since(since) >= 3*time.Second {
+				return v
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		t.Fatalf("%s: the %s item counter still moves after %s (last %v)", what, kind, cfgTimeout, last)
+		return 0
+	}
+	remoteCM := func(name, wantData string) func(ctx context.Context) (bool, error) {
+		return func(ctx context.Context) (bool, error) {
+			cm, err := f.CoreV1().ConfigMaps(remote).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, ignoreNotFound(err)
+			}
+			return cm.Data["k"] == wantData, nil
+		}
+	}
+
+	// The ConfigMap found at start-up (and the home root CA, renamed) reflected.
+	Eventually(t, cfgTimeout, "ConfigMap early reflected", remoteCM("early", "0"))
+	c0 := stable("ConfigMap", "after start-up")
+	if c0 < 2 {
+		t.Errorf("ConfigMap item counter %v after early and kube-root-ca.crt were reflected, want >= 2", c0)
+	}
+	// Three more: at least one reflection each, and not a storm.
+	for i := 1; i <= 3; i++ {
+		if _, err := h.CoreV1().ConfigMaps(ns).Create(ctx, cfgCM(fmt.Sprintf("cm-%d", i), map[string]string{"k": "1"}, nil),
+			metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i <= 3; i++ {
+		Eventually(t, cfgTimeout, fmt.Sprintf("ConfigMap cm-%d reflected", i), remoteCM(fmt.Sprintf("cm-%d", i), "1"))
+	}
+	c1 := stable("ConfigMap", "after three creations")
+	if d := c1 - c0; d < 3 || d > 6 {
+		t.Errorf("ConfigMap item counter %v -> %v after three new ConfigMaps: +%v, want +3..+6 (one pass each, at most one more for an event that raced it)", c0, c1, d)
+	}
+	// Nothing changes: nothing counted.
+	time.Sleep(5 * time.Second)
+	if v, _ := value(items, "ConfigMap"); v != c1 {
+		t.Errorf("ConfigMap item counter moved from %v to %v while nothing changed", c1, v)
+	}
+	// One update: one more reflection (or two).
+	if _, err := h.CoreV1().ConfigMaps(ns).Patch(ctx, "cm-2", types.MergePatchType, []byte(`{"data":{"k":"2"}}`),
+		metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, cfgTimeout, "the update of cm-2 reflected", remoteCM("cm-2", "2"))
+	c2 := stable("ConfigMap", "after one update")
+	if d := c2 - c1; d < 1 || d > 2 {
+		t.Errorf("ConfigMap item counter %v -> %v after one update: +%v, want +1..+2", c1, c2, d)
+	}
+
+	// A pod: created remotely (one reflection), then its status comes back (at least one
+	// more: the remote pod goes Running after it was created).
+	if v, ok := value(items, "Pod"); ok {
+		t.Errorf("Pod item counter %v before any pod", v)
+	}
+	Eventually(t, 2*time.Minute, "default ServiceAccount of "+remote, func(ctx context.Context) (bool, error) {
+		_, err := f.CoreV1().ServiceAccounts(remote).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, ignoreNotFound(err)
+	})
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "counted"},
+		Spec: corev1.PodSpec{NodeName: mgNode, Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+			Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}}}
+	if _, err := h.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, podsTimeout, "pod counted running remotely, Running at home", func(ctx context.Context) (bool, error) {
+		rp, err := f.CoreV1().Pods(remote).Get(ctx, "counted", metav1.GetOptions{})
+		if err != nil {
+			return false, ignoreNotFound(err)
+		}
+		hp, err := h.CoreV1().Pods(ns).Get(ctx, "counted", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return rp.Status.Phase == corev1.PodRunning && hp.Status.Phase == corev1.PodRunning, nil
+	})
+	p1 := stable("Pod", "after the pod runs")
+	if p1 < 2 || p1 > 8 {
+		t.Errorf("Pod item counter %v after one pod was created and went Running, want 2..8", p1)
+	}
+	if v, _ := value(items, "ConfigMap"); v != c2 {
+		t.Errorf("ConfigMap item counter moved from %v to %v with no ConfigMap change", c2, v)
+	}
+	for _, c := range mgCounters(t, a)["liqo_virtual_kubelet_reflection_error_counter"] {
+		if c.labels["namespace"] == ns {
+			t.Errorf("error counter %v = %v: no reflection of this test should fail", c.labels, c.value)
+		}
+	}
+
+	// The same value through CoAP (liqoletctl) as through HTTP.
+	samples, _ := mgCtlMetrics(t, a)
+	got := -1.0
+	for _, s := range samples {
+		if s.Name == items && s.Labels["namespace"] == ns && s.Labels["reflector_resource"] == "ConfigMap" &&
+			s.Labels["cluster_name"] == id.foreignName {
+			got = s.Value
+		}
+	}
+	if got != c2 {
+		t.Errorf("CoAP says the ConfigMap item counter is %v, HTTP %v", got, c2)
+	}
+	t.Logf("item counters of %s: ConfigMap %v -> %v -> %v -> %v, Pod %v", ns, 0, c0, c1, c2, p1)
 }

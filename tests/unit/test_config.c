@@ -15,6 +15,7 @@
 #define LQ_TEST_STR(x) LQ_TEST_STR_(x)
 
 #include "liqolet/config.h"
+#include "liqolet/liqo.h"
 #include "liqolet/log.h"
 #include "lq_fake.h"
 
@@ -121,7 +122,7 @@ static void test_defaults(void **state)
         "node.labels=\"\" node.annotations=\"\" node.sharingPercentage=90 "
         "node.maxPods=" LQ_TEST_STR(LQ_MAX_PODS) " kubelet.port=10350 kubelet.certDir=auto kubelet.certificate=SelfSigned "
         "offloading.namespaces=\"\" offloading.namespaceMappingStrategy=DefaultName "
-        "agent.namespace=liqo log.level=info log.format=plain networking.internal=false networking.reflectIPs=true "
+        "agent.namespace=liqo log.level=info log.format=plain compat=v0.8 networking.internal=false networking.enabled=false networking.reflectIPs=true "
         "reflection.configmap.workers=3 reflection.configmap.type=DenyList "
         "reflection.secret.workers=3 reflection.secret.type=DenyList "
         "reflection.service.workers=3 reflection.service.type=DenyList "
@@ -281,6 +282,65 @@ static void test_internal_true_rejected(void **state)
     assert_int_equal(lq_config_set(&cfg, "networking.internal", "true", msg, sizeof msg),
                      LQ_ECONFIG);
     assert_string_equal(msg, want);
+}
+
+/* networking.enabled (Liqo v1) is networking.internal (v0.8): one switch, true refused by
+ * either name; both given in one place must agree (DESIGN.md Decision 18). */
+static void test_networking_enabled(void **state)
+{
+    (void)state;
+    assert_int_equal(args("--set", "networking.enabled=false", NULL), LQ_OK);
+    assert_false(cfg.networking_internal);
+    static const char want[] =
+        "networking.enabled: true is not supported yet: IP remapping (Liqo's internal "
+        "network) has not landed in liqolet; use false (External Network mode)";
+    bad(want, "--set", "networking.enabled=true", NULL);
+    assert_false(cfg.networking_internal);
+    /* v1 key under its v1 parent is not a thing: networking.* did not move */
+    assert_int_equal(args("--set", "networking.internal=false", "--set",
+                          "networking.enabled=false", NULL), LQ_OK);
+    assert_false(cfg.networking_internal);
+    bad("networking.enabled=true disagrees with networking.internal=false given before: "
+        "they are one switch (Liqo v1's and v0.8's names); give one of them",
+        "--set", "networking.internal=false", "--set", "networking.enabled=true", NULL);
+    bad("networking.internal=true disagrees with networking.enabled=false given before: "
+        "they are one switch (Liqo v1's and v0.8's names); give one of them",
+        "--set", "networking.enabled=false", "--set", "networking.internal=true", NULL);
+    /* in one file, with its position */
+    file("/c", "networking.internal: false\nnetworking.enabled: true\n");
+    bad("/c:2: networking.enabled=true disagrees with networking.internal=false given before: "
+        "they are one switch (Liqo v1's and v0.8's names); give one of them",
+        "--config", "/c", NULL);
+    /* across places the stronger one wins as for any key: here true, still refused */
+    file("/c", "networking.internal: false\n");
+    bad(want, "--config", "/c", "--set", "networking.enabled=true", NULL);
+    file("/c", "networking.enabled: false\n");
+    assert_int_equal(args("--config", "/c", "--set", "networking.internal=false", NULL), LQ_OK);
+    assert_false(cfg.networking_internal);
+    has_pair("networking.internal", "false");
+    has_pair("networking.enabled", "false");
+}
+
+/* compat: the Liqo label family (include/liqolet/liqo.h). */
+static void test_compat(void **state)
+{
+    (void)state;
+    assert_int_equal(args(NULL), LQ_OK);
+    assert_int_equal(cfg.compat, LQ_LIQO_COMPAT_V08);
+    assert_int_equal(args("--compat", "v1", NULL), LQ_OK);
+    assert_int_equal(cfg.compat, LQ_LIQO_COMPAT_V1);
+    has_pair("compat", "v1");
+    assert_int_equal(args("--compat=v0.8", NULL), LQ_OK);
+    assert_int_equal(cfg.compat, LQ_LIQO_COMPAT_V08);
+    assert_int_equal(args("--set", "compat=v1", NULL), LQ_OK);
+    assert_int_equal(cfg.compat, LQ_LIQO_COMPAT_V1);
+    file("/c", "compat: v1\n");
+    assert_int_equal(args("--config", "/c", NULL), LQ_OK);
+    assert_int_equal(cfg.compat, LQ_LIQO_COMPAT_V1);
+    assert_int_equal(args("--config", "/c", "--compat", "v0.8", NULL), LQ_OK);
+    assert_int_equal(cfg.compat, LQ_LIQO_COMPAT_V08);
+    bad("--compat: 'v1.2' is not one of v0.8|v1", "--compat", "v1.2", NULL);
+    bad("compat: 'V1' is not one of v0.8|v1", "--set", "compat=V1", NULL);
 }
 
 static void test_int(void **state)
@@ -524,7 +584,9 @@ static const struct {
     { "agent.namespace", "agent", "agent" },
     { "log.level", "debug", "debug" },
     { "log.format", "json", "json" },
+    { "compat", "v1", "v1" },
     { "networking.internal", "false", "false" },
+    { "networking.enabled", "false", "false" },
     { "networking.reflectIPs", "false", "false" },
     { "reflection.configmap.workers", "0", "0" },
     { "reflection.configmap.type", "AllowList", "AllowList" },
@@ -848,6 +910,8 @@ int main(void)
         cmocka_unit_test_setup(test_ip_addresses, setup),
         cmocka_unit_test_setup(test_bool, setup),
         cmocka_unit_test_setup(test_internal_true_rejected, setup),
+        cmocka_unit_test_setup(test_networking_enabled, setup),
+        cmocka_unit_test_setup(test_compat, setup),
         cmocka_unit_test_setup(test_int, setup),
         cmocka_unit_test_setup(test_enum, setup),
         cmocka_unit_test_setup(test_lists, setup),

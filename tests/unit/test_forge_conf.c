@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "liqolet/forge_conf.h"
+#include "liqolet/liqo.h"
 #include "liqolet/json.h"
 #include "liqolet/pool.h"
 #include "lq_vectors.h"
@@ -251,7 +252,9 @@ static run_t golden(const lq_forge_conf_params_t *p, const char *name)
     run_t r = all_ways(p, g_in, n);
     assert_int_equal(r.err, LQ_OK);
     parses(g_out, r.len);
-    snprintf(file, sizeof file, "%s.out.json", name);
+    /* the v1 label family has goldens of its own: <name>.v1.out.json */
+    snprintf(file, sizeof file, "%s%s.out.json", name,
+             strcmp(lq_liqo_names()->compat, "v1") == 0 ? ".v1" : "");
     if (lq_vec_updating()) {
         lq_vec_write("conf", file, g_out, r.len);
         return r;
@@ -319,6 +322,70 @@ static void test_golden_secret(void **state)
     assert_null(find(g_out, r.len, "\"type\"", 6));
     assert_null(find(g_out, r.len, "stringData", 10));
     assert_string_equal(r.facts.type, ""); /* a ConfigMap has no type */
+}
+
+/* ---- compat v1: the other label family (include/liqolet/liqo.h) ------------------------------ */
+
+#define V1_OWN_LABELS "\"offloading.liqo.io/origin\":\"" HOME_ID "\",\"offloading.liqo.io/destination\":\"" FOREIGN_ID "\""
+
+static int back_to_v08(void **state)
+{
+    (void)state;
+    lq_liqo_use(LQ_LIQO_COMPAT_V08);
+    return 0;
+}
+
+static void test_v1_names(void **state)
+{
+    (void)state;
+    /* the names themselves (src/core/liqo.c) */
+    assert_string_equal(lq_liqo_names()->compat, "v0.8");
+    assert_null(lq_liqo_names()->nodename);
+    assert_string_equal(lq_liqo_names_of(LQ_LIQO_COMPAT_V1)->origin, "offloading.liqo.io/origin");
+    assert_string_equal(lq_liqo_names_of((lq_liqo_compat_t)7)->origin, "virtualkubelet.liqo.io/origin");
+    static const char *const own[] = { "virtualkubelet.liqo.io/origin", "virtualkubelet.liqo.io/destination",
+                                       "offloading.liqo.io/origin", "offloading.liqo.io/destination",
+                                       "offloading.liqo.io/nodename" };
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        assert_true(lq_liqo_is_own_label(own[i], strlen(own[i])));
+        assert_false(lq_liqo_is_own_label(own[i], strlen(own[i]) - 1)); /* a prefix */
+    }
+    assert_false(lq_liqo_is_own_label("offloading.liqo.io/origins", 26));
+    assert_false(lq_liqo_is_own_label("liqo.io/origin", 14));
+    assert_false(lq_liqo_is_own_label(NULL, 0));
+    lq_liqo_use((lq_liqo_compat_t)7); /* unknown: v0.8 */
+    assert_string_equal(lq_liqo_names()->compat, "v0.8");
+    lq_liqo_use(LQ_LIQO_COMPAT_V1);
+    assert_string_equal(lq_liqo_names()->nodename, "offloading.liqo.io/nodename");
+    lq_forge_conf_params_t p = CM;
+    p.remote_name = "web-config";
+    run_t r = golden(&p, "cm-full");
+    assert_null(find(g_out, r.len, "virtualkubelet.liqo.io", 22));
+    assert_non_null(find(g_out, r.len, V1_OWN_LABELS "}", sizeof V1_OWN_LABELS));
+    p = SEC;
+    p.remote_name = "db-creds";
+    r = golden(&p, "secret-full");
+    assert_null(find(g_out, r.len, "virtualkubelet.liqo.io", 22));
+    /* no labels, no metadata */
+    expect(&CM, "{}", CM_HEAD ",\"labels\":{" V1_OWN_LABELS "},\"annotations\":{" HOME_ANN "}}}");
+    /* the ownership labels of both families (and a nodename) in the home object: all dropped,
+     * escaped or not, then ours; other labels kept in their order */
+    expect(&CM, "{'metadata':{'labels':{'virtualkubelet.liqo.io/origin':'x','a':'1',"
+                "'offloading.liqo.io\\/origin':'x','virtualkubelet.liqo.io/destination':'y',"
+                "'offloading.liqo.io/destination':'y','offloading.liqo.io/nodename':'n','b':'2'}}}",
+           CM_HEAD ",\"labels\":{\"a\":\"1\",\"b\":\"2\"," V1_OWN_LABELS "},\"annotations\":{" HOME_ANN "}}}");
+    /* the same input in v0.8: the v1 labels are dropped there too */
+    lq_liqo_use(LQ_LIQO_COMPAT_V08);
+    expect(&CM, "{'metadata':{'labels':{'offloading.liqo.io/origin':'x','a':'1',"
+                "'offloading.liqo.io/destination':'y','offloading.liqo.io/nodename':'n'}}}",
+           CM_HEAD ",\"labels\":{\"a\":\"1\"," OWN_LABELS "},\"annotations\":{" HOME_ANN "}}}");
+    /* the two families hash apart */
+    p = CM;
+    r = expect(&CM, "{}", CM_HEAD ",\"labels\":{" OWN_LABELS "},\"annotations\":{" HOME_ANN "}}}");
+    uint64_t h08 = r.hash;
+    lq_liqo_use(LQ_LIQO_COMPAT_V1);
+    r = expect(&CM, "{}", CM_HEAD ",\"labels\":{" V1_OWN_LABELS "},\"annotations\":{" HOME_ANN "}}}");
+    assert_true(r.hash != h08);
 }
 
 /* ---- shapes and order ---------------------------------------------------------------------- */
@@ -1000,6 +1067,7 @@ int main(void)
         cmocka_unit_test(test_golden_configmap),
         cmocka_unit_test(test_golden_secret),
         cmocka_unit_test(test_labels_annotations),
+        cmocka_unit_test_teardown(test_v1_names, back_to_v08),
         cmocka_unit_test(test_long_keys),
         cmocka_unit_test(test_remote_uid_precondition),
         cmocka_unit_test(test_param_escaping),

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "liqolet/forge_eps.h"
+#include "liqolet/liqo.h"
 #include "liqolet/json.h"
 #include "liqolet/pool.h"
 #include "lq_vectors.h"
@@ -128,7 +129,9 @@ static run_t golden(const lq_forge_eps_params_t *p, const char *name, const char
     if (r.err != LQ_OK)
         fail_msg("%s: %s", file, lq_err_name(r.err));
     parses(g_out, r.len);
-    snprintf(file, sizeof file, "%s.out.json", out);
+    /* the v1 label family has goldens of its own: <out>.v1.out.json */
+    snprintf(file, sizeof file, "%s%s.out.json", out,
+             strcmp(lq_liqo_names()->compat, "v1") == 0 ? ".v1" : "");
     if (lq_vec_updating()) {
         lq_vec_write("eps", file, g_out, r.len);
         return r;
@@ -280,6 +283,53 @@ static void test_labels_annotations(void **state)
     assert_int_equal(r.err, LQ_OK);
     o = parses(g_out, r.len);
     assert_true(lq_json_str_is(LQ_JSON_AT(o, "endpoints", "0", "nodeName"), "home\"\\\n"));
+}
+
+/* compat v1: the other label family (include/liqolet/liqo.h) */
+static lq_err_t gate(const lq_forge_eps_params_t *p, const char *in, size_t n, size_t *len,
+                     uint64_t *hash);
+
+static int back_to_v08(void **state)
+{
+    (void)state;
+    lq_liqo_use(LQ_LIQO_COMPAT_V08);
+    return 0;
+}
+
+static void test_v1_names(void **state)
+{
+    (void)state;
+    lq_liqo_use(LQ_LIQO_COMPAT_V1);
+    run_t r = golden(&P, "eps-mixed", "eps-mixed");
+    assert_null(strstr(g_out, "virtualkubelet.liqo.io"));
+    /* ownership labels of both families (and a nodename) in the home slice: dropped */
+    static const char in[] =
+        "{'metadata':{'labels':{'a':'1','virtualkubelet.liqo.io/origin':'o',"
+        "'virtualkubelet.liqo.io/destination':'d','offloading.liqo.io/origin':'o',"
+        "'offloading.liqo.io/destination':'d','offloading.liqo.io/nodename':'n'}},"
+        "'addressType':'IPv4','endpoints':[]}";
+    r = inline_build(&P, in);
+    assert_int_equal(r.err, LQ_OK);
+    assert_non_null(strstr(g_out, Q("'labels':{'a':'1',"
+                                    "'endpointslice.kubernetes.io/managed-by':'endpointslice.reflection.liqolet.io',"
+                                    "'offloading.liqo.io/origin':'" HOME_ID "',"
+                                    "'offloading.liqo.io/destination':'" FOREIGN_ID "'},")));
+    /* the gate writes the family in use, whatever the stored copy has */
+    size_t len = 0;
+    uint64_t h = 0;
+    const char *cp = Q("{'metadata':{'name':'x','labels':{'virtualkubelet.liqo.io/origin':'forged'}},"
+                       "'addressType':'IPv4','endpoints':[]}");
+    assert_int_equal(gate(&P, cp, strlen(cp), &len, &h), LQ_OK);
+    assert_null(strstr(g_out2, "forged"));
+    assert_null(strstr(g_out2, "virtualkubelet.liqo.io"));
+    assert_non_null(strstr(g_out2, "\"offloading.liqo.io/origin\":\"" HOME_ID "\""));
+    lq_liqo_use(LQ_LIQO_COMPAT_V08);
+    r = inline_build(&P, in);
+    assert_int_equal(r.err, LQ_OK);
+    assert_non_null(strstr(g_out, Q("'labels':{'a':'1',"
+                                    "'endpointslice.kubernetes.io/managed-by':'endpointslice.reflection.liqolet.io',"
+                                    "'virtualkubelet.liqo.io/origin':'" HOME_ID "',"
+                                    "'virtualkubelet.liqo.io/destination':'" FOREIGN_ID "'},")));
 }
 
 static void test_facts(void **state)
@@ -853,6 +903,7 @@ int main(void)
         cmocka_unit_test_setup(test_golden_all_remote, setup),
         cmocka_unit_test_setup(test_remote_uid_precondition, setup),
         cmocka_unit_test_setup(test_labels_annotations, setup),
+        cmocka_unit_test_setup_teardown(test_v1_names, setup, back_to_v08),
         cmocka_unit_test_setup(test_facts, setup),
         cmocka_unit_test_setup(test_conditions, setup),
         cmocka_unit_test_setup(test_target_ref, setup),

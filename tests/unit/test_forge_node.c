@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "liqolet/forge_node.h"
+#include "liqolet/liqo.h"
 #include "liqolet/json.h"
 #include "liqolet/pool.h"
 #include "lq_vectors.h"
@@ -462,6 +463,27 @@ static void test_capacity_rules(void **state)
     assert_int_equal(offer.n, 2);
     assert_int_equal(find(&offer, "cpu")->value, 100);
     assert_int_equal(find(&offer, "memory")->value, 600000000);
+
+    /* compat v1: the origin pod is recognised by offloading.liqo.io/origin, and a pod with
+     * the v0.8 label is then just another pod */
+    lq_liqo_use(LQ_LIQO_COMPAT_V1);
+    lq_forge_capacity_init(&cap);
+    assert_int_equal(lq_json_parse(&g_doc, N1, sizeof N1 - 1, &x), LQ_OK);
+    assert_int_equal(lq_forge_capacity_add_node(&cap, x, NULL), LQ_OK);
+    assert_int_equal(lq_json_parse(&g_doc, MINE, sizeof MINE - 1, &x), LQ_OK);
+    assert_int_equal(lq_forge_capacity_add_pod(&cap, x, "home-1", &counted), LQ_OK);
+    assert_int_equal(cap.origin_pods, 0);
+    static const char MINE1[] = "{\"metadata\":{\"labels\":{\"offloading.liqo.io/origin\":"
+                                "\"home-1\"}},\"spec\":{\"containers\":[{\"resources\":"
+                                "{\"requests\":{\"memory\":\"500M\"}}}]},"
+                                "\"status\":{\"phase\":\"Running\"}}";
+    assert_int_equal(lq_json_parse(&g_doc, MINE1, sizeof MINE1 - 1, &x), LQ_OK);
+    assert_int_equal(lq_forge_capacity_add_pod(&cap, x, "home-1", &counted), LQ_OK);
+    assert_int_equal(cap.origin_pods, 1);
+    lq_liqo_use(LQ_LIQO_COMPAT_V08);
+    lq_forge_capacity_init(&cap);
+    assert_int_equal(lq_forge_capacity_add_pod(&cap, x, "home-1", &counted), LQ_OK);
+    assert_int_equal(cap.origin_pods, 0);
 
     /* Too many distinct resource names. */
     lq_forge_capacity_init(&cap);

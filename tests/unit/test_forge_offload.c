@@ -430,6 +430,39 @@ static void test_remote_ns(void **state)
 }
 
 /* The status already says it: compared field by field, key order ignored. */
+/* compat v1: the other label family (include/liqolet/liqo.h) */
+static int back_to_v08(void **state)
+{
+    (void)state;
+    lq_liqo_use(LQ_LIQO_COMPAT_V08);
+    return 0;
+}
+
+static void test_remote_ns_v1(void **state)
+{
+    (void)state;
+    lq_liqo_use(LQ_LIQO_COMPAT_V1);
+    lq_json_t *v1;
+    assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "foo-home-0123ab", "foo", "home-uid",
+                                                      "foreign-uid", &v1), LQ_OK);
+    golden("remote-namespace.v1", v1);
+    assert_true(lq_json_str_is(LQ_JSON_AT(v1, "metadata", "labels", "offloading.liqo.io/origin"), "home-uid"));
+    assert_true(lq_json_str_is(LQ_JSON_AT(v1, "metadata", "labels", "offloading.liqo.io/destination"),
+                               "foreign-uid"));
+    assert_null(LQ_JSON_AT(v1, "metadata", "labels", "virtualkubelet.liqo.io/origin"));
+    /* no nodename on namespaces: Liqo v1 puts it on pods (and token Secrets) only */
+    assert_int_equal(lq_json_size(LQ_JSON_AT(v1, "metadata", "labels")), 3);
+    assert_true(lq_forge_offload_remote_ns_owned(v1, "home-uid", "foreign-uid", "foo"));
+    /* a namespace of the other family is not ours, each way */
+    lq_json_t *v08 = J("{'metadata':{'labels':{'virtualkubelet.liqo.io/origin':'home-uid',"
+                       "'virtualkubelet.liqo.io/destination':'foreign-uid'},"
+                       "'annotations':{'liqo.io/original-name':'foo'}}}");
+    assert_false(lq_forge_offload_remote_ns_owned(v08, "home-uid", "foreign-uid", "foo"));
+    lq_liqo_use(LQ_LIQO_COMPAT_V08);
+    assert_true(lq_forge_offload_remote_ns_owned(v08, "home-uid", "foreign-uid", "foo"));
+    assert_false(lq_forge_offload_remote_ns_owned(v1, "home-uid", "foreign-uid", "foo"));
+}
+
 static void test_status_current(void **state)
 {
     (void)state;
@@ -849,6 +882,7 @@ int main(void)
         cmocka_unit_test_setup(test_selector_table, setup),
         cmocka_unit_test_setup(test_selector_errors, setup),
         cmocka_unit_test_setup(test_remote_ns, setup),
+        cmocka_unit_test_setup_teardown(test_remote_ns_v1, setup, back_to_v08),
         cmocka_unit_test_setup(test_status_current, setup),
         cmocka_unit_test_setup(test_home_ns_patch, setup),
         cmocka_unit_test_setup(test_phase_table, setup),

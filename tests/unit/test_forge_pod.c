@@ -179,8 +179,8 @@ static void test_remote_golden(void **state)
 
     const lq_json_t *labels = lq_json_get(meta, "labels");
     assert_str(lq_json_get(labels, "app"), "web");
-    assert_str(lq_json_get(labels, LQ_LIQO_LABEL_ORIGIN), HOME_ID); /* the home's own is replaced */
-    assert_str(lq_json_get(labels, LQ_LIQO_LABEL_DESTINATION), FOREIGN_ID);
+    assert_str(lq_json_get(labels, LQ_LIQO_V08_LABEL_ORIGIN), HOME_ID); /* the home's own is replaced */
+    assert_str(lq_json_get(labels, LQ_LIQO_V08_LABEL_DESTINATION), FOREIGN_ID);
     assert_false(has(labels, LQ_LIQO_LABEL_SHADOW_POD));
     assert_int_equal(lq_json_size(labels), 5);
     const lq_json_t *ann = lq_json_get(meta, "annotations");
@@ -980,6 +980,82 @@ static void test_restarts_track(void **state)
     assert_string_equal(z.remote_uid, "");
 }
 
+/* ---- compat v1: the other label family (include/liqolet/liqo.h) ---------------------------- */
+
+static int back_to_v08(void **state)
+{
+    (void)state;
+    lq_liqo_use(LQ_LIQO_COMPAT_V08);
+    return 0;
+}
+
+static void test_remote_v1_names(void **state)
+{
+    (void)state;
+    lq_liqo_use(LQ_LIQO_COMPAT_V1);
+    lq_forge_pod_remote_params_t p = RP;
+    p.node_name = "liqo-foreign";
+    lq_json_t *home = vec("home-full.json"), *pod = NULL;
+    assert_int_equal(lq_forge_pod_remote(&g_doc, home, &p, &pod), LQ_OK);
+    golden(pod, "remote-full.v1.json");
+    const lq_json_t *labels = LQ_JSON_AT(pod, "metadata", "labels");
+    assert_str(lq_json_get(labels, LQ_LIQO_V1_LABEL_ORIGIN), HOME_ID);
+    assert_str(lq_json_get(labels, LQ_LIQO_V1_LABEL_DESTINATION), FOREIGN_ID);
+    assert_str(lq_json_get(labels, LQ_LIQO_V1_LABEL_NODENAME), "liqo-foreign");
+    /* the home's v0.8 origin label ('someone-else') is not carried over in v1 either */
+    assert_false(has(labels, LQ_LIQO_V08_LABEL_ORIGIN));
+    assert_false(has(labels, LQ_LIQO_V08_LABEL_DESTINATION));
+    assert_int_equal(lq_json_size(labels), 6);
+
+    /* home labels of either family, and a nodename, never reach the remote pod */
+    lq_json_t *forged = J("{'metadata':{'name':'p','uid':'" HOME_UID "','labels':{"
+                          "'offloading.liqo.io/origin':'x','offloading.liqo.io/destination':'y',"
+                          "'offloading.liqo.io/nodename':'z','virtualkubelet.liqo.io/origin':'x',"
+                          "'virtualkubelet.liqo.io/destination':'y','a':'b'}},"
+                          "'spec':{'containers':[{'name':'c','image':'i'}]}}");
+    assert_int_equal(lq_forge_pod_remote(&g_doc, forged, &p, &pod), LQ_OK);
+    assert_string_equal(print(LQ_JSON_AT(pod, "metadata", "labels")),
+                        "{\"a\":\"b\",\"offloading.liqo.io/origin\":\"" HOME_ID "\","
+                        "\"offloading.liqo.io/destination\":\"" FOREIGN_ID "\","
+                        "\"offloading.liqo.io/nodename\":\"liqo-foreign\"}");
+    /* labels following the home pod: a remote pod of the v1 family without the node name
+     * gets it back, and the v0.8 labels a home pod cannot have are not asked for */
+    lq_json_t *rem = J("{'metadata':{'name':'p','uid':'r-1','labels':{'a':'b',"
+                       "'offloading.liqo.io/origin':'" HOME_ID "','offloading.liqo.io/destination':'" FOREIGN_ID "'},"
+                       "'annotations':{'liqolet.io/home-pod-uid':'" HOME_UID "'}}}");
+    lq_json_t *mp = NULL;
+    assert_int_equal(lq_forge_pod_remote_meta_patch(&g_doc, forged, rem, &p, &mp), LQ_OK);
+    assert_non_null(mp);
+    assert_string_equal(print(mp), "{\"metadata\":{\"uid\":\"r-1\",\"labels\":"
+                                   "{\"offloading.liqo.io/nodename\":\"liqo-foreign\"}}}");
+    assert_int_equal(lq_forge_pod_remote_meta_patch(&g_doc, forged, pod, &p, &mp), LQ_EPROTO); /* no uid */
+    /* v1 needs the node name */
+    p.node_name = NULL;
+    assert_int_equal(lq_forge_pod_remote_meta_patch(&g_doc, forged, rem, &p, &mp), LQ_EINVAL);
+    assert_int_equal(lq_forge_pod_remote(&g_doc, forged, &p, &pod), LQ_EINVAL);
+    p.node_name = "";
+    assert_int_equal(lq_forge_pod_remote(&g_doc, forged, &p, &pod), LQ_EINVAL);
+
+    /* ownership reads the v1 labels only */
+    lq_json_t *v1 = J("{'metadata':{'labels':{'offloading.liqo.io/origin':'" HOME_ID "',"
+                      "'offloading.liqo.io/destination':'" FOREIGN_ID "'},"
+                      "'annotations':{'liqolet.io/home-pod-uid':'" HOME_UID "'}}}");
+    lq_json_t *v08 = J("{'metadata':{'labels':{'virtualkubelet.liqo.io/origin':'" HOME_ID "',"
+                       "'virtualkubelet.liqo.io/destination':'" FOREIGN_ID "'},"
+                       "'annotations':{'liqolet.io/home-pod-uid':'" HOME_UID "'}}}");
+    assert_int_equal(lq_forge_pod_owner(v1, HOME_ID, FOREIGN_ID, HOME_UID), LQ_FORGE_POD_OURS);
+    assert_int_equal(lq_forge_pod_owner(v08, HOME_ID, FOREIGN_ID, HOME_UID), LQ_FORGE_POD_NOT_OURS);
+    lq_liqo_use(LQ_LIQO_COMPAT_V08);
+    assert_int_equal(lq_forge_pod_owner(v1, HOME_ID, FOREIGN_ID, HOME_UID), LQ_FORGE_POD_NOT_OURS);
+    assert_int_equal(lq_forge_pod_owner(v08, HOME_ID, FOREIGN_ID, HOME_UID), LQ_FORGE_POD_OURS);
+    /* v0.8: no nodename label, none needed, and the home's v1 labels dropped too */
+    p.node_name = NULL;
+    assert_int_equal(lq_forge_pod_remote(&g_doc, forged, &p, &pod), LQ_OK);
+    assert_string_equal(print(LQ_JSON_AT(pod, "metadata", "labels")),
+                        "{\"a\":\"b\",\"virtualkubelet.liqo.io/origin\":\"" HOME_ID "\","
+                        "\"virtualkubelet.liqo.io/destination\":\"" FOREIGN_ID "\"}");
+}
+
 /* ---- ownership, lifecycle -------------------------------------------------------------------- */
 
 static void test_owner(void **state)
@@ -1254,6 +1330,7 @@ int main(void)
         cmocka_unit_test_setup(test_status_errors, setup),
         cmocka_unit_test_setup(test_restarts_infer, setup),
         cmocka_unit_test_setup(test_restarts_track, setup),
+        cmocka_unit_test_setup_teardown(test_remote_v1_names, setup, back_to_v08),
         cmocka_unit_test_setup(test_owner, setup),
         cmocka_unit_test_setup(test_recreate_allowed, setup),
         cmocka_unit_test_setup(test_hash, setup),

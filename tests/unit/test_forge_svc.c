@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "liqolet/forge_svc.h"
+#include "liqolet/liqo.h"
 #include "liqolet/json.h"
 #include "liqolet/pool.h"
 #include "lq_vectors.h"
@@ -160,7 +161,9 @@ static run_t golden(build_fn *fn, const char *remote_name, const char *name)
     run_t r = run(fn, &p, g_in, n);
     if (r.err != LQ_OK)
         fail_msg("%s: %s", file, lq_err_name(r.err));
-    snprintf(file, sizeof file, "%s.out.json", name);
+    /* the v1 label family has goldens of its own: <name>.v1.out.json */
+    snprintf(file, sizeof file, "%s%s.out.json", name,
+             strcmp(lq_liqo_names()->compat, "v1") == 0 ? ".v1" : "");
     if (lq_vec_updating()) {
         lq_vec_write("svc", file, g_out, r.len);
         return r;
@@ -305,6 +308,42 @@ static void test_metadata(void **state)
     assert_int_equal(r.err, LQ_OK);
     assert_non_null(strstr(g_out, "\"name\":\"we\\\"b\""));
     assert_non_null(strstr(g_out, "\"virtualkubelet.liqo.io/origin\":\"h\\\\i\\n\""));
+}
+
+/* compat v1: the other label family (include/liqolet/liqo.h) */
+#define V1_OWN_LABELS "\"offloading.liqo.io/origin\":\"" HOME_ID "\",\"offloading.liqo.io/destination\":\"" FOREIGN_ID "\""
+
+static int back_to_v08(void **state)
+{
+    (void)state;
+    lq_liqo_use(LQ_LIQO_COMPAT_V08);
+    return 0;
+}
+
+static void test_v1_names(void **state)
+{
+    (void)state;
+    lq_liqo_use(LQ_LIQO_COMPAT_V1);
+    run_t r = golden(lq_forge_svc_build, "web", "svc-clusterip");
+    assert_null(strstr(g_out, "virtualkubelet.liqo.io"));
+    assert_non_null(strstr(g_out, V1_OWN_LABELS "}"));
+    r = golden(lq_forge_ingress_build, "shop", "ingress-tls");
+    assert_null(strstr(g_out, "virtualkubelet.liqo.io"));
+    /* ownership labels of both families (and a nodename) in the home object: dropped */
+    static const char in[] =
+        "{'metadata':{'labels':{'z':'1','virtualkubelet.liqo.io/destination':'d','a':'2',"
+        "'virtualkubelet.liqo.io/origin':'o','offloading.liqo.io/origin':'o',"
+        "'offloading.liqo.io/destination':'d','offloading.liqo.io/nodename':'n'}}}";
+    expect(lq_forge_svc_build, &P, in,
+           SVC_HEAD ",\"labels\":{\"z\":\"1\",\"a\":\"2\"," V1_OWN_LABELS "},\"annotations\":{"
+           HOME_ANN "}},\"spec\":{}}");
+    uint64_t h1 = r.hash;
+    lq_liqo_use(LQ_LIQO_COMPAT_V08);
+    expect(lq_forge_svc_build, &P, in,
+           SVC_HEAD ",\"labels\":{\"z\":\"1\",\"a\":\"2\"," OWN_LABELS "},\"annotations\":{"
+           HOME_ANN "}},\"spec\":{}}");
+    r = golden(lq_forge_ingress_build, "shop", "ingress-tls");
+    assert_true(r.hash != h1); /* the family is part of the intent */
 }
 
 static void test_ingress_backends(void **state)
@@ -623,6 +662,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_services),
         cmocka_unit_test(test_golden_ingress),
+        cmocka_unit_test_teardown(test_v1_names, back_to_v08),
         cmocka_unit_test(test_node_port_rule),
         cmocka_unit_test(test_spec_fields),
         cmocka_unit_test(test_metadata),

@@ -280,18 +280,20 @@ static void test_metrics_liqo_counters_and_gauges(void **st)
 {
     (void)st;
     snap.vnode.name = "node \"x\"\\y";
+    snap.foreign.name = "fo\"re";
     lq_mgmt_resp_t r;
     whole(LQ_MGMT_RES_METRICS, 0, NULL, &r);
     assert_int_equal(r.content_format, LQ_MGMT_CF_TEXT);
     const char *items =
         "# HELP liqo_virtual_kubelet_reflection_item_counter Reflections of resources completed, by namespace and reflector.\n"
         "# TYPE liqo_virtual_kubelet_reflection_item_counter counter\n"
-        "liqo_virtual_kubelet_reflection_item_counter{namespace=\"shop\",reflector_resource=\"Pod\",cluster_id=\"foreign-uid\",node_name=\"node \\\"x\\\"\\\\y\"} 5\n"
-        "liqo_virtual_kubelet_reflection_item_counter{namespace=\"shop\",reflector_resource=\"ConfigMap\",cluster_id=\"foreign-uid\",node_name=\"node \\\"x\\\"\\\\y\"} 2\n"
+        "liqo_virtual_kubelet_reflection_item_counter{namespace=\"shop\",reflector_resource=\"Pod\",cluster_id=\"foreign-uid\",cluster_name=\"fo\\\"re\",node_name=\"node \\\"x\\\"\\\\y\"} 5\n"
+        "liqo_virtual_kubelet_reflection_item_counter{namespace=\"shop\",reflector_resource=\"ConfigMap\",cluster_id=\"foreign-uid\",cluster_name=\"fo\\\"re\",node_name=\"node \\\"x\\\"\\\\y\"} 2\n"
         "# HELP liqo_virtual_kubelet_reflection_error_counter";
     assert_memory_equal(big, items, strlen(items));
     assert_non_null(strstr(big, "liqo_virtual_kubelet_reflection_error_counter{namespace=\"blog\","
-                                "reflector_resource=\"Secret\",cluster_id=\"foreign-uid\","));
+                                "reflector_resource=\"Secret\",cluster_id=\"foreign-uid\","
+                                "cluster_name=\"fo\\\"re\",node_name=\"node \\\"x\\\"\\\\y\"} "));
     assert_non_null(strstr(big, "\nliqolet_ready 1\n"));
     assert_non_null(strstr(big, "\nliqolet_cluster_reachable{cluster=\"foreign\"} 1\n"));
     assert_non_null(strstr(big, "\nliqolet_reflected_objects{kind=\"Secret\"} 9\n"));

@@ -287,10 +287,10 @@ static void test_metrics_have_liqo_counters(void **st)
     assert_int_equal(ans.code, 205);
     assert_non_null(strstr(ans.body,
         "liqo_virtual_kubelet_reflection_item_counter{namespace=\"shop\",reflector_resource=\"Pod\","
-        "cluster_id=\"foreign-uid\",node_name=\"liqo-test\"} 7\n"));
+        "cluster_id=\"foreign-uid\",cluster_name=\"foreign\",node_name=\"liqo-test\"} 7\n"));
     assert_non_null(strstr(ans.body,
         "liqo_virtual_kubelet_reflection_error_counter{namespace=\"shop\",reflector_resource=\"Service\","
-        "cluster_id=\"foreign-uid\",node_name=\"liqo-test\"} 2\n"));
+        "cluster_id=\"foreign-uid\",cluster_name=\"foreign\",node_name=\"liqo-test\"} 2\n"));
 }
 
 static void test_objects_paged_and_filtered(void **st)

@@ -87,6 +87,7 @@ static struct {
     int list_status[2];            /* per watch side: 0 hold, 200 or an error status */
     char list[2][LIST_BUF];        /* initial events of each watch */
     unsigned watch_requests[2];
+    char watch_path[2][256];   /* the last LIST/WATCH path of each side */
     autoreply_fn *autoreply;
 } srv;
 
@@ -173,6 +174,7 @@ static void on_request(peer_t *p, const char *head, size_t head_len, const char 
     }
     if (p->watch) {
         srv.watch_requests[p->side]++;
+        memcpy(srv.watch_path[p->side], path, sizeof path);
         p->waiting = true;
         p->streaming = false;
         answer_watch(p);
@@ -394,10 +396,10 @@ static const char *remote_ns(const char *name, const char *uid, const char *orig
     if (ours)
         (void)snprintf(meta, sizeof meta,
                        "\"labels\":{\"liqo.io/remote-cluster-id\":\"" HOME_ID "\","
-                       "\"virtualkubelet.liqo.io/origin\":\"" HOME_ID "\","
-                       "\"virtualkubelet.liqo.io/destination\":\"" FOREIGN_ID "\"},"
+                       "\"%s\":\"" HOME_ID "\",\"%s\":\"" FOREIGN_ID "\"},"
                        "\"annotations\":{\"liqo.io/managed-by-namespace-map\":\"liqolet/" HOME_ID
-                       "\",\"liqo.io/original-name\":\"%s\"}", original);
+                       "\",\"liqo.io/original-name\":\"%s\"}", lq_liqo_names()->origin,
+                       lq_liqo_names()->destination, original);
     int k = snprintf(b, 8192,
                      "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\","
                      "\"uid\":\"%s\",\"resourceVersion\":\"7\",%s%s},\"spec\":{},\"status\":"
@@ -460,6 +462,8 @@ static void assert_owned_ns_body(const req_t *q, const char *name, const char *o
 
 /* ---- set-up -------------------------------------------------------------------------- */
 
+static const char *g_gv; /* cfg.nsof_gv of the next boot (NULL: v1alpha1) */
+
 static void boot(const char *const *flag_ns, size_t n_flags, lq_forge_offload_mapping_t mapping)
 {
     lq_fake_reset();
@@ -480,7 +484,8 @@ static void boot(const char *const *flag_ns, size_t n_flags, lq_forge_offload_ma
     lq_kreq_client_init(&foreign_req, &loop, &foreign.target, &foreign.kcfg);
     cfg = (lq_offload_cfg_t){ .home_id = HOME_ID, .home_name = "home", .foreign_id = FOREIGN_ID,
                               .foreign_name = "foreign", .node_name = "liqo-foreign",
-                              .flag_ns = flag_ns, .n_flag_ns = n_flags, .flag_mapping = mapping };
+                              .flag_ns = flag_ns, .n_flag_ns = n_flags, .flag_mapping = mapping,
+                              .nsof_gv = g_gv };
     lq_refl_init(&refl, &loop, &home, &foreign, &home_req, &foreign_req);
     assert_int_equal(lq_offload_init(&off, &refl, &cfg), LQ_OK);
     unsigned char d[32];
@@ -523,6 +528,81 @@ static void start(void)
 }
 
 /* ---- tests --------------------------------------------------------------------------- */
+
+/* The NamespaceOffloading version from GET /apis/offloading.liqo.io (an APIGroup). */
+static void test_pick_gv(void)
+{
+    static const struct {
+        const char *body;
+        const char *want;
+    } t[] = {
+        { NULL, LQ_LIQO_OFFLOADING_GV_V1ALPHA1 },
+        { "", LQ_LIQO_OFFLOADING_GV_V1ALPHA1 },
+        { "{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\",\"name\":\"offloading.liqo.io\","
+          "\"versions\":[{\"groupVersion\":\"offloading.liqo.io/v1beta1\",\"version\":\"v1beta1\"}],"
+          "\"preferredVersion\":{\"groupVersion\":\"offloading.liqo.io/v1beta1\",\"version\":\"v1beta1\"}}",
+          LQ_LIQO_OFFLOADING_GV_V1BETA1 },
+        { "{\"name\":\"offloading.liqo.io\",\"versions\":[{\"groupVersion\":\"offloading.liqo.io/v1alpha1\"},"
+          "{\"groupVersion\":\"offloading.liqo.io/v1beta1\"}]}", LQ_LIQO_OFFLOADING_GV_V1BETA1 },
+        { "{\"name\":\"offloading.liqo.io\",\"versions\":[{\"groupVersion\":\"offloading.liqo.io/v1alpha1\","
+          "\"version\":\"v1alpha1\"}]}", LQ_LIQO_OFFLOADING_GV_V1ALPHA1 },
+        /* another group's document, or not JSON: v1alpha1 */
+        { "{\"name\":\"other.io\",\"versions\":[{\"groupVersion\":\"offloading.liqo.io/v1beta1\"}]}",
+          LQ_LIQO_OFFLOADING_GV_V1ALPHA1 },
+        { "{\"name\":\"offloading.liqo.io\",\"versions\":{}}", LQ_LIQO_OFFLOADING_GV_V1ALPHA1 },
+        { "<html>", LQ_LIQO_OFFLOADING_GV_V1ALPHA1 },
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        const char *got = lq_offload_pick_gv(t[i].body, t[i].body ? strlen(t[i].body) : 0);
+        if (strcmp(got, t[i].want) != 0)
+            fail_msg("row %zu: %s, want %s", i, got, t[i].want);
+    }
+}
+
+static int back_to_v08(void **state)
+{
+    (void)state;
+    g_gv = NULL;
+    lq_liqo_use(LQ_LIQO_COMPAT_V08);
+    return 0;
+}
+
+/* Liqo v1 names end to end on the fake servers: the v1beta1 resource watched, read and
+ * patched, and the remote namespace (and the foreign watch) with the v1 labels. */
+#define NSOF_PATH_V1B1(ns) "/apis/offloading.liqo.io/v1beta1/namespaces/" ns "/namespaceoffloadings/offloading"
+static void test_v1beta1_and_v1_labels(void **state)
+{
+    (void)state;
+    test_pick_gv();
+    g_gv = LQ_LIQO_OFFLOADING_GV_V1BETA1;
+    lq_liqo_use(LQ_LIQO_COMPAT_V1);
+    boot(NULL, 0, LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME);
+    const char *const home_items[] = {
+        nsof("team-a", "10", "", "\"namespaceMappingStrategy\":\"DefaultName\"", "{}"),
+    };
+    set_list(HOME, 200, home_items, 1);
+    set_list(FOREIGN, 200, NULL, 0);
+    start();
+    assert_true(strncmp(srv.watch_path[HOME], "/apis/offloading.liqo.io/v1beta1/namespaceoffloadings?",
+                        sizeof "/apis/offloading.liqo.io/v1beta1/namespaceoffloadings?" - 1) == 0);
+    char rn[LQ_FORGE_OFFLOAD_NAME_BUF];
+    default_name(rn, "team-a");
+    req_t *q = expect(HOME, "GET", NSOF_PATH_V1B1("team-a"));
+    reply(q, 200, home_items[0]);
+    q = expect(HOME, "PATCH", NSOF_PATH_V1B1("team-a"));
+    reply(q, 200, nsof("team-a", "11", FIN_META, "\"namespaceMappingStrategy\":\"DefaultName\"", "{}"));
+    q = expect(FOREIGN, "POST", "/api/v1/namespaces");
+    assert_true(has(q->body, "\"offloading.liqo.io/origin\":\"" HOME_ID "\""));
+    assert_true(has(q->body, "\"offloading.liqo.io/destination\":\"" FOREIGN_ID "\""));
+    assert_false(has(q->body, "virtualkubelet.liqo.io"));
+    reply(q, 201, remote_ns(rn, "uid-a", "team-a", true, false));
+    q = expect(HOME, "PATCH", "/api/v1/namespaces/team-a");
+    reply(q, 200, "{}");
+    q = expect(HOME, "PATCH", NSOF_PATH_V1B1("team-a") "/status");
+    assert_true(has(q->body, "\"reason\":\"NamespaceCreated\""));
+    assert_true(has(srv.watch_path[FOREIGN], "labelSelector=offloading.liqo.io%2Forigin%3D" HOME_ID
+                                             "%2Coffloading.liqo.io%2Fdestination%3D" FOREIGN_ID));
+}
 
 /* 1. No CRD in the home cluster: only the --offload namespaces, no status anywhere. */
 static void test_crd_absent_offloads_flag_namespaces_only(void **state)
@@ -1235,6 +1315,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crd_absent_offloads_flag_namespaces_only),
+        cmocka_unit_test_teardown(test_v1beta1_and_v1_labels, back_to_v08),
         cmocka_unit_test(test_default_name_write_order_and_own_echo),
         cmocka_unit_test(test_conflict_not_ours_loopbackoff_and_retry),
         cmocka_unit_test(test_conflict_ours_is_adopted),

@@ -779,7 +779,7 @@ static void test_for_each(void **state)
     assert_int_equal(col.named_lock, 1);
     assert_int_equal(col.in_lease_ns, 1 + 4);
     assert_int_equal(col.in_agent_ns, 1 + 4 + 1);
-    assert_int_equal(col.nonresource, 2); /* /version, /readyz */
+    assert_int_equal(col.nonresource, 3); /* /version, /apis/offloading.liqo.io, /readyz */
 
     /* with the foreign id: get update patch delete on liqolet-<id> */
     memset(&col, 0, sizeof col);
