@@ -24,4 +24,9 @@ typedef struct lq_cluster {
 lq_err_t lq_cluster_open(lq_cluster_t *c, const char *label, const char *kubeconfig,
                          const char *context, bool in_cluster, char *err, size_t cap);
 
+/* The policy on insecure-skip-tls-verify (issue 17, finding 7): LQ_OK when the kubeconfig
+ * does not set it or allow_insecure (--allow-insecure-tls) is true; else LQ_ECONFIG and
+ * err says what to give instead. */
+lq_err_t lq_cluster_tls_policy(const lq_cluster_t *c, bool allow_insecure, char *err, size_t cap);
+
 #endif

@@ -175,6 +175,7 @@ typedef struct lq_config {
                                                     networking.enabled (v1): one switch */
     unsigned compat;                             /* 0 v0.8, 1 v1 (lq_liqo_compat_t) */
     bool networking_reflect_ips;
+    bool allow_insecure_tls;     /* tls.allowInsecure: accept insecure-skip-tls-verify */
     long reflection_configmap_workers;           /* 0 = off */
     unsigned reflection_configmap_type;          /* 0 DenyList, 1 AllowList */
     long reflection_secret_workers;

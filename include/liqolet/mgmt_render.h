@@ -81,6 +81,7 @@ typedef struct lq_mgmt_cluster {
     const char *name;      /* cluster name */
     const char *server;    /* "host:port" of the API server (never a credential) */
     bool reachable;        /* the owner's latest verdict */
+    bool tls_unverified;   /* insecure-skip-tls-verify accepted (--allow-insecure-tls) */
 } lq_mgmt_cluster_t;
 
 typedef struct lq_mgmt_conn {

@@ -68,6 +68,7 @@ static struct {
     unsigned char json_arena[256u * 1024u];
     lq_json_doc_t doc;
     int pending;
+    bool allow_insecure; /* --allow-insecure-tls true */
 } ck;
 
 static void problem(cluster_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -349,6 +350,8 @@ static bool load(cluster_t *c, const char *path, const char *context)
         problem(c, "%s", err);
         return false;
     }
+    if (lq_cluster_tls_policy(&c->cl, ck.allow_insecure, err, sizeof err) != LQ_OK)
+        problem(c, "%s (liqolet run and unpeer refuse it)", err); /* the rest is still checked */
     lq_conn_init(&c->conn, &ck.loop, &c->cl.target);
     lq_kreq_stream_init(&c->st, &c->conn, &c->cl.kcfg);
     c->loaded = true;
@@ -405,13 +408,16 @@ static void usage(FILE *f)
           "  --foreign-cluster-id ID    check the lock Lease permission for that one name, as\n"
           "                             granted by manifests generated with rbacgen --foreign-id\n"
           "                             (default: any Lease of the namespace)\n"
+          "  --allow-insecure-tls BOOL  true: accept a kubeconfig with insecure-skip-tls-verify,\n"
+          "                             as liqolet run --allow-insecure-tls true does (default\n"
+          "                             false: reported as a problem)\n"
           "  --log-level LEVEL, --log-format FORMAT  as for every command\n",
           f);
 }
 
 int lq_check_main(int argc, char **argv)
 {
-    const char *kc[2] = { NULL, NULL }, *ctx[2] = { NULL, NULL };
+    const char *kc[2] = { NULL, NULL }, *ctx[2] = { NULL, NULL }, *insecure = "false";
     lq_perms_params_init(&ck.params);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -434,6 +440,8 @@ int lq_check_main(int argc, char **argv)
             slot = &ck.params.namespace;
         else if (strcmp(a, "--foreign-cluster-id") == 0)
             slot = &ck.params.foreign_id;
+        else if (strcmp(a, "--allow-insecure-tls") == 0)
+            slot = &insecure;
         if (slot == NULL) {
             fprintf(stderr, "liqolet check: unknown option '%s' (see liqolet check --help)\n", a);
             return 2;
@@ -444,6 +452,12 @@ int lq_check_main(int argc, char **argv)
         }
         *slot = argv[++i];
     }
+    if (strcmp(insecure, "true") != 0 && strcmp(insecure, "false") != 0) {
+        fprintf(stderr, "liqolet check: --allow-insecure-tls takes true or false, not '%s'\n",
+                insecure);
+        return 2;
+    }
+    ck.allow_insecure = strcmp(insecure, "true") == 0;
 
     lq_loop_init(&ck.loop);
     lq_json_doc_init(&ck.doc, ck.json_arena, sizeof ck.json_arena);

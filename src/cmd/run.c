@@ -207,6 +207,8 @@ static void mgmt_snapshot(void *ctx, lq_mgmt_snapshot_t *s)
      * (an error is cleared by the next success). */
     s->foreign.reachable = rn.vnode.healthy;
     s->home.reachable = s->vnode.lock_held && rn.vnode.home_healthy && !conn_errors[0];
+    s->home.tls_unverified = rn.home.kcfg.insecure_skip_tls_verify;
+    s->foreign.tls_unverified = rn.foreign.kcfg.insecure_skip_tls_verify;
     const lq_loop_stats_t *ls = lq_loop_stats(&rn.loop);
     lq_mgmt_snap_table(s, "loop descriptors", ls->ios_in_use, LQ_MAX_FDS, ls->ios_high_water);
     lq_tls_stats_t ts;
@@ -308,7 +310,9 @@ int lq_run_main(lq_config_t *cfg)
         lq_cluster_open(&rn.foreign, "foreign",
                         cfg->foreign.kubeconfig[0] ? cfg->foreign.kubeconfig : NULL,
                         cfg->foreign.context[0] ? cfg->foreign.context : NULL, false, err,
-                        sizeof err) != LQ_OK) {
+                        sizeof err) != LQ_OK ||
+        lq_cluster_tls_policy(&rn.home, cfg->allow_insecure_tls, err, sizeof err) != LQ_OK ||
+        lq_cluster_tls_policy(&rn.foreign, cfg->allow_insecure_tls, err, sizeof err) != LQ_OK) {
         LQ_ERROR("run", "%s", err);
         return 1;
     }

@@ -1092,7 +1092,10 @@ int lq_unpeer_main(int argc, char **argv)
          lq_cluster_open(&up.foreign, "foreign",
                          up.cfg.foreign.kubeconfig[0] ? up.cfg.foreign.kubeconfig : NULL,
                          up.cfg.foreign.context[0] ? up.cfg.foreign.context : NULL, false, err,
-                         sizeof err) != LQ_OK)) {
+                         sizeof err) != LQ_OK) ||
+        lq_cluster_tls_policy(&up.home, up.cfg.allow_insecure_tls, err, sizeof err) != LQ_OK ||
+        (!up.force &&
+         lq_cluster_tls_policy(&up.foreign, up.cfg.allow_insecure_tls, err, sizeof err) != LQ_OK)) {
         fprintf(stderr, "liqolet unpeer: %s\n", err);
         return 1;
     }

@@ -135,6 +135,12 @@ static const lq_config_opt_t opts[] = {
       "Liqo v1's name of networking.internal, the same switch: false = External Network "
       "mode; true is rejected like networking.internal=true.",
       F(networking_internal), 0, 0 },
+    { "--allow-insecure-tls", "tls.allowInsecure", "BOOL", LQ_CONFIG_T_BOOL, LQ_CONFIG_C_NONE,
+      NULL, 0, 0, false, "false",
+      "true: accept a kubeconfig that sets insecure-skip-tls-verify: true. The API server's "
+      "certificate is then not checked, so anyone on the path can read and change all the "
+      "agent sends, its credentials included; /status and /metrics say so. false: such a "
+      "kubeconfig is refused at start-up.", F(allow_insecure_tls), 0, 0 },
     { NULL, "networking.reflectIPs", "BOOL", LQ_CONFIG_T_BOOL, LQ_CONFIG_C_NONE, NULL, 0, 0,
       false, "true",
       "false: pod IPs are not reflected (podIP and podIPs left empty) and EndpointSlices "

@@ -39,3 +39,14 @@ lq_err_t lq_cluster_open(lq_cluster_t *c, const char *label, const char *kubecon
     c->target.label = label;
     return LQ_OK;
 }
+
+lq_err_t lq_cluster_tls_policy(const lq_cluster_t *c, bool allow_insecure, char *err, size_t cap)
+{
+    if (!c->kcfg.insecure_skip_tls_verify || allow_insecure)
+        return LQ_OK;
+    (void)snprintf(err, cap, "%s sets insecure-skip-tls-verify: true: the %s API server's "
+                   "certificate would not be checked; give its certificate authority "
+                   "(certificate-authority-data) instead, or --allow-insecure-tls true to "
+                   "accept the risk", c->kcfg.origin, c->label ? c->label : "");
+    return LQ_ECONFIG;
+}

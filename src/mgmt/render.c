@@ -263,6 +263,7 @@ static void put_cluster(jw_t *w, const char *k, const lq_mgmt_cluster_t *c)
     jw_str(w, "name", c->name);
     jw_str(w, "server", c->server);
     jw_bool(w, "reachable", c->reachable);
+    jw_bool(w, "tlsVerified", !c->tls_unverified);
     jw_close(w, "}");
 }
 
@@ -477,6 +478,11 @@ static void render_metrics(out_t *o, const lq_mgmt_view_t *v)
     family(o, "liqolet_cluster_reachable", "gauge", "1 when the cluster's API server answers.");
     sample(o, "liqolet_cluster_reachable", "cluster", "home", s->home.reachable ? 1u : 0u);
     sample(o, "liqolet_cluster_reachable", "cluster", "foreign", s->foreign.reachable ? 1u : 0u);
+    family(o, "liqolet_tls_verify_disabled", "gauge", "1 when the cluster's API server "
+           "certificate is not verified (insecure-skip-tls-verify with --allow-insecure-tls).");
+    sample(o, "liqolet_tls_verify_disabled", "cluster", "home", s->home.tls_unverified ? 1u : 0u);
+    sample(o, "liqolet_tls_verify_disabled", "cluster", "foreign",
+           s->foreign.tls_unverified ? 1u : 0u);
     family(o, "liqolet_virtual_node_registered", "gauge", "1 when the virtual Node exists in "
            "the home cluster.");
     sample(o, "liqolet_virtual_node_registered", NULL, NULL, s->vnode.registered ? 1u : 0u);

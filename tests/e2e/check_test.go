@@ -220,3 +220,53 @@ func TestCheckMissingPermission(t *testing.T) {
 		t.Errorf("home reports problems although its identity is complete:\n%s", homePart)
 	}
 }
+
+// insecureKubeconfig copies a kubeconfig with insecure-skip-tls-verify: true and no
+// certificate authority, every other file inlined.
+func insecureKubeconfig(t *testing.T, src string) string {
+	t.Helper()
+	p := editKubeconfig(t, src, func(_ *string, ca *[]byte, _ *string, _, _ *[]byte) { *ca = nil })
+	cfg, err := clientcmd.LoadFromFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cfg.Clusters {
+		c.InsecureSkipTLSVerify = true
+		c.CertificateAuthority, c.CertificateAuthorityData = "", nil
+	}
+	if err := clientcmd.WriteToFile(*cfg, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A kubeconfig that turns certificate verification off is refused by run (and reported
+// by check) unless --allow-insecure-tls true says the risk is accepted (issue 17,
+// finding 7).
+func TestInsecureTLSRefusedUnlessAllowed(t *testing.T) {
+	k := insecureKubeconfig(t, tb.Foreign.LiqoletTokenKubeconfig)
+	out, code := runCheck(t, tb.Home.LiqoletCertKubeconfig, k)
+	if code != 1 {
+		t.Fatalf("check with an insecure foreign kubeconfig: exit %d, want 1:\n%s", code, out)
+	}
+	mustContain(t, out, "insecure-skip-tls-verify: true", "--allow-insecure-tls true", "check FAILED")
+	out, code = runCheck(t, tb.Home.LiqoletCertKubeconfig, k, "--allow-insecure-tls", "true")
+	if code != 0 {
+		t.Fatalf("check --allow-insecure-tls true: exit %d, want 0:\n%s", code, out)
+	}
+	mustContain(t, out, "server certificate NOT verified (insecure-skip-tls-verify)")
+
+	bin := BuildLiqolet(t)
+	ctx := ctxFor(t, 30*time.Second)
+	run := exec.CommandContext(ctx, bin, "run", "--home-kubeconfig", tb.Home.LiqoletCertKubeconfig,
+		"--foreign-kubeconfig", k, "--node-name", "liqo-insecure-test", "--node-ip", "127.0.0.1")
+	b, err := run.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("run with an insecure foreign kubeconfig: %v, want exit status 1:\n%s", err, b)
+	}
+	mustContain(t, string(b), "insecure-skip-tls-verify: true", "foreign API server's certificate would not be checked", "--allow-insecure-tls true")
+	if _, err := tb.Home.Client.CoreV1().Nodes().Get(ctx, "liqo-insecure-test", metav1.GetOptions{}); err == nil {
+		t.Errorf("a refused agent registered its node")
+	}
+}

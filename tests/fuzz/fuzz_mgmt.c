@@ -144,8 +144,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&snap, 0, sizeof snap);
     for (int i = 0; i < 4; i++)
         take(&p, &n, strs[i]);
-    snap.home = (lq_mgmt_cluster_t){ strs[0], strs[1], strs[2], (mode & 0x10) != 0 };
-    snap.foreign = (lq_mgmt_cluster_t){ strs[3], strs[0], NULL, (mode & 0x20) != 0 };
+    snap.home = (lq_mgmt_cluster_t){ strs[0], strs[1], strs[2], (mode & 0x10) != 0, (mode & 0x40) != 0 };
+    snap.foreign = (lq_mgmt_cluster_t){ strs[3], strs[0], NULL, (mode & 0x20) != 0, (mode & 0x80) != 0 };
     snap.vnode.name = strs[1];
     snap.vnode.registered = (mode & 0x40) != 0;
     snap.vnode.lock_held = (mode & 0x80) != 0;

@@ -122,7 +122,7 @@ static void test_defaults(void **state)
         "node.labels=\"\" node.annotations=\"\" node.sharingPercentage=90 "
         "node.maxPods=" LQ_TEST_STR(LQ_MAX_PODS) " kubelet.port=10350 kubelet.certDir=auto kubelet.certificate=SelfSigned "
         "offloading.namespaces=\"\" offloading.namespaceMappingStrategy=DefaultName "
-        "agent.namespace=liqo log.level=info log.format=plain compat=v0.8 networking.internal=false networking.enabled=false networking.reflectIPs=true "
+        "agent.namespace=liqo log.level=info log.format=plain compat=v0.8 networking.internal=false networking.enabled=false tls.allowInsecure=false networking.reflectIPs=true "
         "reflection.configmap.workers=3 reflection.configmap.type=DenyList "
         "reflection.secret.workers=3 reflection.secret.type=DenyList "
         "reflection.service.workers=3 reflection.service.type=DenyList "
@@ -588,6 +588,7 @@ static const struct {
     { "networking.internal", "false", "false" },
     { "networking.enabled", "false", "false" },
     { "networking.reflectIPs", "false", "false" },
+    { "tls.allowInsecure", "true", "true" },
     { "reflection.configmap.workers", "0", "0" },
     { "reflection.configmap.type", "AllowList", "AllowList" },
     { "reflection.secret.workers", "1", "1" },

@@ -40,8 +40,8 @@ static int setup(void **st)
     (void)st;
     lq_fake_reset();
     memset(&snap, 0, sizeof snap);
-    snap.home = (lq_mgmt_cluster_t){ "home-uid", "home", "10.0.0.1:6443", true };
-    snap.foreign = (lq_mgmt_cluster_t){ "foreign-uid", "fore", "10.0.0.2:6443", true };
+    snap.home = (lq_mgmt_cluster_t){ "home-uid", "home", "10.0.0.1:6443", true, false };
+    snap.foreign = (lq_mgmt_cluster_t){ "foreign-uid", "fore", "10.0.0.2:6443", true, false };
     snap.vnode.name = "liqo-edge";
     snap.vnode.registered = true;
     snap.vnode.lock_held = true;
@@ -296,6 +296,18 @@ static void test_metrics_liqo_counters_and_gauges(void **st)
                                 "cluster_name=\"fo\\\"re\",node_name=\"node \\\"x\\\"\\\\y\"} "));
     assert_non_null(strstr(big, "\nliqolet_ready 1\n"));
     assert_non_null(strstr(big, "\nliqolet_cluster_reachable{cluster=\"foreign\"} 1\n"));
+    assert_non_null(strstr(big, "\nliqolet_tls_verify_disabled{cluster=\"home\"} 0\n"));
+    assert_non_null(strstr(big, "\nliqolet_tls_verify_disabled{cluster=\"foreign\"} 0\n"));
+    /* an accepted insecure-skip-tls-verify shows (issue 17, finding 7) */
+    snap.foreign.tls_unverified = true;
+    whole(LQ_MGMT_RES_METRICS, 0, NULL, &r);
+    assert_non_null(strstr(big, "\nliqolet_tls_verify_disabled{cluster=\"foreign\"} 1\n"));
+    assert_non_null(strstr(big, "\nliqolet_tls_verify_disabled{cluster=\"home\"} 0\n"));
+    whole(LQ_MGMT_RES_STATUS, 0, NULL, &r);
+    assert_non_null(strstr(big, "\"server\":\"10.0.0.2:6443\",\"reachable\":true,\"tlsVerified\":false"));
+    assert_non_null(strstr(big, "\"server\":\"10.0.0.1:6443\",\"reachable\":true,\"tlsVerified\":true"));
+    snap.foreign.tls_unverified = false;
+    whole(LQ_MGMT_RES_METRICS, 0, NULL, &r);
     assert_non_null(strstr(big, "\nliqolet_reflected_objects{kind=\"Secret\"} 9\n"));
     assert_non_null(strstr(big, "\nliqolet_table_high_water{table=\"loop descriptors\"} 11\n"));
     assert_non_null(strstr(big, "\nliqolet_coap_heap_bytes 9000\n"));

@@ -36,8 +36,8 @@ static struct {
 static void snapshot(void *ctx, lq_mgmt_snapshot_t *s)
 {
     (void)ctx;
-    s->home = (lq_mgmt_cluster_t){ "home-uid", "home", "127.0.0.1:6443", state.home_ok };
-    s->foreign = (lq_mgmt_cluster_t){ "foreign-uid", "foreign", "127.0.0.1:7443", state.foreign_ok };
+    s->home = (lq_mgmt_cluster_t){ "home-uid", "home", "127.0.0.1:6443", state.home_ok, false };
+    s->foreign = (lq_mgmt_cluster_t){ "foreign-uid", "foreign", "127.0.0.1:7443", state.foreign_ok, false };
     s->vnode.name = "liqo-test";
     s->vnode.lock_held = state.locked;
     s->vnode.registered = state.registered;

@@ -43,8 +43,8 @@ static int setup(void **st)
     (void)st;
     lq_fake_reset();
     memset(&snap, 0, sizeof snap);
-    snap.home = (lq_mgmt_cluster_t){ "home-uid", "home", "10.0.0.1:6443", true };
-    snap.foreign = (lq_mgmt_cluster_t){ "foreign-uid", "fore", "10.0.0.2:6443", true };
+    snap.home = (lq_mgmt_cluster_t){ "home-uid", "home", "10.0.0.1:6443", true, false };
+    snap.foreign = (lq_mgmt_cluster_t){ "foreign-uid", "fore", "10.0.0.2:6443", true, false };
     snap.vnode.name = "liqo-edge";
     snap.vnode.registered = true;
     snap.vnode.lock_held = true;
