@@ -19,7 +19,9 @@ lq_err_t lq_cluster_open(lq_cluster_t *c, const char *label, const char *kubecon
         return e;
     lq_tls_profile_cfg_t tc;
     memset(&tc, 0, sizeof tc);
-    tc.ca = c->kcfg.ca;
+    /* No CA in the kubeconfig: NULL, so TLS says "no CA bundle" (or skips verification
+     * when insecure-skip-tls-verify allows it) instead of failing to parse 0 bytes. */
+    tc.ca = c->kcfg.ca_len ? c->kcfg.ca : NULL;
     tc.ca_len = c->kcfg.ca_len;
     tc.cert = c->kcfg.cert_len ? c->kcfg.cert : NULL;
     tc.cert_len = c->kcfg.cert_len;

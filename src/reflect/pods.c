@@ -2,7 +2,9 @@
  *
  * Inputs (one cluster-wide watch per side, Decision 3):
  *   home:    pods with spec.nodeName=<virtual node>;
- *   foreign: pods labelled virtualkubelet.liqo.io/origin=<home id>,destination=<foreign id>,
+ *   foreign: pods with the ownership labels origin=<home id>, destination=<foreign id> of the
+ *            configured family (virtualkubelet.liqo.io/ for compat v0.8, offloading.liqo.io/
+ *            for v1; include/liqolet/liqo.h),
  *            mapped back to home through the offloaded namespaces (same pod name).
  * Each home pod has a record in a fixed table of LQ_MAX_PODS (node.maxPods in use), run
  * by the reflector engine (src/reflect/refl.c) on its shared workers, once both watches
