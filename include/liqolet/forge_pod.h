@@ -232,7 +232,10 @@ typedef struct lq_forge_pod_status_params {
  *     remapping), podIP = it and podIPs = [{"ip":it}] (one item, dual-stack is lost, as in
  *     Liqo); otherwise both null, i.e. podIP "" and podIPs [];
  *   - containerStatuses[i].restartCount += restarts (saturating at INT32_MAX; an absent
- *     count counts as 0); init and ephemeral container counts are not changed.
+ *     count counts as 0); init and ephemeral container counts are not changed;
+ *   - a remote reason "OffloadingAborted" is not copied (null): that reason is the home
+ *     side's verdict (lq_forge_pod_aborted), and a foreign cluster must not be able to
+ *     make a pod "never offloaded again".
  * Fields not named above (resize, resourceClaimStatuses, observedGeneration, ...) are left
  * as they are on the home Pod. The metadata.uid makes the API server refuse the patch if the
  * home Pod was replaced by another of the same name.

@@ -23,8 +23,9 @@ typedef enum lq_nodeip_src {
     LQ_NODEIP_ROUTE,
 } lq_nodeip_src_t;
 
-/* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 as inet_ntop writes them (and the
- * unspecified addresses 0.0.0.0 and ::, which no peer can dial either). */
+/* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 in any valid spelling
+ * (lq_names_is_loopback), and the unspecified addresses 0.0.0.0 and ::, which no peer can
+ * dial either. */
 bool lq_nodeip_is_loopback(const char *ip);
 
 /* Picks the address as the file comment says. configured and conn_local may be NULL or

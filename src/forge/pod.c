@@ -793,7 +793,13 @@ lq_err_t lq_forge_pod_status_patch(lq_json_doc_t *doc, const lq_json_t *home,
             break;
         case S_COPY:
         default:
-            v = absent(src) ? lq_json_new_null(doc) : lq_json_copy(doc, src);
+            /* OffloadingAborted is the home side's verdict (never offloaded again): a
+             * remote status must not be able to claim it (DESIGN.md Decision 17). */
+            if (absent(src) || (strcmp(f->name, "reason") == 0 &&
+                                lq_json_str_is(src, LQ_FORGE_POD_REASON_ABORTED)))
+                v = lq_json_new_null(doc);
+            else
+                v = lq_json_copy(doc, src);
             break;
         }
         TRY(lq_json_obj_add(doc, st, f->name, v));

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "liqolet/ascii.h"
+#include "liqolet/names.h"
 #include "liqolet/nodeip.h"
 #include "liqolet/port.h"
 
@@ -17,8 +18,14 @@ bool lq_nodeip_is_loopback(const char *ip)
 {
     if (!ip)
         return false;
-    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 || strcmp(ip, "0.0.0.0") == 0 ||
-           strcmp(ip, "::") == 0 || starts_ci(ip, "::ffff:127.");
+    size_t n = strlen(ip);
+    if (lq_names_is_loopback(ip, n))
+        return true;
+    static const uint8_t zero[16];
+    uint8_t a[16];
+    bool v6 = memchr(ip, ':', n) != NULL;
+    return (v6 ? lq_names_ipv6_parse(ip, n, a) : lq_names_ipv4_parse(ip, n, a)) &&
+           memcmp(a, zero, v6 ? 16u : 4u) == 0; /* unspecified: no peer can dial it */
 }
 
 static lq_err_t copy(const char *ip, char *out, size_t cap)

@@ -142,29 +142,23 @@ static void delete_pod(lq_refl_work_t *w, unsigned side, const char *ns, const c
                  lq_kreq_delete_grace(lq_refl_req(w, -1), path, uid, NULL, side == HOME ? 0 : -1));
 }
 
-/* Merge patch of the home pod (status subresource or metadata), answer into obj[HOME]. */
-static void patch_home(lq_refl_work_t *w, const lq_json_t *patch, bool status, int step)
+/* Merge patch of a pod (sub: "status" or NULL), answer into obj[side]: the home pod
+ * (status or metadata) or the remote pod's metadata (its uid inside the patch). */
+static void patch_pod(lq_refl_work_t *w, unsigned side, const char *ns, const char *sub,
+                      const lq_json_t *patch, int step)
 {
     char path[LQ_KREQ_PATH_MAX];
     size_t len = 0;
-    if (!lq_refl_render(w, patch, &len) ||
-        !pod_path(path, sizeof path, w->rec->ns, w->rec->name, status ? "status" : NULL)) {
+    if (!lq_refl_render(w, patch, &len) || !pod_path(path, sizeof path, ns, w->rec->name, sub)) {
         lq_refl_finish(w, LQ_RTAB_RETRY, 0);
         return;
     }
-    lq_refl_send(w, HOME, step, lq_kreq_merge_patch(lq_refl_req(w, HOME), path, w->body, len));
+    lq_refl_send(w, side, step, lq_kreq_merge_patch(lq_refl_req(w, (int)side), path, w->body, len));
 }
 
-/* Merge patch of the remote pod's metadata (its uid inside), answer into obj[FOREIGN]. */
-static void patch_remote(lq_refl_work_t *w, const lq_json_t *patch, const char *rns)
+static void patch_home(lq_refl_work_t *w, const lq_json_t *patch, bool status, int step)
 {
-    char path[LQ_KREQ_PATH_MAX];
-    size_t len = 0;
-    if (!lq_refl_render(w, patch, &len) || !pod_path(path, sizeof path, rns, w->rec->name, NULL)) {
-        lq_refl_finish(w, LQ_RTAB_RETRY, 0);
-        return;
-    }
-    lq_refl_send(w, FOREIGN, ST_META, lq_kreq_merge_patch(lq_refl_req(w, FOREIGN), path, w->body, len));
+    patch_pod(w, HOME, w->rec->ns, status ? "status" : NULL, patch, step);
 }
 
 /* The foreign cluster is unreachable: mark a pod that runs remotely (label, Ready False);
@@ -263,7 +257,7 @@ static void sync_status(lq_refl_work_t *w, const lq_json_t *home, const lq_json_
         return;
     }
     if (patch) {
-        patch_remote(w, patch, rns);
+        patch_pod(w, FOREIGN, rns, NULL, patch, ST_META);
         return;
     }
     lq_refl_finish(w, LQ_RTAB_DONE, 0);

@@ -724,6 +724,18 @@ static void test_unavailable_patch(void **state)
 static void test_aborted(void **state)
 {
     (void)state;
+    /* a remote pod claiming the home side's verdict: the reason is not taken home */
+    const lq_forge_pod_status_params_t sp = {.node_ip = NODE_IP, .reflect_ips = true, .restarts = 0};
+    lq_json_t *patch = NULL;
+    lq_json_t *remote = J("{'metadata':{'name':'p','uid':'r'},'status':{'phase':'Failed',"
+                          "'reason':'OffloadingAborted','message':'m'}}");
+    assert_int_equal(lq_forge_pod_status_patch(&g_doc, pod_with("", ""), remote, &sp, &patch), LQ_OK);
+    assert_int_equal(lq_json_type(LQ_JSON_AT(patch, "status", "reason")), LQ_JSON_NULL);
+    assert_str(LQ_JSON_AT(patch, "status", "phase"), "Failed");
+    remote = J("{'metadata':{'name':'p','uid':'r'},'status':{'phase':'Failed','reason':'Evicted'}}");
+    assert_int_equal(lq_forge_pod_status_patch(&g_doc, pod_with("", ""), remote, &sp, &patch), LQ_OK);
+    assert_str(LQ_JSON_AT(patch, "status", "reason"), "Evicted");
+
     assert_true(lq_forge_pod_aborted(J("{'status':{'phase':'Failed','reason':'OffloadingAborted'}}")));
     assert_false(lq_forge_pod_aborted(J("{'status':{'phase':'Failed','reason':'Error'}}")));
     assert_false(lq_forge_pod_aborted(J("{'status':{'phase':'Pending','reason':'OffloadingAborted'}}")));
