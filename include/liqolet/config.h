@@ -166,6 +166,7 @@ typedef struct lq_config {
     unsigned kubelet_certificate;                /* 0 SelfSigned, 1 CSR */
     char offload[LQ_CONFIG_MAX_OFFLOAD][2 * LQ_CONFIG_LABEL_MAX + 2]; /* NS or NS=REMOTE */
     unsigned offload_mapping;                    /* 0 DefaultName, 1 EnforceSameName */
+    unsigned pod_security;                       /* lq_forge_offload_psa_t: 0 none .. 3 restricted */
     size_t n_offload;
     char namespace[LQ_CONFIG_LABEL_MAX + 1];     /* the agent's own namespace */
     unsigned log_level;                          /* an lq_log_level_t (same order) */

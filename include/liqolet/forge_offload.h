@@ -11,6 +11,8 @@
  *   lq_forge_offload_selector_match    spec.clusterSelector against this agent's node labels
  *   lq_forge_offload_remote_ns_build   the remote Namespace object (labels, annotations)
  *   lq_forge_offload_remote_ns_owned   is an existing remote namespace ours?
+ *   lq_forge_offload_psa_*             the Pod Security level of remote namespaces: parse,
+ *                                      name, whether a label is weaker, the label patch
  *   lq_forge_offload_home_ns_patch     merge patch of the home namespace's scheduling label
  *   lq_forge_offload_status_build      this agent's conditions, the phase, the status patch
  *   lq_forge_offload_status_current    does the status already say so (no patch needed)?
@@ -137,6 +139,23 @@ lq_err_t lq_forge_offload_selector_match(const lq_json_t *selector, const lq_for
                                    size_t n, const char *node_name, bool *selected,
                                    size_t *invalid);
 
+/* ---- Pod Security of remote namespaces (issue 17 finding 8) ---------------------------
+ * A home tenant's pod spec is copied to the provider as it is (privileged, hostPath,
+ * host namespaces included): the provider's PodSecurity admission is what stops it, so
+ * every remote namespace carries pod-security.kubernetes.io/enforce=<level> (default
+ * baseline). The levels are ordered; a remote label that is missing, unknown or weaker
+ * than ours is set again, a stricter one (the provider's choice) is left alone. NONE
+ * (configured "none") writes and repairs nothing: the provider's cluster-wide default
+ * applies. The enum's order is the config option's (offloading.podSecurity). */
+#define LQ_FORGE_OFFLOAD_PSA_LABEL "pod-security.kubernetes.io/enforce"
+enum lq_forge_offload_psa {
+    LQ_FORGE_OFFLOAD_PSA_NONE = 0, /* configured: no label; seen: no or unknown label */
+    LQ_FORGE_OFFLOAD_PSA_PRIVILEGED,
+    LQ_FORGE_OFFLOAD_PSA_BASELINE,
+    LQ_FORGE_OFFLOAD_PSA_RESTRICTED,
+};
+typedef enum lq_forge_offload_psa lq_forge_offload_psa_t;
+
 /* ---- remote namespace object (§3.3 item 3, DESIGN.md ownership labels) -------------- */
 
 /* Builds in doc the Namespace to create in the foreign cluster:
@@ -147,10 +166,13 @@ lq_err_t lq_forge_offload_selector_match(const lq_json_t *selector, const lq_for
  *    "annotations":{"liqo.io/managed-by-namespace-map":"liqolet/<home_id>",
  *                   "liqo.io/original-name":<local_ns>}}}
  * All strings borrowed for the call. Returns LQ_OK (*out set); LQ_ETOOBIG doc's arena
- * is full, or home_id is over 247 characters; LQ_EINVAL an argument is NULL. */
+ * is full, or home_id is over 247 characters; LQ_EINVAL an argument is NULL.
+ * psa: the Pod Security Admission level enforced in the namespace (label
+ * pod-security.kubernetes.io/enforce); LQ_FORGE_OFFLOAD_PSA_NONE writes no label. */
 lq_err_t lq_forge_offload_remote_ns_build(lq_json_doc_t *doc, const char *remote_name,
                                     const char *local_ns, const char *home_id,
-                                    const char *foreign_id, lq_json_t **out);
+                                    const char *foreign_id, lq_forge_offload_psa_t psa,
+                                    lq_json_t **out);
 
 /* True when the remote Namespace ns (borrowed) belongs to this agent: labels
  * virtualkubelet.liqo.io/origin == home_id and virtualkubelet.liqo.io/destination ==
@@ -160,6 +182,24 @@ lq_err_t lq_forge_offload_remote_ns_build(lq_json_doc_t *doc, const char *remote
  * own is reported (CreationLoopBackOff), never adopted or deleted. */
 bool lq_forge_offload_remote_ns_owned(const lq_json_t *ns, const char *home_id, const char *foreign_id,
                                 const char *local_ns);
+
+/* ---- Pod Security functions (the levels are above) ---------------------------------- */
+
+/* The level a label value names (exact, case-sensitive, as the API server reads it);
+ * NULL, empty or anything else is NONE (no level: weaker than every level). */
+lq_forge_offload_psa_t lq_forge_offload_psa_parse(const char *value, size_t len);
+/* "privileged", "baseline", "restricted"; NULL for NONE or out of range. */
+const char *lq_forge_offload_psa_str(lq_forge_offload_psa_t level);
+/* The level the remote Namespace ns (borrowed) enforces by its label (NONE if none). */
+lq_forge_offload_psa_t lq_forge_offload_psa_of(const lq_json_t *ns);
+/* True when a namespace whose label says `seen` must be labelled `want`: want is a level
+ * and seen is weaker (NONE included). */
+bool lq_forge_offload_psa_weaker(lq_forge_offload_psa_t seen, lq_forge_offload_psa_t want);
+/* Merge patch {"metadata":{"uid":uid,"labels":{LABEL: want}}}: the uid makes the API server
+ * refuse it (409) if the name now belongs to another namespace. LQ_EINVAL: NULL argument or
+ * want is NONE; LQ_ETOOBIG: doc full. */
+lq_err_t lq_forge_offload_psa_patch(lq_json_doc_t *doc, const char *uid, lq_forge_offload_psa_t want,
+                                    lq_json_t **out);
 
 /* ---- home namespace label (§3.3 item 1, Decision 7) --------------------------------- */
 

@@ -46,6 +46,10 @@ typedef struct lq_offload_cfg {
     /* the NamespaceOffloading API version the home cluster serves (lq_offload_pick_gv):
      * LQ_LIQO_OFFLOADING_GV_V1BETA1 or _V1ALPHA1; NULL = v1alpha1 */
     const char *nsof_gv;
+    /* Pod Security level enforced in remote namespaces (offloading.podSecurity): set at
+     * creation, and set again on a namespace of ours whose label is missing or weaker;
+     * LQ_FORGE_OFFLOAD_PSA_NONE = no label (0, so a zeroed cfg writes none) */
+    lq_forge_offload_psa_t psa;
 } lq_offload_cfg_t;
 
 typedef enum lq_offload_label_state {
@@ -103,6 +107,7 @@ typedef struct lq_offload_rec {
  * liqo.io/original-name is that record's namespace (the same test as after a 409). */
 typedef struct lq_offload_seen {
     bool used, mark, terminating;
+    lq_forge_offload_psa_t psa; /* its pod-security.kubernetes.io/enforce level */
     char name[LQ_FORGE_OFFLOAD_NAME_BUF];
     char uid[48];
     char original[LQ_FORGE_OFFLOAD_NAME_BUF];
@@ -111,7 +116,7 @@ typedef struct lq_offload_seen {
 
 typedef struct lq_offload_stats {
     uint64_t passes, creates, deletes, label_patches, status_patches, finalizer_patches;
-    uint64_t conflicts, ignored_foreign;
+    uint64_t conflicts, ignored_foreign, psa_patches;
 } lq_offload_stats_t;
 
 typedef struct lq_offload {

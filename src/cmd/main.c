@@ -27,6 +27,10 @@
 #define LQ_DEP_CJSON_VERSION "unknown"
 #define LQ_DEP_LIBYAML_VERSION "unknown"
 #endif
+#ifndef LQ_DEP_LIBCOAP_PATCHES
+#define LQ_DEP_MBEDTLS_PATCHES "unknown"
+#define LQ_DEP_LIBCOAP_PATCHES "unknown"
+#endif
 #ifndef LQ_DEP_LIBC
 #define LQ_DEP_LIBC "unknown"
 #endif
@@ -61,8 +65,7 @@ static const char usage_text[] =
     "  --log-level LEVEL           error|warn|info|debug|trace (default info)\n"
     "  --log-format FORMAT         plain|json (default plain)\n"
     "\n"
-    "Status of this build: `run` registers the virtual node (status, lease, capacity,\n"
-    "health); namespace offloading and reflection are not built yet (see README.md).\n"
+    "Documentation: README.md and docs/ (configuration, usage, management, security).\n"
     "\n"
     "Exit status: 0 success, 1 runtime failure, 2 usage error or unavailable command.\n";
 
@@ -73,6 +76,9 @@ static int cmd_version(void)
     printf("dependencies: mbedTLS %s, libcoap %s, cJSON %s, libyaml %s\n", LQ_DEP_MBEDTLS_VERSION,
            LQ_DEP_LIBCOAP_VERSION, LQ_DEP_CJSON_VERSION, LQ_DEP_LIBYAML_VERSION);
     printf("C library:    %s\n", LQ_DEP_LIBC);
+    printf("patches:      mbedTLS: %s; libcoap: %s\n",
+           LQ_DEP_MBEDTLS_PATCHES[0] ? LQ_DEP_MBEDTLS_PATCHES : "none",
+           LQ_DEP_LIBCOAP_PATCHES[0] ? LQ_DEP_LIBCOAP_PATCHES : "none");
     printf("capacities:   max object %u B, pods %u, objects %u, namespaces %u, watches %u,\n",
            (unsigned)LQ_MAX_OBJECT, (unsigned)LQ_MAX_PODS, (unsigned)LQ_MAX_OBJECTS,
            (unsigned)LQ_MAX_NAMESPACES, (unsigned)LQ_MAX_WATCHES);

@@ -457,6 +457,7 @@ int lq_run_main(lq_config_t *cfg)
     oc.ctx = NULL;
     oc.flag_mapping = cfg->offload_mapping == 1 ? LQ_FORGE_OFFLOAD_MAP_ENFORCE_SAME_NAME
                                                 : LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME;
+    oc.psa = (lq_forge_offload_psa_t)cfg->pod_security; /* same order (config.c) */
     lq_refl_init(&rn.refl, &rn.loop, &rn.home, &rn.foreign, &rn.home_req, &rn.foreign_req);
     if (lq_offload_init(&rn.offload, &rn.refl, &oc) != LQ_OK) {
         LQ_ERROR("run", "cannot set up namespace offloading (cluster names or ids too long?)");

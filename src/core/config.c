@@ -17,6 +17,7 @@
 #define LOG_LEVELS "error|warn|info|debug|trace"
 #define LOG_FORMATS "plain|json"
 #define OFFLOAD_MAPPINGS "DefaultName|EnforceSameName"
+#define POD_SECURITY_LEVELS "none|privileged|baseline|restricted"
 #define REFLECTION_TYPES "DenyList|AllowList"
 #define LQ_STR_(x) #x
 #define LQ_STR(x) LQ_STR_(x)
@@ -109,6 +110,13 @@ static const lq_config_opt_t opts[] = {
       LQ_CONFIG_C_NONE, OFFLOAD_MAPPINGS, 0, 0, false, "DefaultName",
       "Remote name of the --offload namespaces: DefaultName (<ns>-<home name>-<6 hex of "
       "sha256(home id)>) or EnforceSameName (the home name).", F(offload_mapping), 0, 0 },
+    { "--pod-security", "offloading.podSecurity", "LEVEL", LQ_CONFIG_T_ENUM, LQ_CONFIG_C_NONE,
+      POD_SECURITY_LEVELS, 0, 0, false, "baseline",
+      "Pod Security level enforced in remote namespaces (label "
+      "pod-security.kubernetes.io/enforce): the provider's admission refuses a home "
+      "tenant's privileged or hostPath pods. A missing or weaker remote label is set again, "
+      "a stricter one kept. none: no label (the provider's default applies).",
+      F(pod_security), 0, 0 },
     { "--namespace", "agent.namespace", "NS", LQ_CONFIG_T_STRING, LQ_CONFIG_C_DNS_LABEL,
       NULL, 0, 0, false, "liqo",
       "The agent's own namespace in the home cluster (its single-instance Lease).",
@@ -639,6 +647,7 @@ void lq_config_init(lq_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->sharing_percentage = 90;
+    cfg->pod_security = 2; /* baseline */
     cfg->max_pods = LQ_MAX_PODS;
     cfg->kubelet_port = 10350;
     memcpy(cfg->namespace, "liqo", 5);

@@ -408,7 +408,8 @@ lq_err_t lq_forge_offload_selector_match(const lq_json_t *selector, const lq_for
 
 lq_err_t lq_forge_offload_remote_ns_build(lq_json_doc_t *doc, const char *remote_name,
                                     const char *local_ns, const char *home_id,
-                                    const char *foreign_id, lq_json_t **out)
+                                    const char *foreign_id, lq_forge_offload_psa_t psa,
+                                    lq_json_t **out)
 {
     if (out)
         *out = NULL;
@@ -438,6 +439,10 @@ lq_err_t lq_forge_offload_remote_ns_build(lq_json_doc_t *doc, const char *remote
         (err = add_cstr(doc, labels, LQ_LIQO_LABEL_REMOTE_CLUSTER_ID, home_id)) != LQ_OK ||
         (err = add_cstr(doc, labels, lq_liqo_names()->origin, home_id)) != LQ_OK ||
         (err = add_cstr(doc, labels, lq_liqo_names()->destination, foreign_id)) != LQ_OK ||
+        (psa != LQ_FORGE_OFFLOAD_PSA_NONE &&
+         (err = add_cstr(doc, labels, LQ_FORGE_OFFLOAD_PSA_LABEL,
+                         lq_forge_offload_psa_str(psa) ? lq_forge_offload_psa_str(psa)
+                                                       : "restricted")) != LQ_OK) ||
         (err = lq_json_obj_add(doc, ann, LQ_LIQO_ANN_MANAGED_BY, mb)) != LQ_OK ||
         (err = add_cstr(doc, ann, LQ_LIQO_ANN_ORIGINAL_NAME, local_ns)) != LQ_OK ||
         (err = lq_json_obj_add(doc, meta, "labels", labels)) != LQ_OK ||
@@ -463,6 +468,60 @@ bool lq_forge_offload_remote_ns_owned(const lq_json_t *ns, const char *home_id, 
         !meta_is(ns, "labels", lq_liqo_names()->destination, foreign_id))
         return false;
     return !local_ns || meta_is(ns, "annotations", LQ_LIQO_ANN_ORIGINAL_NAME, local_ns);
+}
+
+/* ---- Pod Security of remote namespaces ---------------------------------------------- */
+
+static const char *const psa_names[] = { NULL, "privileged", "baseline", "restricted" };
+
+lq_forge_offload_psa_t lq_forge_offload_psa_parse(const char *value, size_t len)
+{
+    for (unsigned i = LQ_FORGE_OFFLOAD_PSA_PRIVILEGED; value && i <= LQ_FORGE_OFFLOAD_PSA_RESTRICTED; i++)
+        if (strlen(psa_names[i]) == len && memcmp(psa_names[i], value, len) == 0)
+            return (lq_forge_offload_psa_t)i;
+    return LQ_FORGE_OFFLOAD_PSA_NONE;
+}
+
+const char *lq_forge_offload_psa_str(lq_forge_offload_psa_t level)
+{
+    return (unsigned)level <= LQ_FORGE_OFFLOAD_PSA_RESTRICTED ? psa_names[level] : NULL;
+}
+
+lq_forge_offload_psa_t lq_forge_offload_psa_of(const lq_json_t *ns)
+{
+    lq_json_str_t v;
+    if (lq_json_str(LQ_JSON_AT(ns, "metadata", "labels", LQ_FORGE_OFFLOAD_PSA_LABEL), &v) != LQ_OK)
+        return LQ_FORGE_OFFLOAD_PSA_NONE;
+    return lq_forge_offload_psa_parse(v.p, v.len);
+}
+
+bool lq_forge_offload_psa_weaker(lq_forge_offload_psa_t seen, lq_forge_offload_psa_t want)
+{
+    return want > LQ_FORGE_OFFLOAD_PSA_NONE && want <= LQ_FORGE_OFFLOAD_PSA_RESTRICTED &&
+           (unsigned)seen < (unsigned)want;
+}
+
+lq_err_t lq_forge_offload_psa_patch(lq_json_doc_t *doc, const char *uid, lq_forge_offload_psa_t want,
+                                    lq_json_t **out)
+{
+    if (out)
+        *out = NULL;
+    const char *level = lq_forge_offload_psa_str(want);
+    if (!doc || !uid || !*uid || !level || !out)
+        return LQ_EINVAL;
+    lq_json_t *patch = lq_json_new_object(doc);
+    lq_json_t *meta = lq_json_new_object(doc);
+    lq_json_t *labels = lq_json_new_object(doc);
+    lq_err_t err;
+    if ((err = built(doc, patch)) != LQ_OK || (err = built(doc, meta)) != LQ_OK ||
+        (err = built(doc, labels)) != LQ_OK ||
+        (err = add_cstr(doc, meta, "uid", uid)) != LQ_OK ||
+        (err = add_cstr(doc, labels, LQ_FORGE_OFFLOAD_PSA_LABEL, level)) != LQ_OK ||
+        (err = lq_json_obj_add(doc, meta, "labels", labels)) != LQ_OK ||
+        (err = lq_json_obj_add(doc, patch, "metadata", meta)) != LQ_OK)
+        return err;
+    *out = patch;
+    return LQ_OK;
 }
 
 /* ---- home namespace ----------------------------------------------------------------- */

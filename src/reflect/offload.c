@@ -59,6 +59,7 @@ enum {
     ST_NS_CREATE,
     ST_NS_GET,
     ST_NS_DELETE,
+    ST_NS_PSA,
     ST_LABEL,
     ST_STATUS,
     ST_FIN_DEL,
@@ -344,12 +345,22 @@ static void ns_request(lq_refl_work_t *w, int step, const char *name)
         lq_json_t *ns = NULL;
         size_t len = 0;
         if (lq_forge_offload_remote_ns_build(&w->doc, name, r->h.ns, o->cfg.home_id,
-                                             o->cfg.foreign_id, &ns) != LQ_OK ||
+                                             o->cfg.foreign_id, o->cfg.psa, &ns) != LQ_OK ||
             !lq_refl_render(w, ns, &len)) {
             finish(w, true);
             return;
         }
         e = lq_kreq_create(q, path, w->body, len);
+    } else if (step == ST_NS_PSA) {
+        /* Only the namespace we created or adopted: its UID is in the patch. */
+        lq_json_t *patch = NULL;
+        size_t len = 0;
+        if (lq_forge_offload_psa_patch(&w->doc, r->seen_uid, o->cfg.psa, &patch) != LQ_OK ||
+            !lq_refl_render(w, patch, &len)) {
+            finish(w, true);
+            return;
+        }
+        e = lq_kreq_merge_patch(q, path, w->body, len);
     } else if (step == ST_NS_DELETE) {
         /* Only the namespace we created or adopted: its UID is the precondition. */
         e = lq_kreq_delete(q, path, r->seen_uid, "Background");
@@ -396,6 +407,25 @@ static bool adopt_from_watch(lq_refl_work_t *w)
     return true;
 }
 
+/* Step 2b: the Pod Security label of our remote namespace, as the foreign watch last saw
+ * it (evidence: only ever raised to the configured level, on the UID we own; a stricter
+ * level set by the provider stays). Without a watch entry (table overflow) nothing is
+ * repaired: the label was written at creation. Returns true when a request was sent. */
+static bool psa_action(lq_refl_work_t *w)
+{
+    lq_offload_t *o = MOD(w);
+    lq_offload_rec_t *r = REC(w);
+    lq_offload_seen_t *e = seen_find(o, r->seen, strlen(r->seen));
+    if (!e || strcmp(e->uid, r->seen_uid) != 0 || !lq_forge_offload_psa_weaker(e->psa, o->cfg.psa))
+        return false;
+    LQ_INFO("offload", "namespace %s: remote namespace %s enforces Pod Security level %s; "
+            "setting %s=%s", r->h.ns, r->seen,
+            e->psa == LQ_FORGE_OFFLOAD_PSA_NONE ? "(none)" : lq_forge_offload_psa_str(e->psa),
+            LQ_FORGE_OFFLOAD_PSA_LABEL, lq_forge_offload_psa_str(o->cfg.psa));
+    ns_request(w, ST_NS_PSA, r->seen);
+    return true;
+}
+
 /* Step 2: the remote namespace. Returns true when a request was sent. */
 static bool remote_action(lq_refl_work_t *w, bool want)
 {
@@ -432,7 +462,7 @@ static bool remote_action(lq_refl_work_t *w, bool want)
     }
     if (owned && remote_of(r)) {
         r->state = r->remote_terminating ? LQ_FORGE_OFFLOAD_NS_CREATING : LQ_FORGE_OFFLOAD_NS_CREATED;
-        return false;
+        return !r->remote_terminating && psa_action(w);
     }
     if (w->flags & F_CONFLICT) {
         r->state = LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF;
@@ -636,6 +666,9 @@ static void remote_read(lq_refl_work_t *w)
         memcpy(r->seen_uid, uid, sizeof r->seen_uid);
         lq_rtab_mark(&r->h, FOREIGN);
         r->remote_terminating = lq_json_deleting(obj);
+        lq_offload_seen_t *e = seen_find(o, name, strlen(name));
+        if (e && strcmp(e->uid, uid) == 0)
+            e->psa = lq_forge_offload_psa_of(obj); /* fresher than the last watch event */
     } else {
         w->flags |= F_CONFLICT;
         (void)snprintf(r->message, sizeof r->message,
@@ -754,6 +787,27 @@ static void step(lq_refl_work_t *w, lq_err_t err)
         }
         remote_read(w);
         return;
+    case ST_NS_PSA:
+        if (err == LQ_OK) {
+            o->stats.psa_patches++;
+            lq_offload_seen_t *e = seen_find(o, r->seen, strlen(r->seen));
+            if (e && strcmp(e->uid, r->seen_uid) == 0)
+                e->psa = o->cfg.psa; /* the watch event of our patch confirms it */
+        } else if (err == LQ_ENOTFOUND || err == LQ_ECONFLICT) {
+            /* gone, or the UID in the patch is not the name's: ours is gone either way, and
+             * what the watch said of it is stale (no adoption from it) */
+            lq_offload_seen_t *e = seen_find(o, r->seen, strlen(r->seen));
+            if (e && strcmp(e->uid, r->seen_uid) == 0)
+                e->used = false;
+            lq_rtab_set_present(&r->h, FOREIGN, false);
+            r->seen_uid[0] = '\0';
+            r->remote_terminating = false;
+        } else {
+            failed(w, "label the remote namespace's Pod Security level", err);
+            return;
+        }
+        actions(w);
+        return;
     case ST_NS_DELETE:
         if (err == LQ_OK) {
             o->stats.deletes++;
@@ -834,6 +888,7 @@ static lq_offload_seen_t *note_foreign(lq_offload_t *o, const lq_watch_event_t *
     (void)lq_json_str_copy(LQ_JSON_AT(obj, "metadata", "annotations", LQ_LIQO_ANN_ORIGINAL_NAME),
                            e->original, sizeof e->original);
     e->terminating = lq_json_deleting(obj);
+    e->psa = lq_forge_offload_psa_of(obj);
     return e;
 }
 

@@ -270,3 +270,27 @@ func TestInsecureTLSRefusedUnlessAllowed(t *testing.T) {
 		t.Errorf("a refused agent registered its node")
 	}
 }
+
+// `liqolet version` names the local patches the dependencies were built with; the libcoap
+// CVE backports (tools/deps/patches, docs/security.md) must be among them, so a version
+// bump that drops them fails here instead of shipping silently.
+func TestVersionListsSecurityPatches(t *testing.T) {
+	out, err := exec.Command(BuildLiqolet(t), "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("liqolet version: %v\n%s", err, out)
+	}
+	var line string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "patches:") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatalf("no patches line in:\n%s", out)
+	}
+	for _, want := range []string{"libcoap-4.3.1-cve-fixes", "mbedtls-3.6.6-arena-lazy"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("patches line %q lacks %s", line, want)
+		}
+	}
+}

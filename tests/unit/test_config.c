@@ -122,6 +122,7 @@ static void test_defaults(void **state)
         "node.labels=\"\" node.annotations=\"\" node.sharingPercentage=90 "
         "node.maxPods=" LQ_TEST_STR(LQ_MAX_PODS) " kubelet.port=10350 kubelet.certDir=auto kubelet.certificate=SelfSigned "
         "offloading.namespaces=\"\" offloading.namespaceMappingStrategy=DefaultName "
+        "offloading.podSecurity=baseline "
         "agent.namespace=liqo log.level=info log.format=plain compat=v0.8 networking.internal=false networking.enabled=false tls.allowInsecure=false networking.reflectIPs=true "
         "reflection.configmap.workers=3 reflection.configmap.type=DenyList "
         "reflection.secret.workers=3 reflection.secret.type=DenyList "
@@ -581,6 +582,7 @@ static const struct {
     { "kubelet.certificate", "CSR", "CSR" },
     { "offloading.namespaces", "ns=rns", "\"ns=rns\"" },
     { "offloading.namespaceMappingStrategy", "EnforceSameName", "EnforceSameName" },
+    { "offloading.podSecurity", "restricted", "restricted" },
     { "agent.namespace", "agent", "agent" },
     { "log.level", "debug", "debug" },
     { "log.format", "json", "json" },

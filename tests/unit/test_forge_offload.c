@@ -394,7 +394,7 @@ static void test_remote_ns(void **state)
     (void)state;
     lq_json_t *ns;
     assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "foo-home-0123ab", "foo", "home-uid",
-                                                "foreign-uid", &ns), LQ_OK);
+                                                "foreign-uid", LQ_FORGE_OFFLOAD_PSA_BASELINE, &ns), LQ_OK);
     golden("remote-namespace", ns);
 
     /* ownership */
@@ -414,19 +414,83 @@ static void test_remote_ns(void **state)
                                               "'virtualkubelet.liqo.io/destination':'foreign-uid'}}}"),
                                             "home-uid", "foreign-uid", NULL));
 
-    assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "x", "x", NULL, "f", &ns), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "x", "x", NULL, "f", LQ_FORGE_OFFLOAD_PSA_NONE, &ns), LQ_EINVAL);
     char longid[300];
     rep(longid, 'h', 248);
-    assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "x", "x", longid, "f", &ns), LQ_ETOOBIG);
+    assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "x", "x", longid, "f", LQ_FORGE_OFFLOAD_PSA_NONE, &ns), LQ_ETOOBIG);
     rep(longid, 'h', 247);
-    assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "x", "x", longid, "f", &ns), LQ_OK);
+    assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "x", "x", longid, "f", LQ_FORGE_OFFLOAD_PSA_NONE, &ns), LQ_OK);
 
     /* arena exhaustion is reported, never a partial object */
     static unsigned char small[64];
     lq_json_doc_t d;
     lq_json_doc_init(&d, small, sizeof small);
-    assert_int_equal(lq_forge_offload_remote_ns_build(&d, "x", "x", "h", "f", &ns), LQ_ETOOBIG);
+    assert_int_equal(lq_forge_offload_remote_ns_build(&d, "x", "x", "h", "f", LQ_FORGE_OFFLOAD_PSA_NONE, &ns), LQ_ETOOBIG);
     assert_null(ns);
+}
+
+/* ---- Pod Security of remote namespaces (issue 17 finding 8) ----------------------------- */
+
+static void test_psa(void **state)
+{
+    (void)state;
+    lq_json_t *ns, *patch;
+    /* every level is written as the API server spells it; none writes no label */
+    static const struct { lq_forge_offload_psa_t level; const char *text; } lv[] = {
+        { LQ_FORGE_OFFLOAD_PSA_PRIVILEGED, "privileged" },
+        { LQ_FORGE_OFFLOAD_PSA_BASELINE, "baseline" },
+        { LQ_FORGE_OFFLOAD_PSA_RESTRICTED, "restricted" },
+    };
+    for (size_t i = 0; i < sizeof lv / sizeof lv[0]; i++) {
+        assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "r", "l", "h", "f", lv[i].level, &ns), LQ_OK);
+        assert_true(lq_json_str_is(LQ_JSON_AT(ns, "metadata", "labels", "pod-security.kubernetes.io/enforce"),
+                                   lv[i].text));
+        assert_int_equal(lq_forge_offload_psa_of(ns), lv[i].level);
+        assert_string_equal(lq_forge_offload_psa_str(lv[i].level), lv[i].text);
+        assert_int_equal(lq_forge_offload_psa_parse(lv[i].text, strlen(lv[i].text)), lv[i].level);
+    }
+    assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "r", "l", "h", "f", LQ_FORGE_OFFLOAD_PSA_NONE, &ns), LQ_OK);
+    assert_null(LQ_JSON_AT(ns, "metadata", "labels", "pod-security.kubernetes.io/enforce"));
+    assert_int_equal(lq_forge_offload_psa_of(ns), LQ_FORGE_OFFLOAD_PSA_NONE);
+    assert_null(lq_forge_offload_psa_str(LQ_FORGE_OFFLOAD_PSA_NONE));
+    assert_null(lq_forge_offload_psa_str((lq_forge_offload_psa_t)7));
+
+    /* what a foreign label may say: unknown, wrong case, prefix, non-string = no level */
+    assert_int_equal(lq_forge_offload_psa_parse("Baseline", 8), LQ_FORGE_OFFLOAD_PSA_NONE);
+    assert_int_equal(lq_forge_offload_psa_parse("base", 4), LQ_FORGE_OFFLOAD_PSA_NONE);
+    assert_int_equal(lq_forge_offload_psa_parse("baselinex", 9), LQ_FORGE_OFFLOAD_PSA_NONE);
+    assert_int_equal(lq_forge_offload_psa_parse("", 0), LQ_FORGE_OFFLOAD_PSA_NONE);
+    assert_int_equal(lq_forge_offload_psa_parse(NULL, 8), LQ_FORGE_OFFLOAD_PSA_NONE);
+    assert_int_equal(lq_forge_offload_psa_of(J("{'metadata':{'labels':{'pod-security.kubernetes.io/enforce':3}}}")),
+                     LQ_FORGE_OFFLOAD_PSA_NONE);
+    assert_int_equal(lq_forge_offload_psa_of(J("{'metadata':{'labels':{'pod-security.kubernetes.io/enforce':'privileged'}}}")),
+                     LQ_FORGE_OFFLOAD_PSA_PRIVILEGED);
+    assert_int_equal(lq_forge_offload_psa_of(NULL), LQ_FORGE_OFFLOAD_PSA_NONE);
+
+    /* raised only: missing or weaker labels are set again, a stricter one is the provider's */
+    assert_true(lq_forge_offload_psa_weaker(LQ_FORGE_OFFLOAD_PSA_NONE, LQ_FORGE_OFFLOAD_PSA_BASELINE));
+    assert_true(lq_forge_offload_psa_weaker(LQ_FORGE_OFFLOAD_PSA_PRIVILEGED, LQ_FORGE_OFFLOAD_PSA_BASELINE));
+    assert_false(lq_forge_offload_psa_weaker(LQ_FORGE_OFFLOAD_PSA_BASELINE, LQ_FORGE_OFFLOAD_PSA_BASELINE));
+    assert_false(lq_forge_offload_psa_weaker(LQ_FORGE_OFFLOAD_PSA_RESTRICTED, LQ_FORGE_OFFLOAD_PSA_BASELINE));
+    assert_true(lq_forge_offload_psa_weaker(LQ_FORGE_OFFLOAD_PSA_BASELINE, LQ_FORGE_OFFLOAD_PSA_RESTRICTED));
+    assert_true(lq_forge_offload_psa_weaker(LQ_FORGE_OFFLOAD_PSA_NONE, LQ_FORGE_OFFLOAD_PSA_PRIVILEGED));
+    /* configured none: nothing is ever written */
+    assert_false(lq_forge_offload_psa_weaker(LQ_FORGE_OFFLOAD_PSA_NONE, LQ_FORGE_OFFLOAD_PSA_NONE));
+    assert_false(lq_forge_offload_psa_weaker(LQ_FORGE_OFFLOAD_PSA_NONE, (lq_forge_offload_psa_t)9));
+
+    /* the repair patch carries the UID as a precondition and nothing else */
+    assert_int_equal(lq_forge_offload_psa_patch(&g_doc, "u-1", LQ_FORGE_OFFLOAD_PSA_RESTRICTED, &patch), LQ_OK);
+    assert_string_equal(print(patch),
+                        "{\"metadata\":{\"uid\":\"u-1\",\"labels\":"
+                        "{\"pod-security.kubernetes.io/enforce\":\"restricted\"}}}");
+    assert_int_equal(lq_forge_offload_psa_patch(&g_doc, "u-1", LQ_FORGE_OFFLOAD_PSA_NONE, &patch), LQ_EINVAL);
+    assert_null(patch);
+    assert_int_equal(lq_forge_offload_psa_patch(&g_doc, "", LQ_FORGE_OFFLOAD_PSA_BASELINE, &patch), LQ_EINVAL);
+    assert_int_equal(lq_forge_offload_psa_patch(&g_doc, NULL, LQ_FORGE_OFFLOAD_PSA_BASELINE, &patch), LQ_EINVAL);
+    static unsigned char small[48];
+    lq_json_doc_t d;
+    lq_json_doc_init(&d, small, sizeof small);
+    assert_int_equal(lq_forge_offload_psa_patch(&d, "u-1", LQ_FORGE_OFFLOAD_PSA_BASELINE, &patch), LQ_ETOOBIG);
 }
 
 /* The status already says it: compared field by field, key order ignored. */
@@ -444,7 +508,7 @@ static void test_remote_ns_v1(void **state)
     lq_liqo_use(LQ_LIQO_COMPAT_V1);
     lq_json_t *v1;
     assert_int_equal(lq_forge_offload_remote_ns_build(&g_doc, "foo-home-0123ab", "foo", "home-uid",
-                                                      "foreign-uid", &v1), LQ_OK);
+                                                      "foreign-uid", LQ_FORGE_OFFLOAD_PSA_BASELINE, &v1), LQ_OK);
     golden("remote-namespace.v1", v1);
     assert_true(lq_json_str_is(LQ_JSON_AT(v1, "metadata", "labels", "offloading.liqo.io/origin"), "home-uid"));
     assert_true(lq_json_str_is(LQ_JSON_AT(v1, "metadata", "labels", "offloading.liqo.io/destination"),
@@ -856,7 +920,7 @@ static void test_no_heap_after_seal(void **state)
     e[0] = lq_forge_offload_spec_parse(spec_in, &spec);
     e[1] = lq_forge_offload_remote_name(&spec, "foo", "home", "0123ab", name, sizeof name, NULL);
     e[2] = lq_forge_offload_selector_match(spec.cluster_selector, LABELS, NLABELS, "liqo-foreign", &sel, NULL);
-    e[3] = lq_forge_offload_remote_ns_build(&g_doc, name, "foo", "h", "f", &ns);
+    e[3] = lq_forge_offload_remote_ns_build(&g_doc, name, "foo", "h", "f", LQ_FORGE_OFFLOAD_PSA_NONE, &ns);
     e[4] = lq_forge_offload_home_ns_patch(&g_doc, LQ_FORGE_OFFLOAD_PODS_REMOTE, true, NULL, &hp);
     e[5] = lq_forge_offload_status_build(&g_doc, nsof, &in, &conds, &ph, &sp);
     e[6] = lq_forge_offload_fallback(&g_doc, pod, T1, &act, &fp);
@@ -882,6 +946,7 @@ int main(void)
         cmocka_unit_test_setup(test_selector_table, setup),
         cmocka_unit_test_setup(test_selector_errors, setup),
         cmocka_unit_test_setup(test_remote_ns, setup),
+        cmocka_unit_test_setup(test_psa, setup),
         cmocka_unit_test_setup_teardown(test_remote_ns_v1, setup, back_to_v08),
         cmocka_unit_test_setup(test_status_current, setup),
         cmocka_unit_test_setup(test_home_ns_patch, setup),

@@ -394,6 +394,39 @@ static void test_wrong_accept_is_406(void **st)
     assert_int_equal(ans.code, 406);
 }
 
+/* Requests carrying a Hop-Limit option (RFC 8768) go through the libcoap paths patched for
+ * CVE-2023-30362 and CVE-2024-31031 (tools/deps/patches, docs/security.md): 1 is answered
+ * 5.08 with the server's address, a larger value is decremented in place and served. */
+static void test_hop_limit_paths(void **st)
+{
+    (void)st;
+    static const uint8_t limits[] = { 1, 2, 255 };
+    for (size_t i = 0; i < sizeof limits; i++) {
+        memset(&ans, 0, sizeof ans);
+        coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET,
+                                        coap_new_message_id(sess), coap_session_max_pdu_size(sess));
+        assert_non_null(pdu);
+        uint8_t tok[8];
+        size_t tl = 0;
+        coap_session_new_token(sess, &tl, tok);
+        coap_add_token(pdu, tl, tok);
+        coap_add_option(pdu, COAP_OPTION_URI_PATH, 6, (const uint8_t *)"health");
+        coap_add_option(pdu, COAP_OPTION_HOP_LIMIT, 1, &limits[i]);
+        assert_int_not_equal(coap_send(sess, pdu), COAP_INVALID_MID);
+        assert_true(pump(1));
+        if (limits[i] == 1) {
+            assert_int_equal(ans.code, 508);
+            assert_non_null(strstr(ans.body, "127.0.0.1"));
+        } else {
+            assert_int_equal(ans.code, 205);
+            assert_string_equal(ans.body, "ok\n");
+        }
+    }
+    /* the server is still there */
+    assert_true(get("health", NULL));
+    assert_int_equal(ans.code, 205);
+}
+
 /* DTLS with a pre-shared key: the right key gets answers, a wrong one none. */
 static void test_dtls_psk(void **st)
 {
@@ -571,6 +604,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_observe_ready_notifies_on_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_observe_status_notifies_on_state_not_counters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_accept_is_406, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hop_limit_paths, setup, teardown),
         cmocka_unit_test(test_dtls_psk),
         cmocka_unit_test(test_heap_fence_accounts_and_guard_stays_quiet),
         cmocka_unit_test(test_heap_cap_refuses),

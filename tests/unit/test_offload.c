@@ -463,6 +463,7 @@ static void assert_owned_ns_body(const req_t *q, const char *name, const char *o
 /* ---- set-up -------------------------------------------------------------------------- */
 
 static const char *g_gv; /* cfg.nsof_gv of the next boot (NULL: v1alpha1) */
+static lq_forge_offload_psa_t g_psa; /* cfg.psa of the next boot (0: no label) */
 
 static void boot(const char *const *flag_ns, size_t n_flags, lq_forge_offload_mapping_t mapping)
 {
@@ -485,7 +486,7 @@ static void boot(const char *const *flag_ns, size_t n_flags, lq_forge_offload_ma
     cfg = (lq_offload_cfg_t){ .home_id = HOME_ID, .home_name = "home", .foreign_id = FOREIGN_ID,
                               .foreign_name = "foreign", .node_name = "liqo-foreign",
                               .flag_ns = flag_ns, .n_flag_ns = n_flags, .flag_mapping = mapping,
-                              .nsof_gv = g_gv };
+                              .nsof_gv = g_gv, .psa = g_psa };
     lq_refl_init(&refl, &loop, &home, &foreign, &home_req, &foreign_req);
     assert_int_equal(lq_offload_init(&off, &refl, &cfg), LQ_OK);
     unsigned char d[32];
@@ -842,6 +843,166 @@ static void test_conflict_ours_is_adopted(void **state)
     assert_int_equal(count_reqs(FOREIGN, "POST", NULL), 1);
     assert_int_equal(off.stats.creates, 0);
     assert_int_equal(r->h.retry_at, 0);
+}
+
+/* 4b. Pod Security (issue 17 finding 8): the label is written at creation and raised again
+ * on our namespace when the foreign side shows it missing or weaker; a stricter level is the
+ * provider's and stays; another namespace under the name (another UID) is never patched. */
+static const char *with_psa(const char *ns_json, const char *level)
+{
+    char *b = tbuf();
+    const char *at = strstr(ns_json, "\"labels\":{");
+    assert_non_null(at);
+    size_t head = (size_t)(at - ns_json) + strlen("\"labels\":{");
+    int k = snprintf(b, 8192, "%.*s\"pod-security.kubernetes.io/enforce\":\"%s\",%s", (int)head,
+                     ns_json, level, ns_json + head);
+    assert_true(k > 0 && k < 8192);
+    return b;
+}
+
+static char g_cur_nsof[8192]; /* the NamespaceOffloading as the last status patch left it */
+
+static void psa_pass(const char *event)
+{
+    /* each foreign change has a new resourceVersion (an equal one is our own echo) */
+    static int rv = 100;
+    char *ev = tbuf();
+    const char *at = strstr(event, "\"resourceVersion\":\"7\"");
+    assert_non_null(at);
+    int k = snprintf(ev, 8192, "%.*s\"resourceVersion\":\"%d\"%s", (int)(at - event), event, ++rv,
+                     at + strlen("\"resourceVersion\":\"7\""));
+    assert_true(k > 0 && k < 8192);
+    watch_event(FOREIGN, "MODIFIED", ev);
+    req_t *q = expect(HOME, "GET", NSOF_PATH("team-p"));
+    reply(q, 200, g_cur_nsof);
+}
+
+static void psa_status(req_t *q, const char *fin, const char *spec)
+{
+    (void)snprintf(g_cur_nsof, sizeof g_cur_nsof, "%s", nsof("team-p", "21", fin, spec, patched_status(q, NULL)));
+    reply(q, 200, g_cur_nsof);
+}
+
+static int psa_off(void **state)
+{
+    (void)state;
+    g_psa = LQ_FORGE_OFFLOAD_PSA_NONE;
+    return 0;
+}
+
+static void test_pod_security_label_kept_at_level(void **state)
+{
+    (void)state;
+    const char *fin = FIN_META, *spec = SAME_NAME;
+    g_psa = LQ_FORGE_OFFLOAD_PSA_BASELINE;
+    boot(NULL, 0, LQ_FORGE_OFFLOAD_MAP_DEFAULT_NAME);
+    const char *item = nsof("team-p", "20", fin, spec, NULL);
+    const char *const home_items[] = { item };
+    set_list(HOME, 200, home_items, 1);
+    set_list(FOREIGN, 200, NULL, 0);
+    start();
+    req_t *q = expect(HOME, "GET", NSOF_PATH("team-p"));
+    reply(q, 200, nsof("team-p", "20", fin, spec, NULL));
+    q = expect(FOREIGN, "POST", "/api/v1/namespaces");
+    assert_owned_ns_body(q, "team-p", "team-p");
+    assert_true(has(q->body, "\"pod-security.kubernetes.io/enforce\":\"baseline\""));
+    static char ours[2048];
+    (void)snprintf(ours, sizeof ours, "%s", remote_ns("team-p", "uid-p", "team-p", true, false));
+    reply(q, 201, with_psa(ours, "baseline"));
+    q = expect(HOME, "PATCH", "/api/v1/namespaces/team-p");
+    reply(q, 200, "{}");
+    q = expect(HOME, "PATCH", NSOF_PATH("team-p") "/status");
+    psa_status(q, fin, spec);
+    quiet(500);
+    assert_int_equal(count_reqs(FOREIGN, "PATCH", NULL), 0);
+
+    /* the watch shows it with our level: nothing to do */
+    psa_pass(with_psa(ours, "baseline"));
+    quiet(500);
+    assert_int_equal(count_reqs(FOREIGN, "PATCH", NULL), 0);
+
+    /* someone in the foreign cluster removed the label: set again, on our UID only */
+    psa_pass(ours);
+    q = expect(FOREIGN, "PATCH", "/api/v1/namespaces/team-p");
+    assert_true(has(q->head, "Content-Type: application/merge-patch+json\r\n"));
+    assert_string_equal(q->body, "{\"metadata\":{\"uid\":\"uid-p\",\"labels\":"
+                                 "{\"pod-security.kubernetes.io/enforce\":\"baseline\"}}}");
+    reply(q, 200, with_psa(ours, "baseline"));
+    quiet(500);
+    assert_int_equal(off.stats.psa_patches, 1);
+    assert_true(has(lq_fake_log_text(), "enforces Pod Security level (none)"));
+
+    /* weakened to privileged: raised again */
+    psa_pass(with_psa(ours, "privileged"));
+    q = expect(FOREIGN, "PATCH", "/api/v1/namespaces/team-p");
+    assert_true(has(q->body, "\"baseline\""));
+    reply(q, 200, with_psa(ours, "baseline"));
+    quiet(500);
+    assert_int_equal(off.stats.psa_patches, 2);
+
+    /* an unknown value counts as no level */
+    psa_pass(with_psa(ours, "Privileged"));
+    q = expect(FOREIGN, "PATCH", "/api/v1/namespaces/team-p");
+    reply(q, 200, with_psa(ours, "baseline"));
+    quiet(500);
+    assert_int_equal(off.stats.psa_patches, 3);
+
+    /* the provider made it stricter: its choice stays */
+    psa_pass(with_psa(ours, "restricted"));
+    quiet(500);
+    assert_int_equal(count_reqs(FOREIGN, "PATCH", NULL), 3);
+
+    /* hostile: another object under the name (another UID), carrying our labels and no
+     * Pod Security label: not ours, never patched */
+    watch_event(FOREIGN, "MODIFIED", remote_ns("team-p", "uid-evil", "team-p", true, false));
+    for (int i = 0; i < 300; i++) {
+        pump();
+        req_t *p = pending();
+        if (p && p->side == HOME && strcmp(p->method, "GET") == 0)
+            reply(p, 200, g_cur_nsof);
+    }
+    assert_null(pending());
+    assert_string_equal(rec_of("team-p")->seen_uid, "uid-p");
+    for (size_t i = 0; i < srv.nreqs; i++)
+        if (srv.reqs[i].side == FOREIGN && strcmp(srv.reqs[i].method, "PATCH") == 0)
+            assert_false(has(srv.reqs[i].body, "uid-evil"));
+    assert_int_equal(off.stats.psa_patches, 3);
+}
+
+/* 4c. A 409 on the label patch (the UID in it is no longer the name's): the namespace is
+ * not treated as ours any more. */
+static void test_pod_security_patch_conflict_drops_ownership(void **state)
+{
+    (void)state;
+    const char *fin = FIN_META, *spec = SAME_NAME;
+    g_psa = LQ_FORGE_OFFLOAD_PSA_RESTRICTED;
+    req_t *q = create_hits_existing("team-p");
+    static char ours[2048];
+    (void)snprintf(ours, sizeof ours, "%s", remote_ns("team-p", "uid-old", "team-p", true, false));
+    reply(q, 200, ours); /* adopted: created by an earlier version, without the label */
+    q = expect(HOME, "PATCH", "/api/v1/namespaces/team-p");
+    reply(q, 200, "{}");
+    q = expect(HOME, "PATCH", NSOF_PATH("team-p") "/status");
+    psa_status(q, fin, spec);
+    quiet(500);
+    psa_pass(with_psa(ours, "baseline"));
+    q = expect(FOREIGN, "PATCH", "/api/v1/namespaces/team-p");
+    assert_true(has(q->body, "\"uid\":\"uid-old\""));
+    assert_true(has(q->body, "\"restricted\""));
+    reply_status(q, 409, "Conflict", "Precondition failed: UID in precondition: uid-old, UID in object meta: uid-new");
+    /* not adopted again from the stale watch entry: created, found taken, read */
+    q = expect(FOREIGN, "POST", "/api/v1/namespaces");
+    reply_status(q, 409, "AlreadyExists", "the namespace already exists");
+    q = expect(FOREIGN, "GET", "/api/v1/namespaces/team-p");
+    reply(q, 200, remote_ns("team-p", "uid-new", "team-p", false, false));
+    for (int i = 0; i < 10; i++)
+        pump();
+    lq_offload_rec_t *r = rec_of("team-p");
+    assert_string_equal(r->seen_uid, "");
+    assert_int_equal(r->state, LQ_FORGE_OFFLOAD_NS_LOOPBACKOFF);
+    assert_int_equal(count_reqs(FOREIGN, "PATCH", NULL), 1);
+    assert_int_equal(off.stats.psa_patches, 0);
+    assert_int_equal(count_reqs(FOREIGN, "DELETE", NULL), 0);
 }
 
 /* 5. Deletion: remote namespace deleted with a uid precondition, then our status key and
@@ -1319,6 +1480,8 @@ int main(void)
         cmocka_unit_test(test_default_name_write_order_and_own_echo),
         cmocka_unit_test(test_conflict_not_ours_loopbackoff_and_retry),
         cmocka_unit_test(test_conflict_ours_is_adopted),
+        cmocka_unit_test_teardown(test_pod_security_label_kept_at_level, psa_off),
+        cmocka_unit_test_teardown(test_pod_security_patch_conflict_drops_ownership, psa_off),
         cmocka_unit_test(test_deletion_drops_key_then_finalizer),
         cmocka_unit_test(test_status_conflict_rereads),
         cmocka_unit_test(test_foreign_namespaces_never_create_records),

@@ -272,6 +272,17 @@ step libyaml build_libyaml
 [ "$LQ_LIBC" = musl ] || step cmocka build_cmocka
 
 # ---------------------------------------------------------------- versions header
+# The patches each library was built with (all of tools/deps/patches/<lib>-*.patch are
+# applied), named without the .patch suffix: `liqolet version` shows them.
+patches_of() {
+    list=
+    for p in "$here"/patches/"$1"-*.patch; do
+        [ -f "$p" ] || continue
+        n=$(basename "$p" .patch)
+        list="${list:+$list }$n"
+    done
+    echo "$list"
+}
 if [ "$LQ_LIBC" = musl ]; then
     libc_text="musl $LQ_MUSL_VERSION (static)"
 else
@@ -292,6 +303,9 @@ cat > "$sysroot/include/liqolet_deps.h" <<EOF
 #define LQ_DEP_CJSON_DEBIAN "$LQ_CJSON_DEB"
 #define LQ_DEP_LIBYAML_DEBIAN "$LQ_LIBYAML_DEB"
 #define LQ_DEP_CMOCKA_DEBIAN "$LQ_CMOCKA_DEB"
+/* Local patches applied on top of the Debian sources (tools/deps/patches). */
+#define LQ_DEP_MBEDTLS_PATCHES "$(patches_of mbedtls)"
+#define LQ_DEP_LIBCOAP_PATCHES "$(patches_of libcoap)"
 /* The C library the agent is linked with. */
 #define LQ_DEP_LIBC "$libc_text"
 #endif
