@@ -194,7 +194,9 @@ lq_err_t lq_perms_render(lq_perms_cluster_t cluster, const lq_perms_params_t *p,
  * and their bindings (validationActions Deny), NUL-terminated into buf. They match only
  * requests of the subjects of p (request.userInfo.username: the user names, and
  * system:serviceaccount:<ns>:<name>) and confine them:
- *   home:    pods and pods/status writes and pod deletes only on pods bound to
+ *   home:    Node and Lease creates only under the agent's names (the node; its
+ *            node Lease; in its namespace liqolet-<foreign id>, or any liqolet-* name
+ *            without p->foreign_id); pod and pods/status writes and pod deletes only on pods bound to
  *            p->node_name; namespace updates change only liqo.io/scheduling-enabled
  *            (value "true") and the liqolet.liqo.io/remote.* mark label and annotation;
  *            Events only about the reflected kinds, in their own namespace, reported by

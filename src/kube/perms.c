@@ -787,8 +787,30 @@ static void pol_owner_note(out_t *o, const lq_perms_params_t *p)
     put(o, " (virtualkubelet.liqo.io/* or offloading.liqo.io/*).\n");
 }
 
-static void policy_home(out_t *o, const lq_perms_params_t *p, const char *base)
+static void policy_home(out_t *o, const lq_perms_params_t *p, const names_t *nm)
 {
+    const char *base = nm->base;
+
+    /* create: RBAC cannot name a new object; admission can */
+    put(o, "---\n# Nodes and Leases: created only under the agent's own names.\n");
+    pol_begin(o, base, "-home-create", "", "\"nodes\"", "\"CREATE\"");
+    pol_rule(o, "coordination.k8s.io", "\"leases\"", "\"CREATE\"");
+    pol_match(o, p);
+    put(o, "  validations:\n");
+    put3(o, "  - expression: \"request.resource.resource != 'nodes' || object.metadata.name == '",
+         p->node_name, "'\"\n");
+    put3(o, "    reason: Forbidden\n    message: \"liqolet creates only its virtual node ",
+         p->node_name, "\"\n");
+    put3(o, "  - expression: \"request.resource.resource != 'leases' || (request.namespace == '"
+            LQ_PERMS_NODE_LEASE_NS "' ? object.metadata.name == '", p->node_name, "' : ");
+    if (nm->lock[0] != '\0')
+        put3(o, "object.metadata.name == '", nm->lock, "')\"\n");
+    else
+        put(o, "object.metadata.name.startsWith('" LQ_PERMS_LOCK_PREFIX "'))\"\n");
+    put(o, "    reason: Forbidden\n    message: \"liqolet creates only its node Lease and "
+           "its lock Lease\"\n");
+    pol_binding(o, base, "-home-create");
+
     /* pods: the virtual node's only (RBAC cannot select by spec.nodeName) */
     put(o, "---\n# Pods: label patches, status patches and deletes only on pods bound to the virtual node.\n");
     pol_begin(o, base, "-home-pods", "", "\"pods\", \"pods/status\"", "\"UPDATE\", \"DELETE\"");
@@ -965,7 +987,7 @@ lq_err_t lq_perms_render_policy(lq_perms_cluster_t cluster, const lq_perms_param
     put3(&o, " (node \"", p->node_name, "\").\n# They match only liqolet's identities "
          "and narrow what its RBAC grants (Kubernetes >= 1.30; docs/rbac.md).\n");
     if (cluster == LQ_PERMS_HOME)
-        policy_home(&o, p, nm.base);
+        policy_home(&o, p, &nm);
     else
         policy_foreign(&o, p, nm.base);
     return out_finish(&o, out_len);

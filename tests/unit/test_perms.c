@@ -859,8 +859,8 @@ static void policy_shape(const char *base, const char *const *suffixes, size_t n
 
 static void test_policy_defaults(void **state)
 {
-    static const char *const home[] = { "-home-pods", "-home-namespaces", "-home-events",
-                                        "-home-offloadings", "-home-csr" };
+    static const char *const home[] = { "-home-create", "-home-pods", "-home-namespaces",
+                                        "-home-events", "-home-offloadings", "-home-csr" };
     static const char *const foreign[] = { "-foreign-objects", "-foreign-namespaces",
                                            "-foreign-connect" };
     lq_perms_params_t p;
@@ -869,7 +869,8 @@ static void test_policy_defaults(void **state)
 
     lq_perms_params_init(&p);
     check_policy(LQ_PERMS_HOME, &p);
-    policy_shape("liqolet-liqo-foreign", home, 5);
+    policy_shape("liqolet-liqo-foreign", home, 6);
+    assert_non_null(strstr(out, "object.metadata.name.startsWith('liqolet-')"));
     assert_non_null(strstr(out, "request.userInfo.username in ['liqolet', "
                                 "'system:serviceaccount:liqo:liqolet']"));
     assert_non_null(strstr(out, "oldObject.spec.?nodeName.orValue('') == 'liqo-foreign'"));
@@ -914,6 +915,9 @@ static void test_policy_parameters(void **state)
     p.foreign_id = "Foreign_ID.2";
     check_policy(LQ_PERMS_HOME, &p);
     assert_non_null(strstr(out, "  name: \"edge-peer-home-pods\"\n"));
+    /* with the foreign id the lock Lease has its one name */
+    assert_non_null(strstr(out, "object.metadata.name == 'liqolet-foreign-id-2-"));
+    assert_null(strstr(out, "startsWith('liqolet-')"));
     assert_non_null(strstr(out, "== 'liqo-site-7.example'"));
     assert_non_null(strstr(out, "['system:serviceaccount:edge-system:agent', 'edge-7']"));
     assert_null(strstr(out, "in ['liqolet'"));
