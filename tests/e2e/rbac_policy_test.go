@@ -176,8 +176,6 @@ func TestRBACPolicyForeign(t *testing.T) {
 			// namespaces
 			err = core.Namespaces().Delete(ctx, plain, metav1.DeleteOptions{})
 			rpDenied(t, "delete a namespace without the agent's labels", err, "-foreign-namespaces")
-			err = core.Namespaces().Delete(ctx, "kube-public", metav1.DeleteOptions{})
-			rpDenied(t, "delete kube-public", err, "-foreign-namespaces")
 			_, err = core.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 				Name: "rp-new-bare-" + id.kind}}, metav1.CreateOptions{})
 			rpDenied(t, "create a namespace without the agent's labels", err, "-foreign-namespaces")
