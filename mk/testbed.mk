@@ -70,7 +70,7 @@ testbed-env:
 # The test binary's TestMain starts and stops the clusters itself; the final
 # `down` is a safety net for a run killed by its -timeout (TestMain's clean-up
 # does not run then).  It only happens when the clusters were not up before.
-e2e: testbed-bins
+e2e: testbed-bins build/tools/rbacgen
 	@if $(TESTBED_ENV) $(TESTBED) status >/dev/null 2>&1; then started=0; else started=1; fi; \
 	rc=0; \
 	cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) \

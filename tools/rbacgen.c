@@ -13,7 +13,9 @@
  * --policy writes the ValidatingAdmissionPolicies and bindings that confine the same
  * subjects (deploy/rbac/<cluster>-policy.yaml); --home-id (the home cluster id) and
  * --foreign-id pin the ownership labels they require on foreign objects, else any
- * non-empty value is accepted.
+ * non-empty value is accepted. --pod-security LEVEL (none|privileged|baseline|restricted,
+ * default baseline: the agent's offloading.podSecurity) is the least Pod Security level the
+ * foreign namespace policy lets the agent create a remote namespace with.
  *
  * --checks (after home|foreign) prints instead one line per SelfSubjectAccessReview
  * that `liqolet check` issues, tab-separated: verb, group, resource, subresource,
@@ -34,7 +36,7 @@ static char sa_ns[MAX_SUBJECTS][LQ_PERMS_NAME_MAX + 1];
 static int usage(void)
 {
     fputs("usage: rbacgen home|foreign [--node-name N] [--foreign-id ID] [--home-id ID]\n"
-          "                            [--namespace NS] [--role-name R]\n"
+          "                            [--namespace NS] [--role-name R] [--pod-security LEVEL]\n"
           "                            [--user U]... [--service-account NS/NAME]...\n"
           "                            [--policy | --checks]\n"
           "       rbacgen --markdown\n", stderr);
@@ -115,6 +117,16 @@ int main(int argc, char **argv)
             p.home_id = val;
         } else if (strcmp(opt, "--namespace") == 0) {
             p.namespace = val;
+        } else if (strcmp(opt, "--pod-security") == 0) {
+            static const char *const levels[] = { "none", "privileged", "baseline", "restricted" };
+            unsigned l;
+            for (l = 0; l < 4 && strcmp(val, levels[l]) != 0; l++)
+                ;
+            if (l == 4) {
+                fprintf(stderr, "rbacgen: --pod-security: none, privileged, baseline or restricted\n");
+                return usage();
+            }
+            p.pod_security = l;
         } else if (strcmp(opt, "--role-name") == 0) {
             p.role_name = val;
         } else if (strcmp(opt, "--user") == 0 || strcmp(opt, "--service-account") == 0) {

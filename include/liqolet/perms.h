@@ -126,6 +126,10 @@ typedef struct lq_perms_params {
                                  * policies then require origin=<home_id> on foreign
                                  * objects; NULL = any non-empty origin */
     const char *namespace;      /* the agent's namespace (lock lease); DNS-1123 label */
+    unsigned pod_security;      /* the agent's offloading.podSecurity (0 none, 1 privileged,
+                                 * 2 baseline, 3 restricted): the foreign namespace policy
+                                 * requires at least this level on the namespaces the agent
+                                 * creates; default 2 (the agent's default) */
     const char *role_name;      /* base name of the roles and bindings; NULL =
                                  * "liqolet-<node_name>" */
     const lq_perms_subject_t *subjects;  /* bound to every role; n_subjects >= 1 */

@@ -95,10 +95,11 @@ static const lq_perms_rule_t perms_table[] = {
     URL(HOME, "/readyz", "home health check every 10 s (reflected endpoints are gated on it)"),
 
     /* --- foreign: remote namespaces ---------------------------------------------------- */
-    { FOREIGN, "", "namespaces", "", READ | C | D, CLUSTER, ANY,
-      "remote namespaces: create (labelled at creation), delete when offloading ends "
-      "(names are derived at run time; the admission policy limits both to namespaces "
-      "carrying the agent's labels)" },
+    { FOREIGN, "", "namespaces", "", READ | C | P | D, CLUSTER, ANY,
+      "remote namespaces: create (labelled at creation), set the Pod Security label again "
+      "when it was removed or weakened, delete when offloading ends (names are derived at "
+      "run time; the admission policy limits all three to namespaces carrying the agent's "
+      "labels, and a patch to raising pod-security.kubernetes.io/enforce)" },
     { FOREIGN, "", "namespaces", "", G, CLUSTER, LQ_PERMS_NAMES_KUBE_SYSTEM,
       "cluster identity (the kube-system namespace UID)" },
     /* --- foreign: reflected objects ---------------------------------------------------- */
@@ -199,6 +200,7 @@ void lq_perms_params_init(lq_perms_params_t *p)
     p->foreign_id = NULL;
     p->home_id = NULL;
     p->namespace = LQ_PERMS_DEFAULT_NAMESPACE;
+    p->pod_security = 2; /* baseline, as offloading.podSecurity */
     p->role_name = NULL;
     p->subjects = default_subjects;
     p->n_subjects = sizeof default_subjects / sizeof default_subjects[0];
@@ -933,11 +935,30 @@ static void policy_foreign(out_t *o, const lq_perms_params_t *p, const char *bas
     pol_var(o, "oldL", "(request.operation == 'CREATE' ? object : oldObject).metadata.?labels.orValue({})");
     pol_owned_var(o, "newOwned", "variables.newL", p);
     pol_owned_var(o, "oldOwned", "variables.oldL", p);
+    /* Pod Security (docs/security.md): the level as a rank, 0 = no or unknown label */
+#define POL_PSA "'pod-security.kubernetes.io/enforce'"
+#define POL_RANK(m) "(" m "[?" POL_PSA "].orValue('') == 'restricted' ? 3 : " m "[?" POL_PSA \
+    "].orValue('') == 'baseline' ? 2 : " m "[?" POL_PSA "].orValue('') == 'privileged' ? 1 : 0)"
+    pol_var(o, "newPsa", POL_RANK("variables.newL"));
+    pol_var(o, "oldPsa", POL_RANK("variables.oldL"));
     put(o, "  validations:\n");
     pol_check(o, "!(request.name in " POL_SYSTEM_NS ")", "",
               "liqolet never touches the foreign cluster's system namespaces");
     pol_check(o, "variables.newOwned && variables.oldOwned", "",
               "liqolet creates, changes and deletes only namespaces carrying its labels");
+    {
+        char min[2] = { (char)('0' + (p->pod_security <= 3u ? p->pod_security : 3u)), '\0' };
+        pol_check(o, "request.operation != 'CREATE' || variables.newPsa >= ", min,
+                  "liqolet creates remote namespaces with at least its Pod Security level");
+    }
+    pol_check(o, "request.operation != 'UPDATE' || (variables.newPsa >= variables.oldPsa && "
+                 "variables.newL.all(k, k == " POL_PSA " || (k in variables.oldL && "
+                 "variables.oldL[k] == variables.newL[k])) && variables.oldL.all(k, k == " POL_PSA
+                 " || k in variables.newL) && object.metadata.?annotations.orValue({}) == "
+                 "oldObject.metadata.?annotations.orValue({}))", "",
+              "liqolet changes a remote namespace only to raise its Pod Security level");
+#undef POL_RANK
+#undef POL_PSA
     pol_binding(o, base, "-foreign-namespaces");
 
     /* the kubelet API: exec and attach into the agent's pods only */

@@ -179,11 +179,36 @@ func TestRBACPolicyForeign(t *testing.T) {
 			_, err = core.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 				Name: "rp-new-bare-" + id.kind}}, metav1.CreateOptions{})
 			rpDenied(t, "create a namespace without the agent's labels", err, "-foreign-namespaces")
+			_, err = core.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+				Name: "rp-new-nopsa-" + id.kind, Labels: rpOwned}}, metav1.CreateOptions{})
+			rpDenied(t, "create a labelled namespace without the Pod Security level", err, "-foreign-namespaces")
+			withPSA := func(level string) map[string]string {
+				m := map[string]string{psaLabel: level}
+				for k, v := range rpOwned {
+					m[k] = v
+				}
+				return m
+			}
+			_, err = core.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+				Name: "rp-new-priv-" + id.kind, Labels: withPSA("privileged")}}, metav1.CreateOptions{})
+			rpDenied(t, "create a labelled namespace with Pod Security privileged", err, "-foreign-namespaces")
 			name := "rp-new-" + id.kind + "-" + offRand(4)
 			_, err = core.Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-				Name: name, Labels: rpOwned}}, metav1.CreateOptions{})
+				Name: name, Labels: withPSA("baseline")}}, metav1.CreateOptions{})
 			rpAllowed(t, "create a namespace with the agent's labels", err)
 			if err == nil {
+				psa := func(v string) []byte {
+					return []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:%s}}}`, psaLabel, v))
+				}
+				_, err = core.Namespaces().Patch(ctx, name, types.MergePatchType, psa(`"privileged"`), metav1.PatchOptions{})
+				rpDenied(t, "weaken the Pod Security level of its namespace", err, "-foreign-namespaces")
+				_, err = core.Namespaces().Patch(ctx, name, types.MergePatchType, psa("null"), metav1.PatchOptions{})
+				rpDenied(t, "remove the Pod Security label of its namespace", err, "-foreign-namespaces")
+				_, err = core.Namespaces().Patch(ctx, name, types.MergePatchType,
+					[]byte(`{"metadata":{"labels":{"team":"x"}}}`), metav1.PatchOptions{})
+				rpDenied(t, "add another label to its namespace", err, "-foreign-namespaces")
+				_, err = core.Namespaces().Patch(ctx, name, types.MergePatchType, psa(`"restricted"`), metav1.PatchOptions{})
+				rpAllowed(t, "raise the Pod Security level of its namespace", err)
 				rpAllowed(t, "delete the namespace it created", core.Namespaces().Delete(ctx, name, metav1.DeleteOptions{}))
 			}
 		})
