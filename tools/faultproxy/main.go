@@ -266,23 +266,26 @@ func (p *proxy) serve(ln net.Listener) {
 
 func (p *proxy) handle(cl *net.TCPConn) {
 	c := &pconn{p: p, client: cl}
+	f := p.fault()
+	c.gen = f.gen
+	if f.mode != modeBlackhole {
+		sv, err := net.DialTimeout("tcp", p.target, 10*time.Second)
+		if err != nil {
+			log.Printf("faultproxy: dial %s: %v", p.target, err)
+			_ = cl.Close()
+			p.active.Add(-1)
+			return
+		}
+		c.server = sv.(*net.TCPConn)
+	}
 	p.mu.Lock()
 	p.conns[c] = struct{}{}
-	f := p.cur
 	p.mu.Unlock()
-	c.gen = f.gen
-	if f.mode == modeBlackhole {
+	if c.server == nil {
 		c.kill(&p.blackholed)
 		c.pump(cl, nil, false) // read and drop until the client gives up
 		return
 	}
-	sv, err := net.DialTimeout("tcp", p.target, 10*time.Second)
-	if err != nil {
-		log.Printf("faultproxy: dial %s: %v", p.target, err)
-		c.close(false)
-		return
-	}
-	c.server = sv.(*net.TCPConn)
 	go c.pump(c.server, cl, true)
 	c.pump(cl, c.server, false)
 }
