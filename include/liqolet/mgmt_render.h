@@ -90,6 +90,8 @@ typedef struct lq_mgmt_conn {
     const char *state;      /* "idle", "connecting", "handshake", "sending", "head", "body" */
     const char *last_error; /* "" or NULL: none */
     uint64_t requests, connects, failures;
+    uint64_t deadlines, stalls, trailing; /* cut by the total deadline, by the body idle
+                                           * deadline, closed for bytes after a response */
 } lq_mgmt_conn_t;
 
 typedef struct lq_mgmt_requests {

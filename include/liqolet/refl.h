@@ -184,6 +184,9 @@ void lq_refl_dirty(lq_refl_kind_t *k, lq_rtab_hdr_t *h);
 /* Restarts one side's watch with a full relist (from the loop, never from inside that
  * watch's callbacks); the kind's passes wait until it has listed again. */
 void lq_refl_relist(lq_refl_kind_t *k, unsigned side);
+/* lq_refl_relist of one side of every kind: after that cluster was unreachable, its watches
+ * may sit on connections that died silently (a watch's idle deadline is minutes long). */
+void lq_refl_relist_side(lq_refl_t *r, unsigned side);
 /* The loop and a side's request client, for a kind's own requests outside passes. */
 lq_loop_t *lq_refl_loop(const lq_refl_t *r);
 lq_kreq_client_t *lq_refl_client(const lq_refl_t *r, unsigned side);

@@ -50,6 +50,10 @@ typedef struct lq_vnode_cfg {
      * pings in a row failed) and when it answers again */
     void (*on_foreign)(bool available, void *ctx);
     void *on_foreign_ctx;
+    /* optional: called when a cluster's ping succeeds after at least one failed (side: 0
+     * home, 1 foreign, as LQ_RTAB_HOME/FOREIGN), with on_home_ctx: long-lived connections
+     * of that cluster (watches) may have died silently meanwhile */
+    void (*on_back)(unsigned side, void *ctx);
 } lq_vnode_cfg_t;
 
 typedef struct lq_vnode_stats {
@@ -60,6 +64,7 @@ typedef struct lq_vnode {
     /* readable */
     lq_vnode_cfg_t cfg;
     bool healthy;        /* last foreign ping succeeded */
+    bool foreign_seen_;  /* a foreign ping has succeeded once (on_back is for returns only) */
     bool home_healthy;   /* home answered one of its last LQ_VNODE_HOME_DOWN_AFTER pings */
     bool foreign_available; /* foreign answered one of its last LQ_VNODE_FOREIGN_DOWN_AFTER pings */
     bool node_applied;   /* the Node exists as far as we know */

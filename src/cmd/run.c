@@ -255,6 +255,17 @@ static void home_available(bool available, void *ctx)
         lq_mirror_home_available(eps, available);
 }
 
+/* A ping answered after one or more failed: that cluster's watches may have died without a
+ * word meanwhile (a dropped NAT flow, a stalled middlebox); list again, so every record is
+ * passed on fresh data now, not when a watch's idle deadline fires minutes later. */
+static void cluster_back(unsigned side, void *ctx)
+{
+    (void)ctx;
+    LQ_INFO("run", "%s cluster answers again: relisting its watches",
+            side == LQ_RTAB_HOME ? "home" : "foreign");
+    lq_refl_relist_side(&rn.refl, side);
+}
+
 static void on_locked(lq_lock_t *l, void *ctx)
 {
     (void)l;
@@ -409,6 +420,7 @@ int lq_run_main(lq_config_t *cfg)
     vc.max_pods = cfg->max_pods;
     vc.on_home = home_available;
     vc.on_foreign = lq_pods_foreign_available;
+    vc.on_back = cluster_back;
     vc.on_foreign_ctx = &rn.pods;
 #if LQ_KUBELET_API
     vc.kubelet_port = (uint16_t)cfg->kubelet_port;

@@ -53,6 +53,9 @@ void lq_mgmt_snap_conn(lq_mgmt_snapshot_t *s, const char *cluster, const char *n
     e->requests = c->stats.requests;
     e->connects = c->stats.connects;
     e->failures = c->stats.failures;
+    e->deadlines = c->stats.deadlines;
+    e->stalls = c->stats.body_stalls;
+    e->trailing = c->stats.trailing_garbage;
 }
 
 void lq_mgmt_snap_table(lq_mgmt_snapshot_t *s, const char *name, uint64_t used,

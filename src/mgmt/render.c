@@ -322,6 +322,9 @@ static void render_status(out_t *o, const lq_mgmt_view_t *v, bool stable)
             jw_u64(&w, "requests", c->requests);
             jw_u64(&w, "connects", c->connects);
             jw_u64(&w, "failures", c->failures);
+            jw_u64(&w, "deadlines", c->deadlines);
+            jw_u64(&w, "bodyStalls", c->stalls);
+            jw_u64(&w, "trailingGarbage", c->trailing);
         }
         jw_close(&w, "}");
     }

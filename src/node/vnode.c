@@ -328,8 +328,13 @@ static void renew_lease(lq_vnode_t *v)
         return;
     lq_kreq_init(&v->req_lease_, NULL, 0, lease_done, v);
     v->req_lease_.priority = true; /* never behind bulk traffic: it keeps the node Ready */
-    if (lq_kreq_apply(&v->req_lease_, path, FIELD_MANAGER, v->body_lease_, len) == LQ_OK)
+    if (lq_kreq_apply(&v->req_lease_, path, FIELD_MANAGER, v->body_lease_, len) == LQ_OK) {
+        /* One attempt that ends before the next tick: a renewal stuck on a dead connection
+         * must not hold back the ones after it (the next tick opens a new connection). */
+        v->req_lease_.timeout_ms = LEASE_MS - 1000;
+        v->req_lease_.max_attempts = 1;
         (void)lq_kreq_submit(v->home_req, &v->req_lease_);
+    }
 }
 
 /* --- foreign health ------------------------------------------------------------------ */
@@ -344,6 +349,10 @@ static void ping_done(lq_kreq_t *r, lq_err_t err, void *ctx)
                 ok ? "" : ": ", ok ? "" : r->message);
     bool recovered = ok && !v->healthy;
     v->healthy = ok;
+    if (recovered && v->foreign_seen_ && v->cfg.on_back)
+        v->cfg.on_back(1, v->cfg.on_home_ctx);
+    if (ok)
+        v->foreign_seen_ = true;
     bool was = v->foreign_available;
     if (ok) {
         v->foreign_fails_ = 0;
@@ -375,6 +384,17 @@ static void home_ping_done(lq_kreq_t *r, lq_err_t err, void *ctx)
     lq_vnode_t *v = ctx;
     bool was = v->home_healthy;
     if (err == LQ_OK) {
+        if (v->home_fails_ > 0) {
+            /* Back after one or more failed pings: the node's lease may have run out and
+             * the node lifecycle controller set Ready Unknown; post the status and renew the
+             * lease now rather than at the next status tick (up to a minute later). */
+            v->status_due_ = true;
+            if (v->healthy)
+                scan_start(v);
+            renew_lease(v);
+            if (v->cfg.on_back)
+                v->cfg.on_back(0, v->cfg.on_home_ctx);
+        }
         v->home_fails_ = 0;
         v->home_healthy = true;
     } else if (++v->home_fails_ >= LQ_VNODE_HOME_DOWN_AFTER) {

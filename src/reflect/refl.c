@@ -318,6 +318,12 @@ void lq_refl_relist(lq_refl_kind_t *k, unsigned side)
     (void)lq_watch_start(&k->side_[side].watch);
 }
 
+void lq_refl_relist_side(lq_refl_t *r, unsigned side)
+{
+    for (size_t i = 0; i < r->n_kinds; i++)
+        lq_refl_relist(r->kinds[i], side);
+}
+
 lq_loop_t *lq_refl_loop(const lq_refl_t *r)
 {
     return r->loop_;

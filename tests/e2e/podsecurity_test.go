@@ -154,7 +154,10 @@ func TestPodSecurityNone(t *testing.T) {
 	}
 	def := pol("baseline")
 	apply(pol("none"))
-	t.Cleanup(func() { apply(def) })
+	t.Cleanup(func() {
+		apply(def)
+		time.Sleep(3 * time.Second) // in force before the next test relies on it
+	})
 	time.Sleep(2 * time.Second) // the API server's policy informer
 	_, _, remote := podsStart(t, "--pod-security", "none")
 	ctx := ctxFor(t, time.Minute)
