@@ -1,0 +1,24 @@
+/* liqolet: `liqolet peer` (src/cmd/peer.c), the set-up of a peering from admin
+ * credentials, and the names it gives what it creates (unpeer --remove-identity removes
+ * the same). */
+#ifndef LIQOLET_PEER_H
+#define LIQOLET_PEER_H
+
+#include <stddef.h>
+
+#include "liqolet/err.h"
+
+#define LQ_PEER_FIELD_MANAGER "liqolet-peer"
+#define LQ_PEER_SA "liqolet"
+#define LQ_PEER_SECRET "liqolet-foreign-kubeconfig"
+#define LQ_PEER_SECRET_KEY "kubeconfig"
+
+int lq_peer_main(int argc, char **argv);
+
+/* The RBAC peer applies on one side (0 home, 1 foreign): the permission table's, bound to
+ * the ServiceAccount <ns>/liqolet only. foreign_id may be NULL/"" (any lock Lease of ns).
+ * Returns what lq_perms_render returns. */
+lq_err_t lq_peer_render_rbac(int side, const char *ns, const char *node, const char *foreign_id,
+                             char *buf, size_t cap, size_t *len);
+
+#endif
