@@ -4,6 +4,7 @@
 #ifndef LIQOLET_PEER_H
 #define LIQOLET_PEER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "liqolet/err.h"
@@ -20,5 +21,13 @@ int lq_peer_main(int argc, char **argv);
  * Returns what lq_perms_render returns. */
 lq_err_t lq_peer_render_rbac(int side, const char *ns, const char *node, const char *foreign_id,
                              char *buf, size_t cap, size_t *len);
+
+/* unpeer --remove-identity: deletes, in each cluster whose kubeconfig is given (kc[1]
+ * NULL: home only), the RBAC objects, ServiceAccount and (home) Secret peer creates for
+ * (ns, node, foreign_id), each only when its managedFields name the field manager
+ * liqolet-peer, with its UID as precondition. Namespaces and the CRD stay. Needs admin
+ * credentials. Returns 0, or 1 when something could not be removed (said on stderr). */
+int lq_peer_remove_identity(const char *kc[2], const char *ctx[2], const char *ns, const char *node,
+                            const char *foreign_id, bool allow_insecure);
 
 #endif

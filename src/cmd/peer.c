@@ -39,6 +39,30 @@
 #include "liqolet/run.h"
 #include "liqolet/tls.h"
 
+#if !LQ_PEER
+int lq_peer_main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "liqolet peer: not in this build (LQ_PEER 0 in the board's lq_board.h); "
+            "run it from a build that has it, e.g. the host's\n");
+    return 2;
+}
+
+int lq_peer_remove_identity(const char *kc[2], const char *ctx[2], const char *ns, const char *node,
+                            const char *foreign_id, bool allow_insecure)
+{
+    (void)kc;
+    (void)ctx;
+    (void)ns;
+    (void)node;
+    (void)foreign_id;
+    (void)allow_insecure;
+    fprintf(stderr, "liqolet unpeer --remove-identity: not in this build (LQ_PEER 0)\n");
+    return 2;
+}
+#else
+
 #define PEER_TTL_DEFAULT_S (365LL * 24 * 3600)
 #define PEER_TTL_MIN_S 600LL
 #define PEER_CHECK_TTL_S 600LL
@@ -566,6 +590,107 @@ static int run_check(void)
     return rc;
 }
 
+/* --- removal (liqolet unpeer --remove-identity) -------------------------------------------- */
+
+/* Deletes the object at pe.path when peer wrote it: its managedFields name our field
+ * manager (DESIGN.md Decision 17: an object someone else made under the same name stays),
+ * with its UID as precondition. Returns 1 deleted, 0 absent or not ours, -1 failed. */
+static int remove_one(int side, const char *what)
+{
+    q_prepare(LQ_KREQ_ACCEPT_META);
+    lq_err_t e = call(side, lq_kreq_get(&pe.q, pe.path));
+    if (e == LQ_ENOTFOUND)
+        return 0;
+    if (e != LQ_OK) {
+        failed(side, what, e);
+        return -1;
+    }
+    lq_json_t *root = parsed();
+    char uid[64] = "";
+    bool ours = false;
+    (void)lq_json_str_copy(LQ_JSON_AT(root, "metadata", "uid"), uid, sizeof uid);
+    for (const lq_json_t *m = lq_json_first(LQ_JSON_AT(root, "metadata", "managedFields")); m;
+         m = lq_json_next(m)) {
+        char mgr[64] = "";
+        if (lq_json_str_copy(lq_json_get(m, "manager"), mgr, sizeof mgr) == LQ_OK &&
+            strcmp(mgr, LQ_PEER_FIELD_MANAGER) == 0)
+            ours = true;
+    }
+    if (!ours || uid[0] == '\0') {
+        printf("  %-7s kept     %s (not written by liqolet peer)\n", side_name[side], what);
+        return 0;
+    }
+    q_prepare(NULL);
+    e = call(side, lq_kreq_delete(&pe.q, pe.path, uid, NULL));
+    if (e == LQ_ENOTFOUND)
+        return 0;
+    if (e != LQ_OK) {
+        failed(side, what, e);
+        return -1;
+    }
+    printf("  %-7s deleted  %s\n", side_name[side], what);
+    return 1;
+}
+
+static unsigned remove_side(int side, const char *foreign_id)
+{
+    unsigned n = 0;
+    size_t len = 0, pos = 0;
+    lq_manifest_doc_t d;
+    if (lq_peer_render_rbac(side, pe.ns, pe.node, foreign_id, pe.rbac, sizeof pe.rbac, &len) != LQ_OK) {
+        pe.failures++;
+        return 0;
+    }
+    while (lq_manifest_next(pe.rbac, len, &pos, &d) == LQ_OK) {
+        char what[sizeof d.kind + sizeof d.name + sizeof d.namespace + 4];
+        (void)snprintf(what, sizeof what, "%s %s%s%s", d.kind, d.namespace, d.namespace[0] ? "/" : "", d.name);
+        if (lq_manifest_path(&d, true, pe.path, sizeof pe.path) == LQ_OK && remove_one(side, what) > 0)
+            n++;
+    }
+    char what[128];
+    if (side == HOME) {
+        (void)snprintf(what, sizeof what, "Secret %s/%s", pe.ns, LQ_PEER_SECRET);
+        if (lq_kapi_path(pe.path, sizeof pe.path, "v1", pe.ns, "secrets", LQ_PEER_SECRET, NULL) == LQ_OK &&
+            remove_one(side, what) > 0)
+            n++;
+    }
+    (void)snprintf(what, sizeof what, "ServiceAccount %s/%s (its tokens stop working)", pe.ns, LQ_PEER_SA);
+    if (lq_kapi_path(pe.path, sizeof pe.path, "v1", pe.ns, "serviceaccounts", LQ_PEER_SA, NULL) == LQ_OK &&
+        remove_one(side, what) > 0)
+        n++;
+    return n;
+}
+
+int lq_peer_remove_identity(const char *kc[2], const char *ctx[2], const char *ns, const char *node,
+                            const char *foreign_id, bool allow_insecure)
+{
+    char err[LQ_KCFG_ERR_MAX + LQ_TLS_ERR_MAX];
+    pe.ns = ns;
+    (void)snprintf(pe.node, sizeof pe.node, "%s", node);
+    lq_json_doc_init(&pe.doc, pe.arena, sizeof pe.arena);
+    lq_loop_init(&pe.loop);
+    unsigned n = 0;
+    printf("removing the identities liqolet peer created (namespace %s, node %s):\n", ns, node);
+    for (int s = 0; s < 2; s++) {
+        if (s == FOREIGN && kc[FOREIGN] == NULL)
+            continue; /* unpeer --force: the foreign cluster is gone */
+        if (lq_cluster_open(&pe.cl[s], side_name[s], kc[s], ctx[s], false, err, sizeof err) != LQ_OK ||
+            lq_cluster_tls_policy(&pe.cl[s], allow_insecure, err, sizeof err) != LQ_OK) {
+            fprintf(stderr, "liqolet unpeer --remove-identity: %s\n", err);
+            return 1;
+        }
+        lq_kreq_client_init(&pe.req[s], &pe.loop, &pe.cl[s].target, &pe.cl[s].kcfg);
+        n += remove_side(s, foreign_id);
+    }
+    printf("  identity objects deleted              %u (namespaces and the CRD are kept)\n", n);
+    if (pe.failures > 0) {
+        fprintf(stderr, "liqolet unpeer --remove-identity: %u object(s) could not be removed "
+                "(logged above; these credentials must be a cluster admin's)\n", pe.failures);
+        return 1;
+    }
+    return 0;
+}
+
 /* --- command line -------------------------------------------------------------------------- */
 
 static const char usage_text[] =
@@ -907,3 +1032,5 @@ int lq_peer_main(int argc, char **argv)
     fflush(stdout);
     return run_check() == 0 ? 0 : 1;
 }
+
+#endif /* LQ_PEER */
