@@ -941,6 +941,80 @@ static int identities(void)
     return 0;
 }
 
+/* Every permission the writes need, asked before the first write (one
+ * SelfSubjectAccessReview each), so credentials that are not admin enough change nothing
+ * and the missing permissions are named. */
+typedef struct need {
+    int side;          /* -1 both */
+    const char *verb, *group, *resource, *sub;
+    int ns;            /* 0 cluster-scoped, 1 the agent's namespace, 2 kube-node-lease */
+    bool in_cluster;   /* only with --in-cluster */
+} need_t;
+
+static const need_t needs[] = {
+    { -1, "create", "", "namespaces", "", 0, false },
+    { -1, "patch", "", "namespaces", "", 0, false },
+    { -1, "create", "", "serviceaccounts", "", 1, false },
+    { -1, "patch", "", "serviceaccounts", "", 1, false },
+    { -1, "create", "", "serviceaccounts", "token", 1, false },
+    { -1, "create", "rbac.authorization.k8s.io", "clusterroles", "", 0, false },
+    { -1, "patch", "rbac.authorization.k8s.io", "clusterroles", "", 0, false },
+    { -1, "create", "rbac.authorization.k8s.io", "clusterrolebindings", "", 0, false },
+    { -1, "patch", "rbac.authorization.k8s.io", "clusterrolebindings", "", 0, false },
+    { HOME, "create", "rbac.authorization.k8s.io", "roles", "", 1, false },
+    { HOME, "patch", "rbac.authorization.k8s.io", "roles", "", 1, false },
+    { HOME, "create", "rbac.authorization.k8s.io", "rolebindings", "", 1, false },
+    { HOME, "patch", "rbac.authorization.k8s.io", "rolebindings", "", 1, false },
+    { HOME, "create", "rbac.authorization.k8s.io", "roles", "", 2, false },
+    { HOME, "patch", "rbac.authorization.k8s.io", "roles", "", 2, false },
+    { HOME, "create", "rbac.authorization.k8s.io", "rolebindings", "", 2, false },
+    { HOME, "patch", "rbac.authorization.k8s.io", "rolebindings", "", 2, false },
+    { HOME, "get", "apiextensions.k8s.io", "customresourcedefinitions", "", 0, false },
+    { HOME, "create", "apiextensions.k8s.io", "customresourcedefinitions", "", 0, false },
+    { HOME, "create", "", "secrets", "", 1, true },
+    { HOME, "patch", "", "secrets", "", 1, true },
+};
+
+static int preflight(int side)
+{
+    unsigned missing = 0;
+    for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++) {
+        const need_t *nd = &needs[i];
+        if ((nd->side >= 0 && nd->side != side) || (nd->in_cluster && !pe.in_cluster))
+            continue;
+        const char *ns = nd->ns == 1 ? pe.ns : nd->ns == 2 ? LQ_PERMS_NODE_LEASE_NS : "";
+        int n = snprintf(pe.body, sizeof pe.body,
+                         "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":"
+                         "\"SelfSubjectAccessReview\",\"spec\":{\"resourceAttributes\":{\"verb\":"
+                         "\"%s\",\"group\":\"%s\",\"resource\":\"%s\",\"subresource\":\"%s\","
+                         "\"namespace\":\"%s\"}}}", nd->verb, nd->group, nd->resource, nd->sub, ns);
+        q_prepare(NULL);
+        lq_err_t e = call(side, lq_kreq_create(&pe.q, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                                               pe.body, (size_t)n));
+        bool allowed = false;
+        if (e == LQ_OK) {
+            if (lq_json_bool(LQ_JSON_AT(parsed(), "status", "allowed"), &allowed) != LQ_OK)
+                allowed = false;
+        } else {
+            failed(side, "ask a SelfSubjectAccessReview", e);
+            return 1;
+        }
+        if (!allowed) {
+            missing++;
+            fprintf(stderr, "liqolet peer: %s cluster: these credentials may not %s %s%s%s%s%s%s%s\n",
+                    side_name[side], nd->verb, nd->resource, nd->sub[0] ? "/" : "", nd->sub,
+                    nd->group[0] ? "." : "", nd->group, ns[0] ? " in namespace " : "", ns);
+        }
+    }
+    if (missing > 0) {
+        fprintf(stderr, "liqolet peer: the %s kubeconfig (%s) lacks %u permission(s) peer needs "
+                "(a cluster admin's kubeconfig has them); nothing was changed\n", side_name[side],
+                pe.cl[side].kcfg.origin, missing);
+        return 1;
+    }
+    return 0;
+}
+
 static void print_next(void)
 {
     char extra[512];
@@ -1017,6 +1091,9 @@ int lq_peer_main(int argc, char **argv)
            pe.open[HOME] ? pe.id[HOME] : "(not given)", pe.id[FOREIGN], pe.foreign_name, pe.ns,
            pe.node, pe.in_cluster ? ", agent in-cluster" : "");
     fflush(stdout);
+    for (int s = 0; s < 2; s++)
+        if (pe.open[s] && preflight(s) != 0)
+            return 1;
     if (pe.open[FOREIGN] && foreign_side() != 0)
         return 1;
     if (pe.open[HOME] && home_side() != 0)

@@ -231,8 +231,20 @@ func TestPeerSetsUpPeering(t *testing.T) {
 	base := []string{"peer", "--home-kubeconfig", tb.Home.Kubeconfig, "--foreign-kubeconfig",
 		tb.Foreign.Kubeconfig, "--namespace", ns, "--node-name", node, "--output-dir", out}
 
+	// credentials that are not admin enough (the bed's agent identity as "home admin"):
+	// refused before the first write, the missing permissions named
+	text, code := runLiqolet(t, 2*time.Minute, "peer", "--home-kubeconfig", tb.Home.LiqoletTokenKubeconfig,
+		"--foreign-kubeconfig", tb.Foreign.Kubeconfig, "--namespace", ns, "--node-name", node, "--output-dir", out)
+	if code != 1 || !strings.Contains(text, "may not create customresourcedefinitions.apiextensions.k8s.io") ||
+		!strings.Contains(text, "nothing was changed") {
+		t.Errorf("peer with a non-admin home kubeconfig: exit %d, want 1 naming the missing permissions", code)
+	}
+	if _, err := tb.Foreign.Client.CoreV1().Namespaces().Get(ctxFor(t, 20*time.Second), ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("foreign: a refused peer created namespace %s (%v)", ns, err)
+	}
+
 	// --dry-run: the objects printed, nothing written in either cluster or on disk
-	text, code := runLiqolet(t, 2*time.Minute, append(base, "--dry-run")...)
+	text, code = runLiqolet(t, 2*time.Minute, append(base, "--dry-run")...)
 	if code != 0 {
 		t.Fatalf("peer --dry-run: exit %d", code)
 	}
