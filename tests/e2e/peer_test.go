@@ -533,3 +533,45 @@ func TestPeerInClusterManifest(t *testing.T) {
 		t.Errorf("Secret %s/liqolet-foreign-kubeconfig still there (%v)", ns, err)
 	}
 }
+
+// Only one admin kubeconfig at a time: --foreign-only writes the foreign kubeconfig and
+// prints the home command (with the foreign cluster id); that command, run with the home
+// admin kubeconfig, finishes the peering and its check passes.
+func TestPeerOneSided(t *testing.T) {
+	id := offIdentities(t)
+	r := offRand(5)
+	ns, node := "lqo-"+r, "liqo-peer-"+r
+	peerCleanup(t, ns, node)
+	out := filepath.Join(t.TempDir(), "out")
+	text, code := runLiqolet(t, 2*time.Minute, "peer", "--foreign-only", "--foreign-kubeconfig", tb.Foreign.Kubeconfig,
+		"--namespace", ns, "--node-name", node, "--output-dir", out)
+	if code != 0 {
+		t.Fatalf("peer --foreign-only: exit %d", code)
+	}
+	if _, err := tb.Home.Client.CoreV1().Namespaces().Get(ctxFor(t, 20*time.Second), ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("home: --foreign-only created namespace %s (%v)", ns, err)
+	}
+	fkc := filepath.Join(out, "foreign.kubeconfig")
+	want := "--home-only --home-kubeconfig HOME-ADMIN.kubeconfig --foreign-cluster-id " + id.foreignID +
+		" --agent-foreign-kubeconfig " + fkc
+	if !strings.Contains(text, want) {
+		t.Fatalf("peer --foreign-only does not print the home command %q", want)
+	}
+	if who := peerWhoAmI(t, fkc); who != "system:serviceaccount:"+ns+":liqolet" {
+		t.Errorf("%s authenticates as %q", fkc, who)
+	}
+	// the home side without the foreign id is a usage error
+	if _, code := runLiqolet(t, time.Minute, "peer", "--home-only", "--home-kubeconfig", tb.Home.Kubeconfig); code != 2 {
+		t.Errorf("peer --home-only without --foreign-cluster-id: exit %d, want 2", code)
+	}
+	// the printed command, with the home admin kubeconfig
+	text, code = runLiqolet(t, 3*time.Minute, "peer", "--home-only", "--home-kubeconfig", tb.Home.Kubeconfig,
+		"--foreign-cluster-id", id.foreignID, "--agent-foreign-kubeconfig", fkc, "--namespace", ns,
+		"--node-name", node, "--output-dir", out)
+	if code != 0 || !strings.Contains(text, "check passed") {
+		t.Fatalf("peer --home-only: exit %d, check not passed", code)
+	}
+	if who := peerWhoAmI(t, filepath.Join(out, "home.kubeconfig")); who != "system:serviceaccount:"+ns+":liqolet" {
+		t.Errorf("home.kubeconfig authenticates as %q", who)
+	}
+}
