@@ -517,23 +517,23 @@ static int home_side(void)
     return 0;
 }
 
-/* Files of the agent (not --in-cluster; the foreign one also with --foreign-only). */
+/* Files of the agent: home.kubeconfig without --in-cluster; foreign.kubeconfig without
+ * --in-cluster, or with --foreign-only (the home side's admin takes it from there). */
 static int write_files(void)
 {
     if (pe.dry_run)
         return 0;
-    bool any = (!pe.in_cluster && !pe.foreign_only) || (pe.kcfg_len[FOREIGN] && !pe.home_only);
-    if (!any)
+    bool want[2] = { !pe.in_cluster && pe.kcfg_len[HOME] > 0,
+                     pe.kcfg_len[FOREIGN] > 0 && (!pe.in_cluster || pe.foreign_only) };
+    if (!want[HOME] && !want[FOREIGN])
         return 0;
     if (make_dir(pe.out_dir) != LQ_OK) {
         pe.failures++;
         return 1;
     }
     for (int s = 0; s < 2; s++) {
-        if (pe.kcfg_len[s] == 0)
+        if (!want[s])
             continue;
-        if (s == FOREIGN && pe.in_cluster && !pe.foreign_only)
-            continue; /* it went into the Secret */
         (void)snprintf(pe.file[s], sizeof pe.file[s], "%s/%s.kubeconfig", pe.out_dir, side_name[s]);
         if (write_file(pe.file[s], pe.kcfg[s], pe.kcfg_len[s]) != LQ_OK)
             return 1;

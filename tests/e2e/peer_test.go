@@ -216,7 +216,7 @@ func peerNoFiles(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	if len(ents) > 0 {
-		t.Errorf("--dry-run wrote %d file(s) into %s", len(ents), dir)
+		t.Errorf("%d file(s) written into %s", len(ents), dir)
 	}
 }
 
@@ -428,12 +428,14 @@ func TestPeerInClusterManifest(t *testing.T) {
 	ns, node := "lqi-"+r, "liqo-peer-"+r
 	peerCleanup(t, ns, node)
 	offForeignCleanup(t, id, r)
+	unused := filepath.Join(t.TempDir(), "unused")
 	text, code := runLiqolet(t, 3*time.Minute, "peer", "--in-cluster", "--home-kubeconfig", tb.Home.Kubeconfig,
 		"--foreign-kubeconfig", tb.Foreign.Kubeconfig, "--namespace", ns, "--node-name", node,
-		"--output-dir", filepath.Join(t.TempDir(), "unused"))
+		"--output-dir", unused)
 	if code != 0 || !strings.Contains(text, "check passed") {
 		t.Fatalf("peer --in-cluster: exit %d, check not passed", code)
 	}
+	peerNoFiles(t, unused) // the credentials went into the Secret only
 	sec, err := tb.Home.Client.CoreV1().Secrets(ns).Get(ctxFor(t, 20*time.Second), "liqolet-foreign-kubeconfig", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
