@@ -848,6 +848,17 @@ static int parse(int argc, char **argv)
             lq_log_set_format(f);
         }
     }
+    if (pe.foreign_server != NULL) {
+        bool ok = strncmp(pe.foreign_server, "https://", 8) == 0 && pe.foreign_server[8] != '\0' &&
+                  strlen(pe.foreign_server) < 400;
+        for (const char *c = pe.foreign_server; ok && *c; c++)
+            ok = *c > ' ' && *c != 0x7f && *c != '"' && *c != '\'' && *c != '#';
+        if (!ok) {
+            fprintf(stderr, "liqolet peer: --foreign-server wants an https:// URL without spaces "
+                    "or quotes\n");
+            return 2;
+        }
+    }
     if (pe.home_only && pe.foreign_only) {
         fprintf(stderr, "liqolet peer: --home-only and --foreign-only exclude each other\n");
         return 2;

@@ -430,8 +430,8 @@ func TestPeerInClusterManifest(t *testing.T) {
 	offForeignCleanup(t, id, r)
 	unused := filepath.Join(t.TempDir(), "unused")
 	text, code := runLiqolet(t, 3*time.Minute, "peer", "--in-cluster", "--home-kubeconfig", tb.Home.Kubeconfig,
-		"--foreign-kubeconfig", tb.Foreign.Kubeconfig, "--namespace", ns, "--node-name", node,
-		"--output-dir", unused)
+		"--foreign-kubeconfig", tb.Foreign.Kubeconfig, "--foreign-server", tb.Foreign.APIServer,
+		"--namespace", ns, "--node-name", node, "--output-dir", unused)
 	if code != 0 || !strings.Contains(text, "check passed") {
 		t.Fatalf("peer --in-cluster: exit %d, check not passed", code)
 	}
