@@ -23,6 +23,9 @@
 #   make bench-peers          liqolet beside Liqo's virtual kubelet, a minimum Go virtual kubelet
 #                             and a direct client on the same workloads (BENCH_PEERS, BENCH_LARGE=1);
 #                             CSV + SVG in docs/bench-peers/, numbers in docs/benchmarks.md
+#   make deb | image | dist   packages of the static firmware: .deb (amd64, arm64, armhf),
+#                             a multi-arch OCI image, per-board tarballs (mk/pkg.mk,
+#                             docs/packaging.md); make pkg-check checks them (part of test)
 #   make clean
 #
 # Dependencies (mbedTLS, libcoap, cJSON, libyaml, cmocka; musl for `firmware`) are built
@@ -65,6 +68,7 @@ BASE_CFLAGS := $(WARN) -g -ffunction-sections -fdata-sections -Iinclude \
 -include mk/testbed.mk
 -include mk/rbac.mk
 -include mk/configdoc.mk
+-include mk/pkg.mk
 CMOCKA_LIBS ?= -lcmocka
 
 CFLAGS  := $(BASE_CFLAGS) $(BOARD_CFLAGS) $(DEPS_CFLAGS) $(EXTRA_CFLAGS)
@@ -90,7 +94,7 @@ firmware:
 	@$(MAKE) --no-print-directory LIBC=musl BOARD=$(BOARD) all
 
 help:
-	@sed -n '2,29p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,32p' Makefile | sed 's/^# \{0,1\}//'
 
 # libcoap's heap fence (src/mgmt/heap.c, docs/management.md): the agent links a copy of
 # libcoap's archive in which its calls to malloc, calloc, realloc, free, strdup and
@@ -300,6 +304,7 @@ test:
 	$(MAKE) fuzz-smoke
 	@for b in $(ARM_BOARDS); do $(MAKE) BOARD=$$b all unit || exit 1; done
 	$(MAKE) size-report
+	$(MAKE) pkg-check
 	@if $(MAKE) -n e2e >/dev/null 2>&1; then $(MAKE) e2e && $(MAKE) e2e-firmware; else echo "e2e: no suite yet"; fi
 
 # The shipping build on the real clusters: the host board's static musl binary runs the
@@ -310,6 +315,8 @@ E2E_FIRMWARE_RUN := TestCheckPasses|TestVersionListsSecurityPatches|TestCheckWro
 e2e-firmware:
 	$(MAKE) BOARD=host firmware
 	LIQOLET_AGENT_BIN=$(TOP)/build/host-static/liqolet $(MAKE) e2e E2E_RUN='$(E2E_FIRMWARE_RUN)'
+# The shipped binary speaks the service manager's protocol too (docs/packaging.md).
+E2E_FIRMWARE_RUN := $(E2E_FIRMWARE_RUN)|TestSdNotifyReadyWatchdogStopping
 
 # The README's "run" command: build, start both test clusters, show them.
 demo:

@@ -1,9 +1,11 @@
 # mk/rbac.mk: RBAC manifests and docs generated from the permission table (src/kube/perms.c).
 #
 # Targets
-#   rbac         regenerate deploy/rbac/home.yaml, deploy/rbac/foreign.yaml (defaults:
-#                node liqo-foreign, namespace liqo, subjects User liqolet and
-#                ServiceAccount liqo/liqolet) and the table in docs/rbac.md
+#   rbac         regenerate deploy/rbac/home.yaml, deploy/rbac/foreign.yaml, the admission
+#                policies deploy/rbac/home-policy.yaml, deploy/rbac/foreign-policy.yaml
+#                (defaults: node liqo-foreign, namespace liqo, subjects User liqolet and
+#                ServiceAccount liqo/liqolet, any non-empty ownership label value) and the
+#                table in docs/rbac.md
 #   rbac-check   fail when any of those committed files differs from the generator's
 #                output (run by `make test`); fix with `make rbac`
 #
@@ -32,6 +34,8 @@ rbac: $(RBACGEN)
 	@mkdir -p $(RBAC_DIR)
 	$(RBACGEN) home >$(RBAC_DIR)/home.yaml.tmp && mv $(RBAC_DIR)/home.yaml.tmp $(RBAC_DIR)/home.yaml
 	$(RBACGEN) foreign >$(RBAC_DIR)/foreign.yaml.tmp && mv $(RBAC_DIR)/foreign.yaml.tmp $(RBAC_DIR)/foreign.yaml
+	$(RBACGEN) home --policy >$(RBAC_DIR)/home-policy.yaml.tmp && mv $(RBAC_DIR)/home-policy.yaml.tmp $(RBAC_DIR)/home-policy.yaml
+	$(RBACGEN) foreign --policy >$(RBAC_DIR)/foreign-policy.yaml.tmp && mv $(RBAC_DIR)/foreign-policy.yaml.tmp $(RBAC_DIR)/foreign-policy.yaml
 	$(RBACGEN) --markdown >$(RBAC_DOC).table.tmp
 	@awk -v t=$(RBAC_DOC).table.tmp -v b='$(RBAC_BEGIN)' -v e='$(RBAC_END)' \
 	  'index($$0, b) == 1 { print; while ((getline l < t) > 0) print l; skip = 1; seen++; next } \
@@ -40,14 +44,17 @@ rbac: $(RBACGEN)
 	  || { rm -f $(RBAC_DOC).tmp $(RBAC_DOC).table.tmp; \
 	       echo "rbac: $(RBAC_DOC) lacks the '$(RBAC_BEGIN)' / '$(RBAC_END)' markers"; exit 1; }
 	@mv $(RBAC_DOC).tmp $(RBAC_DOC) && rm -f $(RBAC_DOC).table.tmp
-	@echo "regenerated deploy/rbac/home.yaml deploy/rbac/foreign.yaml docs/rbac.md"
+	@echo "regenerated deploy/rbac/{home,foreign}.yaml deploy/rbac/{home,foreign}-policy.yaml docs/rbac.md"
 
 rbac-check: $(RBACGEN)
 	@set -e; fail=0; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	for c in home foreign; do \
 	  $(RBACGEN) $$c >$$tmp/$$c.yaml; \
-	  if ! diff -u $(RBAC_DIR)/$$c.yaml $$tmp/$$c.yaml >$$tmp/diff; then \
-	    head -40 $$tmp/diff; echo "rbac-check: deploy/rbac/$$c.yaml is stale"; fail=1; fi; \
+	  $(RBACGEN) $$c --policy >$$tmp/$$c-policy.yaml; \
+	  for f in $$c $$c-policy; do \
+	    if ! diff -u $(RBAC_DIR)/$$f.yaml $$tmp/$$f.yaml >$$tmp/diff; then \
+	      head -40 $$tmp/diff; echo "rbac-check: deploy/rbac/$$f.yaml is stale"; fail=1; fi; \
+	  done; \
 	done; \
 	$(RBACGEN) --markdown >$$tmp/table.md; \
 	awk -v b='$(RBAC_BEGIN)' -v e='$(RBAC_END)' \
@@ -56,4 +63,4 @@ rbac-check: $(RBACGEN)
 	if ! diff -u $$tmp/doc-table.md $$tmp/table.md >$$tmp/diff; then \
 	  head -40 $$tmp/diff; echo "rbac-check: the table in docs/rbac.md is stale"; fail=1; fi; \
 	if [ $$fail -ne 0 ]; then echo "rbac-check FAILED: run 'make rbac' and commit"; exit 1; fi; \
-	echo "rbac-check: deploy/rbac/*.yaml and docs/rbac.md match src/kube/perms.c"
+	echo "rbac-check: deploy/rbac/*.yaml (RBAC and admission policies) and docs/rbac.md match src/kube/perms.c"

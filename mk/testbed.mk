@@ -50,7 +50,7 @@ E2E_TIMEOUT ?= 30m
 E2E_RUN     ?=
 E2E_FLAGS   ?=
 
-.PHONY: testbed-bins testbed-up testbed-down testbed-status testbed-env e2e bench-pods bench-config bench-exposition bench-peers
+.PHONY: faultproxy testbed-bins testbed-up testbed-down testbed-status testbed-env e2e bench-pods bench-config bench-exposition bench-peers
 
 testbed-bins:
 	@$(TESTBED_ENV) $(TESTBED) bins >/dev/null
@@ -70,7 +70,13 @@ testbed-env:
 # The test binary's TestMain starts and stops the clusters itself; the final
 # `down` is a safety net for a run killed by its -timeout (TestMain's clean-up
 # does not run then).  It only happens when the clusters were not up before.
-e2e: testbed-bins
+# tools/faultproxy (the fault-injection proxy of faultproxy_test.go; standard library
+# only, so no module download). The test builds the same binary if it is missing.
+faultproxy:
+	@mkdir -p $(TESTBED_TOP)/build/host
+	@cd $(TESTBED_TOP)/tools/faultproxy && GOFLAGS=-buildvcs=false GOPROXY=off go build -o $(TESTBED_TOP)/build/host/faultproxy .
+
+e2e: testbed-bins faultproxy build/tools/rbacgen
 	@if $(TESTBED_ENV) $(TESTBED) status >/dev/null 2>&1; then started=0; else started=1; fi; \
 	rc=0; \
 	cd $(TESTBED_TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TESTBED_TOP) \

@@ -1,13 +1,21 @@
 /* rbacgen: writes liqolet's RBAC manifests (or the docs table) from the permission
  * table in src/kube/perms.c to stdout. A host build tool: `make rbac` / `make rbac-check`.
  *
- *   rbacgen home|foreign [--node-name N] [--foreign-id ID] [--namespace NS]
+ *   rbacgen home|foreign [--node-name N] [--foreign-id ID] [--home-id ID] [--namespace NS]
  *                        [--role-name R] [--user U]... [--service-account NS/NAME]...
+ *                        [--policy | --checks]
  *
  * --foreign-id (the foreign cluster id: its kube-system UID, `liqolet check` prints it,
  * or the configured cluster.foreign.id) pins the lock Lease rule to its one name; without
  * it that rule covers any Lease of the agent's namespace.
  *   rbacgen --markdown
+ *
+ * --policy writes the ValidatingAdmissionPolicies and bindings that confine the same
+ * subjects (deploy/rbac/<cluster>-policy.yaml); --home-id (the home cluster id) and
+ * --foreign-id pin the ownership labels they require on foreign objects, else any
+ * non-empty value is accepted. --pod-security LEVEL (none|privileged|baseline|restricted,
+ * default baseline: the agent's offloading.podSecurity) is the least Pod Security level the
+ * foreign namespace policy lets the agent create a remote namespace with.
  *
  * --checks (after home|foreign) prints instead one line per SelfSubjectAccessReview
  * that `liqolet check` issues, tab-separated: verb, group, resource, subresource,
@@ -27,10 +35,10 @@ static char sa_ns[MAX_SUBJECTS][LQ_PERMS_NAME_MAX + 1];
 
 static int usage(void)
 {
-    fputs("usage: rbacgen home|foreign [--node-name N] [--foreign-id ID] [--namespace NS]\n"
-          "                            [--role-name R]\n"
+    fputs("usage: rbacgen home|foreign [--node-name N] [--foreign-id ID] [--home-id ID]\n"
+          "                            [--namespace NS] [--role-name R] [--pod-security LEVEL]\n"
           "                            [--user U]... [--service-account NS/NAME]...\n"
-          "                            [--checks]\n"
+          "                            [--policy | --checks]\n"
           "       rbacgen --markdown\n", stderr);
     return 2;
 }
@@ -69,7 +77,7 @@ int main(int argc, char **argv)
     lq_perms_cluster_t cluster;
     size_t n_subj = 0, len = 0;
     lq_err_t err;
-    int i, checks = 0;
+    int i, checks = 0, policy = 0;
 
     if (argc == 2 && strcmp(argv[1], "--markdown") == 0) {
         err = lq_perms_render_markdown(out, sizeof out, &len);
@@ -92,6 +100,11 @@ int main(int argc, char **argv)
             i--; /* no value */
             continue;
         }
+        if (strcmp(opt, "--policy") == 0) {
+            policy = 1;
+            i--;
+            continue;
+        }
         if (val == NULL) {
             fprintf(stderr, "rbacgen: %s needs a value\n", opt);
             return usage();
@@ -100,8 +113,20 @@ int main(int argc, char **argv)
             p.node_name = val;
         } else if (strcmp(opt, "--foreign-id") == 0) {
             p.foreign_id = val;
+        } else if (strcmp(opt, "--home-id") == 0) {
+            p.home_id = val;
         } else if (strcmp(opt, "--namespace") == 0) {
             p.namespace = val;
+        } else if (strcmp(opt, "--pod-security") == 0) {
+            static const char *const levels[] = { "none", "privileged", "baseline", "restricted" };
+            unsigned l;
+            for (l = 0; l < 4 && strcmp(val, levels[l]) != 0; l++)
+                ;
+            if (l == 4) {
+                fprintf(stderr, "rbacgen: --pod-security: none, privileged, baseline or restricted\n");
+                return usage();
+            }
+            p.pod_security = l;
         } else if (strcmp(opt, "--role-name") == 0) {
             p.role_name = val;
         } else if (strcmp(opt, "--user") == 0 || strcmp(opt, "--service-account") == 0) {
@@ -138,6 +163,10 @@ int main(int argc, char **argv)
         p.subjects = subjects;
         p.n_subjects = n_subj;
     }
+    if (checks && policy) {
+        fputs("rbacgen: --policy and --checks exclude each other\n", stderr);
+        return usage();
+    }
     if (checks) {
         err = lq_perms_for_each(cluster, &p, print_check, NULL);
         if (err != LQ_OK) {
@@ -146,7 +175,11 @@ int main(int argc, char **argv)
         }
         return fflush(stdout) == 0 ? 0 : 1;
     }
-    err = lq_perms_render(cluster, &p, out, sizeof out, &len);
+    if (policy)
+        err = lq_perms_render_policy(cluster, &p, out, sizeof out, &len);
+    else
+        err = lq_perms_render(cluster, &p, out, sizeof out, &len);
     return emit(err, len, "invalid names (node and role: DNS-1123 subdomain; namespaces: "
-                "DNS-1123 label; foreign id: label value) or output too big");
+                "DNS-1123 label; ids: label values; users: no quotes or backslashes) or "
+                "output too big");
 }

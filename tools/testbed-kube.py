@@ -48,6 +48,10 @@ KINDS = {
         ("/apis/rbac.authorization.k8s.io/v1", "roles", True),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"):
         ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"):
+        ("/apis/admissionregistration.k8s.io/v1", "validatingadmissionpolicies", False),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"):
+        ("/apis/admissionregistration.k8s.io/v1", "validatingadmissionpolicybindings", False),
 }
 
 

@@ -58,6 +58,15 @@
 #ifndef LQ_MAX_REQ_CONNS
 #define LQ_MAX_REQ_CONNS 4
 #endif
+/* Total deadline of one request of the request pool (everything but watches and other
+ * streams), from its start (connect or reuse) to the last byte of its body: a server that
+ * trickles a byte every few seconds, never long enough to trip the idle deadline, fails
+ * the request after this long ("not complete within"), the connection is closed, and the
+ * request is retried like any broken connection. Watches are not cut by it (bookmarks
+ * are their heartbeat, see LQ_WATCH_IDLE_MS). 0: none. */
+#ifndef LQ_KREQ_TOTAL_MS
+#define LQ_KREQ_TOTAL_MS 60000
+#endif
 /* Long-lived streamed connections: the virtual node's 3, the events watch, a home and a
  * foreign watch per reflected kind (namespaces, pods, ConfigMaps, Secrets, Services,
  * Ingresses, EndpointSlices: 14), and the streaming pipe's 2. */

@@ -120,6 +120,7 @@ typedef struct lq_conn_stats {
     uint64_t early_responses; /* final responses that cut a streamed body short */
     uint64_t trailing_garbage; /* responses followed by bytes nobody asked for (closed) */
     uint64_t body_stalls; /* responses that stopped arriving (lq_conn_set_body_idle) */
+    uint64_t deadlines;   /* requests cut by their total deadline (lq_conn_set_total) */
 } lq_conn_stats_t;
 
 struct lq_conn {
@@ -132,12 +133,15 @@ struct lq_conn {
     const lq_conn_target_t *target_;
     lq_loop_io_t io_;
     lq_loop_timer_t timer_;
+    lq_loop_timer_t total_timer_; /* lq_conn_set_total: runs from request to on_done */
     lq_port_fd_t fd_;
     int tls_;            /* session handle or -1 */
     bool open_;          /* a connection (TCP and TLS done) exists */
     bool reused_;
     int64_t timeout_ms_;
     int64_t body_idle_ms_;    /* lq_conn_set_body_idle; 0: none */
+    int64_t total_ms_;        /* lq_conn_set_total; 0: none */
+    int64_t total_run_ms_;    /* the total deadline of the request in progress */
     lq_conn_handler_t h_;
     lq_http_resp_t resp_;
     lq_http_body_t body_;
@@ -182,6 +186,14 @@ lq_err_t lq_conn_request(lq_conn_t *c, const lq_http_req_t *req, const lq_conn_h
  * owner (lq_conn_read_pause) does not count. Watches use a heartbeat-sized value
  * (bookmarks); other requests their own timeout. Kept for every later request. */
 void lq_conn_set_body_idle(lq_conn_t *c, int64_t ms);
+
+/* Total deadline: a request not complete (last body byte decoded) ms after
+ * lq_conn_request fails with LQ_ETIMEDOUT ("not complete within"), whatever its bytes
+ * look like: a server trickling a byte a second keeps the idle deadline quiet but not
+ * this one. The connection is closed. 0: none (the default; watches and other streams,
+ * whose length is theirs). Time paused by the owner counts. Kept for every later request;
+ * a change applies from the next request. */
+void lq_conn_set_total(lq_conn_t *c, int64_t ms);
 
 /* Aborts the current request (on_done gets LQ_ECLOSED) and closes the connection; a
  * streamed body is left without its last chunk. Idempotent. */

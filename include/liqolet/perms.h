@@ -5,6 +5,8 @@
  * Role in kube-node-lease or in the agent's namespace), which object names it is
  * limited to (resourceNames) and why the agent needs it. From that table come:
  *   - the RBAC manifests (lq_perms_render; tools/rbacgen writes deploy/rbac/{home,foreign}.yaml),
+ *   - the admission policies that confine the same identity where RBAC cannot
+ *     (lq_perms_render_policy; deploy/rbac/{home,foreign}-policy.yaml),
  *   - the permission table of docs/rbac.md (lq_perms_render_markdown),
  *   - the SelfSubjectAccessReviews of `liqolet check` (lq_perms_for_each),
  * so the code, the manifests and the checks cannot drift apart.
@@ -120,7 +122,14 @@ typedef struct lq_perms_params {
     const char *foreign_id;     /* the foreign cluster id (a label value), naming the lock
                                  * Lease; NULL = not known when generating: the lock rule
                                  * then covers any Lease of the agent's namespace */
+    const char *home_id;        /* the home cluster id (a label value): the admission
+                                 * policies then require origin=<home_id> on foreign
+                                 * objects; NULL = any non-empty origin */
     const char *namespace;      /* the agent's namespace (lock lease); DNS-1123 label */
+    unsigned pod_security;      /* the agent's offloading.podSecurity (0 none, 1 privileged,
+                                 * 2 baseline, 3 restricted): the foreign namespace policy
+                                 * requires at least this level on the namespaces the agent
+                                 * creates; default 2 (the agent's default) */
     const char *role_name;      /* base name of the roles and bindings; NULL =
                                  * "liqolet-<node_name>" */
     const lq_perms_subject_t *subjects;  /* bound to every role; n_subjects >= 1 */
@@ -184,6 +193,31 @@ lq_err_t lq_perms_legacy_lock_name(const char *node_name, char *buf, size_t cap,
  *           not fit cap (buf then holds the empty string, never a truncated manifest). */
 lq_err_t lq_perms_render(lq_perms_cluster_t cluster, const lq_perms_params_t *p,
                          char *buf, size_t cap, size_t *out_len);
+
+/* Writes the ValidatingAdmissionPolicies (admissionregistration.k8s.io/v1) of one cluster
+ * and their bindings (validationActions Deny), NUL-terminated into buf. They match only
+ * requests of the subjects of p (request.userInfo.username: the user names, and
+ * system:serviceaccount:<ns>:<name>) and confine them:
+ *   home:    Node and Lease creates only under the agent's names (the node; its
+ *            node Lease; in its namespace liqolet-<foreign id>, or any liqolet-* name
+ *            without p->foreign_id); pod and pods/status writes and pod deletes only on pods bound to
+ *            p->node_name; namespace updates change only liqo.io/scheduling-enabled
+ *            (value "true") and the liqolet.liqo.io/remote.* mark label and annotation;
+ *            Events only about the reflected kinds, in their own namespace, reported by
+ *            instance "liqolet"; NamespaceOffloading updates change only finalizers;
+ *            CertificateSigningRequests only for signer kubernetes.io/kubelet-serving.
+ *   foreign: Pod, Service, EndpointSlice, ConfigMap, Secret and Ingress writes only in
+ *            namespaces carrying the ownership labels (origin and destination, of either
+ *            label family), never in kube-system, kube-public, kube-node-lease, default, and
+ *            only on objects that carry those labels before and after the write; Namespace
+ *            create/update/delete only with those labels; exec/attach only in such
+ *            namespaces.
+ * The origin must equal p->home_id and the destination p->foreign_id when given, else
+ * any non-empty value. Names: "<role base>-<policy>" (see lq_perms_params_t.role_name).
+ * Same returns as lq_perms_render (user names must not contain '\'' either: they
+ * become CEL string literals). */
+lq_err_t lq_perms_render_policy(lq_perms_cluster_t cluster, const lq_perms_params_t *p,
+                                char *buf, size_t cap, size_t *out_len);
 
 /* Writes the Markdown permission table of both clusters (names shown symbolically:
  * `<node>`, `<namespace>`, ...) into buf, NUL-terminated. Same returns as

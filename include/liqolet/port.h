@@ -150,6 +150,22 @@ const char *lq_port_getenv(const char *name);
  * of /proc/self/status). Returns LQ_OK or LQ_ENOTSUP where the OS does not tell. */
 lq_err_t lq_port_mem_usage(uint64_t *peak, uint64_t *current);
 
+/* --- service manager ------------------------------------------------------------ */
+
+/* This process's id (compared with WATCHDOG_PID). */
+long lq_port_pid(void);
+/* Longest state message lq_port_notify sends (its bytes; longer ones are refused). */
+#define LQ_PORT_NOTIFY_MAX 256u
+/* Sends one state message of the service manager's notification protocol ("READY=1",
+ * "STOPPING=1", "WATCHDOG=1", "STATUS=...", newline-separated assignments) as one
+ * datagram to the AF_UNIX socket named by NOTIFY_SOCKET: a file system path, or '@' and
+ * an abstract name. No libsystemd: a non-blocking socket is opened, used once and closed,
+ * so nothing is kept and nothing is allocated. Returns LQ_OK, LQ_ENOTFOUND (NOTIFY_SOCKET
+ * unset: no service manager listens; callers ignore it), LQ_EINVAL (a name that is empty,
+ * too long or neither a path nor '@', or a message too long) or LQ_EIO (the socket or the
+ * send failed, also when the manager's queue is full: it never blocks). */
+lq_err_t lq_port_notify(const char *state);
+
 /* --- logging sink ------------------------------------------------------------ */
 
 /* Writes one finished log line (with its newline) to the log destination. Never fails

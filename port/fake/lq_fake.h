@@ -16,6 +16,8 @@
 #define LQ_FAKE_MAX_FILES 16
 #define LQ_FAKE_FILE_BUF  (16u * 1024u)
 #define LQ_FAKE_LOG_BUF   (64u * 1024u)
+#define LQ_FAKE_NOTIFY_BUF (8u * 1024u)
+#define LQ_FAKE_PID        4242L /* what lq_port_pid answers */
 
 /* Back to time 0 (mono) / 1.7e12 (wall), no sockets, no files, empty log and env. */
 void lq_fake_reset(void);
@@ -100,6 +102,13 @@ void lq_fake_route_set(const char *v4, const char *v6);
 
 /* --- signals --- */
 void lq_fake_signal_raise(int sig);
+
+/* --- service manager --- */
+/* Every message lq_port_notify accepted since the last reset (it accepts them only while
+ * the fake environment has NOTIFY_SOCKET), each followed by '\n', NUL-terminated; and
+ * their number. */
+const char *lq_fake_notify_text(void);
+size_t lq_fake_notify_count(void);
 
 /* --- log capture --- */
 /* Everything written through lq_port_log_write since the last reset, NUL-terminated. */

@@ -63,6 +63,9 @@ static struct {
     int pending_signal;
     char log[LQ_FAKE_LOG_BUF];
     size_t log_len;
+    char notify[LQ_FAKE_NOTIFY_BUF]; /* messages sent by lq_port_notify, each + '\n' */
+    size_t notify_len;
+    size_t notify_count;
     uint64_t rng;
 } fk;
 
@@ -744,6 +747,43 @@ lq_err_t lq_port_mem_usage(uint64_t *peak, uint64_t *current)
     (void)peak;
     (void)current;
     return LQ_ENOTSUP;
+}
+
+/* --- service manager --- */
+
+long lq_port_pid(void)
+{
+    return LQ_FAKE_PID;
+}
+
+/* As the real port: nothing without NOTIFY_SOCKET (here the fake environment's). */
+lq_err_t lq_port_notify(const char *state)
+{
+    const char *name = lq_port_getenv("NOTIFY_SOCKET");
+    if (name == NULL)
+        return LQ_ENOTFOUND;
+    size_t len = strlen(state);
+    if (len == 0 || len > LQ_PORT_NOTIFY_MAX || (name[0] != '/' && name[0] != '@') ||
+        name[1] == '\0')
+        return LQ_EINVAL;
+    if (len + 1 > sizeof fk.notify - 1 - fk.notify_len)
+        return LQ_EIO; /* the fake manager's queue is full */
+    memcpy(fk.notify + fk.notify_len, state, len);
+    fk.notify_len += len;
+    fk.notify[fk.notify_len++] = '\n';
+    fk.notify[fk.notify_len] = '\0';
+    fk.notify_count++;
+    return LQ_OK;
+}
+
+const char *lq_fake_notify_text(void)
+{
+    return fk.notify;
+}
+
+size_t lq_fake_notify_count(void)
+{
+    return fk.notify_count;
 }
 
 /* --- log --- */

@@ -9,12 +9,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
@@ -665,6 +667,43 @@ lq_err_t lq_port_mem_usage(uint64_t *peak, uint64_t *current)
     if (current)
         *current = rss;
     return LQ_OK;
+}
+
+/* --- service manager ------------------------------------------------------------ */
+
+long lq_port_pid(void)
+{
+    return (long)getpid();
+}
+
+lq_err_t lq_port_notify(const char *state)
+{
+    const char *name = getenv("NOTIFY_SOCKET");
+    if (name == NULL)
+        return LQ_ENOTFOUND;
+    size_t slen = strlen(state);
+    if (slen == 0 || slen > LQ_PORT_NOTIFY_MAX)
+        return LQ_EINVAL;
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    size_t nlen = strlen(name);
+    if (nlen < 2 || (name[0] != '/' && name[0] != '@') || nlen >= sizeof sa.sun_path)
+        return LQ_EINVAL;
+    memcpy(sa.sun_path, name, nlen);
+    if (name[0] == '@')
+        sa.sun_path[0] = '\0'; /* abstract: the length below counts its bytes, no NUL */
+    socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + nlen +
+                                  (name[0] == '/' ? 1u : 0u));
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return LQ_EIO;
+    ssize_t n;
+    do {
+        n = sendto(fd, state, slen, MSG_NOSIGNAL, (const struct sockaddr *)&sa, salen);
+    } while (n < 0 && errno == EINTR);
+    (void)close(fd);
+    return n == (ssize_t)slen ? LQ_OK : LQ_EIO;
 }
 
 /* --- logging sink ------------------------------------------------------------ */

@@ -13,6 +13,7 @@
 #include "liqolet/lock.h"
 #include "liqolet/log.h"
 #include "liqolet/nodeip.h"
+#include "liqolet/notify.h"
 #include "liqolet/mgmt.h"
 #include "liqolet/mirror.h"
 #include "liqolet/offload.h"
@@ -43,6 +44,7 @@ static struct {
     lq_vnode_t vnode;
     lq_lock_t lock;
     lq_mgmt_t mgmt;
+    lq_notify_t notify;
     lq_refl_t refl;
     lq_offload_t offload;
     lq_pods_t pods;
@@ -277,6 +279,7 @@ static void on_locked(lq_lock_t *l, void *ctx)
         LQ_ERROR("run", "cannot start the management endpoint (docs/management.md)");
         lq_loop_stop(&rn.loop);
     }
+    lq_notify_status("lock Lease held; virtual node started");
 }
 
 static void on_lock_lost(lq_lock_t *l, void *ctx)
@@ -538,7 +541,10 @@ int lq_run_main(lq_config_t *cfg)
         return 1;
     }
     lq_pool_seal(); /* from here on the agent's own code allocates nothing */
+    /* READY=1 for Type=notify units: start-up is done; the node follows the lock. */
+    lq_notify_ready(&rn.notify, &rn.loop, "waiting for the lock Lease of this peering");
     int sig = lq_loop_run(&rn.loop);
+    lq_notify_stopping(&rn.notify, &rn.loop);
     if (rn.lost)
         return 1;
     if (lq_lock_release(&rn.lock))

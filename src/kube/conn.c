@@ -9,6 +9,7 @@
 
 static void on_io(lq_loop_t *loop, lq_loop_io_t *io, unsigned events, void *ctx);
 static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx);
+static void on_total(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx);
 static void process(lq_conn_t *c);
 
 void lq_conn_init(lq_conn_t *c, lq_loop_t *loop, const lq_conn_target_t *target)
@@ -20,6 +21,7 @@ void lq_conn_init(lq_conn_t *c, lq_loop_t *loop, const lq_conn_target_t *target)
     c->tls_ = -1;
     c->state = LQ_CONN_IDLE;
     lq_loop_timer_init(&c->timer_, on_timer, c);
+    lq_loop_timer_init(&c->total_timer_, on_total, c);
 }
 
 static const char *label(const lq_conn_t *c)
@@ -70,6 +72,7 @@ static void reset_flow(lq_conn_t *c)
 static void finish(lq_conn_t *c, lq_err_t err)
 {
     lq_loop_timer_stop(c->loop_, &c->timer_);
+    lq_loop_timer_stop(c->loop_, &c->total_timer_);
     bool keep = err == LQ_OK && c->body_.keep_alive && c->open_;
     if (!keep)
         drop(c);
@@ -279,6 +282,9 @@ lq_err_t lq_conn_request(lq_conn_t *c, const lq_http_req_t *req, const lq_conn_h
     c->timeout_ms_ = timeout_ms;
     if (timeout_ms > 0)
         lq_loop_timer_start(c->loop_, &c->timer_, timeout_ms);
+    c->total_run_ms_ = c->total_ms_;
+    if (c->total_run_ms_ > 0)
+        lq_loop_timer_start(c->loop_, &c->total_timer_, c->total_run_ms_);
     if (c->open_ && c->io_.state == LQ_LOOP_IO_ACTIVE) {
         c->reused_ = true;
         c->stats.reuses++;
@@ -320,6 +326,21 @@ static void on_timer(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
         set_error(c, "request body stalled: nothing sent for %lld ms", (long long)c->timeout_ms_);
     else
         set_error(c, "no response within %lld ms", (long long)c->timeout_ms_);
+    fail(c, LQ_ETIMEDOUT);
+}
+
+/* The total deadline (lq_conn_set_total): whatever state the request is in, it ends
+ * here, and so does the connection (its bytes are no longer ours to read). */
+static void on_total(lq_loop_t *loop, lq_loop_timer_t *t, void *ctx)
+{
+    (void)loop;
+    (void)t;
+    lq_conn_t *c = ctx;
+    if (c->state == LQ_CONN_IDLE)
+        return;
+    c->stats.deadlines++;
+    set_error(c, "request not complete within %lld ms (total deadline)",
+              (long long)c->total_run_ms_);
     fail(c, LQ_ETIMEDOUT);
 }
 
@@ -725,6 +746,12 @@ void lq_conn_set_body_idle(lq_conn_t *c, int64_t ms)
 {
     if (c != NULL)
         c->body_idle_ms_ = ms > 0 ? ms : 0;
+}
+
+void lq_conn_set_total(lq_conn_t *c, int64_t ms)
+{
+    if (c != NULL)
+        c->total_ms_ = ms > 0 ? ms : 0;
 }
 
 void lq_conn_read_pause(lq_conn_t *c, bool paused)

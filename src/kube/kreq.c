@@ -438,6 +438,7 @@ void lq_kreq_client_init(lq_kreq_client_t *cl, lq_loop_t *loop, const lq_conn_ta
     for (size_t i = 0; i < LQ_KREQ_CONNS; i++) {
         lq_conn_init(&cl->conns[i], loop, target);
         lq_conn_set_body_idle(&cl->conns[i], LQ_KREQ_BODY_IDLE_MS);
+        lq_conn_set_total(&cl->conns[i], LQ_KREQ_TOTAL_MS);
         memset(&cl->slots_[i], 0, offsetof(lq_kreq_slot_t, target));
         cl->slots_[i].cl = cl;
     }

@@ -13,7 +13,6 @@
 #define P LQ_PERMS_PATCH
 #define D LQ_PERMS_DELETE
 #define READ  (G | L | W)
-#define CRUD  (C | G | L | W | U | P | D)
 
 #define HOME    LQ_PERMS_HOME
 #define FOREIGN LQ_PERMS_FOREIGN
@@ -28,18 +27,19 @@ static const lq_perms_rule_t perms_table[] = {
     /* --- home: the virtual node and its heartbeat ----------------------------------- */
     { HOME, "", "nodes", "", C, CLUSTER, ANY,
       "create the virtual node (a new object's name cannot be restricted)" },
-    { HOME, "", "nodes", "", READ | U | P | D, CLUSTER, LQ_PERMS_NAMES_NODE,
+    { HOME, "", "nodes", "", READ | P | D, CLUSTER, LQ_PERMS_NAMES_NODE,
       "own virtual node only: read, watch by metadata.name (re-create when deleted), "
-      "labels, delete at teardown" },
-    { HOME, "", "nodes", "status", U | P, CLUSTER, LQ_PERMS_NAMES_NODE,
-      "own virtual node only: conditions, capacity and allocatable" },
+      "server-side apply of labels and taints, cordon (liqolet unpeer), delete at teardown" },
+    { HOME, "", "nodes", "status", P, CLUSTER, LQ_PERMS_NAMES_NODE,
+      "own virtual node only: conditions, capacity and allocatable (server-side apply)" },
     { HOME, "coordination.k8s.io", "leases", "", C, LQ_PERMS_SCOPE_NODE_LEASE, ANY,
       "create the node Lease (heartbeat)" },
-    { HOME, "coordination.k8s.io", "leases", "", G | U | P | D, LQ_PERMS_SCOPE_NODE_LEASE,
-      LQ_PERMS_NAMES_NODE_LEASE, "renew the own node Lease every 10 s; liqolet unpeer deletes it" },
+    { HOME, "coordination.k8s.io", "leases", "", G | P | D, LQ_PERMS_SCOPE_NODE_LEASE,
+      LQ_PERMS_NAMES_NODE_LEASE,
+      "renew the own node Lease every 10 s (server-side apply); liqolet unpeer deletes it" },
     { HOME, "coordination.k8s.io", "leases", "", C, LQ_PERMS_SCOPE_AGENT_NS, ANY,
       "create the single-instance lock Lease" },
-    { HOME, "coordination.k8s.io", "leases", "", G | U | P | D, LQ_PERMS_SCOPE_AGENT_NS,
+    { HOME, "coordination.k8s.io", "leases", "", G | U | D, LQ_PERMS_SCOPE_AGENT_NS,
       LQ_PERMS_NAMES_LOCK,
       "hold the lock of the (home, foreign) pair, so a second agent for the pair waits "
       "whatever its node name; liqolet unpeer takes it over and deletes it (one name with "
@@ -52,8 +52,9 @@ static const lq_perms_rule_t perms_table[] = {
     { HOME, "", "pods", "", READ | P | D, CLUSTER, ANY,
       "pods bound to the virtual node, any namespace (watched by spec.nodeName): "
       "shadowPod label, delete with grace 0 and UID precondition" },
-    { HOME, "", "pods", "status", U | P, CLUSTER, ANY,
-      "copy the remote pod status home (merge patch on /status)" },
+    { HOME, "", "pods", "status", P, CLUSTER, ANY,
+      "copy the remote pod status home (merge patch on /status); the admission policy "
+      "limits it to pods on the virtual node" },
     { HOME, "", "events", "", C | P, CLUSTER, ANY,
       "Events on home pods, ConfigMaps and Secrets: reflection results and the remote "
       "pods' own events" },
@@ -62,9 +63,9 @@ static const lq_perms_rule_t perms_table[] = {
       "offloaded namespaces: watch them, set liqo.io/scheduling-enabled" },
     { HOME, "", "namespaces", "", G, CLUSTER, LQ_PERMS_NAMES_KUBE_SYSTEM,
       "cluster identity (the kube-system namespace UID)" },
-    { HOME, "offloading.liqo.io", "namespaceoffloadings", "", READ | U | P, CLUSTER, ANY,
-      "offloading requests in every namespace; the agent's own finalizer" },
-    { HOME, "offloading.liqo.io", "namespaceoffloadings", "status", U | P, CLUSTER, ANY,
+    { HOME, "offloading.liqo.io", "namespaceoffloadings", "", READ | P, CLUSTER, ANY,
+      "offloading requests in every namespace; the agent's own finalizer (merge patch)" },
+    { HOME, "offloading.liqo.io", "namespaceoffloadings", "status", P, CLUSTER, ANY,
       "the agent's own key in status.remoteNamespacesConditions, and the phase" },
     /* --- home: reflection sources ----------------------------------------------------- */
     { HOME, "", "services", "", READ, CLUSTER, ANY, "reflection source: Services" },
@@ -94,13 +95,15 @@ static const lq_perms_rule_t perms_table[] = {
     URL(HOME, "/readyz", "home health check every 10 s (reflected endpoints are gated on it)"),
 
     /* --- foreign: remote namespaces ---------------------------------------------------- */
-    { FOREIGN, "", "namespaces", "", CRUD & ~U, CLUSTER, ANY,
-      "remote namespaces: create, label, delete when offloading ends (names are "
-      "derived at run time)" },
+    { FOREIGN, "", "namespaces", "", READ | C | P | D, CLUSTER, ANY,
+      "remote namespaces: create (labelled at creation), set the Pod Security label again "
+      "when it was removed or weakened, delete when offloading ends (names are derived at "
+      "run time; the admission policy limits all three to namespaces carrying the agent's "
+      "labels, and a patch to raising pod-security.kubernetes.io/enforce)" },
     { FOREIGN, "", "namespaces", "", G, CLUSTER, LQ_PERMS_NAMES_KUBE_SYSTEM,
       "cluster identity (the kube-system namespace UID)" },
     /* --- foreign: reflected objects ---------------------------------------------------- */
-    { FOREIGN, "", "pods", "", CRUD, CLUSTER, ANY,
+    { FOREIGN, "", "pods", "", READ | C | P | D, CLUSTER, ANY,
       "remote pods (create + patch, delete with UID precondition); all pods' requests "
       "for the offered capacity" },
     { FOREIGN, "", "pods", "log", G, CLUSTER, ANY,
@@ -143,7 +146,6 @@ static const lq_perms_rule_t perms_table[] = {
 #undef P
 #undef D
 #undef READ
-#undef CRUD
 #undef HOME
 #undef FOREIGN
 #undef CLUSTER
@@ -196,7 +198,9 @@ void lq_perms_params_init(lq_perms_params_t *p)
 {
     p->node_name = LQ_PERMS_DEFAULT_NODE;
     p->foreign_id = NULL;
+    p->home_id = NULL;
     p->namespace = LQ_PERMS_DEFAULT_NAMESPACE;
+    p->pod_security = 2; /* baseline, as offloading.podSecurity */
     p->role_name = NULL;
     p->subjects = default_subjects;
     p->n_subjects = sizeof default_subjects / sizeof default_subjects[0];
@@ -264,8 +268,8 @@ static bool namespace_ok(const char *s)
     return s != NULL && label_ok(s, strlen(s));
 }
 
-/* Kubernetes user names are free-form; the manifest double-quotes them, so anything
- * that would need escaping is refused. */
+/* Kubernetes user names are free-form; the manifest double-quotes them and the admission
+ * policies single-quote them in CEL, so anything that would need escaping is refused. */
 static bool user_ok(const char *s)
 {
     size_t i, n;
@@ -277,7 +281,7 @@ static bool user_ok(const char *s)
         return false;
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\')
+        if (c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '\'')
             return false;
     }
     return true;
@@ -312,6 +316,8 @@ static lq_err_t params_check(lq_perms_cluster_t cluster, const lq_perms_params_t
     if (!subdomain_ok(p->node_name) || !namespace_ok(p->namespace))
         return LQ_EINVAL;
     if (p->foreign_id != NULL && !label_value_ok(p->foreign_id))
+        return LQ_EINVAL;
+    if (p->home_id != NULL && !label_value_ok(p->home_id))
         return LQ_EINVAL;
     if (p->role_name != NULL && !subdomain_ok(p->role_name))
         return LQ_EINVAL;
@@ -651,6 +657,360 @@ lq_err_t lq_perms_render(lq_perms_cluster_t cluster, const lq_perms_params_t *p,
     put3(&o, ", agent namespace \"", p->namespace, "\".\n");
     for (s = 0; s < LQ_PERMS_SCOPE_COUNT_; s++)
         put_role(&o, cluster, p, &nm, (lq_perms_scope_t)s);
+    return out_finish(&o, out_len);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* ValidatingAdmissionPolicies                                                          */
+/* ------------------------------------------------------------------------------------ */
+
+/* RBAC cannot look inside objects; these policies do, for the agent's identity only.
+ * Every value written into CEL was validated above (node: DNS-1123 subdomain; ids: label
+ * values; users: no quotes or backslashes), so single quotes delimit them safely. */
+
+/* Namespaces that are never the agent's on a foreign cluster, whatever their labels. */
+#define POL_SYSTEM_NS "['kube-system', 'kube-public', 'kube-node-lease', 'default']"
+/* Kinds of the home objects the agent writes Events about (reflect/mirror.c, pods.c). */
+#define POL_EVENT_KINDS "['Pod', 'ConfigMap', 'Secret', 'Service', 'EndpointSlice', 'Ingress']"
+
+static void pol_meta(out_t *o, const char *kind, const char *base, const char *suffix)
+{
+    put(o, "apiVersion: admissionregistration.k8s.io/v1\n");
+    put3(o, "kind: ", kind, "\nmetadata:\n");
+    put3(o, "  name: \"", base, suffix);
+    put(o, "\"\n  labels:\n    app.kubernetes.io/name: liqolet\n"
+           "    app.kubernetes.io/component: admission-policy\n");
+}
+
+/* One resource rule of matchConstraints (resources: a YAML flow list body). */
+static void pol_rule(out_t *o, const char *group, const char *resources, const char *operations)
+{
+    put3(o, "    - apiGroups: [\"", group, "\"]\n      apiVersions: [\"*\"]\n");
+    put3(o, "      resources: [", resources, "]\n");
+    put3(o, "      operations: [", operations, "]\n");
+}
+
+/* The policy head: name, failure policy, the first resource rule; pol_match follows
+ * (after any further pol_rule). */
+static void pol_begin(out_t *o, const char *base, const char *suffix, const char *group,
+                      const char *resources, const char *operations)
+{
+    pol_meta(o, "ValidatingAdmissionPolicy", base, suffix);
+    put(o, "spec:\n  failurePolicy: Fail\n  matchConstraints:\n    resourceRules:\n");
+    pol_rule(o, group, resources, operations);
+}
+
+/* The match on the agent's user names. */
+static void pol_match(out_t *o, const lq_perms_params_t *p)
+{
+    size_t i;
+
+    put(o, "  matchConditions:\n  - name: liqolet-identity\n"
+           "    expression: \"request.userInfo.username in [");
+    for (i = 0; i < p->n_subjects; i++) {
+        const lq_perms_subject_t *s = &p->subjects[i];
+        put(o, i > 0 ? ", '" : "'");
+        if (s->kind == LQ_PERMS_SUBJECT_SERVICE_ACCOUNT)
+            put3(o, "system:serviceaccount:", s->namespace, ":");
+        put3(o, s->name, "'", "");
+    }
+    put(o, "]\"\n");
+}
+
+static void pol_var(out_t *o, const char *name, const char *expr)
+{
+    put3(o, "  - name: ", name, "\n");
+    put3(o, "    expression: \"", expr, "\"\n");
+}
+
+/* One validation: the expression is written as given followed by `tail` (may be ""). */
+static void pol_check(out_t *o, const char *expr, const char *tail, const char *message)
+{
+    put3(o, "  - expression: \"", expr, tail);
+    put3(o, "\"\n    reason: Forbidden\n    message: \"", message, "\"\n");
+}
+
+static void pol_binding(out_t *o, const char *base, const char *suffix)
+{
+    put(o, "---\n");
+    pol_meta(o, "ValidatingAdmissionPolicyBinding", base, suffix);
+    put3(o, "spec:\n  policyName: \"", base, suffix);
+    put(o, "\"\n  validationActions: [Deny]\n");
+}
+
+/* CEL: the labels map `m` carries the agent's ownership labels of one family. */
+static void pol_owned_family(out_t *o, const char *m, const char *origin, const char *dest,
+                             const lq_perms_params_t *p)
+{
+    put3(o, "('", origin, "' in ");
+    put3(o, m, " && ", m);
+    put3(o, "['", origin, "'] ");
+    if (p->home_id != NULL)
+        put3(o, "== '", p->home_id, "'");
+    else
+        put(o, "!= ''");
+    put3(o, " && '", dest, "' in ");
+    put3(o, m, " && ", m);
+    put3(o, "['", dest, "'] ");
+    if (p->foreign_id != NULL)
+        put3(o, "== '", p->foreign_id, "'");
+    else
+        put(o, "!= ''");
+    put(o, ")");
+}
+
+/* CEL: the labels map `m` carries the ownership labels of Liqo v0.8 or of Liqo v1. */
+static void pol_owned(out_t *o, const char *m, const lq_perms_params_t *p)
+{
+    pol_owned_family(o, m, "virtualkubelet.liqo.io/origin", "virtualkubelet.liqo.io/destination", p);
+    put(o, " || ");
+    pol_owned_family(o, m, "offloading.liqo.io/origin", "offloading.liqo.io/destination", p);
+}
+
+/* A variable holding "the labels carry the ownership labels". */
+static void pol_owned_var(out_t *o, const char *name, const char *labels,
+                          const lq_perms_params_t *p)
+{
+    put3(o, "  - name: ", name, "\n    expression: \"");
+    pol_owned(o, labels, p);
+    put(o, "\"\n");
+}
+
+static void pol_owner_note(out_t *o, const lq_perms_params_t *p)
+{
+    put(o, "# Ownership labels: origin ");
+    put(o, p->home_id != NULL ? "= " : "non-empty");
+    if (p->home_id != NULL)
+        put(o, p->home_id);
+    put(o, ", destination ");
+    put(o, p->foreign_id != NULL ? "= " : "non-empty");
+    if (p->foreign_id != NULL)
+        put(o, p->foreign_id);
+    put(o, " (virtualkubelet.liqo.io/* or offloading.liqo.io/*).\n");
+}
+
+static void policy_home(out_t *o, const lq_perms_params_t *p, const names_t *nm)
+{
+    const char *base = nm->base;
+
+    /* create: RBAC cannot name a new object; admission can */
+    put(o, "---\n# Nodes and Leases: created only under the agent's own names.\n");
+    pol_begin(o, base, "-home-create", "", "\"nodes\"", "\"CREATE\"");
+    pol_rule(o, "coordination.k8s.io", "\"leases\"", "\"CREATE\"");
+    pol_match(o, p);
+    put(o, "  validations:\n");
+    put3(o, "  - expression: \"request.resource.resource != 'nodes' || object.metadata.name == '",
+         p->node_name, "'\"\n");
+    put3(o, "    reason: Forbidden\n    message: \"liqolet creates only its virtual node ",
+         p->node_name, "\"\n");
+    put3(o, "  - expression: \"request.resource.resource != 'leases' || (request.namespace == '"
+            LQ_PERMS_NODE_LEASE_NS "' ? object.metadata.name == '", p->node_name, "' : ");
+    if (nm->lock[0] != '\0')
+        put3(o, "object.metadata.name == '", nm->lock, "')\"\n");
+    else
+        put(o, "object.metadata.name.startsWith('" LQ_PERMS_LOCK_PREFIX "'))\"\n");
+    put(o, "    reason: Forbidden\n    message: \"liqolet creates only its node Lease and "
+           "its lock Lease\"\n");
+    pol_binding(o, base, "-home-create");
+
+    /* pods: the virtual node's only (RBAC cannot select by spec.nodeName) */
+    put(o, "---\n# Pods: label patches, status patches and deletes only on pods bound to the virtual node.\n");
+    pol_begin(o, base, "-home-pods", "", "\"pods\", \"pods/status\"", "\"UPDATE\", \"DELETE\"");
+    pol_match(o, p);
+    put(o, "  validations:\n");
+    put3(o, "  - expression: \"oldObject.spec.?nodeName.orValue('') == '", p->node_name, "'\"\n");
+    put3(o, "    reason: Forbidden\n    message: \"liqolet may write only pods bound to its "
+            "virtual node ", p->node_name, "\"\n");
+    pol_binding(o, base, "-home-pods");
+
+    /* namespaces: the agent's own labels only */
+    put(o, "---\n# Namespaces: only liqo.io/scheduling-enabled=true and the agent's mark "
+           "liqolet.liqo.io/remote.* change.\n");
+    pol_begin(o, base, "-home-namespaces", "", "\"namespaces\"", "\"UPDATE\"");
+    pol_match(o, p);
+    put(o, "  variables:\n");
+    pol_var(o, "oldL", "oldObject.metadata.?labels.orValue({})");
+    pol_var(o, "newL", "object.metadata.?labels.orValue({})");
+    pol_var(o, "oldA", "oldObject.metadata.?annotations.orValue({})");
+    pol_var(o, "newA", "object.metadata.?annotations.orValue({})");
+    put(o, "  validations:\n");
+    pol_check(o, "variables.oldL.all(k, k == 'liqo.io/scheduling-enabled' || "
+                 "k.startsWith('liqolet.liqo.io/remote.') || (k in variables.newL && "
+                 "variables.newL[k] == variables.oldL[k])) && variables.newL.all(k, "
+                 "k == 'liqo.io/scheduling-enabled' || k.startsWith('liqolet.liqo.io/remote.') "
+                 "|| k in variables.oldL)", "",
+              "liqolet may change only the labels liqo.io/scheduling-enabled and "
+              "liqolet.liqo.io/remote.* of a namespace");
+    pol_check(o, "variables.oldA.all(k, k.startsWith('liqolet.liqo.io/remote.') || "
+                 "(k in variables.newA && variables.newA[k] == variables.oldA[k])) && "
+                 "variables.newA.all(k, k.startsWith('liqolet.liqo.io/remote.') || "
+                 "k in variables.oldA)", "",
+              "liqolet may change only the annotations liqolet.liqo.io/remote.* of a namespace");
+    pol_check(o, "!('liqo.io/scheduling-enabled' in variables.newL) || "
+                 "variables.newL['liqo.io/scheduling-enabled'] == 'true'", "",
+              "liqo.io/scheduling-enabled is set to true or removed");
+    pol_check(o, "object.metadata.?finalizers.orValue([]) == "
+                 "oldObject.metadata.?finalizers.orValue([]) && "
+                 "object.metadata.?ownerReferences.orValue([]) == "
+                 "oldObject.metadata.?ownerReferences.orValue([]) && "
+                 "object.?spec.?finalizers.orValue([]) == oldObject.?spec.?finalizers.orValue([])",
+              "", "liqolet may not change a namespace's finalizers or owners");
+    pol_binding(o, base, "-home-namespaces");
+
+    /* events: about the reflected kinds, in their own namespace, reported by liqolet */
+    put(o, "---\n# Events: only about the kinds the agent reflects, in their own namespace, "
+           "as reporting instance liqolet.\n");
+    pol_begin(o, base, "-home-events", "", "\"events\"", "\"CREATE\", \"UPDATE\"");
+    pol_match(o, p);
+    put(o, "  validations:\n");
+    pol_check(o, "object.involvedObject.?kind.orValue('') in " POL_EVENT_KINDS, "",
+              "liqolet reports events only about pods and the objects it reflects");
+    pol_check(o, "object.involvedObject.?namespace.orValue('') == request.namespace", "",
+              "an event of liqolet lives in the namespace of its object");
+    pol_check(o, "object.?reportingInstance.orValue('') == 'liqolet'", "",
+              "liqolet's events name reportingInstance liqolet");
+    pol_binding(o, base, "-home-events");
+
+    /* NamespaceOffloadings: finalizer only (status is a subresource of its own) */
+    put(o, "---\n# NamespaceOffloadings: the main resource only gains or loses a finalizer.\n");
+    pol_begin(o, base, "-home-offloadings", "offloading.liqo.io", "\"namespaceoffloadings\"",
+              "\"UPDATE\"");
+    pol_match(o, p);
+    put(o, "  validations:\n");
+    pol_check(o, "has(object.spec) == has(oldObject.spec) && (!has(object.spec) || "
+                 "object.spec == oldObject.spec) && object.metadata.?labels.orValue({}) == "
+                 "oldObject.metadata.?labels.orValue({}) && "
+                 "object.metadata.?annotations.orValue({}) == "
+                 "oldObject.metadata.?annotations.orValue({})", "",
+              "liqolet changes only the finalizers of a NamespaceOffloading");
+    pol_binding(o, base, "-home-offloadings");
+
+    /* CSRs: the kubelet serving certificate only */
+    put(o, "---\n# CertificateSigningRequests: the kubelet serving certificate only.\n");
+    pol_begin(o, base, "-home-csr", "certificates.k8s.io", "\"certificatesigningrequests\"",
+              "\"CREATE\"");
+    pol_match(o, p);
+    put(o, "  validations:\n");
+    pol_check(o, "object.spec.signerName == 'kubernetes.io/kubelet-serving'", "",
+              "liqolet requests only kubelet serving certificates");
+    pol_binding(o, base, "-home-csr");
+}
+
+static void policy_foreign(out_t *o, const lq_perms_params_t *p, const char *base)
+{
+    pol_owner_note(o, p);
+    /* reflected objects: in the agent's namespaces, carrying its labels */
+    put(o, "---\n# Reflected objects: only in the agent's remote namespaces, only objects carrying "
+           "its labels\n# before and after the write.\n");
+    pol_begin(o, base, "-foreign-objects", "",
+              "\"pods\", \"services\", \"configmaps\", \"secrets\"",
+              "\"CREATE\", \"UPDATE\", \"DELETE\"");
+    pol_rule(o, "discovery.k8s.io", "\"endpointslices\"", "\"CREATE\", \"UPDATE\", \"DELETE\"");
+    pol_rule(o, "networking.k8s.io", "\"ingresses\"", "\"CREATE\", \"UPDATE\", \"DELETE\"");
+    pol_match(o, p);
+    put(o, "  variables:\n");
+    pol_var(o, "nsL", "namespaceObject.metadata.?labels.orValue({})");
+    pol_var(o, "newL", "(request.operation == 'DELETE' ? oldObject : object).metadata.?labels.orValue({})");
+    pol_var(o, "oldL", "(request.operation == 'CREATE' ? object : oldObject).metadata.?labels.orValue({})");
+    pol_owned_var(o, "nsOwned", "variables.nsL", p);
+    pol_owned_var(o, "newOwned", "variables.newL", p);
+    pol_owned_var(o, "oldOwned", "variables.oldL", p);
+    put(o, "  validations:\n");
+    pol_check(o, "!(request.namespace in " POL_SYSTEM_NS ")", "",
+              "liqolet never writes in the foreign cluster's system namespaces");
+    pol_check(o, "variables.nsOwned", "",
+              "liqolet writes only in the remote namespaces it labelled");
+    pol_check(o, "variables.newOwned && variables.oldOwned", "",
+              "liqolet writes only objects that carry its ownership labels");
+    pol_binding(o, base, "-foreign-objects");
+
+    /* remote namespaces */
+    put(o, "---\n# Namespaces: created with the agent's labels; updated and deleted only when they "
+           "carry them.\n");
+    pol_begin(o, base, "-foreign-namespaces", "", "\"namespaces\"",
+              "\"CREATE\", \"UPDATE\", \"DELETE\"");
+    pol_match(o, p);
+    put(o, "  variables:\n");
+    pol_var(o, "newL", "(request.operation == 'DELETE' ? oldObject : object).metadata.?labels.orValue({})");
+    pol_var(o, "oldL", "(request.operation == 'CREATE' ? object : oldObject).metadata.?labels.orValue({})");
+    pol_owned_var(o, "newOwned", "variables.newL", p);
+    pol_owned_var(o, "oldOwned", "variables.oldL", p);
+    /* Pod Security (docs/security.md): the level as a rank, 0 = no or unknown label */
+#define POL_PSA "'pod-security.kubernetes.io/enforce'"
+#define POL_RANK(m) "(" m "[?" POL_PSA "].orValue('') == 'restricted' ? 3 : " m "[?" POL_PSA \
+    "].orValue('') == 'baseline' ? 2 : " m "[?" POL_PSA "].orValue('') == 'privileged' ? 1 : 0)"
+    pol_var(o, "newPsa", POL_RANK("variables.newL"));
+    pol_var(o, "oldPsa", POL_RANK("variables.oldL"));
+    put(o, "  validations:\n");
+    pol_check(o, "!(request.name in " POL_SYSTEM_NS ")", "",
+              "liqolet never touches the foreign cluster's system namespaces");
+    pol_check(o, "variables.newOwned && variables.oldOwned", "",
+              "liqolet creates, changes and deletes only namespaces carrying its labels");
+    {
+        char min[2] = { (char)('0' + (p->pod_security <= 3u ? p->pod_security : 3u)), '\0' };
+        pol_check(o, "request.operation != 'CREATE' || variables.newPsa >= ", min,
+                  "liqolet creates remote namespaces with at least its Pod Security level");
+    }
+    pol_check(o, "request.operation != 'UPDATE' || (variables.newPsa >= variables.oldPsa && "
+                 "variables.newL.all(k, k == " POL_PSA " || (k in variables.oldL && "
+                 "variables.oldL[k] == variables.newL[k])) && variables.oldL.all(k, k == " POL_PSA
+                 " || k in variables.newL) && object.metadata.?annotations.orValue({}) == "
+                 "oldObject.metadata.?annotations.orValue({}))", "",
+              "liqolet changes a remote namespace only to raise its Pod Security level");
+#undef POL_RANK
+#undef POL_PSA
+    pol_binding(o, base, "-foreign-namespaces");
+
+    /* the kubelet API: exec and attach into the agent's pods only */
+    put(o, "---\n# kubectl exec/attach: only into pods of the agent's remote namespaces.\n");
+    pol_begin(o, base, "-foreign-connect", "", "\"pods/exec\", \"pods/attach\"", "\"CONNECT\"");
+    pol_match(o, p);
+    put(o, "  variables:\n");
+    pol_var(o, "nsL", "namespaceObject.metadata.?labels.orValue({})");
+    pol_owned_var(o, "nsOwned", "variables.nsL", p);
+    put(o, "  validations:\n");
+    pol_check(o, "!(request.namespace in " POL_SYSTEM_NS ") && variables.nsOwned", "",
+              "liqolet execs and attaches only into its remote namespaces");
+    pol_binding(o, base, "-foreign-connect");
+}
+
+lq_err_t lq_perms_render_policy(lq_perms_cluster_t cluster, const lq_perms_params_t *p,
+                                char *buf, size_t cap, size_t *out_len)
+{
+    names_t nm;
+    out_t o;
+    lq_err_t err;
+
+    if (out_len != NULL)
+        *out_len = 0;
+    if (buf == NULL || cap == 0 || out_len == NULL)
+        return LQ_EINVAL;
+    buf[0] = '\0';
+    err = params_check(cluster, p);
+    if (err != LQ_OK)
+        return err;
+    if (!subjects_ok(p))
+        return LQ_EINVAL;
+    err = names_make(p, &nm);
+    if (err != LQ_OK)
+        return err;
+    /* the longest suffix is "-foreign-namespaces" */
+    if (strlen(nm.base) + sizeof "-foreign-namespaces" - 1u > LQ_PERMS_NAME_MAX)
+        return LQ_ETOOBIG;
+
+    o.buf = buf;
+    o.cap = cap;
+    o.len = 0;
+    o.overflow = false;
+    put(&o, "# Generated by tools/rbacgen (`make rbac`) from src/kube/perms.c. Do not edit.\n");
+    put3(&o, "# ValidatingAdmissionPolicies confining liqolet on the ", lq_perms_cluster_str(cluster),
+         " cluster");
+    put3(&o, " (node \"", p->node_name, "\").\n# They match only liqolet's identities "
+         "and narrow what its RBAC grants (Kubernetes >= 1.30; docs/rbac.md).\n");
+    if (cluster == LQ_PERMS_HOME)
+        policy_home(&o, p, &nm);
+    else
+        policy_foreign(&o, p, nm.base);
     return out_finish(&o, out_len);
 }
 

@@ -5,8 +5,11 @@ package e2e
 // foreign kube-apiserver's own PodSecurity admission (on by default) does the refusing.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -129,8 +132,30 @@ func TestPodSecurityRemoteNamespaces(t *testing.T) {
 }
 
 // --pod-security none: no label is written (the provider's cluster-wide default applies)
-// and none is added later.
+// and none is added later. The bed's admission policy (deploy/rbac/foreign-policy.yaml,
+// generated for the default baseline) refuses such a namespace, so the test swaps in the
+// one `rbacgen foreign --policy --pod-security none` writes, as an operator choosing none
+// would, and puts the default back at the end.
 func TestPodSecurityNone(t *testing.T) {
+	pol := func(level string) []byte {
+		out, err := exec.Command(filepath.Join(tb.Top, "build", "tools", "rbacgen"), "foreign", "--policy",
+			"--pod-security", level).Output()
+		if err != nil {
+			t.Fatalf("rbacgen (make rbac builds it): %v", err)
+		}
+		return out
+	}
+	apply := func(doc []byte) {
+		ctx := ctxFor(t, time.Minute)
+		r, err := kubectl(ctx, tb.Foreign, bytes.NewReader(doc), "apply", "-f", "-")
+		if err != nil || r.code != 0 {
+			t.Fatalf("kubectl apply: %v %s", err, r.stderr)
+		}
+	}
+	def := pol("baseline")
+	apply(pol("none"))
+	t.Cleanup(func() { apply(def) })
+	time.Sleep(2 * time.Second) // the API server's policy informer
 	_, _, remote := podsStart(t, "--pod-security", "none")
 	ctx := ctxFor(t, time.Minute)
 	time.Sleep(3 * time.Second) // several watch events and passes

@@ -318,4 +318,3 @@ func TestPathPrefix(t *testing.T) {
 		t.Logf("node %s Ready through %s with allocatable %s", vnodeName, p.URL, vnFmtResources(n.Status.Allocatable))
 	})
 }
-

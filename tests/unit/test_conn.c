@@ -192,6 +192,140 @@ static void test_body_stall_deadline(void **state)
     assert_true(lq_fake_sock_closed(fd));
 }
 
+/* Runs the loop without letting the fake clock move (nothing waits). */
+static void spin0(int n)
+{
+    for (int i = 0; i < n && rec.dones == 0; i++)
+        assert_int_equal(lq_loop_run_once(&loop, 0), LQ_OK);
+}
+
+/* Moves the fake clock to t (never back). */
+static void clock_to(int64_t t)
+{
+    int64_t now = lq_port_mono_ms();
+    if (t > now)
+        lq_fake_clock_advance(t - now);
+}
+
+/* A server that trickles one body byte a second never trips the idle deadline but is cut
+ * at the total deadline, counted from the request, with the connection closed; the next
+ * request connects again (issue 17, finding 3). */
+static void test_total_deadline_cuts_trickle(void **state)
+{
+    (void)state;
+    lq_conn_set_body_idle(&conn, 30000);
+    lq_conn_set_total(&conn, 60000);
+    lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
+    int64_t t0 = lq_port_mono_ms();
+    assert_int_equal(lq_conn_request(&conn, &get_version, &handler, 30000), LQ_OK);
+    spin0(3);
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
+    lq_fake_sock_feed(fd, head, sizeof head - 1);
+    spin0(3);
+    assert_int_equal(conn.state, LQ_CONN_BODY);
+    int64_t cut = -1;
+    for (int s = 1; s <= 120 && cut < 0; s++) {
+        clock_to(t0 + (int64_t)s * 1000 - 1);
+        spin0(3);
+        if (rec.dones > 0) {
+            cut = lq_port_mono_ms() - t0;
+            break;
+        }
+        lq_fake_sock_feed(fd, "x", 1);
+        spin0(3);
+        clock_to(t0 + (int64_t)s * 1000);
+        spin0(3);
+        if (rec.dones > 0)
+            cut = lq_port_mono_ms() - t0;
+    }
+    assert_int_equal(rec.dones, 1);
+    assert_int_equal(rec.err, LQ_ETIMEDOUT);
+    assert_true(cut >= 60000 && cut < 61000);
+    assert_int_equal(rec.body_len, 60); /* one byte a second, the last just before the cut */
+    assert_non_null(strstr(conn.error, "home API server 127.0.0.1:6443: request not complete "
+                                       "within 60000 ms (total deadline)"));
+    assert_int_equal(conn.stats.deadlines, 1);
+    assert_int_equal(conn.stats.body_stalls, 0);
+    assert_int_equal(conn.stats.failures, 1);
+    assert_int_equal(conn.state, LQ_CONN_IDLE);
+    spin0(1); /* reap */
+    assert_true(lq_fake_sock_closed(fd));
+    /* A late byte or timer changes nothing; the next request connects again. */
+    lq_fake_clock_advance(120000);
+    spin0(3);
+    assert_int_equal(rec.dones, 1);
+    memset(&rec, 0, sizeof rec);
+    lq_port_fd_t fd2 = lq_fake_expect_connect(LQ_OK);
+    assert_int_equal(lq_conn_request(&conn, &get_version, &handler, 30000), LQ_OK);
+    lq_fake_sock_feed(fd2, "HTTP/1.1 204 No Content\r\n\r\n", 27);
+    spin0(5);
+    assert_int_equal(rec.err, LQ_OK);
+    assert_int_equal(conn.stats.connects, 2);
+}
+
+/* The total deadline runs per request: one that ends in time stops it, and the next one
+ * (on the kept-alive connection) has the whole deadline again. A slow head also counts:
+ * the deadline covers the wait for the head when the head timeout is longer. */
+static void test_total_deadline_per_request(void **state)
+{
+    (void)state;
+    lq_conn_set_total(&conn, 10000);
+    lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
+    assert_int_equal(lq_conn_request(&conn, &get_version, &handler, 0), LQ_OK);
+    spin0(3);
+    lq_fake_clock_advance(9000);
+    spin0(3);
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    lq_fake_sock_feed(fd, ok, sizeof ok - 1);
+    spin0(3);
+    assert_int_equal(rec.dones, 1);
+    assert_int_equal(rec.err, LQ_OK);
+    memset(&rec, 0, sizeof rec);
+    assert_int_equal(lq_conn_request(&conn, &get_version, &handler, 0), LQ_OK);
+    assert_int_equal(conn.stats.reuses, 1);
+    spin0(3);
+    lq_fake_clock_advance(9000); /* 18 s since the first request: the clock started again */
+    spin0(3);
+    assert_int_equal(rec.dones, 0);
+    lq_fake_clock_advance(1000);
+    spin0(3);
+    assert_int_equal(rec.dones, 1);
+    assert_int_equal(rec.err, LQ_ETIMEDOUT);
+    assert_non_null(strstr(conn.error, "not complete within 10000 ms"));
+    assert_int_equal(conn.stats.deadlines, 1);
+    spin0(1);
+    assert_true(lq_fake_sock_closed(fd));
+}
+
+/* Without a total deadline (watches) a stream that brings a byte within every idle period
+ * lives on: ten minutes of a byte every 20 s. */
+static void test_no_total_deadline_for_streams(void **state)
+{
+    (void)state;
+    lq_conn_set_body_idle(&conn, 30000);
+    lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
+    lq_http_req_t w = { .method = "GET", .target = "/api/v1/pods?watch=1" };
+    assert_int_equal(lq_conn_request(&conn, &w, &handler, 0), LQ_OK);
+    spin0(3);
+    static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    lq_fake_sock_feed(fd, head, sizeof head - 1);
+    spin0(3);
+    for (int i = 0; i < 30; i++) {
+        lq_fake_clock_advance(20000);
+        spin0(3);
+        lq_fake_sock_feed(fd, "1\r\nx\r\n", 6);
+        spin0(3);
+    }
+    assert_int_equal(rec.dones, 0);
+    assert_int_equal(rec.body_len, 30);
+    assert_int_equal(conn.stats.deadlines, 0);
+    lq_fake_clock_advance(30000); /* the idle deadline still holds */
+    spin0(3);
+    assert_int_equal(rec.dones, 1);
+    assert_int_equal(rec.err, LQ_ETIMEDOUT);
+    assert_int_equal(conn.stats.body_stalls, 1);
+}
+
 static void test_chunked_stream_byte_at_a_time(void **state)
 {
     (void)state;
@@ -1005,6 +1139,9 @@ int main(void)
         cmocka_unit_test_setup(test_get_keep_alive_and_reuse, setup),
         cmocka_unit_test_setup(test_bytes_after_body_close_the_connection, setup),
         cmocka_unit_test_setup(test_body_stall_deadline, setup),
+        cmocka_unit_test_setup(test_total_deadline_cuts_trickle, setup),
+        cmocka_unit_test_setup(test_total_deadline_per_request, setup),
+        cmocka_unit_test_setup(test_no_total_deadline_for_streams, setup),
         cmocka_unit_test_setup(test_chunked_stream_byte_at_a_time, setup),
         cmocka_unit_test_setup(test_connect_refused_names_the_server, setup),
         cmocka_unit_test_setup(test_timeout_without_response, setup),

@@ -596,6 +596,43 @@ static void test_timeout_retried(void **state)
     assert_int_equal(r->attempts, 2);
 }
 
+/* A pool request whose body trickles a byte a second is cut at LQ_KREQ_TOTAL_MS from its
+ * start (the idle deadline never trips), its connection closed, and retried on a new one
+ * like any broken connection (issue 17, finding 3). */
+static void test_total_deadline_retried(void **state)
+{
+    (void)state;
+    lq_port_fd_t fd = lq_fake_expect_connect(LQ_OK);
+    lq_kreq_t *r = &reqs[0];
+    assert_int_equal(lq_kreq_get(r, "/api/v1/namespaces/default"), LQ_OK);
+    int64_t t0 = lq_port_mono_ms();
+    assert_int_equal(lq_kreq_submit(&cl, r), LQ_OK);
+    for (int k = 0; k < 10 && sent_count(fd, "GET /api/v1/namespaces/default") == 0; k++)
+        assert_int_equal(lq_loop_run_once(&loop, 0), LQ_OK);
+    feed(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{");
+    for (int k = 0; k < 10; k++)
+        assert_int_equal(lq_loop_run_once(&loop, 0), LQ_OK);
+    while (r->state != LQ_KREQ_BACKOFF && lq_port_mono_ms() - t0 < 2 * LQ_KREQ_TOTAL_MS) {
+        lq_fake_clock_advance(1000);
+        feed(fd, " ");
+        for (int k = 0; k < 3; k++)
+            assert_int_equal(lq_loop_run_once(&loop, 0), LQ_OK);
+    }
+    assert_int_equal(r->state, LQ_KREQ_BACKOFF);
+    int64_t cut = lq_port_mono_ms() - t0;
+    assert_true(cut >= LQ_KREQ_TOTAL_MS && cut <= LQ_KREQ_TOTAL_MS + 1000);
+    assert_non_null(strstr(r->message, "(total deadline)"));
+    spin(1);
+    assert_true(lq_fake_sock_closed(fd));
+    lq_port_fd_t fd2 = lq_fake_expect_connect(LQ_OK);
+    for (int k = 0; k < 100 && sent_count(fd2, "GET /api/v1/namespaces/default") == 0; k++)
+        assert_int_equal(lq_loop_run_once(&loop, 100), LQ_OK);
+    respond(fd2, "200 OK", NULL, "{}");
+    spin_until(&recs[0], 10, 10);
+    assert_int_equal(recs[0].err, LQ_OK);
+    assert_int_equal(r->attempts, 2);
+}
+
 static void test_ssa_wire_form(void **state)
 {
     (void)state;
@@ -1130,6 +1167,7 @@ int main(void)
         cmocka_unit_test_setup(test_priority_uses_the_kept_connection, setup),
         cmocka_unit_test_setup(test_connection_refused_then_ok, setup),
         cmocka_unit_test_setup(test_timeout_retried, setup),
+        cmocka_unit_test_setup(test_total_deadline_retried, setup),
         cmocka_unit_test_setup(test_ssa_wire_form, setup),
         cmocka_unit_test_setup(test_delete_with_preconditions, setup),
         cmocka_unit_test_setup(test_cancel, setup),

@@ -412,7 +412,7 @@ static void test_render_defaults(void **state)
     /* the pair's lock: the foreign id is not known, so any Lease of the namespace; the
      * per-node lock of earlier versions is only read */
     assert_non_null(strstr(out, "resources: [\"leases\"]\n"
-                                "  verbs: [\"get\", \"update\", \"patch\", \"delete\"]\n"));
+                                "  verbs: [\"get\", \"update\", \"delete\"]\n"));
     assert_non_null(strstr(out, "resourceNames: [\"liqolet-liqo-foreign\"]\n"
                                 "  verbs: [\"get\"]\n"));
     assert_non_null(strstr(out, "resources: [\"nodes/status\"]\n"
@@ -463,7 +463,7 @@ static void test_render_parameters(void **state)
     p.foreign_id = "0b7d6f0e-5c1a-4f7e-9d3b-2a1c0e9f8d7c";
     check_render(LQ_PERMS_HOME, &p);
     assert_non_null(strstr(out, "resourceNames: [\"liqolet-0b7d6f0e-5c1a-4f7e-9d3b-2a1c0e9f8d7c\"]\n"
-                                "  verbs: [\"get\", \"update\", \"patch\", \"delete\"]\n"));
+                                "  verbs: [\"get\", \"update\", \"delete\"]\n"));
     assert_non_null(strstr(out, "foreign cluster id \"0b7d6f0e-5c1a-4f7e-9d3b-2a1c0e9f8d7c\""));
     p.foreign_id = "bad\"id";
     assert_int_equal(lq_perms_render(LQ_PERMS_HOME, &p, out, sizeof out, &len), LQ_EINVAL);
@@ -483,6 +483,7 @@ static void test_render_rejects_bad_input(void **state)
     static const lq_perms_subject_t bad_user[] = { { LQ_PERMS_SUBJECT_USER, "a\"b", NULL } };
     static const lq_perms_subject_t nl_user[] = { { LQ_PERMS_SUBJECT_USER, "a\nkind: x", NULL } };
     static const lq_perms_subject_t empty_user[] = { { LQ_PERMS_SUBJECT_USER, "", NULL } };
+    static const lq_perms_subject_t quote_user[] = { { LQ_PERMS_SUBJECT_USER, "a'] || true || ['", NULL } };
     static const lq_perms_subject_t bad_sa[] = {
         { LQ_PERMS_SUBJECT_SERVICE_ACCOUNT, "agent", "Bad_NS" } };
     static const lq_perms_subject_t sa_no_ns[] = {
@@ -552,6 +553,9 @@ static void test_render_rejects_bad_input(void **state)
     assert_int_equal(lq_perms_render(LQ_PERMS_HOME, &p, out, sizeof out, &len), LQ_EINVAL);
     p.subjects = bad_kind;
     assert_int_equal(lq_perms_render(LQ_PERMS_HOME, &p, out, sizeof out, &len), LQ_EINVAL);
+    p.subjects = quote_user; /* a CEL string literal of the admission policies */
+    assert_int_equal(lq_perms_render(LQ_PERMS_HOME, &p, out, sizeof out, &len), LQ_EINVAL);
+    assert_int_equal(lq_perms_render_policy(LQ_PERMS_HOME, &p, out, sizeof out, &len), LQ_EINVAL);
     p.subjects = ok_user; /* free-form user names with ':' are fine */
     assert_int_equal(lq_perms_render(LQ_PERMS_HOME, &p, out, sizeof out, &len), LQ_OK);
     assert_non_null(strstr(out, "name: \"system:serviceaccount:x:y\""));
@@ -771,24 +775,23 @@ static void test_for_each(void **state)
     col.ns = "agents";
     assert_int_equal(lq_perms_for_each(LQ_PERMS_HOME, &p, collect_fn, &col), LQ_OK);
     assert_int_equal(col.calls, want[LQ_PERMS_HOME]);
-    /* own node: get list watch update patch delete + status update patch; node lease:
-     * get update patch delete */
-    assert_int_equal(col.named_node, 6 + 2 + 4);
+    /* own node: get list watch patch delete + status patch; node lease: get patch delete */
+    assert_int_equal(col.named_node, 5 + 1 + 3);
     /* no foreign id: the pair's lock is checked for any name; the earlier per-node one
      * by its name */
     assert_int_equal(col.named_lock, 1);
-    assert_int_equal(col.in_lease_ns, 1 + 4);
-    assert_int_equal(col.in_agent_ns, 1 + 4 + 1);
+    assert_int_equal(col.in_lease_ns, 1 + 3);
+    assert_int_equal(col.in_agent_ns, 1 + 3 + 1);
     assert_int_equal(col.nonresource, 3); /* /version, /apis/offloading.liqo.io, /readyz */
 
-    /* with the foreign id: get update patch delete on liqolet-<id> */
+    /* with the foreign id: get update delete on liqolet-<id> */
     memset(&col, 0, sizeof col);
     col.node = "vn-1";
     col.lock_key = "fid-1";
     col.ns = "agents";
     p.foreign_id = "fid-1";
     assert_int_equal(lq_perms_for_each(LQ_PERMS_HOME, &p, collect_fn, &col), LQ_OK);
-    assert_int_equal(col.named_lock, 4 + 1);
+    assert_int_equal(col.named_lock, 3 + 1);
     p.foreign_id = NULL;
 
     memset(&col, 0, sizeof col);
@@ -817,6 +820,134 @@ static void test_for_each(void **state)
     assert_int_equal(lq_perms_for_each(LQ_PERMS_HOME, &p, collect_fn, &col), LQ_EINVAL);
 }
 
+/* --- admission policies --------------------------------------------------------------- */
+
+static void check_policy(lq_perms_cluster_t cl, const lq_perms_params_t *p)
+{
+    size_t len = 0;
+    assert_int_equal(lq_perms_render_policy(cl, p, out, sizeof out, &len), LQ_OK);
+    assert_int_equal(len, strlen(out));
+}
+
+/* Each policy has its binding of the same name, with Deny; the subjects are matched; no
+ * double quote or backslash appears inside an expression (they are YAML double-quoted). */
+static void policy_shape(const char *base, const char *const *suffixes, size_t n)
+{
+    char want[512];
+    size_t i;
+    const char *l;
+
+    assert_int_equal(count_str(out, "kind: ValidatingAdmissionPolicy\n"), n);
+    assert_int_equal(count_str(out, "kind: ValidatingAdmissionPolicyBinding\n"), n);
+    assert_int_equal(count_str(out, "  validationActions: [Deny]\n"), n);
+    assert_int_equal(count_str(out, "  failurePolicy: Fail\n"), n);
+    assert_int_equal(count_str(out, "  - name: liqolet-identity\n"), n);
+    for (i = 0; i < n; i++) {
+        (void)snprintf(want, sizeof want, "  policyName: \"%s%s\"\n", base, suffixes[i]);
+        assert_non_null(strstr(out, want));
+        (void)snprintf(want, sizeof want, "  name: \"%s%s\"\n", base, suffixes[i]);
+        assert_int_equal(count_str(out, want), 2);
+    }
+    for (l = strstr(out, "expression: \""); l != NULL; l = strstr(l + 1, "expression: \"")) {
+        const char *b = l + sizeof "expression: \"" - 1, *e = strchr(b, '\n');
+        assert_non_null(e);
+        assert_int_equal(e[-1], '"');
+        for (; b < e - 1; b++)
+            assert_true(*b != '"' && *b != '\\');
+    }
+}
+
+static void test_policy_defaults(void **state)
+{
+    static const char *const home[] = { "-home-create", "-home-pods", "-home-namespaces",
+                                        "-home-events", "-home-offloadings", "-home-csr" };
+    static const char *const foreign[] = { "-foreign-objects", "-foreign-namespaces",
+                                           "-foreign-connect" };
+    lq_perms_params_t p;
+    size_t len;
+    (void)state;
+
+    lq_perms_params_init(&p);
+    check_policy(LQ_PERMS_HOME, &p);
+    policy_shape("liqolet-liqo-foreign", home, 6);
+    assert_non_null(strstr(out, "object.metadata.name.startsWith('liqolet-')"));
+    assert_non_null(strstr(out, "request.userInfo.username in ['liqolet', "
+                                "'system:serviceaccount:liqo:liqolet']"));
+    assert_non_null(strstr(out, "oldObject.spec.?nodeName.orValue('') == 'liqo-foreign'"));
+    assert_non_null(strstr(out, "resources: [\"pods\", \"pods/status\"]\n"
+                                "      operations: [\"UPDATE\", \"DELETE\"]\n"));
+    assert_non_null(strstr(out, "'kubernetes.io/kubelet-serving'"));
+    assert_non_null(strstr(out, "k.startsWith('liqolet.liqo.io/remote.')"));
+    assert_null(strstr(out, "virtualkubelet.liqo.io/origin"));
+
+    check_policy(LQ_PERMS_FOREIGN, &p);
+    policy_shape("liqolet-liqo-foreign", foreign, 3);
+    /* without ids: any non-empty origin and destination, of either family */
+    assert_non_null(strstr(out, "variables.nsL['virtualkubelet.liqo.io/origin'] != ''"));
+    assert_non_null(strstr(out, "variables.newL['offloading.liqo.io/destination'] != ''"));
+    assert_non_null(strstr(out, "'kube-system', 'kube-public', 'kube-node-lease', 'default'"));
+    assert_non_null(strstr(out, "operations: [\"CONNECT\"]"));
+    assert_non_null(strstr(out, "resources: [\"endpointslices\"]"));
+    assert_non_null(strstr(out, "resources: [\"ingresses\"]"));
+    assert_null(strstr(out, "== 'liqo-foreign'"));
+
+    /* deterministic */
+    assert_int_equal(lq_perms_render_policy(LQ_PERMS_FOREIGN, &p, out2, sizeof out2, &len), LQ_OK);
+    assert_string_equal(out, out2);
+}
+
+static void test_policy_parameters(void **state)
+{
+    static const lq_perms_subject_t subj[] = {
+        { LQ_PERMS_SUBJECT_SERVICE_ACCOUNT, "agent", "edge-system" },
+        { LQ_PERMS_SUBJECT_USER, "edge-7", NULL },
+    };
+    lq_perms_params_t p;
+    size_t len = 0, full = 0, cap;
+    (void)state;
+
+    lq_perms_params_init(&p);
+    p.node_name = "liqo-site-7.example";
+    p.role_name = "edge-peer";
+    p.subjects = subj;
+    p.n_subjects = 2;
+    p.home_id = "home-uid-1";
+    p.foreign_id = "Foreign_ID.2";
+    check_policy(LQ_PERMS_HOME, &p);
+    assert_non_null(strstr(out, "  name: \"edge-peer-home-pods\"\n"));
+    /* with the foreign id the lock Lease has its one name */
+    assert_non_null(strstr(out, "object.metadata.name == 'liqolet-foreign-id-2-"));
+    assert_null(strstr(out, "startsWith('liqolet-')"));
+    assert_non_null(strstr(out, "== 'liqo-site-7.example'"));
+    assert_non_null(strstr(out, "['system:serviceaccount:edge-system:agent', 'edge-7']"));
+    assert_null(strstr(out, "in ['liqolet'"));
+    check_policy(LQ_PERMS_FOREIGN, &p);
+    assert_non_null(strstr(out, "variables.nsL['virtualkubelet.liqo.io/origin'] == 'home-uid-1'"));
+    assert_non_null(strstr(out, "variables.oldL['offloading.liqo.io/destination'] == 'Foreign_ID.2'"));
+    assert_null(strstr(out, "!= ''"));
+
+    /* ids are label values: anything else is refused before it reaches CEL */
+    p.home_id = "x' || true || '";
+    assert_int_equal(lq_perms_render_policy(LQ_PERMS_FOREIGN, &p, out, sizeof out, &len), LQ_EINVAL);
+    assert_int_equal(out[0], '\0');
+    p.home_id = "home-uid-1";
+    assert_int_equal(lq_perms_render_policy(LQ_PERMS_CLUSTER_COUNT_, &p, out, sizeof out, &len),
+                     LQ_EINVAL);
+    assert_int_equal(lq_perms_render_policy(LQ_PERMS_HOME, NULL, out, sizeof out, &len), LQ_EINVAL);
+    assert_int_equal(lq_perms_render_policy(LQ_PERMS_HOME, &p, out, sizeof out, NULL), LQ_EINVAL);
+
+    /* too small: never a truncated manifest */
+    assert_int_equal(lq_perms_render_policy(LQ_PERMS_HOME, &p, out2, sizeof out2, &full), LQ_OK);
+    for (cap = 1; cap <= full; cap += 97) {
+        assert_int_equal(lq_perms_render_policy(LQ_PERMS_HOME, &p, out, cap, &len), LQ_ETOOBIG);
+        assert_int_equal(len, 0);
+        assert_int_equal(out[0], '\0');
+    }
+    assert_int_equal(lq_perms_render_policy(LQ_PERMS_HOME, &p, out, full, &len), LQ_ETOOBIG);
+    assert_int_equal(lq_perms_render_policy(LQ_PERMS_HOME, &p, out, full + 1, &len), LQ_OK);
+    assert_string_equal(out, out2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -834,6 +965,8 @@ int main(void)
         cmocka_unit_test(test_pair_lock_name),
         cmocka_unit_test(test_markdown),
         cmocka_unit_test(test_for_each),
+        cmocka_unit_test(test_policy_defaults),
+        cmocka_unit_test(test_policy_parameters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

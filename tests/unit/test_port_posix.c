@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "liqolet/port.h"
@@ -520,6 +521,93 @@ static void test_route_addr(void **state)
     }
 }
 
+/* A datagram socket standing in for the service manager: bound to a path, or to an
+ * abstract name when path starts with '@'. */
+static int notify_listener(const char *path)
+{
+    int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -1;
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    memcpy(sa.sun_path, path, n);
+    if (path[0] == '@')
+        sa.sun_path[0] = '\0';
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '@' ? 0 : 1));
+    if (bind(s, (struct sockaddr *)&sa, len) != 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+static void expect_datagram(int s, const char *want)
+{
+    char buf[512];
+    ssize_t n = recv(s, buf, sizeof buf - 1, MSG_DONTWAIT);
+    assert_true(n >= 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, want);
+}
+
+static void test_notify_socket(void **state)
+{
+    (void)state;
+    /* Unset: nothing to tell. */
+    unsetenv("NOTIFY_SOCKET");
+    assert_int_equal(lq_port_notify("READY=1"), LQ_ENOTFOUND);
+    assert_true(lq_port_pid() == (long)getpid());
+
+    /* A socket in the file system. */
+    char dir[] = "/tmp/lq-notify-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[96];
+    snprintf(path, sizeof path, "%s/notify", dir);
+    int s = notify_listener(path);
+    assert_true(s >= 0);
+    setenv("NOTIFY_SOCKET", path, 1);
+    assert_int_equal(lq_port_notify("READY=1\nSTATUS=up"), LQ_OK);
+    expect_datagram(s, "READY=1\nSTATUS=up");
+    assert_int_equal(lq_port_notify("WATCHDOG=1"), LQ_OK);
+    expect_datagram(s, "WATCHDOG=1");
+    close(s);
+    unlink(path);
+    /* Nobody listens there any more: an error, never a block. */
+    assert_int_equal(lq_port_notify("WATCHDOG=1"), LQ_EIO);
+    rmdir(dir);
+
+    /* An abstract name ('@'), unique to this process. */
+    char abs[64];
+    snprintf(abs, sizeof abs, "@lq-notify-test-%ld", (long)getpid());
+    s = notify_listener(abs);
+    assert_true(s >= 0);
+    setenv("NOTIFY_SOCKET", abs, 1);
+    assert_int_equal(lq_port_notify("STOPPING=1"), LQ_OK);
+    expect_datagram(s, "STOPPING=1");
+    close(s);
+
+    /* Names and messages it refuses. */
+    setenv("NOTIFY_SOCKET", "relative/sock", 1);
+    assert_int_equal(lq_port_notify("READY=1"), LQ_EINVAL);
+    setenv("NOTIFY_SOCKET", "@", 1);
+    assert_int_equal(lq_port_notify("READY=1"), LQ_EINVAL);
+    char lng[200];
+    memset(lng, 'a', sizeof lng - 1);
+    lng[0] = '/';
+    lng[sizeof lng - 1] = '\0';
+    setenv("NOTIFY_SOCKET", lng, 1);
+    assert_int_equal(lq_port_notify("READY=1"), LQ_EINVAL);
+    setenv("NOTIFY_SOCKET", abs, 1);
+    assert_int_equal(lq_port_notify(""), LQ_EINVAL);
+    char big[LQ_PORT_NOTIFY_MAX + 2];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(lq_port_notify(big), LQ_EINVAL);
+    unsetenv("NOTIFY_SOCKET");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -535,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_listen_errors),
         cmocka_unit_test(test_route_addr),
         cmocka_unit_test(test_file_read_secret),
+        cmocka_unit_test(test_notify_socket),
     };
     return cmocka_run_group_tests_name("port_posix", tests, NULL, NULL);
 }

@@ -1,0 +1,3 @@
+module liqolet.local/faultproxy
+
+go 1.26.0
