@@ -50,8 +50,9 @@ int lq_peer_main(int argc, char **argv)
 }
 
 int lq_peer_remove_identity(const char *kc[2], const char *ctx[2], const char *ns, const char *node,
-                            const char *foreign_id, bool allow_insecure)
+                            const char *home_id, const char *foreign_id, bool allow_insecure)
 {
+    (void)home_id;
     (void)kc;
     (void)ctx;
     (void)ns;
@@ -86,7 +87,9 @@ static struct {
     /* flags */
     const char *kc[2], *ctx[2], *ns, *node_arg, *foreign_id_arg, *foreign_name_arg;
     const char *out_dir_arg, *agent_foreign_kc, *foreign_server;
+    const char *home_id_arg;
     bool in_cluster, dry_run, home_only, foreign_only, no_check, allow_insecure;
+    unsigned pod_security;
     int64_t ttl_s;
     /* state */
     bool open[2];
@@ -225,9 +228,11 @@ static lq_err_t apply_identity(int side)
     return apply(side, pe.path, what, pe.body, (size_t)n);
 }
 
-/* The RBAC of one side, from the permission table, bound to the ServiceAccount only. */
+/* The RBAC of one side and its ValidatingAdmissionPolicies, from the permission table,
+ * bound to (matching) the ServiceAccount only. */
 lq_err_t lq_peer_render_rbac(int side, const char *ns, const char *node, const char *foreign_id,
-                             char *buf, size_t cap, size_t *len)
+                             const char *home_id, unsigned pod_security, char *buf, size_t cap,
+                             size_t *len)
 {
     lq_perms_subject_t sa = { LQ_PERMS_SUBJECT_SERVICE_ACCOUNT, LQ_PEER_SA, ns };
     lq_perms_params_t p;
@@ -235,16 +240,32 @@ lq_err_t lq_peer_render_rbac(int side, const char *ns, const char *node, const c
     p.node_name = node;
     p.namespace = ns;
     p.foreign_id = foreign_id && foreign_id[0] ? foreign_id : NULL;
+    p.home_id = home_id && home_id[0] ? home_id : NULL;
+    p.pod_security = pod_security;
     p.subjects = &sa;
     p.n_subjects = 1;
-    return lq_perms_render(side == HOME ? LQ_PERMS_HOME : LQ_PERMS_FOREIGN, &p, buf, cap, len);
+    lq_perms_cluster_t c = side == HOME ? LQ_PERMS_HOME : LQ_PERMS_FOREIGN;
+    size_t n = 0, m = 0;
+    lq_err_t e = lq_perms_render(c, &p, buf, cap, &n);
+    if (e != LQ_OK)
+        return e;
+    if (n + 2 >= cap)
+        return LQ_ETOOBIG;
+    buf[n++] = '\n';
+    e = lq_perms_render_policy(c, &p, buf + n, cap - n, &m);
+    if (e != LQ_OK) {
+        buf[0] = '\0';
+        return e;
+    }
+    *len = n + m;
+    return LQ_OK;
 }
 
 static lq_err_t apply_rbac(int side)
 {
     size_t len = 0, pos = 0;
-    lq_err_t e = lq_peer_render_rbac(side, pe.ns, pe.node, pe.id[FOREIGN], pe.rbac,
-                                     sizeof pe.rbac, &len);
+    lq_err_t e = lq_peer_render_rbac(side, pe.ns, pe.node, pe.id[FOREIGN], pe.id[HOME],
+                                     pe.pod_security, pe.rbac, sizeof pe.rbac, &len);
     if (e != LQ_OK) {
         fprintf(stderr, "liqolet peer: cannot render the %s RBAC for node %s, namespace %s: %s\n",
                 side_name[side], pe.node, pe.ns, lq_err_str(e));
@@ -637,7 +658,8 @@ static unsigned remove_side(int side, const char *foreign_id)
     unsigned n = 0;
     size_t len = 0, pos = 0;
     lq_manifest_doc_t d;
-    if (lq_peer_render_rbac(side, pe.ns, pe.node, foreign_id, pe.rbac, sizeof pe.rbac, &len) != LQ_OK) {
+    if (lq_peer_render_rbac(side, pe.ns, pe.node, foreign_id, pe.id[HOME], 2, pe.rbac, sizeof pe.rbac,
+                            &len) != LQ_OK) {
         pe.failures++;
         return 0;
     }
@@ -662,11 +684,12 @@ static unsigned remove_side(int side, const char *foreign_id)
 }
 
 int lq_peer_remove_identity(const char *kc[2], const char *ctx[2], const char *ns, const char *node,
-                            const char *foreign_id, bool allow_insecure)
+                            const char *home_id, const char *foreign_id, bool allow_insecure)
 {
     char err[LQ_KCFG_ERR_MAX + LQ_TLS_ERR_MAX];
     pe.ns = ns;
     (void)snprintf(pe.node, sizeof pe.node, "%s", node);
+    (void)snprintf(pe.id[HOME], sizeof pe.id[HOME], "%s", home_id ? home_id : "");
     lq_json_doc_init(&pe.doc, pe.arena, sizeof pe.arena);
     lq_loop_init(&pe.loop);
     unsigned n = 0;
@@ -697,9 +720,10 @@ static const char usage_text[] =
     "Usage: liqolet peer --home-kubeconfig ADMIN --foreign-kubeconfig ADMIN [options]\n"
     "\n"
     "Sets up a peering from cluster-admin kubeconfigs, as Liqo's `liqoctl peer`: in the\n"
-    "foreign cluster the namespace, the ServiceAccount liqolet, the foreign RBAC of the\n"
-    "permission table (docs/rbac.md) bound to it and a bound token (TokenRequest API); in\n"
-    "the home cluster the namespace, the ServiceAccount liqolet, the home RBAC and, when the\n"
+    "foreign cluster the namespace, the ServiceAccount liqolet, the foreign RBAC and\n"
+    "admission policies of the permission table (docs/rbac.md) for it and a bound token\n"
+    "(TokenRequest API); in the home cluster the namespace, the ServiceAccount liqolet, the\n"
+    "home RBAC and admission policies and, when the\n"
     "cluster has none, the NamespaceOffloading CRD. Then writes the agent's credentials:\n"
     "with --in-cluster the foreign kubeconfig into the Secret liqolet-foreign-kubeconfig\n"
     "(the Deployment of deploy/ mounts it; the pod's own account is the home identity);\n"
@@ -718,6 +742,11 @@ static const char usage_text[] =
     "                              as deploy/deployment.yaml passes it)\n"
     "  --foreign-cluster-name NAME as liqolet run's (default: from the foreign cluster id)\n"
     "  --foreign-cluster-id ID     needed with --home-only (peer --foreign-only prints it)\n"
+    "  --home-cluster-id ID        with --foreign-only: the foreign admission policies then\n"
+    "                              accept only objects of that home cluster (default: any)\n"
+    "  --pod-security LEVEL        as liqolet run's (none|privileged|baseline|restricted,\n"
+    "                              default baseline): the level the foreign namespace policy\n"
+    "                              requires on the namespaces the agent creates\n"
     "  --foreign-server URL        API server URL written into the foreign kubeconfig\n"
     "                              (default: the admin kubeconfig's; give one the agent can\n"
     "                              reach when it runs elsewhere, e.g. in a pod)\n"
@@ -771,6 +800,7 @@ static int parse(int argc, char **argv)
 {
     pe.ns = LQ_PERMS_DEFAULT_NAMESPACE;
     pe.ttl_s = PEER_TTL_DEFAULT_S;
+    pe.pod_security = 2; /* run's default: baseline */
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char **slot = NULL;
@@ -793,7 +823,7 @@ static int parse(int argc, char **argv)
             pe.no_check = true;
             continue;
         }
-        const char *ttl = NULL, *insecure = NULL, *lvl = NULL, *fmt = NULL;
+        const char *ttl = NULL, *insecure = NULL, *lvl = NULL, *fmt = NULL, *psa = NULL;
         if (strcmp(a, "--home-kubeconfig") == 0) slot = &pe.kc[HOME];
         else if (strcmp(a, "--foreign-kubeconfig") == 0) slot = &pe.kc[FOREIGN];
         else if (strcmp(a, "--home-context") == 0) slot = &pe.ctx[HOME];
@@ -806,6 +836,8 @@ static int parse(int argc, char **argv)
         else if (strcmp(a, "--output-dir") == 0) slot = &pe.out_dir_arg;
         else if (strcmp(a, "--agent-foreign-kubeconfig") == 0) slot = &pe.agent_foreign_kc;
         else if (strcmp(a, "--token-ttl") == 0) slot = &ttl;
+        else if (strcmp(a, "--home-cluster-id") == 0) slot = &pe.home_id_arg;
+        else if (strcmp(a, "--pod-security") == 0) slot = &psa;
         else if (strcmp(a, "--allow-insecure-tls") == 0) slot = &insecure;
         else if (strcmp(a, "--log-level") == 0) slot = &lvl;
         else if (strcmp(a, "--log-format") == 0) slot = &fmt;
@@ -822,6 +854,17 @@ static int parse(int argc, char **argv)
             fprintf(stderr, "liqolet peer: --token-ttl wants a duration between 10m and 3650d "
                     "(e.g. 720h, 90d)\n");
             return 2;
+        }
+        if (psa) {
+            static const char *const levels[] = { "none", "privileged", "baseline", "restricted" };
+            unsigned k = 0;
+            while (k < 4 && strcmp(psa, levels[k]) != 0)
+                k++;
+            if (k == 4) {
+                fprintf(stderr, "liqolet peer: --pod-security takes none|privileged|baseline|restricted\n");
+                return 2;
+            }
+            pe.pod_security = k;
         }
         if (insecure) {
             if (strcmp(insecure, "true") != 0 && strcmp(insecure, "false") != 0) {
@@ -919,6 +962,8 @@ static int identities(void)
             return 1;
         }
     }
+    if (pe.home_id_arg && !pe.open[HOME])
+        (void)snprintf(pe.id[HOME], sizeof pe.id[HOME], "%s", pe.home_id_arg);
     if (pe.foreign_id_arg) {
         if (pe.open[FOREIGN] && strcmp(pe.foreign_id_arg, pe.id[FOREIGN]) != 0) {
             fprintf(stderr, "liqolet peer: --foreign-cluster-id %s is not the foreign cluster's "
@@ -944,7 +989,10 @@ static int identities(void)
         (void)snprintf(pe.node, sizeof pe.node, "liqo-%s", pe.foreign_name);
     /* the names must make valid RBAC before anything is written */
     size_t len = 0;
-    if (lq_peer_render_rbac(HOME, pe.ns, pe.node, pe.id[FOREIGN], pe.rbac, sizeof pe.rbac, &len) != LQ_OK) {
+    if (lq_peer_render_rbac(HOME, pe.ns, pe.node, pe.id[FOREIGN], pe.id[HOME], pe.pod_security, pe.rbac,
+                            sizeof pe.rbac, &len) != LQ_OK ||
+        lq_peer_render_rbac(FOREIGN, pe.ns, pe.node, pe.id[FOREIGN], pe.id[HOME], pe.pod_security, pe.rbac,
+                            sizeof pe.rbac, &len) != LQ_OK) {
         fprintf(stderr, "liqolet peer: --namespace %s, node %s or foreign id %s cannot name "
                 "Kubernetes objects\n", pe.ns, pe.node, pe.id[FOREIGN]);
         return 2;
@@ -980,6 +1028,10 @@ static const need_t needs[] = {
     { HOME, "patch", "rbac.authorization.k8s.io", "roles", "", 2, false },
     { HOME, "create", "rbac.authorization.k8s.io", "rolebindings", "", 2, false },
     { HOME, "patch", "rbac.authorization.k8s.io", "rolebindings", "", 2, false },
+    { -1, "create", "admissionregistration.k8s.io", "validatingadmissionpolicies", "", 0, false },
+    { -1, "patch", "admissionregistration.k8s.io", "validatingadmissionpolicies", "", 0, false },
+    { -1, "create", "admissionregistration.k8s.io", "validatingadmissionpolicybindings", "", 0, false },
+    { -1, "patch", "admissionregistration.k8s.io", "validatingadmissionpolicybindings", "", 0, false },
     { HOME, "get", "apiextensions.k8s.io", "customresourcedefinitions", "", 0, false },
     { HOME, "create", "apiextensions.k8s.io", "customresourcedefinitions", "", 0, false },
     { HOME, "create", "", "secrets", "", 1, true },
@@ -1028,13 +1080,16 @@ static int preflight(int side)
 
 static void print_next(void)
 {
+    static const char *const levels[] = { "none", "privileged", "baseline", "restricted" };
     char extra[512];
-    (void)snprintf(extra, sizeof extra, "%s%s%s%s%s%s", pe.node_arg || pe.in_cluster ? " --node-name " : "",
+    (void)snprintf(extra, sizeof extra, "%s%s%s%s%s%s%s%s", pe.node_arg || pe.in_cluster ? " --node-name " : "",
                    pe.node_arg || pe.in_cluster ? pe.node : "",
                    strcmp(pe.ns, LQ_PERMS_DEFAULT_NAMESPACE) ? " --namespace " : "",
                    strcmp(pe.ns, LQ_PERMS_DEFAULT_NAMESPACE) ? pe.ns : "",
                    pe.foreign_name_arg ? " --foreign-cluster-name " : "",
-                   pe.foreign_name_arg ? pe.foreign_name_arg : "");
+                   pe.foreign_name_arg ? pe.foreign_name_arg : "",
+                   pe.pod_security != 2 ? " --pod-security " : "",
+                   pe.pod_security != 2 ? levels[pe.pod_security % 4] : "");
     if (pe.foreign_only) {
         printf("\nforeign side done. On the home side, with its admin kubeconfig, run:\n"
                "  liqolet peer --home-only --home-kubeconfig HOME-ADMIN.kubeconfig "

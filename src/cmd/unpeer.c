@@ -1169,7 +1169,7 @@ int lq_unpeer_main(int argc, char **argv)
                               up.force ? NULL : up.cfg.foreign.kubeconfig };
         const char *ctx[2] = { up.cfg.home.context[0] ? up.cfg.home.context : NULL,
                                up.cfg.foreign.context[0] ? up.cfg.foreign.context : NULL };
-        return lq_peer_remove_identity(kc, ctx, up.cfg.namespace, up.node, up.foreign_id,
+        return lq_peer_remove_identity(kc, ctx, up.cfg.namespace, up.node, up.home_id, up.foreign_id,
                                        up.cfg.allow_insecure_tls);
     }
     return 0;

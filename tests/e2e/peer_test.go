@@ -92,6 +92,21 @@ func peerCleanup(t *testing.T, ns, node string) {
 					}
 				}
 			}
+			a := c.Client.AdmissionregistrationV1()
+			if l, err := a.ValidatingAdmissionPolicyBindings().List(ctx, metav1.ListOptions{}); err == nil {
+				for _, o := range l.Items {
+					if strings.HasPrefix(o.Name, prefix) {
+						_ = a.ValidatingAdmissionPolicyBindings().Delete(ctx, o.Name, metav1.DeleteOptions{})
+					}
+				}
+			}
+			if l, err := a.ValidatingAdmissionPolicies().List(ctx, metav1.ListOptions{}); err == nil {
+				for _, o := range l.Items {
+					if strings.HasPrefix(o.Name, prefix) {
+						_ = a.ValidatingAdmissionPolicies().Delete(ctx, o.Name, metav1.DeleteOptions{})
+					}
+				}
+			}
 			_ = c.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
 		}
 		_ = tb.Home.Client.CoreV1().Nodes().Delete(ctx, node, metav1.DeleteOptions{})
@@ -115,6 +130,29 @@ func peerBindings(t *testing.T, c *Cluster, ns string) int {
 		}
 	}
 	return n
+}
+
+// peerPolicies counts the ValidatingAdmissionPolicies of cluster c named after node, and
+// those that match ServiceAccount ns/liqolet.
+func peerPolicies(t *testing.T, c *Cluster, ns, node string) (named, matching int) {
+	t.Helper()
+	l, err := c.Client.AdmissionregistrationV1().ValidatingAdmissionPolicies().List(ctxFor(t, 20*time.Second), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range l.Items {
+		if !strings.HasPrefix(p.Name, "liqolet-"+node+"-") {
+			continue
+		}
+		named++
+		for _, m := range p.Spec.MatchConditions {
+			if strings.Contains(m.Expression, "system:serviceaccount:"+ns+":liqolet") {
+				matching++
+				break
+			}
+		}
+	}
+	return named, matching
 }
 
 func peerSAUID(t *testing.T, c *Cluster, ns string) string {
@@ -286,6 +324,11 @@ func TestPeerSetsUpPeering(t *testing.T) {
 			t.Errorf("%s authenticates as %q, want the ServiceAccount %s/liqolet", kc, who, ns)
 		}
 	}
+	for _, c := range []*Cluster{tb.Home, tb.Foreign} {
+		if named, matching := peerPolicies(t, c, ns, node); named == 0 || matching != named {
+			t.Errorf("%s: %d admission policies named after %s, %d of them match %s/liqolet", c.Name, named, node, matching, ns)
+		}
+	}
 	uids := [2]string{peerSAUID(t, tb.Home, ns), peerSAUID(t, tb.Foreign, ns)}
 	if n := peerBindings(t, tb.Home, ns); n != 1 {
 		t.Errorf("home: %d ClusterRoleBindings name %s/liqolet, want 1", n, ns)
@@ -348,6 +391,9 @@ func TestPeerSetsUpPeering(t *testing.T) {
 		}
 		if _, err := c.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
 			t.Errorf("%s: namespace %s should be kept: %v", c.Name, ns, err)
+		}
+		if named, _ := peerPolicies(t, c, ns, node); named != 0 {
+			t.Errorf("%s: %d admission policies named after %s still there", c.Name, named, node)
 		}
 	}
 	if _, err := tb.Home.Client.RbacV1().Roles("kube-node-lease").Get(ctx, "liqolet-"+node+"-node-lease", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
@@ -416,7 +462,8 @@ func TestPeerInClusterManifest(t *testing.T) {
 	ctx := ctxFor(t, 3*time.Minute)
 	res := mustKubectl(t, ctx, tb.Home, nil, "apply", "--server-side", "--dry-run=server", "-k", filepath.Join(tb.Top, "deploy"))
 	for _, want := range []string{"deployment.apps/liqolet serverside-applied", "clusterrolebinding.rbac.authorization.k8s.io/liqolet-liqo-foreign-home serverside-applied",
-		"customresourcedefinition.apiextensions.k8s.io/namespaceoffloadings.offloading.liqo.io serverside-applied"} {
+		"customresourcedefinition.apiextensions.k8s.io/namespaceoffloadings.offloading.liqo.io serverside-applied",
+		"validatingadmissionpolicy.admissionregistration.k8s.io/liqolet-liqo-foreign-home-create serverside-applied"} {
 		if !strings.Contains(res, want) {
 			t.Errorf("kubectl apply -k deploy/ output lacks %q:\n%s", want, res)
 		}
