@@ -107,17 +107,21 @@ static void test_plurals(void **state)
     assert_int_equal(lq_manifest_plural("Role", b, 7), LQ_OK);
 }
 
-/* Every object of the rendered RBAC of both clusters has a kind, name and path; the
- * count equals the documents of the rendering. */
+/* Every object of the rendered RBAC and admission policies of both clusters has a kind,
+ * name and path; the count equals the documents of the rendering. */
 static void test_rendered_rbac(void **state)
 {
     (void)state;
     static char buf[128 * 1024];
     lq_perms_params_t p;
     lq_perms_params_init(&p);
-    for (int c = 0; c < 2; c++) {
+    for (int c = 0; c < 4; c++) {
         size_t len = 0, pos = 0, docs = 0, seps = 0;
-        assert_int_equal(lq_perms_render(c == 0 ? LQ_PERMS_HOME : LQ_PERMS_FOREIGN, &p, buf, sizeof buf, &len), LQ_OK);
+        lq_perms_cluster_t k = c % 2 == 0 ? LQ_PERMS_HOME : LQ_PERMS_FOREIGN;
+        if (c < 2)
+            assert_int_equal(lq_perms_render(k, &p, buf, sizeof buf, &len), LQ_OK);
+        else
+            assert_int_equal(lq_perms_render_policy(k, &p, buf, sizeof buf, &len), LQ_OK);
         for (const char *s = buf; (s = strstr(s, "\n---\n")) != NULL; s++)
             seps++;
         lq_manifest_doc_t d;
