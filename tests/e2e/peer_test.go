@@ -460,7 +460,10 @@ func freePort(t *testing.T) int {
 func TestPeerInClusterManifest(t *testing.T) {
 	// the kustomize base applies server-side to the home cluster (with the generated RBAC)
 	ctx := ctxFor(t, 3*time.Minute)
-	res := mustKubectl(t, ctx, tb.Home, nil, "apply", "--server-side", "--dry-run=server", "-k", filepath.Join(tb.Top, "deploy"))
+	// --force-conflicts: the bed installed the same RBAC and policies itself (field manager
+	// liqolet-testbed), and a ValidatingAdmissionPolicy's matchConstraints is an atomic
+	// field, so another manager's apply of the same file conflicts on it
+	res := mustKubectl(t, ctx, tb.Home, nil, "apply", "--server-side", "--force-conflicts", "--dry-run=server", "-k", filepath.Join(tb.Top, "deploy"))
 	for _, want := range []string{"deployment.apps/liqolet serverside-applied", "clusterrolebinding.rbac.authorization.k8s.io/liqolet-liqo-foreign-home serverside-applied",
 		"customresourcedefinition.apiextensions.k8s.io/namespaceoffloadings.offloading.liqo.io serverside-applied",
 		"validatingadmissionpolicy.admissionregistration.k8s.io/liqolet-liqo-foreign-home-create serverside-applied"} {
