@@ -98,8 +98,8 @@
 #define LQ_KUBELET_API 1
 #endif
 /* `liqolet peer` and `unpeer --remove-identity` (src/cmd/peer.c): 0 leaves them out of
- * the build (about 33 KB of the stripped binary, 0.85 MB of bss on host: only a process
- * running `peer` touches it). */
+ * the build (36 to 52 KiB of the stripped binary, 0.85 MB of bss: only a process running
+ * `peer` touches it; docs/peering.md). */
 #ifndef LQ_PEER
 #define LQ_PEER 1
 #endif
