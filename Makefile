@@ -124,6 +124,9 @@ $(BUILD)/liqolet: $(call objs,$(BUILD),src/cmd/main.c $(AGENT_SRCS) $(POSIX_SRCS
 	$(Q)$(STRIP) -o $@.stripped $@
 	@echo "built $@ ($$(stat -c %s $@.stripped) bytes stripped)"
 
+# `liqolet peer` embeds the NamespaceOffloading CRD (.incbin, which -MMD does not see).
+$(BUILD)/obj/src/cmd/peer.o $(BUILD)/test/obj/src/cmd/peer.o: deploy/crds/offloading.liqo.io_namespaceoffloadings.yaml
+
 $(BUILD)/.dir:
 	@mkdir -p $(BUILD) && touch $@
 

@@ -1,6 +1,7 @@
 /* liqolet: command line and start-up order.
  *
- * Commands: run (the agent), check (preflight), unpeer (end a peering), version. Start-up order (DESIGN.md):
+ * Commands: run (the agent), check (preflight), peer (set up a peering), unpeer (end a
+ * peering), version. Start-up order (DESIGN.md):
  * flags/config -> credentials -> pools (then sealed) -> TLS connections -> identities ->
  * virtual node + lease -> watches -> loop. In this build only `version` and `help` are
  * complete; `run` and `check` report that plainly (see the README's feature table). */
@@ -13,6 +14,7 @@
 #include "liqolet/debug.h"
 #include "liqolet/err.h"
 #include "liqolet/log.h"
+#include "liqolet/peer.h"
 #include "liqolet/pool.h"
 #include "liqolet/run.h"
 
@@ -54,6 +56,8 @@ static const char usage_text[] =
     "Usage:\n"
     "  liqolet run     [options]   run the agent (virtual node, offloading, reflection)\n"
     "  liqolet check   [options]   preflight: connect to both clusters and check permissions\n"
+    "  liqolet peer    [options]   set up a peering from admin kubeconfigs: identities,\n"
+    "                              RBAC, tokens, the agent's kubeconfigs, then check\n"
     "  liqolet unpeer  [options]   end the peering: offloaded pods, remote namespaces, node,\n"
     "                              finalizers, leases (--force: home side only)\n"
     "  liqolet debug watch [opts]  list and watch one collection, one line per event\n"
@@ -191,10 +195,12 @@ int main(int argc, char **argv)
         }
         return strcmp(cmd, "check") == 0 ? lq_check_main(n, rest) : lq_debug_main(n, rest);
     }
+    if (strcmp(cmd, "peer") == 0)
+        return lq_peer_main(argc - 2, argv + 2);
     if (strcmp(cmd, "unpeer") == 0)
         return lq_unpeer_main(argc - 2, argv + 2);
     if (strcmp(cmd, "run") != 0) {
-        fprintf(stderr, "liqolet: unknown command '%s' (commands: run, check, unpeer, debug, "
+        fprintf(stderr, "liqolet: unknown command '%s' (commands: run, check, peer, unpeer, debug, "
                 "version, help)\n", cmd);
         return 2;
     }

@@ -49,6 +49,7 @@
 #include "liqolet/log.h"
 #include "liqolet/loop.h"
 #include "liqolet/offload.h"
+#include "liqolet/peer.h"
 #include "liqolet/perms.h"
 #include "liqolet/refl.h"
 #include "liqolet/run.h"
@@ -80,7 +81,7 @@ typedef struct counts {
 
 static struct {
     lq_config_t cfg;
-    bool force, take_over;
+    bool force, take_over, remove_identity;
     int64_t timeout_ms, deadline;
     lq_loop_t loop;
     lq_cluster_t home, foreign;
@@ -861,6 +862,7 @@ static void delete_named(const char *gv, const char *ns, const char *resource, c
 
 static const char usage_text[] =
     "Usage: liqolet unpeer [run's cluster options] [--take-over] [--force] [--timeout DUR]\n"
+    "                      [--remove-identity]\n"
     "\n"
     "Ends the peering of this (home, foreign) pair, as Liqo's `liqoctl unpeer`: cordons the\n"
     "virtual node; deletes each offloaded pod (the remote pod first, within its grace period,\n"
@@ -886,6 +888,11 @@ static const char usage_text[] =
     "                  grace 0); the remote namespaces left behind are listed. Needs the\n"
     "                  foreign cluster id (--foreign-cluster-id) or the node (--node-name,\n"
     "                  whose liqo.io/remote-cluster-id label gives it).\n"
+    "  --remove-identity  also delete what `liqolet peer` created: the RBAC objects, the\n"
+    "                  ServiceAccount liqolet (its tokens stop working) and the Secret\n"
+    "                  liqolet-foreign-kubeconfig, each only if peer wrote it (field\n"
+    "                  manager liqolet-peer); namespaces and the CRD stay. Needs admin\n"
+    "                  kubeconfigs (--home-kubeconfig, --foreign-kubeconfig)\n"
     "  --timeout DUR   how long to wait for remote pods and namespaces to go (e.g. 90s, 5m;\n"
     "                  default 2m)\n"
     "  -h, --help      this help\n"
@@ -926,6 +933,8 @@ static int parse(int argc, char **argv)
             up.force = true;
         } else if (strcmp(a, "--take-over") == 0) {
             up.take_over = true;
+        } else if (strcmp(a, "--remove-identity") == 0) {
+            up.remove_identity = true;
         } else if (strcmp(a, "--timeout") == 0) {
             if (i + 1 >= argc || !parse_duration(argv[++i], &up.timeout_ms)) {
                 fprintf(stderr, "liqolet unpeer: --timeout wants a duration such as 90s or 5m\n");
@@ -1154,6 +1163,14 @@ int lq_unpeer_main(int argc, char **argv)
                 up.failures, up.force ? "" : ", or with --force if the foreign cluster is gone "
                 "for good");
         return 1;
+    }
+    if (up.remove_identity) {
+        const char *kc[2] = { up.cfg.home.kubeconfig[0] ? up.cfg.home.kubeconfig : NULL,
+                              up.force ? NULL : up.cfg.foreign.kubeconfig };
+        const char *ctx[2] = { up.cfg.home.context[0] ? up.cfg.home.context : NULL,
+                               up.cfg.foreign.context[0] ? up.cfg.foreign.context : NULL };
+        return lq_peer_remove_identity(kc, ctx, up.cfg.namespace, up.node, up.home_id, up.foreign_id,
+                                       up.cfg.allow_insecure_tls);
     }
     return 0;
 }
