@@ -514,8 +514,11 @@ static void test_remote_ns_v1(void **state)
     assert_true(lq_json_str_is(LQ_JSON_AT(v1, "metadata", "labels", "offloading.liqo.io/destination"),
                                "foreign-uid"));
     assert_null(LQ_JSON_AT(v1, "metadata", "labels", "virtualkubelet.liqo.io/origin"));
-    /* no nodename on namespaces: Liqo v1 puts it on pods (and token Secrets) only */
-    assert_int_equal(lq_json_size(LQ_JSON_AT(v1, "metadata", "labels")), 3);
+    /* no nodename on namespaces: Liqo v1 puts it on pods (and token Secrets) only; the
+     * fourth label is the Pod Security level */
+    assert_int_equal(lq_json_size(LQ_JSON_AT(v1, "metadata", "labels")), 4);
+    assert_true(lq_json_str_is(LQ_JSON_AT(v1, "metadata", "labels", "pod-security.kubernetes.io/enforce"),
+                               "baseline"));
     assert_true(lq_forge_offload_remote_ns_owned(v1, "home-uid", "foreign-uid", "foo"));
     /* a namespace of the other family is not ours, each way */
     lq_json_t *v08 = J("{'metadata':{'labels':{'virtualkubelet.liqo.io/origin':'home-uid',"
