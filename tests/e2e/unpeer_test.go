@@ -370,6 +370,14 @@ func TestUnpeerForce(t *testing.T) {
 	})
 	waitVirtualNode(t, l2, vnodeAppear, "Ready", vnExistsAndReady)
 	podsWaitSync(t, l2, ns, remote, "app=upf", 2, true, "2 pods offloaded after the new peering")
+	// Leave nothing behind for the next test (a terminating namespace would keep its mark
+	// and pods until the controllers catch up): unpeer the new peering too.
+	if err := l2.Stop(); err != nil {
+		t.Fatalf("agent: %v", err)
+	}
+	if out, code := runUnpeer(t); code != 0 {
+		t.Fatalf("unpeer after the new peering: exit %d:\n%s", code, out)
+	}
 }
 
 // The remote namespace the home mark names was deleted and a namespace of the same name,
