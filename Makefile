@@ -6,10 +6,15 @@
 #                             musl built from source (build/<board>-static/liqolet)
 #   make deps                 the one step that needs root: toolchains, qemu, clang, deb-src
 #   make test                 everything that exists: host unit tests (ASan+UBSan), fuzz smoke
-#                             run, both ARM boards' unit tests under qemu-user, end-to-end suite
+#                             run, both ARM boards' unit tests under qemu-user, end-to-end suite,
+#                             valgrind, a 5-minute soak
 #   make unit [BOARD=..]      unit tests of one board (ARM boards run under qemu-user)
 #   make fuzz                 long libFuzzer runs (FUZZ_SECONDS per target, default 300)
 #   make e2e                  end-to-end tests on two real local clusters (mk/testbed.mk)
+#   make valgrind             host unit suites (no ASan, build/host-vg) and the agent in one
+#                             e2e pod scenario (make e2e-valgrind) under valgrind memcheck
+#   make soak                 churn on the test clusters for SOAK_MINUTES (default 60),
+#                             RSS/fds/tables sampled each second (docs/soak.md)
 #   make size-report          text/data/bss per module and the static budget, per board
 #   make demo                 build, start the two local test clusters, peer them, run pods
 #   make bench                parser throughput benchmark (numbers in docs/benchmarks.md)
@@ -90,7 +95,7 @@ firmware:
 	@$(MAKE) --no-print-directory LIBC=musl BOARD=$(BOARD) all
 
 help:
-	@sed -n '2,29p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,34p' Makefile | sed 's/^# \{0,1\}//'
 
 # libcoap's heap fence (src/mgmt/heap.c, docs/management.md): the agent links a copy of
 # libcoap's archive in which its calls to malloc, calloc, realloc, free, strdup and
@@ -195,7 +200,7 @@ VG_BUILD := build/host-vg
 VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
             --show-leak-kinds=definite --track-fds=no --num-callers=30 \
             --suppressions=$(TOP)/tools/valgrind/liqolet.supp
-VG_E2E_RUN := TestPodsDeployment
+VG_E2E_RUN := TestPodsDeployment|TestConfigMapsLifecycle|TestServicesLifecycle
 
 valgrind:
 	@$(MAKE) --no-print-directory BOARD=host TBUILD=$(VG_BUILD)/test SAN= unit-bins
@@ -346,6 +351,8 @@ test:
 	@for b in $(ARM_BOARDS); do $(MAKE) BOARD=$$b all unit || exit 1; done
 	$(MAKE) size-report
 	@if $(MAKE) -n e2e >/dev/null 2>&1; then $(MAKE) e2e && $(MAKE) e2e-firmware; else echo "e2e: no suite yet"; fi
+	$(MAKE) valgrind
+	$(MAKE) soak SOAK_MINUTES=5
 
 # The shipping build on the real clusters: the host board's static musl binary runs the
 # end-to-end tests that cover its C library and TLS surface (both PKIs: RSA at home,
