@@ -18,6 +18,7 @@ import (
 	"math/rand"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -622,7 +623,10 @@ func TestSoak(t *testing.T) {
 			t.Fatalf("the agent died while converging (%v):\n%s", err, tail(l.LogPath, 60))
 		}
 		if time.Since(convStart) > soakConvergeBound {
-			t.Errorf("not converged %v after the churn stopped: %s", soakConvergeBound, why)
+			// A test-bed process that died (e.g. a scheduler after an API-server restart)
+			// stops convergence without the agent being at fault: say so.
+			st, _ := exec.Command(tb.Script, "status").CombinedOutput()
+			t.Errorf("not converged %v after the churn stopped: %s\ntools/testbed status:\n%s", soakConvergeBound, why, st)
 			break
 		}
 		time.Sleep(time.Second)
