@@ -6,10 +6,15 @@
 #                             musl built from source (build/<board>-static/liqolet)
 #   make deps                 the one step that needs root: toolchains, qemu, clang, deb-src
 #   make test                 everything that exists: host unit tests (ASan+UBSan), fuzz smoke
-#                             run, both ARM boards' unit tests under qemu-user, end-to-end suite
+#                             run, both ARM boards' unit tests under qemu-user, end-to-end suite,
+#                             valgrind, a 5-minute soak
 #   make unit [BOARD=..]      unit tests of one board (ARM boards run under qemu-user)
 #   make fuzz                 long libFuzzer runs (FUZZ_SECONDS per target, default 300)
 #   make e2e                  end-to-end tests on two real local clusters (mk/testbed.mk)
+#   make valgrind             host unit suites (no ASan, build/host-vg) and the agent in one
+#                             e2e pod scenario (make e2e-valgrind) under valgrind memcheck
+#   make soak                 churn on the test clusters for SOAK_MINUTES (default 60),
+#                             RSS/fds/tables sampled each second (docs/soak.md)
 #   make size-report          text/data/bss per module and the static budget, per board
 #   make demo                 build, start the two local test clusters, peer them, run pods
 #   make bench                parser throughput benchmark (numbers in docs/benchmarks.md)
@@ -85,7 +90,7 @@ FUZZERS    := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 .SECONDARY:
-.PHONY: all unit test fuzz fuzz-smoke size-report clean help bench demo firmware e2e-firmware
+.PHONY: all unit unit-bins valgrind e2e-valgrind soak test fuzz fuzz-smoke size-report clean help bench demo firmware e2e-firmware
 all: $(BUILD)/liqolet $(BUILD)/liqoletctl
 
 # The shipping build: the same sources, LIBC=musl (see BUILD above). The glibc build
@@ -94,7 +99,7 @@ firmware:
 	@$(MAKE) --no-print-directory LIBC=musl BOARD=$(BOARD) all
 
 help:
-	@sed -n '2,32p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,33p' Makefile | sed 's/^# \{0,1\}//'
 
 # libcoap's heap fence (src/mgmt/heap.c, docs/management.md): the agent links a copy of
 # libcoap's archive in which its calls to malloc, calloc, realloc, free, strdup and
@@ -182,6 +187,8 @@ $(addprefix $(TBUILD)/,$(POSIX_TESTS)): $(TBUILD)/%: $(TBUILD)/obj/tests/unit/%.
 	@echo "  LD-TEST $(BOARD) $@"
 	$(Q)$(CC) $(TCFLAGS) $(GUARD_WRAP) -o $@ $(filter %.o,$^) $(TBUILD)/libliqolet-test.a $(CMOCKA_LIBS) $(AGENT_LIBS)
 
+unit-bins: $(addprefix $(TBUILD)/,$(UNIT_TESTS))
+
 unit: $(addprefix $(TBUILD)/,$(UNIT_TESTS))
 	@set -e; fail=0; for t in $(UNIT_TESTS); do \
 	  echo "== $(BOARD): $$t"; \
@@ -189,6 +196,52 @@ unit: $(addprefix $(TBUILD)/,$(UNIT_TESTS))
 	done; \
 	if [ $$fail -ne 0 ]; then echo "unit tests FAILED on $(BOARD)"; exit 1; fi; \
 	echo "unit tests passed on $(BOARD) ($(words $(UNIT_TESTS)) suites)"
+
+# --- valgrind memcheck (host) ----------------------------------------------------------
+# The host unit suites built again without ASan (ASan and memcheck do not mix) into
+# build/host-vg, each run under memcheck: any error or definitely lost block fails.
+# Suppressions (tools/valgrind/liqolet.supp) each carry their reason. The agent itself
+# runs under memcheck in one e2e pod scenario: `make e2e-valgrind` (LIQOLET_AGENT_WRAPPER).
+
+VG_BUILD := build/host-vg
+VALGRIND := valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+            --show-leak-kinds=definite --track-fds=no --num-callers=30 \
+            --suppressions=$(TOP)/tools/valgrind/liqolet.supp
+VG_E2E_RUN := TestPodsDeployment|TestConfigMapsLifecycle|TestServicesLifecycle
+
+valgrind:
+	@$(MAKE) --no-print-directory BOARD=host TBUILD=$(VG_BUILD)/test SAN= unit-bins
+	@fail=0; for t in $(UNIT_TESTS); do \
+	  echo "== valgrind: $$t"; \
+	  $(VALGRIND) -q --log-file=$(VG_BUILD)/$$t.vg.log $(VG_BUILD)/test/$$t >$(VG_BUILD)/$$t.out 2>&1 \
+	    || { fail=1; echo "FAILED: $$t"; tail -20 $(VG_BUILD)/$$t.out; cat $(VG_BUILD)/$$t.vg.log; }; \
+	done; \
+	if [ $$fail -ne 0 ]; then echo "valgrind: unit suites FAILED"; exit 1; fi; \
+	echo "valgrind: $(words $(UNIT_TESTS)) unit suites clean (no error, no definite leak)"
+	$(MAKE) --no-print-directory e2e-valgrind
+
+# The agent under memcheck on the real clusters (tests/e2e: LIQOLET_AGENT_WRAPPER prefixes
+# the agent's command; the harness fails the test on any error or definite leak in the log).
+e2e-valgrind:
+	$(MAKE) BOARD=host all
+	LIQOLET_AGENT_WRAPPER='$(VALGRIND)' $(MAKE) e2e E2E_RUN='$(VG_E2E_RUN)'
+
+# --- soak (issue 17): churn on the real clusters, memory and descriptors sampled -------------
+# SOAK_MINUTES of churn (default 60; `make test` runs 5) by tests/e2e/soak_test.go; CSV,
+# events, summary and tools/soak/plot's SVG into build/soak/<UTC time>/ (docs/soak.md).
+SOAK_MINUTES ?= 60
+SOAK_OUT = $(TOP)/build/soak/$(shell date -u +%Y%m%dT%H%M%SZ)-$(SOAK_MINUTES)m
+
+soak: testbed-bins
+	@$(MAKE) -s BOARD=host all
+	@out=$(SOAK_OUT); mkdir -p $$out; rc=0; \
+	if $(TESTBED_ENV) $(TESTBED) status >/dev/null 2>&1; then started=0; else started=1; fi; \
+	(cd $(TOP)/tests/e2e && $(TESTBED_ENV) LIQOLET_TOP=$(TOP) LIQOLET_SOAK_MINUTES=$(SOAK_MINUTES) \
+	  LIQOLET_SOAK_OUT=$$out go test -v -count=1 -timeout $$(( $(SOAK_MINUTES) + 30 ))m -run 'TestSoak$$' ./...) || rc=$$?; \
+	if [ $$started = 1 ]; then $(TESTBED_ENV) $(TESTBED) down >/dev/null 2>&1 || true; fi; \
+	[ -s $$out/samples.csv ] && python3 $(TOP)/tools/soak/plot $$out; \
+	[ -s $$out/summary.txt ] && cat $$out/summary.txt; \
+	echo "soak: $$out"; exit $$rc
 
 # --- fuzzing (host, clang + libFuzzer) -------------------------------------------------
 
@@ -306,6 +359,8 @@ test:
 	$(MAKE) size-report
 	$(MAKE) pkg-check
 	@if $(MAKE) -n e2e >/dev/null 2>&1; then $(MAKE) e2e && $(MAKE) e2e-firmware; else echo "e2e: no suite yet"; fi
+	$(MAKE) valgrind
+	$(MAKE) soak SOAK_MINUTES=5
 
 # The shipping build on the real clusters: the host board's static musl binary runs the
 # end-to-end tests that cover its C library and TLS surface (both PKIs: RSA at home,

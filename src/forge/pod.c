@@ -455,7 +455,8 @@ lq_err_t lq_forge_pod_remote(lq_json_doc_t *doc, const lq_json_t *home,
     }
 
     /* Everything is checked: from here on only LQ_ETOOBIG can happen. */
-    lq_json_t *pod = lq_json_new_object(doc), *meta, *labels, *ann, *rs;
+    lq_json_t *pod = lq_json_new_object(doc), *meta = NULL, *labels = NULL,
+              *ann = NULL, *rs = NULL;
     TRY(made(doc, pod));
     TRY(put_cstr(doc, pod, "apiVersion", "v1"));
     TRY(put_cstr(doc, pod, "kind", "Pod"));

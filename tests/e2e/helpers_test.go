@@ -198,6 +198,14 @@ func startLiqolet(t *testing.T, args []string) *Liqolet {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
+	vgLog := ""
+	if w := strings.Fields(os.Getenv("LIQOLET_AGENT_WRAPPER")); len(w) > 0 {
+		// e.g. valgrind (make e2e-valgrind): its report goes to a file of its own, read
+		// by checkWrapperLog when the agent has stopped.
+		vgLog = filepath.Join(dir, "wrapper.log")
+		wargs := append(append(append([]string{}, w[1:]...), "--log-file="+vgLog), bin)
+		cmd = exec.Command(w[0], append(wargs, args...)...)
+	}
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.Env = os.Environ()
@@ -217,6 +225,9 @@ func startLiqolet(t *testing.T, args []string) *Liqolet {
 	t.Cleanup(func() {
 		if err := l.Stop(); err != nil {
 			t.Logf("liqolet stop: %v", err)
+		}
+		if vgLog != "" {
+			checkWrapperLog(t, vgLog)
 		}
 		if t.Failed() {
 			t.Logf("liqolet log (%s):\n%s", logPath, tail(logPath, 80))
@@ -321,4 +332,36 @@ func nodeInternalIP(ctx context.Context, name string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("node %s reports no InternalIP (addresses %v)", name, n.Status.Addresses)
+}
+
+var (
+	vgErrorsRE = regexp.MustCompile(`ERROR SUMMARY: (\d+) errors`)
+	vgLostRE   = regexp.MustCompile(`definitely lost: ([\d,]+) bytes`)
+)
+
+// checkWrapperLog fails the test when the valgrind report of an agent run under
+// LIQOLET_AGENT_WRAPPER names an error or a definitely lost block, or has no summary at
+// all (the agent did not reach its exit under the tool).
+func checkWrapperLog(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Errorf("wrapper log: %v", err)
+		return
+	}
+	s := string(b)
+	m := vgErrorsRE.FindStringSubmatch(s)
+	if m == nil {
+		t.Errorf("valgrind report %s has no ERROR SUMMARY (the agent did not exit cleanly under it):\n%s", path, s)
+		return
+	}
+	lost := "0"
+	if l := vgLostRE.FindStringSubmatch(s); l != nil {
+		lost = strings.ReplaceAll(l[1], ",", "")
+	}
+	if m[1] != "0" || lost != "0" {
+		t.Errorf("valgrind: %s errors, %s bytes definitely lost:\n%s", m[1], lost, s)
+		return
+	}
+	t.Logf("valgrind: 0 errors, 0 bytes definitely lost (%s)", path)
 }
