@@ -622,6 +622,23 @@ static void put_role(out_t *o, lq_perms_cluster_t cluster, const lq_perms_params
     }
 }
 
+/* The checks every renderer starts with: output cleared, parameters and names valid. */
+static lq_err_t render_begin(lq_perms_cluster_t cluster, const lq_perms_params_t *p, char *buf,
+                             size_t cap, size_t *out_len, names_t *nm)
+{
+    if (out_len != NULL)
+        *out_len = 0;
+    if (buf == NULL || cap == 0 || out_len == NULL)
+        return LQ_EINVAL;
+    buf[0] = '\0';
+    lq_err_t err = params_check(cluster, p);
+    if (err != LQ_OK)
+        return err;
+    if (!subjects_ok(p))
+        return LQ_EINVAL;
+    return names_make(p, nm);
+}
+
 lq_err_t lq_perms_render(lq_perms_cluster_t cluster, const lq_perms_params_t *p,
                          char *buf, size_t cap, size_t *out_len)
 {
@@ -630,17 +647,7 @@ lq_err_t lq_perms_render(lq_perms_cluster_t cluster, const lq_perms_params_t *p,
     lq_err_t err;
     unsigned s;
 
-    if (out_len != NULL)
-        *out_len = 0;
-    if (buf == NULL || cap == 0 || out_len == NULL)
-        return LQ_EINVAL;
-    buf[0] = '\0';
-    err = params_check(cluster, p);
-    if (err != LQ_OK)
-        return err;
-    if (!subjects_ok(p))
-        return LQ_EINVAL;
-    err = names_make(p, &nm);
+    err = render_begin(cluster, p, buf, cap, out_len, &nm);
     if (err != LQ_OK)
         return err;
 
@@ -981,17 +988,7 @@ lq_err_t lq_perms_render_policy(lq_perms_cluster_t cluster, const lq_perms_param
     out_t o;
     lq_err_t err;
 
-    if (out_len != NULL)
-        *out_len = 0;
-    if (buf == NULL || cap == 0 || out_len == NULL)
-        return LQ_EINVAL;
-    buf[0] = '\0';
-    err = params_check(cluster, p);
-    if (err != LQ_OK)
-        return err;
-    if (!subjects_ok(p))
-        return LQ_EINVAL;
-    err = names_make(p, &nm);
+    err = render_begin(cluster, p, buf, cap, out_len, &nm);
     if (err != LQ_OK)
         return err;
     /* the longest suffix is "-foreign-namespaces" */
