@@ -12,7 +12,7 @@
  *     a well-formed confirmable request carries the request's token;
  *   - afterwards a plain confirmable GET /health from a second socket is answered within
  *     a bounded number of loop turns with an ACK of that message id and token, code 2.05
- *     and the payload "ok\\n": no input leaves the endpoint wedged;
+ *     and the payload "ok\n": no input leaves the endpoint wedged;
  *   - liqolet's code is under ASan/UBSan; libcoap and mbedTLS come from the host sysroot
  *     and are NOT instrumented (no sanitizer checks, no coverage feedback inside them), so
  *     memory errors inside libcoap are only caught when they crash or corrupt what
