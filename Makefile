@@ -314,6 +314,34 @@ $(FBUILD)/fuzz_mgmt: tests/fuzz/fuzz_mgmt.c src/mgmt/render.c $(PURE_SRCS) $(wil
 	@echo "  FUZZ    $@"
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< src/mgmt/render.c $(PURE_SRCS)
 
+# Quantities (src/forge/node.c, which also builds JSON) and the offload forge: json.c and
+# cJSON as above.
+$(FBUILD)/fuzz_quantity: tests/fuzz/fuzz_quantity.c src/forge/node.c src/kube/json.c $(FBUILD)/cJSON.o $(PURE_SRCS) $(wildcard include/liqolet/*.h)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/forge/node.c src/kube/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
+
+$(FBUILD)/fuzz_offload: tests/fuzz/fuzz_offload.c src/forge/offload.c src/kube/json.c $(FBUILD)/cJSON.o $(PURE_SRCS) $(wildcard include/liqolet/*.h)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem $(FBUILD)/include -o $@ $< src/forge/offload.c src/kube/json.c $(PURE_SRCS) $(FBUILD)/cJSON.o
+
+# The server-name check of src/kube/tls.c, with the host sysroot's mbedTLS (not
+# instrumented: only liqolet's code is under ASan/UBSan and coverage).
+FUZZ_TLS_LIBS := build/host/sysroot/lib/libmbedtls.a build/host/sysroot/lib/libmbedx509.a build/host/sysroot/lib/libmbedcrypto.a
+$(FBUILD)/fuzz_san: tests/fuzz/fuzz_san.c src/kube/tls.c src/core/log.c src/core/err.c port/fake/port.c $(wildcard include/liqolet/*.h) build/host/sysroot/.stamp
+	@mkdir -p $(FBUILD)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -Iport/fake -isystem build/host/sysroot/include '-DMBEDTLS_CONFIG_FILE=<liqolet_mbedtls_config.h>' -o $@ $< src/kube/tls.c src/core/log.c src/core/err.c port/fake/port.c $(FUZZ_TLS_LIBS)
+
+# The CoAP request path: the management endpoint in an lq_loop on the POSIX port, with the
+# host build's fenced libcoap and mbedTLS (not instrumented).
+FUZZ_COAP_SRCS := src/mgmt/coap.c src/mgmt/mgmt.c src/mgmt/render.c src/mgmt/heap.c src/mgmt/http.c \
+                  src/core/loop.c src/core/log.c src/core/err.c src/core/pool.c src/core/allocguard.c \
+                  src/kube/tls.c src/kube/names.c port/posix/port.c
+$(FBUILD)/fuzz_coap: tests/fuzz/fuzz_coap.c $(FUZZ_COAP_SRCS) $(wildcard include/liqolet/*.h) build/host/deps/libcoap-fenced.a
+	@mkdir -p $(FBUILD)
+	@echo "  FUZZ    $@"
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -isystem build/host/sysroot/include '-DMBEDTLS_CONFIG_FILE=<liqolet_mbedtls_config.h>' -o $@ $< $(FUZZ_COAP_SRCS) build/host/deps/libcoap-fenced.a $(FUZZ_TLS_LIBS)
+
 fuzz-smoke: $(addprefix $(FBUILD)/,$(FUZZERS))
 	@set -e; for f in $(FUZZERS); do \
 	  c=tests/fuzz/corpus/$${f#fuzz_}; mkdir -p $(FBUILD)/corpus-$$f; \

@@ -80,8 +80,10 @@
  * in int64 at that scale. *out is untouched on error.
  * Deviations from k8s.io/apimachinery (checked against its ParseQuantity): a number with
  * no digit ("+", ".", "m", "Ki", "e3"), which Kubernetes reads as 0, is refused; a value
- * beyond int64, which Value()/MilliValue() silently wrap, is LQ_ETOOBIG. The API server
- * never sends either (it stores canonical text). */
+ * beyond int64, which Value()/MilliValue() silently wrap, is LQ_ETOOBIG; digits beyond
+ * the 20th significant one only round up, so with a binary suffix (Ki..Ei) such a text can
+ * come out one unit low (fuzz_quantity). The API server never sends any of these (it
+ * stores canonical text). */
 lq_err_t lq_quantity_parse(const char *s, size_t len, int scale, int64_t *out);
 
 /* Formats v (in units of 10^scale; scale a multiple of 3 from -9 to 18) as Kubernetes'

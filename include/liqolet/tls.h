@@ -113,6 +113,15 @@ lq_err_t lq_tls_base64(bool encode, const void *in, size_t n, char *out, size_t 
 lq_err_t lq_tls_cert_info(const unsigned char *pem, size_t len, const char *ip,
                           int64_t *not_after_ms, bool *has_ip);
 
+/* The server-name check of a client session without a connection (unit tests and
+ * tests/fuzz/fuzz_san.c): cert[0..len) is a leaf certificate (PEM with its NUL, or DER);
+ * an IP literal server_name is matched against its iPAddress SANs (the session's verify
+ * callback), any other name by mbedTLS's SAN / CN rules (what mbedtls_ssl_set_hostname
+ * asks of the handshake). sans (cap >= 6 bytes) gets the SAN list a mismatch error shows.
+ * Returns LQ_OK (*match set), LQ_ECONFIG (unparsable), LQ_EINVAL. */
+lq_err_t lq_tls_name_check(const unsigned char *cert, size_t len, const char *server_name,
+                           bool *match, char *sans, size_t cap);
+
 /* Advances the handshake. Returns LQ_OK (done, peer verified), LQ_AGAIN (wait for
  * lq_tls_wants()), LQ_ETLS (failed; lq_tls_error() says why, e.g. "certificate signed
  * by an unknown authority", "certificate is not valid for 10.0.0.1", "certificate

@@ -59,7 +59,7 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-#define MAX_SIG_DIGITS 20 /* < 2^67, so D * 2^60 fits in 128 bits */
+#define MAX_SIG_DIGITS 20 /* < 2^67 (not 2^64: kept in 128 bits), so D * 2^60 fits in 128 */
 
 lq_err_t lq_quantity_parse(const char *s, size_t len, int scale, int64_t *out)
 {
@@ -71,8 +71,10 @@ lq_err_t lq_quantity_parse(const char *s, size_t len, int scale, int64_t *out)
         neg = s[i++] == '-';
 
     /* Mantissa: keep up to MAX_SIG_DIGITS significant digits in d; p is the power of ten
-     * of the last kept digit; sticky records a dropped non-zero digit. */
-    uint64_t d = 0;
+     * of the last kept digit; sticky records a dropped non-zero digit. Twenty digits
+     * overflow 64 bits (fuzz_quantity: "20000000000000000000m" was read as 1553255926290448),
+     * so d has 128. */
+    u128_t d = {0, 0};
     int nsig = 0;
     int64_t p = 0;
     bool sticky = false, any = false, dot = false;
@@ -94,7 +96,10 @@ lq_err_t lq_quantity_parse(const char *s, size_t len, int scale, int64_t *out)
             continue;
         }
         if (nsig < MAX_SIG_DIGITS) {
-            d = d * 10u + (uint64_t)(c - '0');
+            (void)u128_mul_small(&d, 10u); /* d < 10^19 here: cannot overflow */
+            uint64_t lo = d.lo + (uint64_t)(c - '0');
+            d.hi += lo < d.lo;
+            d.lo = lo;
             nsig++;
             if (dot)
                 p--;
@@ -156,12 +161,14 @@ lq_err_t lq_quantity_parse(const char *s, size_t len, int scale, int64_t *out)
         return LQ_EPROTO;
     }
 
+    /* -2^63 fits (lq_quantity_format writes it); +2^63 does not */
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1u : (uint64_t)INT64_MAX;
     uint64_t mag;
-    if (d == 0) {
+    if (d.hi == 0 && d.lo == 0) {
         mag = 0;
     } else {
         int64_t k = p + exp10 - scale; /* value = d * 10^k * 2^bin (+ sticky) */
-        u128_t v = {0, d};
+        u128_t v = d;
         for (unsigned b = 0; b < bin; b += 10)
             (void)u128_mul_small(&v, 1024u); /* d < 2^67: cannot overflow */
         bool rem = sticky;
@@ -178,13 +185,13 @@ lq_err_t lq_quantity_parse(const char *s, size_t len, int scale, int64_t *out)
                     rem = true;
             }
         }
-        if (v.hi != 0 || v.lo > (uint64_t)INT64_MAX)
+        if (v.hi != 0 || v.lo > limit)
             return LQ_ETOOBIG;
         mag = v.lo + (rem ? 1u : 0u);
-        if (mag > (uint64_t)INT64_MAX)
+        if (mag > limit)
             return LQ_ETOOBIG;
     }
-    *out = neg ? -(int64_t)mag : (int64_t)mag;
+    *out = !neg ? (int64_t)mag : mag > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)mag;
     return LQ_OK;
 }
 

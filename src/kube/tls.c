@@ -170,7 +170,8 @@ static void fmt_ip(char *buf, size_t cap, const unsigned char *p, size_t len)
     for (int i = 0; i < 8 && off < cap; i++) {
         int n;
         if (i == best) {
-            n = snprintf(buf + off, cap - off, "%s", i == 0 ? "::" : ":");
+            /* the group before wrote no ':' of its own */
+            n = snprintf(buf + off, cap - off, "::");
             i += bestlen - 1;
         } else {
             n = snprintf(buf + off, cap - off, "%x%s", g[i], (i < 7 && i + 1 != best) ? ":" : "");
@@ -187,11 +188,11 @@ static void fmt_time(char *buf, size_t cap, const mbedtls_x509_time *t)
           t->min, t->sec);
 }
 
-/* Lists the DNS and IP SANs of crt into s->sans ("localhost, 127.0.0.1"). */
-static void collect_sans(session_t *s, const mbedtls_x509_crt *crt)
+/* Lists the DNS and IP SANs of crt into out ("localhost, 127.0.0.1"; cap >= 6). */
+static void collect_sans(char *out, size_t cap, const mbedtls_x509_crt *crt)
 {
     size_t off = 0;
-    s->sans[0] = '\0';
+    out[0] = '\0';
     for (const mbedtls_x509_sequence *cur = &crt->subject_alt_names; cur != NULL; cur = cur->next) {
         if (cur->buf.p == NULL || cur->buf.len == 0)
             continue;
@@ -206,13 +207,25 @@ static void collect_sans(session_t *s, const mbedtls_x509_crt *crt)
         } else {
             continue;
         }
-        int n = snprintf(s->sans + off, sizeof s->sans - off, "%s%s", off ? ", " : "", item);
-        if (n < 0 || (size_t)n >= sizeof s->sans - off) {
-            memcpy(s->sans + sizeof s->sans - 6, ", ...", 6); /* the list was cut */
+        int n = snprintf(out + off, cap - off, "%s%s", off ? ", " : "", item);
+        if (n < 0 || (size_t)n >= cap - off) {
+            memcpy(out + cap - 6, ", ...", 6); /* the list was cut */
             return;
         }
         off += (size_t)n;
     }
+}
+
+/* Does crt name the address ip[0..len) (4 or 16 bytes) among its iPAddress SANs? */
+static bool ip_san_match(const mbedtls_x509_crt *crt, const unsigned char *ip, size_t len)
+{
+    for (const mbedtls_x509_sequence *cur = &crt->subject_alt_names; len && cur; cur = cur->next) {
+        unsigned tag = (unsigned)cur->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK;
+        if (tag == MBEDTLS_X509_SAN_IP_ADDRESS && cur->buf.len == len &&
+            memcmp(cur->buf.p, ip, len) == 0)
+            return true;
+    }
+    return false;
 }
 
 /* Called by mbedTLS for each certificate of the chain, the leaf last (depth 0). */
@@ -225,21 +238,9 @@ static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flag
         fmt_time(s->not_before, sizeof s->not_before, &crt->valid_from);
     if (depth != 0)
         return 0;
-    collect_sans(s, crt);
-    if (s->is_ip) {
-        bool match = false;
-        for (const mbedtls_x509_sequence *cur = &crt->subject_alt_names; cur != NULL;
-             cur = cur->next) {
-            unsigned tag = (unsigned)cur->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK;
-            if (tag == MBEDTLS_X509_SAN_IP_ADDRESS && cur->buf.len == s->ip_len &&
-                memcmp(cur->buf.p, s->ip, s->ip_len) == 0) {
-                match = true;
-                break;
-            }
-        }
-        if (!match)
-            *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
-    }
+    collect_sans(s->sans, sizeof s->sans, crt);
+    if (s->is_ip && !ip_san_match(crt, s->ip, s->ip_len))
+        *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
     return 0;
 }
 
@@ -964,14 +965,39 @@ lq_err_t lq_tls_cert_info(const unsigned char *pem, size_t len, const char *ip,
     int64_t doy = (153 * mp + 2) / 5 + t->day - 1, doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     int64_t days = era * 146097 + doe - 719468;
     *not_after_ms = ((days * 86400) + t->hour * 3600 + t->min * 60 + t->sec) * 1000;
-    *has_ip = false;
     unsigned char ipb[16];
     size_t iplen = ip ? mbedtls_x509_crt_parse_cn_inet_pton(ip, ipb) : 0;
-    for (const mbedtls_x509_sequence *cur = &crt.subject_alt_names; iplen && cur; cur = cur->next) {
-        unsigned tag = (unsigned)cur->buf.tag & MBEDTLS_ASN1_TAG_VALUE_MASK;
-        if (tag == MBEDTLS_X509_SAN_IP_ADDRESS && cur->buf.len == iplen &&
-            memcmp(cur->buf.p, ipb, iplen) == 0)
-            *has_ip = true;
+    *has_ip = ip_san_match(&crt, ipb, iplen);
+    e = LQ_OK;
+out:
+    mbedtls_x509_crt_free(&crt);
+    return e;
+}
+
+lq_err_t lq_tls_name_check(const unsigned char *cert, size_t len, const char *server_name,
+                           bool *match, char *sans, size_t cap)
+{
+    if (cert == NULL || len == 0 || server_name == NULL || match == NULL || sans == NULL ||
+        cap < 6)
+        return LQ_EINVAL;
+    *match = false;
+    sans[0] = '\0';
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    lq_err_t e = LQ_ECONFIG;
+    if (mbedtls_x509_crt_parse(&crt, cert, len) < 0 || crt.version == 0)
+        goto out;
+    collect_sans(sans, cap, &crt);
+    unsigned char ipb[16];
+    size_t iplen = mbedtls_x509_crt_parse_cn_inet_pton(server_name, ipb);
+    if (iplen == 4 || iplen == 16) {
+        *match = ip_san_match(&crt, ipb, iplen); /* verify_cb's check */
+    } else {
+        /* what mbedtls_ssl_set_hostname asks of the handshake: only the name flag is read
+         * (the chain is not, and a certificate alone never verifies) */
+        uint32_t flags = 0;
+        (void)mbedtls_x509_crt_verify(&crt, &crt, NULL, server_name, &flags, NULL, NULL);
+        *match = !(flags & MBEDTLS_X509_BADCERT_CN_MISMATCH);
     }
     e = LQ_OK;
 out:

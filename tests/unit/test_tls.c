@@ -1965,6 +1965,44 @@ static void test_cert_info(void **state)
     assert_int_equal(lq_tls_cert_info(junk, sizeof junk, NULL, &na, NULL), LQ_EINVAL);
 }
 
+/* lq_tls_name_check: the session's name check without a connection (fuzz_san fuzzes it);
+ * the IPv6 text of a zero run after the first group was "fd00:1" (one colon) until
+ * fuzz_san found it. */
+static void test_name_check(void **state)
+{
+    (void)state;
+    size_t cl = 0, kl = 0;
+    int64_t now = lq_port_wall_ms();
+    char sans[160];
+    bool match = false;
+    assert_int_equal(lq_tls_make_self_signed("node", "Node.Example", "fd00::1", 30, now, ss_cert,
+                                             sizeof ss_cert, &cl, ss_key, sizeof ss_key, &kl), LQ_OK);
+    const unsigned char *c = (const unsigned char *)ss_cert;
+    assert_int_equal(lq_tls_name_check(c, cl + 1, "fd00::1", &match, sans, sizeof sans), LQ_OK);
+    assert_true(match);
+    assert_string_equal(sans, "fd00::1, Node.Example"); /* mbedTLS writes them last first */
+    assert_int_equal(lq_tls_name_check(c, cl + 1, "fd00::2", &match, sans, sizeof sans), LQ_OK);
+    assert_false(match);
+    assert_int_equal(lq_tls_name_check(c, cl + 1, "node.example", &match, sans, sizeof sans), LQ_OK);
+    assert_true(match); /* DNS names compare without case */
+    assert_int_equal(lq_tls_name_check(c, cl + 1, "other.example", &match, sans, sizeof sans), LQ_OK);
+    assert_false(match);
+    assert_int_equal(lq_tls_make_self_signed("node", NULL, "1::", 30, now, ss_cert, sizeof ss_cert,
+                                             &cl, ss_key, sizeof ss_key, &kl), LQ_OK);
+    assert_int_equal(lq_tls_name_check(c, cl + 1, "1::1", &match, sans, sizeof sans), LQ_OK);
+    assert_false(match);
+    assert_string_equal(sans, "1::");
+    /* a cut list ends with ", ..." */
+    assert_int_equal(lq_tls_name_check(c, cl + 1, "1::", &match, sans, 7), LQ_OK);
+    assert_true(match);
+    assert_string_equal(sans, "1::");
+    assert_int_equal(lq_tls_name_check(c, cl + 1, "x", &match, sans, 5), LQ_EINVAL);
+    static const unsigned char text[] = "no certificate here";
+    assert_int_equal(lq_tls_name_check(text, sizeof text, "x", &match, sans, sizeof sans),
+                     LQ_ECONFIG);
+    assert_int_equal(lq_tls_name_check(c, cl + 1, NULL, &match, sans, sizeof sans), LQ_EINVAL);
+}
+
 /* --- live API server (optional) -------------------------------------------------------- */
 
 static void test_live_apiserver(void **state)
@@ -2197,6 +2235,7 @@ int main(void)
         cmocka_unit_test_teardown(test_self_signed_errors, teardown),
         cmocka_unit_test_teardown(test_self_signed_cn_is_literal, teardown),
         cmocka_unit_test_teardown(test_cert_info, teardown),
+        cmocka_unit_test_teardown(test_name_check, teardown),
         cmocka_unit_test_teardown(test_live_apiserver, teardown),
         cmocka_unit_test_teardown(test_no_heap_after_seal, teardown),
         cmocka_unit_test_teardown(test_sha256_vector, teardown),
