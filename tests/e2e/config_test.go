@@ -74,8 +74,11 @@ func cfgPrepare(t *testing.T) *cfgEnv {
 	offCreateNSOF(t, e.d, e.ns, map[string]interface{}{})
 	e.remote = e.id.defaultName(e.ns)
 	// The namespace's default ServiceAccount (admission needs it for pods) and the
-	// kube-root-ca.crt the home controller-manager publishes.
-	Eventually(t, time.Minute, "home ServiceAccount and kube-root-ca.crt in "+e.ns, func(ctx context.Context) (bool, error) {
+	// kube-root-ca.crt the home controller-manager publishes. Right after a test that
+	// restarted the home API server the controller-manager's controllers wait out their
+	// own backoff (its authorizer refused them while the server warmed up): a test-bed
+	// wait of up to minutes on a loaded machine, not the agent's.
+	Eventually(t, 3*time.Minute, "home ServiceAccount and kube-root-ca.crt in "+e.ns, func(ctx context.Context) (bool, error) {
 		if _, err := tb.Home.Client.CoreV1().ServiceAccounts(e.ns).Get(ctx, "default", metav1.GetOptions{}); err != nil {
 			return false, ignoreNotFound(err)
 		}
