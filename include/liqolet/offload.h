@@ -96,6 +96,10 @@ typedef struct lq_offload_rec {
     char mark_name[LQ_FORGE_OFFLOAD_NAME_BUF];
     char mark_uid[48];
     char message[LQ_OFFLOAD_MSG_MAX];   /* why the state is what it is (status message) */
+    /* The remote namespace (by UID) whose Pod Security label the foreign cluster did not
+     * keep after our patch (a mutating webhook, say): not patched again, or each of our
+     * patches would cause the next at the watch's pace. */
+    char psa_kept_off_uid[48];
     /* private */
     lq_forge_offload_ns_state_t logged_;
     bool usable_;             /* last value reported through cfg.on_change */

@@ -50,10 +50,11 @@ typedef struct lq_vnode_cfg {
      * pings in a row failed) and when it answers again */
     void (*on_foreign)(bool available, void *ctx);
     void *on_foreign_ctx;
-    /* optional: called when a cluster's ping succeeds after at least one failed (side: 0
-     * home, 1 foreign, as LQ_RTAB_HOME/FOREIGN), with on_home_ctx: long-lived connections
-     * of that cluster (watches) may have died silently meanwhile */
+    /* optional: called when a cluster answers again (side: 0 home, after one or more failed
+     * pings; 1 foreign, when it turns available again), as LQ_RTAB_HOME/FOREIGN: long-lived
+     * connections of that cluster (watches) may have died silently meanwhile */
     void (*on_back)(unsigned side, void *ctx);
+    void *on_back_ctx;
 } lq_vnode_cfg_t;
 
 typedef struct lq_vnode_stats {
@@ -64,7 +65,6 @@ typedef struct lq_vnode {
     /* readable */
     lq_vnode_cfg_t cfg;
     bool healthy;        /* last foreign ping succeeded */
-    bool foreign_seen_;  /* a foreign ping has succeeded once (on_back is for returns only) */
     bool home_healthy;   /* home answered one of its last LQ_VNODE_HOME_DOWN_AFTER pings */
     bool foreign_available; /* foreign answered one of its last LQ_VNODE_FOREIGN_DOWN_AFTER pings */
     bool node_applied;   /* the Node exists as far as we know */
@@ -79,6 +79,8 @@ typedef struct lq_vnode {
     bool scanning_, scan_pods_, status_due_;
     int scan_status_;
     unsigned home_fails_;       /* home pings failed in a row */
+    bool home_shaky_;           /* a ping or Lease renewal to home failed in transport
+                                 * since home last answered one */
     unsigned foreign_fails_;    /* foreign pings failed in a row */
     char cont_[LQ_LIST_CONTINUE_MAX + 1u];
     char scan_path_[LQ_KREQ_PATH_MAX];

@@ -294,18 +294,32 @@ static void apply_status(lq_vnode_t *v)
     if (lq_kapi_path(path, sizeof path, "v1", NULL, "nodes", v->cfg.node_name, "status") != LQ_OK)
         return;
     lq_kreq_init(&v->req_status_, NULL, 0, status_done, v);
+    v->req_status_.priority = true; /* with the Lease, what keeps the node Ready */
     if (lq_kreq_apply(&v->req_status_, path, FIELD_MANAGER, v->body_status_, len) == LQ_OK)
         (void)lq_kreq_submit(v->home_req, &v->req_status_);
+}
+
+static void home_answered(lq_vnode_t *v, bool from_lease);
+
+/* A failure of the connection rather than an answer of the API server. */
+static bool transport_err(lq_err_t err)
+{
+    return err == LQ_ETIMEDOUT || err == LQ_ECLOSED || err == LQ_ECONNREFUSED || err == LQ_EIO ||
+           err == LQ_ETLS || err == LQ_ERESOLVE;
 }
 
 static void lease_done(lq_kreq_t *r, lq_err_t err, void *ctx)
 {
     lq_vnode_t *v = ctx;
-    if (err != LQ_OK)
+    if (err != LQ_OK) {
         LQ_WARN("vnode", "cannot renew the lease of node %s: %s (%s)", v->cfg.node_name,
                 lq_err_str(err), r->message);
-    else
-        v->stats.lease_renewals++;
+        if (transport_err(err))
+            v->home_shaky_ = true;
+        return;
+    }
+    v->stats.lease_renewals++;
+    home_answered(v, true);
 }
 
 static void renew_lease(lq_vnode_t *v)
@@ -339,6 +353,15 @@ static void renew_lease(lq_vnode_t *v)
 
 /* --- foreign health ------------------------------------------------------------------ */
 
+/* Posts the node status (after a capacity scan) and renews the Lease at once, so the node
+ * is Ready again without waiting for the next 60 s status tick. */
+static void post_now(lq_vnode_t *v)
+{
+    v->status_due_ = true;
+    scan_start(v);
+    renew_lease(v);
+}
+
 static void ping_done(lq_kreq_t *r, lq_err_t err, void *ctx)
 {
     (void)r;
@@ -349,10 +372,6 @@ static void ping_done(lq_kreq_t *r, lq_err_t err, void *ctx)
                 ok ? "" : ": ", ok ? "" : r->message);
     bool recovered = ok && !v->healthy;
     v->healthy = ok;
-    if (recovered && v->foreign_seen_ && v->cfg.on_back)
-        v->cfg.on_back(1, v->cfg.on_home_ctx);
-    if (ok)
-        v->foreign_seen_ = true;
     bool was = v->foreign_available;
     if (ok) {
         v->foreign_fails_ = 0;
@@ -367,38 +386,46 @@ static void ping_done(lq_kreq_t *r, lq_err_t err, void *ctx)
                     "liqo.io/remote-unavailable");
         if (v->cfg.on_foreign)
             v->cfg.on_foreign(v->foreign_available, v->cfg.on_foreign_ctx);
+        if (v->foreign_available && v->cfg.on_back)
+            v->cfg.on_back(1, v->cfg.on_back_ctx);
     }
-    if (recovered || (ok && !v->have_offer)) {
-        /* Post status (and the lease) at once, so the node is Ready again without
-         * waiting for the next 60 s tick. */
-        v->status_due_ = true;
-        scan_start(v);
-        renew_lease(v);
-    }
+    if (recovered || (ok && !v->have_offer))
+        post_now(v);
 }
 
 /* --- home health ---------------------------------------------------------------------- */
+
+/* Home answered a ping or a Lease renewal. After a failure in transport since its last
+ * answer (whichever of the two saw it first: they share no connection's fate), the node's
+ * Lease may have run out and the node lifecycle controller set Ready Unknown, and the home
+ * watches may sit on dead connections: a status or Lease write still in flight is withdrawn
+ * (its connection closed), both are written again now, and the home watches relisted. */
+static void home_answered(lq_vnode_t *v, bool from_lease)
+{
+    if (!v->home_shaky_)
+        return;
+    v->home_shaky_ = false;
+    (void)lq_kreq_cancel(&v->req_status_);
+    if (!from_lease) /* from lease_done that request is over already */
+        (void)lq_kreq_cancel(&v->req_lease_);
+    if (v->healthy)
+        post_now(v);
+    if (v->cfg.on_back)
+        v->cfg.on_back(0, v->cfg.on_back_ctx);
+}
 
 static void home_ping_done(lq_kreq_t *r, lq_err_t err, void *ctx)
 {
     lq_vnode_t *v = ctx;
     bool was = v->home_healthy;
     if (err == LQ_OK) {
-        if (v->home_fails_ > 0) {
-            /* Back after one or more failed pings: the node's lease may have run out and
-             * the node lifecycle controller set Ready Unknown; post the status and renew the
-             * lease now rather than at the next status tick (up to a minute later). */
-            v->status_due_ = true;
-            if (v->healthy)
-                scan_start(v);
-            renew_lease(v);
-            if (v->cfg.on_back)
-                v->cfg.on_back(0, v->cfg.on_home_ctx);
-        }
+        home_answered(v, false);
         v->home_fails_ = 0;
         v->home_healthy = true;
-    } else if (++v->home_fails_ >= LQ_VNODE_HOME_DOWN_AFTER) {
-        v->home_healthy = false;
+    } else {
+        v->home_shaky_ = true;
+        if (++v->home_fails_ >= LQ_VNODE_HOME_DOWN_AFTER)
+            v->home_healthy = false;
     }
     if (was == v->home_healthy)
         return;

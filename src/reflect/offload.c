@@ -416,7 +416,8 @@ static bool psa_action(lq_refl_work_t *w)
     lq_offload_t *o = MOD(w);
     lq_offload_rec_t *r = REC(w);
     lq_offload_seen_t *e = seen_find(o, r->seen, strlen(r->seen));
-    if (!e || strcmp(e->uid, r->seen_uid) != 0 || !lq_forge_offload_psa_weaker(e->psa, o->cfg.psa))
+    if (!e || strcmp(e->uid, r->seen_uid) != 0 || !lq_forge_offload_psa_weaker(e->psa, o->cfg.psa) ||
+        strcmp(r->psa_kept_off_uid, r->seen_uid) == 0)
         return false;
     LQ_INFO("offload", "namespace %s: remote namespace %s enforces Pod Security level %s; "
             "setting %s=%s", r->h.ns, r->seen,
@@ -790,9 +791,22 @@ static void step(lq_refl_work_t *w, lq_err_t err)
     case ST_NS_PSA:
         if (err == LQ_OK) {
             o->stats.psa_patches++;
+            /* The namespace as stored: did the foreign cluster keep the label? */
+            lq_json_t *ns = NULL;
+            lq_json_reset(&w->doc);
+            lq_forge_offload_psa_t now =
+                lq_json_parse(&w->doc, w->obj[FOREIGN], w->req.resp_len, &ns) == LQ_OK
+                    ? lq_forge_offload_psa_of(ns) : LQ_FORGE_OFFLOAD_PSA_NONE;
             lq_offload_seen_t *e = seen_find(o, r->seen, strlen(r->seen));
             if (e && strcmp(e->uid, r->seen_uid) == 0)
-                e->psa = o->cfg.psa; /* the watch event of our patch confirms it */
+                e->psa = now;
+            if (lq_forge_offload_psa_weaker(now, o->cfg.psa)) {
+                LQ_WARN("offload", "namespace %s: the foreign cluster does not keep %s=%s on "
+                        "remote namespace %s (an admission webhook?); not set again for it",
+                        r->h.ns, LQ_FORGE_OFFLOAD_PSA_LABEL, lq_forge_offload_psa_str(o->cfg.psa),
+                        r->seen);
+                memcpy(r->psa_kept_off_uid, r->seen_uid, sizeof r->psa_kept_off_uid);
+            }
         } else if (err == LQ_ENOTFOUND || err == LQ_ECONFLICT) {
             /* gone, or the UID in the patch is not the name's: ours is gone either way, and
              * what the watch said of it is stale (no adoption from it) */

@@ -969,6 +969,34 @@ static void test_pod_security_label_kept_at_level(void **state)
     assert_int_equal(off.stats.psa_patches, 3);
 }
 
+/* 4b'. The foreign cluster does not keep the label (a webhook strips it): patched once,
+ * said so, and not again for that namespace (else each patch would cause the next). */
+static void test_pod_security_label_not_kept_is_not_chased(void **state)
+{
+    (void)state;
+    const char *fin = FIN_META, *spec = SAME_NAME;
+    g_psa = LQ_FORGE_OFFLOAD_PSA_BASELINE;
+    req_t *q = create_hits_existing("team-p");
+    static char ours[2048];
+    (void)snprintf(ours, sizeof ours, "%s", remote_ns("team-p", "uid-w", "team-p", true, false));
+    reply(q, 200, ours);
+    q = expect(HOME, "PATCH", "/api/v1/namespaces/team-p");
+    reply(q, 200, "{}");
+    q = expect(HOME, "PATCH", NSOF_PATH("team-p") "/status");
+    psa_status(q, fin, spec);
+    quiet(500);
+    psa_pass(ours);
+    q = expect(FOREIGN, "PATCH", "/api/v1/namespaces/team-p");
+    reply(q, 200, ours); /* stored without the label */
+    quiet(500);
+    assert_true(has(lq_fake_log_text(), "does not keep pod-security.kubernetes.io/enforce=baseline"));
+    psa_pass(ours);
+    psa_pass(with_psa(ours, "privileged"));
+    quiet(1000);
+    assert_int_equal(count_reqs(FOREIGN, "PATCH", NULL), 1);
+    assert_int_equal(rec_of("team-p")->state, LQ_FORGE_OFFLOAD_NS_CREATED);
+}
+
 /* 4c. A 409 on the label patch (the UID in it is no longer the name's): the namespace is
  * not treated as ours any more. */
 static void test_pod_security_patch_conflict_drops_ownership(void **state)
@@ -1482,6 +1510,7 @@ int main(void)
         cmocka_unit_test(test_conflict_ours_is_adopted),
         cmocka_unit_test_teardown(test_pod_security_label_kept_at_level, psa_off),
         cmocka_unit_test_teardown(test_pod_security_patch_conflict_drops_ownership, psa_off),
+        cmocka_unit_test_teardown(test_pod_security_label_not_kept_is_not_chased, psa_off),
         cmocka_unit_test(test_deletion_drops_key_then_finalizer),
         cmocka_unit_test(test_status_conflict_rereads),
         cmocka_unit_test(test_foreign_namespaces_never_create_records),
