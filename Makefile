@@ -80,7 +80,7 @@ CFLAGS  := $(BASE_CFLAGS) $(BOARD_CFLAGS) $(DEPS_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -Wl,--gc-sections $(if $(filter musl,$(LIBC)),-static) $(EXTRA_LDFLAGS)
 
 # Pure modules: no OS header; they also build into the fuzzers.
-PURE_SRCS  := src/core/err.c src/core/liqo.c src/forge/conf.c $(wildcard src/kube/names.c src/kube/http.c src/kube/frame.c src/kube/scan.c src/kube/kapi.c src/kube/perms.c src/kubelet/req.c)
+PURE_SRCS  := src/core/err.c src/core/liqo.c src/forge/conf.c $(wildcard src/kube/names.c src/kube/http.c src/kube/frame.c src/kube/scan.c src/kube/kapi.c src/kube/perms.c src/kube/policy.c src/kubelet/req.c)
 AGENT_SRCS := $(filter-out src/cmd/main.c,$(wildcard src/*/*.c))
 POSIX_SRCS := $(wildcard port/posix/*.c)
 FAKE_SRCS  := $(wildcard port/fake/*.c)

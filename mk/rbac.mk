@@ -24,7 +24,8 @@ RBAC_END    := <!-- rbacgen:end
 
 .PHONY: rbac rbac-check
 
-$(RBACGEN): tools/rbacgen.c src/kube/perms.c src/core/err.c include/liqolet/perms.h \
+$(RBACGEN): tools/rbacgen.c src/kube/perms.c src/kube/policy.c src/core/err.c \
+            src/kube/perms_int.h include/liqolet/perms.h \
             include/liqolet/err.h boards/host/lq_board.h
 	@mkdir -p $(dir $@)
 	@echo "  HOSTCC  $@"
@@ -63,4 +64,4 @@ rbac-check: $(RBACGEN)
 	if ! diff -u $$tmp/doc-table.md $$tmp/table.md >$$tmp/diff; then \
 	  head -40 $$tmp/diff; echo "rbac-check: the table in docs/rbac.md is stale"; fail=1; fi; \
 	if [ $$fail -ne 0 ]; then echo "rbac-check FAILED: run 'make rbac' and commit"; exit 1; fi; \
-	echo "rbac-check: deploy/rbac/*.yaml (RBAC and admission policies) and docs/rbac.md match src/kube/perms.c"
+	echo "rbac-check: deploy/rbac/*.yaml (RBAC and admission policies) and docs/rbac.md match src/kube/perms.c and policy.c"
