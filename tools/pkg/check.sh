@@ -21,7 +21,7 @@ check() { # check DESCRIPTION COMMAND...
 tmp=$(mktemp -d /tmp/liqolet-pkg-check.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-boards="host:amd64:linux/amd64:X86-64: rpi4-aarch64:arm64:linux/arm64:AArch64:qemu-aarch64 armv7-gateway:armhf:linux/arm/v7:ARM:qemu-arm"
+boards="host:amd64:linux/amd64:X86-64: rpi4-aarch64:arm64:linux/arm64:AArch64:qemu-aarch64 armv7-gateway:armhf:linux/arm/v7:ARM:qemu-arm:cortex-r5f"
 
 echo "== reproducibility (two builds, same SOURCE_DATE_EPOCH)"
 for f in $(cd "$out" && find deb image dist -type f | sort); do
@@ -36,7 +36,7 @@ idx2=$(sha256sum "$again/image/liqolet-oci/index.json" | cut -d' ' -f1)
 
 echo "== .deb contents"
 for spec in $boards; do
-    IFS=: read -r board arch plat machine qemu <<EOT
+    IFS=: read -r board arch plat machine qemu cpu <<EOT
 $spec
 EOT
     deb="$out/deb/liqolet_${dver}_${arch}.deb"
@@ -100,7 +100,7 @@ if command -v skopeo >/dev/null; then
         skopeo copy --all "oci:$oci:$VERSION" "oci:$tmp/copy:$VERSION"
     check "the oci-archive tarball parses" skopeo inspect --raw "oci-archive:$tarball:$VERSION"
     for spec in $boards; do
-        IFS=: read -r board arch plat machine qemu <<EOT
+        IFS=: read -r board arch plat machine qemu cpu <<EOT
 $spec
 EOT
         a=$(echo "$plat" | cut -d/ -f2); v=$(echo "$plat" | cut -d/ -f3)
@@ -118,7 +118,7 @@ EOT
         mkdir -p "$tmp/root-$a"; tar xzf "$tmp/img/$layer" -C "$tmp/root-$a" 2>/dev/null
         cmp -s "$tmp/root-$a/liqolet" "build/$board-static/liqolet.stripped" && ok "$plat: /liqolet is build/$board-static's static binary" || bad "$plat: /liqolet differs"
         if [ -n "$qemu" ] && ! command -v "$qemu" >/dev/null; then skipped "$plat: $qemu missing, /liqolet version not run"
-        elif $qemu "$tmp/root-$a/liqolet" version 2>/dev/null | grep -q "^board: *$board"; then ok "$plat: /liqolet version runs${qemu:+ (under $qemu)} and says board $board"
+        elif $qemu ${cpu:+-cpu $cpu} "$tmp/root-$a/liqolet" version 2>/dev/null | grep -q "^board: *$board"; then ok "$plat: /liqolet version runs${qemu:+ (under $qemu${cpu:+ -cpu $cpu})} and says board $board"
         else bad "$plat: /liqolet version"; fi
         echo "        $plat: image size $size bytes (config + compressed layer)"
     done
@@ -127,7 +127,7 @@ else bad "skopeo is not installed (make deps)"; fi
 
 echo "== dist tarballs"
 for spec in $boards; do
-    IFS=: read -r board arch plat machine qemu <<EOT
+    IFS=: read -r board arch plat machine qemu cpu <<EOT
 $spec
 EOT
     t="$out/dist/liqolet-$VERSION-$board.tar.gz"
