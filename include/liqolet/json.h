@@ -112,7 +112,9 @@ size_t lq_json_capacity(const lq_json_doc_t *doc);
  * Returns:
  *   LQ_OK        *root set.
  *   LQ_EPROTO    not valid JSON (also: empty input, trailing bytes, a raw control
- *                character inside a string, nesting deeper than 1000 levels);
+ *                character inside a string, nesting deeper than 1000 levels, a
+ *                number beyond a double's range such as 1e999, which Kubernetes
+ *                refuses too; integers of any length are kept exactly);
  *                lq_json_error_offset() tells where.
  *   LQ_ENOTSUP   a string contains \u0000; the offset points at the escape.
  *   LQ_ETOOBIG   the arena ran out; the offset is where the parser was.
@@ -158,7 +160,7 @@ size_t lq_json_size(const lq_json_t *container);
  *   LQ_EINVAL    out is NULL.
  * lq_json_int also returns LQ_EPROTO for a non-integral number (1.5) and LQ_ETOOBIG for
  * an integer outside int64, or of magnitude 2^53 or more written in exponent or
- * fraction form (9.1e15, 1e999). */
+ * fraction form (9.1e15, 1e300). */
 lq_err_t lq_json_str(const lq_json_t *item, lq_json_str_t *out);
 /* True when item is a string equal to s (false for NULL s, absent or other types). */
 bool lq_json_str_is(const lq_json_t *item, const char *s);

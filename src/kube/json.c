@@ -11,6 +11,7 @@
  * cJSON's number parser allocates a temporary copy of each number and frees it at once,
  * which then costs nothing. */
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -139,9 +140,10 @@ static bool is_hex(unsigned char c)
 
 /* What cJSON does not check: raw control characters inside strings (RFC 8259 forbids
  * them) and \u0000, which would end cJSON's NUL-terminated copy early. Also notes
- * whether a run of 16 or more digits occurs outside strings (*longnum): such integers
- * do not survive cJSON's double, see keep_long_ints(). */
-static lq_err_t prescan(const unsigned char *s, size_t len, size_t *off, bool *longnum)
+ * whether a number may not survive cJSON's double (*wide): a run of 16 or more digits
+ * outside strings, or an exponent (a digit or '.' followed by e/E; outside strings e/E
+ * is otherwise only in true and false). See check_numbers(). */
+static lq_err_t prescan(const unsigned char *s, size_t len, size_t *off, bool *wide)
 {
     bool in_str = false;
     size_t digits = 0;
@@ -150,9 +152,12 @@ static lq_err_t prescan(const unsigned char *s, size_t len, size_t *off, bool *l
         if (!in_str) {
             if (c >= '0' && c <= '9') {
                 if (++digits >= 16)
-                    *longnum = true;
+                    *wide = true;
                 continue;
             }
+            if ((c == 'e' || c == 'E') && i > 0 && ((s[i - 1] >= '0' && s[i - 1] <= '9') ||
+                                                   s[i - 1] == '.'))
+                *wide = true;
             digits = 0;
             if (c == '"')
                 in_str = true;
@@ -238,16 +243,24 @@ static bool long_int(const unsigned char *t, size_t n)
 
 /* Integers of 16 or more digits become raw items holding their exact text, so that
  * printing and lq_json_int are exact (a double keeps 53 bits and cJSON would print
- * 1e+15). Pre-order over the tree = document order of the number tokens. Allocates in
- * the current document; false when it runs out. */
-static bool keep_long_ints(cJSON *c, cursor_t *k)
+ * 1e+15). Any other number beyond a double's range (1e999, or 400 digits with a
+ * fraction) is refused, as Kubernetes' own decoder refuses it: cJSON would hold an
+ * infinity and print it as null, so the value would change in a copy. Pre-order over
+ * the tree = document order of the number tokens. Allocates in the current document;
+ * false when it runs out (doc->exhausted) or at a number out of range (k->pos at it). */
+static bool check_numbers(cJSON *c, cursor_t *k)
 {
     for (; c != NULL; c = c->next) {
         if (cJSON_IsNumber(c)) {
             size_t b = 0, n = 0;
             if (!next_number(k, &b, &n))
                 return true; /* cannot happen after a successful parse */
-            if (long_int(k->s + b, n)) {
+            bool exact = long_int(k->s + b, n);
+            if (!exact && !isfinite(c->valuedouble)) {
+                k->pos = b;
+                return false;
+            }
+            if (exact) {
                 char *t = arena_alloc(n + 1u);
                 if (t == NULL)
                     return false;
@@ -256,7 +269,7 @@ static bool keep_long_ints(cJSON *c, cursor_t *k)
                 c->valuestring = t;
                 c->type = (c->type & ~0xff) | cJSON_Raw;
             }
-        } else if (c->child != NULL && !keep_long_ints(c->child, k)) {
+        } else if (c->child != NULL && !check_numbers(c->child, k)) {
             return false;
         }
     }
@@ -276,8 +289,8 @@ lq_err_t lq_json_parse(lq_json_doc_t *doc, const char *buf, size_t len, lq_json_
         return LQ_EINVAL;
     doc->err_off = 0;
     size_t off = 0;
-    bool longnum = false;
-    lq_err_t e = prescan((const unsigned char *)buf, len, &off, &longnum);
+    bool wide = false;
+    lq_err_t e = prescan((const unsigned char *)buf, len, &off, &wide);
     if (e != LQ_OK) {
         doc->err_off = off;
         return e;
@@ -289,9 +302,9 @@ lq_err_t lq_json_parse(lq_json_doc_t *doc, const char *buf, size_t len, lq_json_
     const char *end = NULL;
     enter(doc);
     cJSON *c = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-    if (c != NULL && longnum) {
+    if (c != NULL && wide) {
         cursor_t k = { (const unsigned char *)buf, len, 0 };
-        if (!keep_long_ints(c, &k)) {
+        if (!check_numbers(c, &k)) {
             c = NULL;
             end = buf + k.pos;
         }

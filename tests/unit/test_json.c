@@ -297,7 +297,7 @@ static void test_numbers(void **state)
 {
     (void)state;
     lq_json_t *r = parse_ok(&A, "[9007199254740991,-9007199254740991,9007199254740993,"
-                                "-9223372036854775808,1.5,1e300,1e999,-0,0,1e3,2.0,-7,"
+                                "-9223372036854775808,1.5,1e300,1e308,-0,0,1e3,2.0,-7,"
                                 "9223372036854775807,-1e-400,9223372036854775808,"
                                 "123456789012345678901234567890,9.1e15,1e16,0.1,"
                                 "0000000000000000012]");
@@ -310,7 +310,7 @@ static void test_numbers(void **state)
     int64_t v = 5;
     assert_int_equal(lq_json_int(lq_json_index(r, 4), &v), LQ_EPROTO);  /* float */
     assert_int_equal(lq_json_int(lq_json_index(r, 5), &v), LQ_ETOOBIG);
-    assert_int_equal(lq_json_int(lq_json_index(r, 6), &v), LQ_ETOOBIG); /* inf */
+    assert_int_equal(lq_json_int(lq_json_index(r, 6), &v), LQ_ETOOBIG);
     assert_int_equal(lq_json_int(lq_json_index(r, 14), &v), LQ_ETOOBIG); /* INT64_MAX + 1 */
     assert_int_equal(lq_json_int(lq_json_index(r, 15), &v), LQ_ETOOBIG);
     assert_int_equal(lq_json_int(lq_json_index(r, 16), &v), LQ_ETOOBIG); /* >= 2^53 as float */
@@ -328,7 +328,7 @@ static void test_numbers(void **state)
     for (size_t i = 0; i < 20; i++)
         assert_int_equal(lq_json_type(lq_json_index(r, i)), LQ_JSON_NUMBER);
     assert_string_equal(print(r), "[9007199254740991,-9007199254740991,9007199254740993,"
-                                  "-9223372036854775808,1.5,1e+300,null,-0,0,1000,2,-7,"
+                                  "-9223372036854775808,1.5,1e+300,1e+308,-0,0,1000,2,-7,"
                                   "9223372036854775807,-0,9223372036854775808,"
                                   "123456789012345678901234567890,9.1e+15,1e+16,0.1,12]");
     /* the exact text survives a copy into another document */
@@ -387,6 +387,11 @@ static void test_parse_errors(void **state)
         { "{\"a\" 1}", LQ_EPROTO, 5 },
         { "[\"abc", LQ_EPROTO, 2 },
         { "{\"kind\":\"Pod\",\"spec\":{\"x\":tru}}", LQ_EPROTO, 26 },
+        /* beyond a double: cJSON would keep an infinity and print null */
+        { "[1e999]", LQ_EPROTO, 1 },
+        { "{\"a\":true,\"b\":[false,-1E400]}", LQ_EPROTO, 21 },
+        { "[1,2.5e+309,3]", LQ_EPROTO, 3 },
+        { "[\"1e999\",1.0e999]", LQ_EPROTO, 9 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         lq_json_t *r = (lq_json_t *)&r;
@@ -421,6 +426,19 @@ static void test_parse_errors(void **state)
     memset(deep + 1100, ']', 1100);
     assert_int_equal(lq_json_parse(&A, deep, 2200, &r), LQ_EPROTO);
     assert_int_equal(lq_json_parse(&A, deep + 150, 1900, &r), LQ_OK); /* 950 levels */
+    /* 400 digits: an integer keeps its text, with a fraction it is out of range */
+    static char big[512];
+    big[0] = '[';
+    memset(big + 1, '9', 400);
+    memcpy(big + 401, "]", 2);
+    assert_int_equal(lq_json_parse(&A, big, strlen(big), &r), LQ_OK);
+    assert_string_equal(print(r), big);
+    memcpy(big + 401, ".5]", 4);
+    assert_int_equal(lq_json_parse(&A, big, strlen(big), &r), LQ_EPROTO);
+    assert_int_equal(lq_json_error_offset(&A), 1);
+    /* exponents in range, and true/false next to numbers, are fine */
+    assert_int_equal(lq_json_parse(&A, "[1e308,-1e-400,true,2E3,false]", 30, &r), LQ_OK);
+    assert_string_equal(print(r), "[1e+308,-0,true,2000,false]");
 }
 
 /* ---- arenas ------------------------------------------------------------------- */
