@@ -403,6 +403,45 @@ lq_err_t lq_perms_lock_name(const char *foreign_id, char *buf, size_t cap, size_
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* Output (perms_int.h)                                                                 */
+/* ------------------------------------------------------------------------------------ */
+
+void put_n(out_t *o, const char *s, size_t n)
+{
+    if (o->overflow)
+        return;
+    if (n >= o->cap - o->len) {
+        o->overflow = true;
+        return;
+    }
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+void put(out_t *o, const char *s)
+{
+    put_n(o, s, strlen(s));
+}
+
+void put3(out_t *o, const char *a, const char *b, const char *c)
+{
+    put(o, a);
+    put(o, b);
+    put(o, c);
+}
+
+lq_err_t out_finish(out_t *o, size_t *out_len)
+{
+    if (o->overflow) {
+        o->buf[0] = '\0';
+        return LQ_ETOOBIG;
+    }
+    o->buf[o->len] = '\0';
+    *out_len = o->len;
+    return LQ_OK;
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* Names                                                                                */
 /* ------------------------------------------------------------------------------------ */
 

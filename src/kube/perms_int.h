@@ -6,7 +6,7 @@
 #include "liqolet/perms.h"
 
 #include <stdbool.h>
-#include <string.h>
+#include <stddef.h>
 
 typedef struct out {
     char *buf;
@@ -15,41 +15,18 @@ typedef struct out {
     bool overflow;
 } out_t;
 
-static inline void put_n(out_t *o, const char *s, size_t n)
-{
-    if (o->overflow)
-        return;
-    if (n >= o->cap - o->len) {
-        o->overflow = true;
-        return;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-}
-
-static inline void put(out_t *o, const char *s)
-{
-    put_n(o, s, strlen(s));
-}
-
+/* The output helpers, defined once in perms.c (called, not inlined into every caller:
+ * the renderers make hundreds of calls), under short names inside the two renderers. */
+void lq_perms_out_put_n(out_t *o, const char *s, size_t n);
+void lq_perms_out_put(out_t *o, const char *s);
 /* Three strings in a row (saves lines, not a format engine). */
-static inline void put3(out_t *o, const char *a, const char *b, const char *c)
-{
-    put(o, a);
-    put(o, b);
-    put(o, c);
-}
-
-static inline lq_err_t out_finish(out_t *o, size_t *out_len)
-{
-    if (o->overflow) {
-        o->buf[0] = '\0';
-        return LQ_ETOOBIG;
-    }
-    o->buf[o->len] = '\0';
-    *out_len = o->len;
-    return LQ_OK;
-}
+void lq_perms_out_put3(out_t *o, const char *a, const char *b, const char *c);
+/* NUL-terminates; LQ_ETOOBIG (and an empty buffer) if anything did not fit. */
+lq_err_t lq_perms_out_finish(out_t *o, size_t *out_len);
+#define put_n      lq_perms_out_put_n
+#define put        lq_perms_out_put
+#define put3       lq_perms_out_put3
+#define out_finish lq_perms_out_finish
 
 /* Role/binding names: "<base>-<suffix>". */
 typedef struct names {

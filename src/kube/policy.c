@@ -3,6 +3,8 @@
  * rendered with the output helpers of perms.c. Pure module. */
 #include "perms_int.h"
 
+#include <string.h>
+
 /* ------------------------------------------------------------------------------------ */
 /* ValidatingAdmissionPolicies                                                          */
 /* ------------------------------------------------------------------------------------ */
