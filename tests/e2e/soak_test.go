@@ -658,7 +658,8 @@ func TestSoak(t *testing.T) {
 			// A test-bed process that died (e.g. a scheduler after an API-server restart)
 			// stops convergence without the agent being at fault: say so.
 			st, _ := exec.Command(tb.Script, "status").CombinedOutput()
-			t.Errorf("not converged %v after the churn stopped: %s\ntools/testbed status:\n%s", soakConvergeBound, why, st)
+			t.Errorf("not converged %v after the churn stopped: %s\ntools/testbed status:\n%s\npods:\n%s",
+				soakConvergeBound, why, st, soakDescribePods(pairs))
 			break
 		}
 		time.Sleep(time.Second)
@@ -805,6 +806,43 @@ func soakHomeOf(pairs [][2]string, remote string) string {
 		}
 	}
 	return ""
+}
+
+// soakDescribePods lists the pods of each pair at both ends (phase, node, Ready, uid,
+// the home uid a remote pod carries) for a convergence failure: which side stopped.
+func soakDescribePods(pairs [][2]string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var b strings.Builder
+	ready := func(p *corev1.Pod) string {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				return string(c.Status)
+			}
+		}
+		return "-"
+	}
+	for _, p := range pairs {
+		for side, cl := range []*Cluster{tb.Home, tb.Foreign} {
+			ns := p[side]
+			pl, err := cl.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				fmt.Fprintf(&b, "  %s: %v\n", ns, err)
+				continue
+			}
+			for i := range pl.Items {
+				q := &pl.Items[i]
+				del := ""
+				if q.DeletionTimestamp != nil {
+					del = " deleting"
+				}
+				fmt.Fprintf(&b, "  %-7s %s/%s %s node=%q ready=%s uid=%s home-uid=%q%s\n",
+					[]string{"home", "foreign"}[side], ns, q.Name, q.Status.Phase, q.Spec.NodeName,
+					ready(q), q.UID, q.Annotations["liqolet.io/home-pod-uid"], del)
+			}
+		}
+	}
+	return b.String()
 }
 
 // soakConverged says what is not yet as it should be: every home pod on the virtual node
