@@ -209,6 +209,10 @@ lq_err_t lq_kreq_submit(lq_kreq_client_t *cl, lq_kreq_t *r);
  * Returns LQ_OK, or LQ_ENOTFOUND when r is not pending (already done, never sent). */
 lq_err_t lq_kreq_cancel(lq_kreq_t *r);
 
+/* True when err is a failure of the connection (refused, closed, timed out, I/O, TLS,
+ * name resolution) rather than an answer of the API server. */
+bool lq_kreq_transport_err(lq_err_t err);
+
 /* ---- requests --------------------------------------------------------------------- */
 
 /* Clears r and sets the response buffer (resp/cap, borrowed; NULL/0 = discard), the done

@@ -133,9 +133,16 @@ static bool unlink_queued(lq_kreq_client_t *cl, lq_kreq_t *r)
 
 /* ---- completion ------------------------------------------------------------------- */
 
+bool lq_kreq_transport_err(lq_err_t e)
+{
+    return e == LQ_ECONNREFUSED || e == LQ_ECLOSED || e == LQ_ETIMEDOUT || e == LQ_EIO ||
+           e == LQ_ETLS || e == LQ_ERESOLVE;
+}
+
+/* A refused or failed handshake and an unknown name do not heal within a retry. */
 static bool transport_retryable(lq_err_t e)
 {
-    return e == LQ_ECONNREFUSED || e == LQ_ECLOSED || e == LQ_ETIMEDOUT || e == LQ_EIO;
+    return lq_kreq_transport_err(e) && e != LQ_ETLS && e != LQ_ERESOLVE;
 }
 
 static unsigned max_attempts(const lq_kreq_t *r)

@@ -301,20 +301,13 @@ static void apply_status(lq_vnode_t *v)
 
 static void home_answered(lq_vnode_t *v, bool from_lease);
 
-/* A failure of the connection rather than an answer of the API server. */
-static bool transport_err(lq_err_t err)
-{
-    return err == LQ_ETIMEDOUT || err == LQ_ECLOSED || err == LQ_ECONNREFUSED || err == LQ_EIO ||
-           err == LQ_ETLS || err == LQ_ERESOLVE;
-}
-
 static void lease_done(lq_kreq_t *r, lq_err_t err, void *ctx)
 {
     lq_vnode_t *v = ctx;
     if (err != LQ_OK) {
         LQ_WARN("vnode", "cannot renew the lease of node %s: %s (%s)", v->cfg.node_name,
                 lq_err_str(err), r->message);
-        if (transport_err(err))
+        if (lq_kreq_transport_err(err))
             v->home_shaky_ = true;
         return;
     }

@@ -417,7 +417,7 @@ static bool psa_action(lq_refl_work_t *w)
     lq_offload_rec_t *r = REC(w);
     lq_offload_seen_t *e = seen_find(o, r->seen, strlen(r->seen));
     if (!e || strcmp(e->uid, r->seen_uid) != 0 || !lq_forge_offload_psa_weaker(e->psa, o->cfg.psa) ||
-        strcmp(r->psa_kept_off_uid, r->seen_uid) == 0)
+        (r->psa_kept_off_uid[0] && strcmp(r->psa_kept_off_uid, r->seen_uid) == 0))
         return false;
     LQ_INFO("offload", "namespace %s: remote namespace %s enforces Pod Security level %s; "
             "setting %s=%s", r->h.ns, r->seen,
@@ -791,12 +791,12 @@ static void step(lq_refl_work_t *w, lq_err_t err)
     case ST_NS_PSA:
         if (err == LQ_OK) {
             o->stats.psa_patches++;
-            /* The namespace as stored: did the foreign cluster keep the label? */
+            /* The namespace as stored: did the foreign cluster keep the label? An answer
+             * that does not parse is taken as kept, as before (the watch event tells). */
             lq_json_t *ns = NULL;
             lq_json_reset(&w->doc);
-            lq_forge_offload_psa_t now =
-                lq_json_parse(&w->doc, w->obj[FOREIGN], w->req.resp_len, &ns) == LQ_OK
-                    ? lq_forge_offload_psa_of(ns) : LQ_FORGE_OFFLOAD_PSA_NONE;
+            bool read = lq_json_parse(&w->doc, w->obj[FOREIGN], w->req.resp_len, &ns) == LQ_OK;
+            lq_forge_offload_psa_t now = read ? lq_forge_offload_psa_of(ns) : o->cfg.psa;
             lq_offload_seen_t *e = seen_find(o, r->seen, strlen(r->seen));
             if (e && strcmp(e->uid, r->seen_uid) == 0)
                 e->psa = now;
